@@ -1,0 +1,385 @@
+// NativeLlm: the JS face of dep_llm. Loading and generation run on worker threads and return Promises;
+// generated tokens stream back through a progress queue that is drained before the Promise settles.
+#include <napi.h>
+
+#include <climits>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dep/llm.h"
+#include "errors.h"
+
+namespace dep_addon {
+namespace {
+
+constexpr size_t kErrSize = 2048;
+
+class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
+  public:
+    static Napi::FunctionReference * constructor;
+
+    static void Init(Napi::Env env, Napi::Object exports) {
+        Napi::Function cls = DefineClass(env, "NativeLlm", {
+            InstanceMethod<&NativeLlm::Info>("info"),
+            InstanceMethod<&NativeLlm::ChatTemplate>("chatTemplate"),
+            InstanceMethod<&NativeLlm::Tokenize>("tokenize"),
+            InstanceMethod<&NativeLlm::Detokenize>("detokenize"),
+            InstanceMethod<&NativeLlm::ApplyChatTemplate>("applyChatTemplate"),
+            InstanceMethod<&NativeLlm::IsEog>("isEog"),
+            InstanceMethod<&NativeLlm::Generate>("generate"),
+            InstanceMethod<&NativeLlm::Abort>("abort"),
+            InstanceMethod<&NativeLlm::Dispose>("dispose"),
+        });
+        constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+        exports.Set("NativeLlm", cls);
+    }
+
+    explicit NativeLlm(const Napi::CallbackInfo & info) : Napi::ObjectWrap<NativeLlm>(info) {
+        if (info.Length() != 1 || !info[0].IsExternal())
+            throw type_error(info.Env(), "NativeLlm is created by loadModel(), not with new");
+        llm_ = info[0].As<Napi::External<dep_llm>>().Data();
+    }
+
+    ~NativeLlm() override { dep_llm_free(llm_); }
+
+    dep_llm * handle(Napi::Env env) {
+        if (!llm_) throw make_error(env, "DEP_DISPOSED", "this model was disposed");
+        return llm_;
+    }
+
+  private:
+    Napi::Value Info(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        dep_llm_info li;
+        dep_llm_get_info(handle(env), &li);
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("arch", li.arch);
+        o.Set("nEmbd", li.n_embd);
+        o.Set("nLayer", li.n_layer);
+        o.Set("nHead", li.n_head);
+        o.Set("nHeadKv", li.n_head_kv);
+        o.Set("nVocab", li.n_vocab);
+        o.Set("nCtxTrain", li.n_ctx_train);
+        o.Set("nCtx", li.n_ctx);
+        o.Set("bos", li.bos);
+        o.Set("eos", li.eos);
+        o.Set("addBos", li.add_bos);
+        o.Set("nParams", static_cast<double>(li.n_params));
+        return o;
+    }
+
+    Napi::Value ChatTemplate(const Napi::CallbackInfo & info) {
+        const char * t = dep_llm_chat_template(handle(info.Env()));
+        return t ? Napi::Value(Napi::String::New(info.Env(), t)) : info.Env().Null();
+    }
+
+    Napi::Value Tokenize(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBoolean() || !info[2].IsBoolean())
+            throw type_error(env, "tokenize(text: string, addSpecial: boolean, parseSpecial: boolean)");
+        std::string text = info[0].As<Napi::String>().Utf8Value();
+        if (text.size() > static_cast<size_t>(INT32_MAX / 2)) throw type_error(env, "text is too long to tokenize");
+        const bool add_special = info[1].As<Napi::Boolean>().Value();
+        const bool parse_special = info[2].As<Napi::Boolean>().Value();
+        dep_llm * llm = handle(env);
+        std::vector<int32_t> tokens(text.size() + 8);
+        int32_t n = dep_llm_tokenize(llm, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                                     static_cast<int32_t>(tokens.size()), add_special, parse_special);
+        if (n < 0) {
+            tokens.resize(static_cast<size_t>(-n));
+            n = dep_llm_tokenize(llm, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                                 static_cast<int32_t>(tokens.size()), add_special, parse_special);
+        }
+        if (n < 0) throw make_error(env, "DEP_TOKENIZE", "tokenization failed");
+        Napi::Int32Array out = Napi::Int32Array::New(env, static_cast<size_t>(n));
+        std::copy(tokens.begin(), tokens.begin() + n, out.Data());
+        return out;
+    }
+
+    Napi::Value Detokenize(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 3 || !info[0].IsTypedArray() ||
+            info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || !info[1].IsBoolean() ||
+            !info[2].IsBoolean())
+            throw type_error(env, "detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean)");
+        Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
+        dep_llm * llm = handle(env);
+        dep_llm_info li;
+        dep_llm_get_info(llm, &li);
+        for (size_t i = 0; i < tokens.ElementLength(); ++i) {
+            if (tokens[i] < 0 || tokens[i] >= li.n_vocab)
+                throw type_error(env, "token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                                          " is outside the vocabulary [0, " + std::to_string(li.n_vocab) + ")");
+        }
+        const bool remove_special = info[1].As<Napi::Boolean>().Value();
+        const bool unparse_special = info[2].As<Napi::Boolean>().Value();
+        std::string buf(tokens.ElementLength() * 8 + 16, '\0');
+        int32_t n = dep_llm_detokenize(llm, tokens.Data(), static_cast<int32_t>(tokens.ElementLength()), buf.data(),
+                                       static_cast<int32_t>(buf.size()), remove_special, unparse_special);
+        if (n < 0) {
+            buf.resize(static_cast<size_t>(-n));
+            n = dep_llm_detokenize(llm, tokens.Data(), static_cast<int32_t>(tokens.ElementLength()), buf.data(),
+                                   static_cast<int32_t>(buf.size()), remove_special, unparse_special);
+        }
+        if (n < 0) throw make_error(env, "DEP_TOKENIZE", "detokenization failed");
+        return Napi::String::New(env, buf.data(), static_cast<size_t>(n));
+    }
+
+    Napi::Value ApplyChatTemplate(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsBoolean())
+            throw type_error(env, "applyChatTemplate(roles: string[], contents: string[], addAssistant: boolean, template?: string)");
+        Napi::Array roles_js = info[0].As<Napi::Array>();
+        Napi::Array contents_js = info[1].As<Napi::Array>();
+        if (roles_js.Length() != contents_js.Length()) throw type_error(env, "roles and contents differ in length");
+        std::vector<std::string> roles, contents;
+        size_t total = 0;
+        for (uint32_t i = 0; i < roles_js.Length(); ++i) {
+            Napi::Value r = roles_js.Get(i), c = contents_js.Get(i);
+            if (!r.IsString() || !c.IsString()) throw type_error(env, "message " + std::to_string(i) + ": role and content must be strings");
+            roles.push_back(r.As<Napi::String>().Utf8Value());
+            contents.push_back(c.As<Napi::String>().Utf8Value());
+            total += roles.back().size() + contents.back().size();
+        }
+        std::string tmpl;
+        const bool has_tmpl = info.Length() > 3 && info[3].IsString();
+        if (has_tmpl) tmpl = info[3].As<Napi::String>().Utf8Value();
+        std::vector<const char *> rp, cp;
+        for (size_t i = 0; i < roles.size(); ++i) {
+            rp.push_back(roles[i].c_str());
+            cp.push_back(contents[i].c_str());
+        }
+        dep_llm * llm = handle(env);
+        std::string buf(total * 2 + 256, '\0');
+        int32_t n = dep_llm_apply_chat_template(llm, has_tmpl ? tmpl.c_str() : nullptr, rp.data(), cp.data(),
+                                                static_cast<int32_t>(rp.size()), info[2].As<Napi::Boolean>().Value(),
+                                                buf.data(), static_cast<int32_t>(buf.size()));
+        if (n != INT32_MIN && n < 0) {
+            buf.resize(static_cast<size_t>(-n));
+            n = dep_llm_apply_chat_template(llm, has_tmpl ? tmpl.c_str() : nullptr, rp.data(), cp.data(),
+                                            static_cast<int32_t>(rp.size()), info[2].As<Napi::Boolean>().Value(),
+                                            buf.data(), static_cast<int32_t>(buf.size()));
+        }
+        if (n == INT32_MIN) throw make_error(env, "DEP_CHAT_TEMPLATE", "llama.cpp does not support this model's chat template");
+        return Napi::String::New(env, buf.data(), static_cast<size_t>(n));
+    }
+
+    Napi::Value IsEog(const Napi::CallbackInfo & info) {
+        if (info.Length() < 1 || !info[0].IsNumber()) throw type_error(info.Env(), "isEog(token: number)");
+        return Napi::Boolean::New(info.Env(), dep_llm_is_eog(handle(info.Env()), info[0].As<Napi::Number>().Int32Value()));
+    }
+
+    Napi::Value Generate(const Napi::CallbackInfo & info);
+
+    Napi::Value Abort(const Napi::CallbackInfo & info) {
+        if (llm_) dep_llm_request_abort(llm_);
+        return info.Env().Undefined();
+    }
+
+    Napi::Value Dispose(const Napi::CallbackInfo & info) {
+        dep_llm_free(llm_);
+        llm_ = nullptr;
+        return info.Env().Undefined();
+    }
+
+    dep_llm * llm_ = nullptr;
+};
+
+Napi::FunctionReference * NativeLlm::constructor = nullptr;
+
+// ---- loadModel(path, options) -> Promise<NativeLlm> ------------------------------------------------
+
+class LoadWorker : public Napi::AsyncWorker {
+  public:
+    LoadWorker(Napi::Env env, std::string path, dep_llm_params params)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), params_(params) {}
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute() override {
+        char err[kErrSize] = {0};
+        llm_ = dep_llm_load(path_.c_str(), params_, err, sizeof(err));
+        if (!llm_) SetError(err);
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::Object obj = NativeLlm::constructor->New({Napi::External<dep_llm>::New(env, llm_)});
+        deferred_.Resolve(obj);
+    }
+
+    void OnError(const Napi::Error & e) override {
+        deferred_.Reject(make_error(Env(), "DEP_MODEL_LOAD", e.Message()).Value());
+    }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    std::string path_;
+    dep_llm_params params_;
+    dep_llm * llm_ = nullptr;
+};
+
+Napi::Value LoadModel(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+        throw type_error(env, "loadModel(path: string, options: { threads, contextSize?, batchSize?, gpuLayers?, sequences? })");
+    Napi::Object opts = info[1].As<Napi::Object>();
+    dep_llm_params p = dep_llm_default_params();
+    p.n_threads = int_option(opts, "threads", 0);
+    if (p.n_threads <= 0) throw type_error(env, "option `threads` is required and must be a positive integer (use the physical core count)");
+    p.n_ctx = int_option(opts, "contextSize", 0);
+    p.n_batch = int_option(opts, "batchSize", p.n_batch);
+    p.n_gpu_layers = int_option(opts, "gpuLayers", 0);
+    p.n_seq_max = int_option(opts, "sequences", 1);
+    if (p.n_ctx < 0 || p.n_batch <= 0 || p.n_seq_max <= 0 || p.n_gpu_layers < 0)
+        throw type_error(env, "contextSize must be >= 0; batchSize and sequences > 0; gpuLayers >= 0");
+    auto * worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), p);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// ---- generate(segments, options, onToken) -> Promise<stats> ---------------------------------------
+
+class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
+  public:
+    GenerateWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, std::vector<std::vector<int32_t>> tokens,
+                   std::vector<std::vector<float>> embd, std::vector<bool> is_embd, dep_sampling sampling,
+                   Napi::Function on_token)
+        : Napi::AsyncProgressQueueWorker<int32_t>(env),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          llm_(llm),
+          tokens_(std::move(tokens)),
+          embd_(std::move(embd)),
+          is_embd_(std::move(is_embd)),
+          sampling_(sampling) {
+        owner_ = Napi::Persistent(owner);
+        if (!on_token.IsEmpty()) on_token_ = Napi::Persistent(on_token);
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute(const ExecutionProgress & progress) override {
+        std::vector<dep_segment> segs(is_embd_.size());
+        const int32_t n_embd = info_embd();
+        for (size_t i = 0; i < segs.size(); ++i) {
+            if (is_embd_[i]) {
+                segs[i].embd = embd_[i].data();
+                segs[i].n = static_cast<int32_t>(embd_[i].size() / static_cast<size_t>(n_embd));
+            } else {
+                segs[i].tokens = tokens_[i].data();
+                segs[i].n = static_cast<int32_t>(tokens_[i].size());
+            }
+        }
+        struct Ctx { const ExecutionProgress * progress; } ctx{&progress};
+        auto cb = [](int32_t token, void * user) -> bool {
+            static_cast<Ctx *>(user)->progress->Send(&token, 1);
+            return true;
+        };
+        char err[kErrSize] = {0};
+        if (dep_llm_generate(llm_, segs.data(), static_cast<int32_t>(segs.size()), &sampling_, cb, &ctx, &stats_, err,
+                             sizeof(err)) != 0)
+            SetError(err);
+    }
+
+    void OnProgress(const int32_t * data, size_t count) override {
+        if (on_token_.IsEmpty()) return;
+        Napi::Env env = Env();
+        for (size_t i = 0; i < count; ++i) on_token_.Call({Napi::Number::New(env, data[i])});
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("promptPositions", stats_.n_prompt);
+        o.Set("generatedTokens", stats_.n_generated);
+        o.Set("promptMs", stats_.prompt_ms);
+        o.Set("generateMs", stats_.generate_ms);
+        static const char * reasons[] = {"eog", "maxTokens", "aborted", "stopped"};
+        o.Set("stopReason", reasons[stats_.stop_reason & 3]);
+        deferred_.Resolve(o);
+    }
+
+    void OnError(const Napi::Error & e) override {
+        deferred_.Reject(make_error(Env(), "DEP_GENERATE", e.Message()).Value());
+    }
+
+  private:
+    int32_t info_embd() const {
+        dep_llm_info li;
+        dep_llm_get_info(llm_, &li);
+        return li.n_embd;
+    }
+
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;  // keeps the model alive while we run
+    Napi::FunctionReference on_token_;
+    dep_llm * llm_;
+    std::vector<std::vector<int32_t>> tokens_;
+    std::vector<std::vector<float>> embd_;
+    std::vector<bool> is_embd_;
+    dep_sampling sampling_;
+    dep_generate_stats stats_{};
+};
+
+Napi::Value NativeLlm::Generate(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsObject())
+        throw type_error(env, "generate(segments: Array<{tokens: Int32Array} | {embeddings: Float32Array}>, options, onToken?)");
+    dep_llm * llm = handle(env);
+    dep_llm_info li;
+    dep_llm_get_info(llm, &li);
+    Napi::Array segs = info[0].As<Napi::Array>();
+    std::vector<std::vector<int32_t>> tokens(segs.Length());
+    std::vector<std::vector<float>> embd(segs.Length());
+    std::vector<bool> is_embd(segs.Length(), false);
+    for (uint32_t i = 0; i < segs.Length(); ++i) {
+        Napi::Value v = segs.Get(i);
+        if (!v.IsObject()) throw type_error(env, "segment " + std::to_string(i) + " must be an object");
+        Napi::Object seg = v.As<Napi::Object>();
+        Napi::Value t = seg.Get("tokens"), e = seg.Get("embeddings");
+        if (t.IsTypedArray() && t.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+            Napi::Int32Array a = t.As<Napi::Int32Array>();
+            tokens[i].assign(a.Data(), a.Data() + a.ElementLength());
+        } else if (e.IsTypedArray() && e.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+            Napi::Float32Array a = e.As<Napi::Float32Array>();
+            if (a.ElementLength() % static_cast<size_t>(li.n_embd) != 0)
+                throw type_error(env, "segment " + std::to_string(i) + ": embeddings length " + std::to_string(a.ElementLength()) +
+                                          " is not a multiple of the model's embedding width " + std::to_string(li.n_embd));
+            for (size_t j = 0; j < a.ElementLength(); ++j)
+                if (!std::isfinite(a[j]))
+                    throw type_error(env, "segment " + std::to_string(i) + ": embeddings hold a non-finite value at index " + std::to_string(j));
+            embd[i].assign(a.Data(), a.Data() + a.ElementLength());
+            is_embd[i] = true;
+        } else {
+            throw type_error(env, "segment " + std::to_string(i) + " needs `tokens` (Int32Array) or `embeddings` (Float32Array)");
+        }
+    }
+    Napi::Object opts = info[1].As<Napi::Object>();
+    dep_sampling s = dep_sampling_default();
+    s.max_tokens = int_option(opts, "maxTokens", s.max_tokens);
+    s.temperature = static_cast<float>(number_option(opts, "temperature", s.temperature));
+    s.top_p = static_cast<float>(number_option(opts, "topP", s.top_p));
+    s.top_k = int_option(opts, "topK", s.top_k);
+    s.seed = static_cast<uint32_t>(number_option(opts, "seed", s.seed));
+    if (s.max_tokens < 0) throw type_error(env, "maxTokens must be >= 0");
+    if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) throw type_error(env, "topP must be in (0, 1]");
+    Napi::Function on_token;
+    if (info.Length() > 2 && info[2].IsFunction()) on_token = info[2].As<Napi::Function>();
+    auto * worker = new GenerateWorker(env, info.This().As<Napi::Object>(), llm, std::move(tokens), std::move(embd),
+                                       std::move(is_embd), s, on_token);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+}  // namespace
+
+void init_llm(Napi::Env env, Napi::Object exports) {
+    NativeLlm::Init(env, exports);
+    exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+}
+
+}  // namespace dep_addon

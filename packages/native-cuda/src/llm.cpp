@@ -1,0 +1,289 @@
+// dep_llm: llama.cpp inference over mixed token / embedding segments.
+#include "dep/llm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "llama.h"
+#include "log_capture.h"
+
+struct dep_llm {
+    llama_model * model = nullptr;
+    llama_context * ctx = nullptr;
+    const llama_vocab * vocab = nullptr;
+    dep_llm_params params{};
+    std::string arch;
+    std::atomic<bool> abort_requested{false};
+};
+
+namespace {
+
+void set_err(char * err, size_t err_size, const std::string & msg) {
+    if (err && err_size) std::snprintf(err, err_size, "%s", msg.c_str());
+}
+
+bool abort_callback(void * data) {
+    return static_cast<dep_llm *>(data)->abort_requested.load(std::memory_order_relaxed);
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Decodes one segment at positions [pos, pos + seg.n) of sequence 0, in chunks of n_batch.
+// Requests logits only for the very last position of the prompt when want_last_logits is set.
+int32_t decode_segment(dep_llm * llm, const dep_segment & seg, int32_t pos, bool want_last_logits, std::string & why) {
+    const int32_t n_embd = llama_model_n_embd(llm->model);
+    const int32_t n_batch = llm->params.n_batch;
+    for (int32_t start = 0; start < seg.n; start += n_batch) {
+        const int32_t n = std::min(n_batch, seg.n - start);
+        llama_batch batch = llama_batch_init(n, seg.embd ? n_embd : 0, 1);
+        for (int32_t i = 0; i < n; ++i) {
+            if (seg.tokens) batch.token[i] = seg.tokens[start + i];
+            batch.pos[i] = pos + start + i;
+            batch.n_seq_id[i] = 1;
+            batch.seq_id[i][0] = 0;
+            batch.logits[i] = want_last_logits && (start + i == seg.n - 1);
+        }
+        if (seg.embd) std::memcpy(batch.embd, seg.embd + static_cast<size_t>(start) * n_embd, sizeof(float) * n * n_embd);
+        batch.n_tokens = n;
+        const int32_t rc = llama_decode(llm->ctx, batch);
+        llama_batch_free(batch);
+        if (rc != 0) {
+            why = rc == 2 ? "aborted" : "llama_decode failed with code " + std::to_string(rc) + ": " + dep::take_logged_errors();
+            return rc == 2 ? 2 : -1;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+dep_llm_params dep_llm_default_params(void) {
+    dep_llm_params p{};
+    p.n_threads = 1;
+    p.n_ctx = 0;
+    p.n_batch = 512;
+    p.n_gpu_layers = 0;
+    p.n_seq_max = 1;
+    return p;
+}
+
+dep_sampling dep_sampling_default(void) {
+    dep_sampling s{};
+    s.max_tokens = 128;
+    s.temperature = 0.0f;
+    s.top_p = 1.0f;
+    s.top_k = 0;
+    s.seed = 42;
+    return s;
+}
+
+dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, size_t err_size) {
+    dep::install_log_capture();
+    if (params.n_threads <= 0) {
+        set_err(err, err_size, "threads must be a positive integer (use the number of physical cores)");
+        return nullptr;
+    }
+    if (params.n_batch <= 0 || params.n_seq_max <= 0 || params.n_ctx < 0) {
+        set_err(err, err_size, "batch size and sequence count must be positive, context size non-negative");
+        return nullptr;
+    }
+    if (!dep_gguf_check(path, err, err_size)) return nullptr;
+    dep::take_logged_errors();
+
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = params.n_gpu_layers;
+    llama_model * model = llama_model_load_from_file(path, mp);
+    if (!model) {
+        std::string why = dep::take_logged_errors();
+        set_err(err, err_size, std::string("llama.cpp could not load ") + path + (why.empty() ? "" : ": " + why));
+        return nullptr;
+    }
+    int32_t n_ctx = params.n_ctx;
+    if (n_ctx == 0) n_ctx = std::min(llama_model_n_ctx_train(model), 4096);
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = static_cast<uint32_t>(n_ctx);
+    cp.n_batch = static_cast<uint32_t>(params.n_batch);
+    cp.n_ubatch = static_cast<uint32_t>(params.n_batch);
+    cp.n_seq_max = static_cast<uint32_t>(params.n_seq_max);
+    cp.n_threads = params.n_threads;
+    cp.n_threads_batch = params.n_threads;
+    cp.no_perf = true;
+
+    auto * llm = new dep_llm();
+    llm->model = model;
+    llm->vocab = llama_model_get_vocab(model);
+    cp.abort_callback = abort_callback;
+    cp.abort_callback_data = llm;
+    llm->ctx = llama_init_from_model(model, cp);
+    if (!llm->ctx) {
+        std::string why = dep::take_logged_errors();
+        set_err(err, err_size, "llama.cpp could not create a context of " + std::to_string(n_ctx) + " tokens" +
+                                   (why.empty() ? "" : ": " + why));
+        llama_model_free(model);
+        delete llm;
+        return nullptr;
+    }
+    llm->params = params;
+    llm->params.n_ctx = static_cast<int32_t>(llama_n_ctx(llm->ctx));
+    char buf[128] = {0};
+    if (llama_model_meta_val_str(model, "general.architecture", buf, sizeof(buf)) > 0) llm->arch = buf;
+    return llm;
+}
+
+void dep_llm_free(dep_llm * llm) {
+    if (!llm) return;
+    if (llm->ctx) llama_free(llm->ctx);
+    if (llm->model) llama_model_free(llm->model);
+    delete llm;
+}
+
+void dep_llm_get_info(const dep_llm * llm, dep_llm_info * out) {
+    std::memset(out, 0, sizeof(*out));
+    std::snprintf(out->arch, sizeof(out->arch), "%s", llm->arch.c_str());
+    out->n_embd = llama_model_n_embd(llm->model);
+    out->n_layer = llama_model_n_layer(llm->model);
+    out->n_head = llama_model_n_head(llm->model);
+    out->n_head_kv = llama_model_n_head_kv(llm->model);
+    out->n_vocab = llama_vocab_n_tokens(llm->vocab);
+    out->n_ctx_train = llama_model_n_ctx_train(llm->model);
+    out->n_ctx = llm->params.n_ctx;
+    out->bos = llama_vocab_bos(llm->vocab);
+    out->eos = llama_vocab_eos(llm->vocab);
+    out->add_bos = llama_vocab_get_add_bos(llm->vocab);
+    out->n_params = llama_model_n_params(llm->model);
+}
+
+const char * dep_llm_chat_template(const dep_llm * llm) { return llama_model_chat_template(llm->model, nullptr); }
+
+int32_t dep_llm_tokenize(const dep_llm * llm, const char * text, int32_t text_len, int32_t * tokens, int32_t n_max,
+                         bool add_special, bool parse_special) {
+    return llama_tokenize(llm->vocab, text, text_len, tokens, n_max, add_special, parse_special);
+}
+
+int32_t dep_llm_detokenize(const dep_llm * llm, const int32_t * tokens, int32_t n, char * buf, int32_t buf_size,
+                           bool remove_special, bool unparse_special) {
+    return llama_detokenize(llm->vocab, tokens, n, buf, buf_size, remove_special, unparse_special);
+}
+
+int32_t dep_llm_token_to_piece(const dep_llm * llm, int32_t token, char * buf, int32_t buf_size) {
+    return llama_token_to_piece(llm->vocab, token, buf, buf_size, 0, true);
+}
+
+bool dep_llm_is_eog(const dep_llm * llm, int32_t token) { return llama_vocab_is_eog(llm->vocab, token); }
+
+int32_t dep_llm_apply_chat_template(const dep_llm * llm, const char * tmpl, const char * const * roles,
+                                    const char * const * contents, int32_t n_messages, bool add_assistant,
+                                    char * buf, int32_t buf_size) {
+    if (!tmpl) tmpl = llama_model_chat_template(llm->model, nullptr);
+    std::vector<llama_chat_message> msgs(static_cast<size_t>(n_messages));
+    for (int32_t i = 0; i < n_messages; ++i) msgs[i] = {roles[i], contents[i]};
+    const int32_t rc = llama_chat_apply_template(tmpl, msgs.data(), msgs.size(), add_assistant, buf, buf_size);
+    if (rc < 0) return INT32_MIN;
+    return rc > buf_size ? -rc : rc;
+}
+
+void dep_llm_request_abort(dep_llm * llm) { llm->abort_requested.store(true); }
+
+int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_segments, const dep_sampling * s,
+                         dep_token_callback cb, void * user_data, dep_generate_stats * stats, char * err,
+                         size_t err_size) {
+    dep_generate_stats st{};
+    const int32_t n_vocab = llama_vocab_n_tokens(llm->vocab);
+    int32_t n_prompt = 0;
+    for (int32_t i = 0; i < n_segments; ++i) {
+        const dep_segment & seg = segments[i];
+        if ((seg.tokens == nullptr) == (seg.embd == nullptr) || seg.n < 0) {
+            set_err(err, err_size, "segment " + std::to_string(i) + " must hold either tokens or embeddings");
+            return -1;
+        }
+        if (seg.tokens) {
+            for (int32_t j = 0; j < seg.n; ++j) {
+                if (seg.tokens[j] < 0 || seg.tokens[j] >= n_vocab) {
+                    set_err(err, err_size, "segment " + std::to_string(i) + ": token " + std::to_string(seg.tokens[j]) +
+                                               " at index " + std::to_string(j) + " is outside the vocabulary [0, " +
+                                               std::to_string(n_vocab) + ")");
+                    return -1;
+                }
+            }
+        }
+        n_prompt += seg.n;
+    }
+    if (n_prompt == 0) {
+        set_err(err, err_size, "the prompt is empty");
+        return -1;
+    }
+    if (n_prompt + 1 > llm->params.n_ctx) {
+        set_err(err, err_size, "the prompt has " + std::to_string(n_prompt) + " positions but the context holds " +
+                                   std::to_string(llm->params.n_ctx) + " (shorten it or load with a larger contextSize)");
+        return -1;
+    }
+    const int32_t max_tokens = std::max(0, std::min(s->max_tokens, llm->params.n_ctx - n_prompt));
+
+    llm->abort_requested.store(false);
+    llama_memory_clear(llama_get_memory(llm->ctx), true);
+
+    auto t0 = std::chrono::steady_clock::now();
+    int32_t pos = 0;
+    int32_t last_nonempty = -1;
+    for (int32_t i = 0; i < n_segments; ++i) if (segments[i].n > 0) last_nonempty = i;
+    for (int32_t i = 0; i < n_segments; ++i) {
+        if (segments[i].n == 0) continue;
+        std::string why;
+        const int32_t rc = decode_segment(llm, segments[i], pos, i == last_nonempty, why);
+        if (rc == 2) {
+            st.n_prompt = n_prompt;
+            st.stop_reason = 2;
+            st.prompt_ms = ms_since(t0);
+            if (stats) *stats = st;
+            return 0;
+        }
+        if (rc != 0) {
+            set_err(err, err_size, why);
+            return -1;
+        }
+        pos += segments[i].n;
+    }
+    st.n_prompt = n_prompt;
+    st.prompt_ms = ms_since(t0);
+
+    llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    if (s->temperature <= 0.0f) {
+        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
+    } else {
+        if (s->top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(s->top_k));
+        if (s->top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(s->top_p, 1));
+        llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
+        llama_sampler_chain_add(chain, llama_sampler_init_dist(s->seed));
+    }
+
+    auto t1 = std::chrono::steady_clock::now();
+    st.stop_reason = 1;
+    for (int32_t n = 0; n < max_tokens; ++n) {
+        if (llm->abort_requested.load()) { st.stop_reason = 2; break; }
+        llama_token tok = llama_sampler_sample(chain, llm->ctx, -1);
+        if (llama_vocab_is_eog(llm->vocab, tok)) { st.stop_reason = 0; break; }
+        st.n_generated++;
+        if (cb && !cb(tok, user_data)) { st.stop_reason = 3; break; }
+        if (n + 1 == max_tokens) break;  // no need to decode a token nobody will read past
+        llama_batch batch = llama_batch_get_one(&tok, 1);
+        const int32_t rc = llama_decode(llm->ctx, batch);
+        if (rc == 2) { st.stop_reason = 2; break; }
+        if (rc != 0) {
+            llama_sampler_free(chain);
+            set_err(err, err_size, "llama_decode failed with code " + std::to_string(rc) + ": " + dep::take_logged_errors());
+            return -1;
+        }
+    }
+    st.generate_ms = ms_since(t1);
+    llama_sampler_free(chain);
+    if (stats) *stats = st;
+    return 0;
+}

@@ -1,0 +1,219 @@
+// The frozen LLM: a GGUF model run by llama.cpp. Mirrors the native lifetime: load -> use -> dispose.
+// Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
+import { DepError, fromNative } from "../errors.js";
+import { type NativeLlm, type NativeSegment, native } from "../native.js";
+import type { ChatMessage, GenerateOptions, GenerationResult, LlmInfo, LlmLoadOptions, Segment } from "./types.js";
+import { TextStreamer } from "./utils/textStreamer.js";
+
+export class Llm {
+  readonly info: LlmInfo;
+  readonly path: string;
+  #native: NativeLlm | null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, handle: NativeLlm) {
+    this.path = path;
+    this.#native = handle;
+    this.info = Object.freeze({ ...handle.info(), chatTemplate: handle.chatTemplate() });
+  }
+
+  /** Loads a GGUF model (off the JS thread). Fails with DEP_MODEL_LOAD naming the file and the reason. */
+  static async load(path: string, options: LlmLoadOptions): Promise<Llm> {
+    if (typeof path !== "string" || path.length === 0) {
+      throw new DepError("DEP_INVALID_ARGUMENT", "Llm.load: path must be a non-empty string");
+    }
+    if (!Number.isInteger(options?.threads) || options.threads <= 0) {
+      throw new DepError(
+        "DEP_INVALID_ARGUMENT",
+        "Llm.load: `threads` is required and must be a positive integer (use the physical core count)",
+      );
+    }
+    try {
+      return new Llm(path, await native().loadModel(path, options));
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  get disposed(): boolean {
+    return this.#native === null;
+  }
+
+  tokenize(text: string, options: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Int32Array {
+    return this.#handle().tokenize(text, options.addSpecial ?? false, options.parseSpecial ?? false);
+  }
+
+  detokenize(tokens: Int32Array, options: { removeSpecial?: boolean; unparseSpecial?: boolean } = {}): string {
+    try {
+      return this.#handle().detokenize(tokens, options.removeSpecial ?? false, options.unparseSpecial ?? false);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Formats messages with the model's own chat template (llama.cpp's built-in template engine). */
+  applyChatTemplate(messages: readonly ChatMessage[], options: { addAssistant?: boolean } = {}): string {
+    try {
+      return this.#handle().applyChatTemplate(
+        messages.map((m) => m.role),
+        messages.map((m) => m.content),
+        options.addAssistant ?? true,
+      );
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Turns segments into native ones: text is tokenized, with BOS only at the very start when the model wants it. */
+  toNativeSegments(segments: readonly Segment[]): NativeSegment[] {
+    return segments.map((seg, i) => {
+      if ("text" in seg) {
+        return { tokens: this.tokenize(seg.text, { addSpecial: i === 0 && this.info.addBos, parseSpecial: true }) };
+      }
+      if ("tokens" in seg) return { tokens: seg.tokens };
+      if ("embeddings" in seg) {
+        if (seg.embeddings.length % this.info.nEmbd !== 0) {
+          throw new DepError(
+            "DEP_INVALID_ARGUMENT",
+            `segment ${i}: embeddings length ${seg.embeddings.length} is not a multiple of nEmbd ${this.info.nEmbd}`,
+          );
+        }
+        return { embeddings: seg.embeddings };
+      }
+      throw new DepError("DEP_INVALID_ARGUMENT", `segment ${i} needs text, tokens or embeddings`);
+    });
+  }
+
+  /**
+   * Decodes the segments as one prompt and samples a continuation. Iterate the returned object for text
+   * pieces as they are produced; `result` resolves with the full text, tokens and timings.
+   */
+  generate(segments: readonly Segment[], options: GenerateOptions = {}): Generation {
+    return new Generation(this, segments, options);
+  }
+
+  /** `generate` without streaming: resolves with the final result. */
+  complete(segments: readonly Segment[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    return this.generate(segments, options).result;
+  }
+
+  /** Frees the model after every queued call has finished. Safe to call twice. */
+  async dispose(): Promise<void> {
+    const handle = this.#native;
+    if (!handle) return;
+    await this.#queue.catch(() => undefined);
+    this.#native = null;
+    handle.dispose();
+  }
+
+  /** @internal runs fn after every earlier queued native call. */
+  enqueue<T>(fn: (handle: NativeLlm) => Promise<T>): Promise<T> {
+    const run = this.#queue.catch(() => undefined).then(() => fn(this.#handle()));
+    this.#queue = run;
+    return run;
+  }
+
+  #handle(): NativeLlm {
+    if (!this.#native) throw new DepError("DEP_DISPOSED", `the model ${this.path} was disposed`);
+    return this.#native;
+  }
+}
+
+/** A running generation: an async iterable of text pieces plus the final `result`. */
+export class Generation implements AsyncIterable<string> {
+  readonly result: Promise<GenerationResult>;
+  #pieces: string[] = [];
+  #wake: (() => void) | null = null;
+  #finished = false;
+
+  constructor(llm: Llm, segments: readonly Segment[], options: GenerateOptions) {
+    this.result = this.#run(llm, segments, options);
+    // keep an unobserved failure from becoming an unhandled rejection when only the iterator is used
+    this.result.catch(() => undefined);
+  }
+
+  async #run(llm: Llm, segments: readonly Segment[], options: GenerateOptions): Promise<GenerationResult> {
+    try {
+      const nativeSegments = llm.toNativeSegments(segments);
+      const sampling = {
+        maxTokens: options.maxTokens ?? 128,
+        temperature: options.temperature ?? 0,
+        topP: options.topP ?? 1,
+        topK: options.topK ?? 0,
+        seed: options.seed ?? 42,
+      };
+      if (options.signal?.aborted) return emptyResult("aborted");
+      return await llm.enqueue(async (handle) => {
+        const streamer = new TextStreamer((tokens) => handle.detokenize(tokens, true, false), options.stop ?? []);
+        let stoppedByString = false;
+        const onAbort = () => handle.abort();
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        try {
+          const stats = await handle.generate(nativeSegments, sampling, (token) => {
+            if (stoppedByString) return;
+            const piece = streamer.push(token);
+            if (piece) this.#emit(piece);
+            if (streamer.stopped) {
+              stoppedByString = true;
+              handle.abort();
+            }
+          });
+          const tail = streamer.flush();
+          if (tail) this.#emit(tail);
+          const reason = stoppedByString ? "stop" : stats.stopReason === "stopped" ? "stop" : stats.stopReason;
+          return {
+            text: streamer.text,
+            tokens: Int32Array.from(streamer.tokens),
+            promptPositions: stats.promptPositions,
+            stopReason: reason,
+            timings: {
+              promptMs: stats.promptMs,
+              generateMs: stats.generateMs,
+              promptTokensPerSecond: stats.promptMs > 0 ? (stats.promptPositions * 1000) / stats.promptMs : 0,
+              generatedTokensPerSecond: stats.generateMs > 0 ? (stats.generatedTokens * 1000) / stats.generateMs : 0,
+            },
+          };
+        } finally {
+          options.signal?.removeEventListener("abort", onAbort);
+        }
+      });
+    } catch (err) {
+      throw fromNative(err);
+    } finally {
+      this.#finished = true;
+      this.#wake?.();
+    }
+  }
+
+  #emit(piece: string): void {
+    this.#pieces.push(piece);
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    for (;;) {
+      if (this.#pieces.length > 0) {
+        yield this.#pieces.shift()!;
+        continue;
+      }
+      if (this.#finished) {
+        await this.result; // surfaces a failure to the iterating caller
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      this.#wake = null;
+    }
+  }
+}
+
+function emptyResult(reason: GenerationResult["stopReason"]): GenerationResult {
+  return {
+    text: "",
+    tokens: new Int32Array(0),
+    promptPositions: 0,
+    stopReason: reason,
+    timings: { promptMs: 0, generateMs: 0, promptTokensPerSecond: 0, generatedTokensPerSecond: 0 },
+  };
+}

@@ -1,0 +1,57 @@
+import type { NativeLlmInfo } from "../native.js";
+
+export interface LlmLoadOptions {
+  /** CPU threads for decoding. Required: pass the physical core count (oversubscription is ~10x slower). */
+  threads: number;
+  /** Context size in tokens; default: the model's training context, capped at 4096. */
+  contextSize?: number;
+  /** Max positions per decode call (default 512). */
+  batchSize?: number;
+  /** Layers offloaded to a GPU backend, when the addon was built with one (default 0). */
+  gpuLayers?: number;
+  /** Parallel sequences in the context, for batched generation (default 1). */
+  sequences?: number;
+}
+
+export type LlmInfo = NativeLlmInfo & {
+  /** The chat template stored in the GGUF (Jinja source), or null. */
+  chatTemplate: string | null;
+};
+
+/** One piece of a prompt: text (tokenized by the model), tokens, or embedding rows of width nEmbd. */
+export type Segment = { text: string } | { tokens: Int32Array } | { embeddings: Float32Array };
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | (string & {});
+  content: string;
+}
+
+export interface GenerateOptions {
+  /** Stop after this many generated tokens (default 128). */
+  maxTokens?: number;
+  /** 0 (default) = greedy. */
+  temperature?: number;
+  /** Nucleus sampling mass (default 1 = off). */
+  topP?: number;
+  /** Top-k (default 0 = off). */
+  topK?: number;
+  /** Sampler seed (default 42); same seed + same threads = same text. */
+  seed?: number;
+  /** Stop as soon as the text contains one of these strings (the string is not included). */
+  stop?: readonly string[];
+  /** Stops generation within one token. */
+  signal?: AbortSignal;
+}
+
+export interface GenerationResult {
+  text: string;
+  tokens: Int32Array;
+  promptPositions: number;
+  stopReason: "eog" | "maxTokens" | "aborted" | "stop";
+  timings: {
+    promptMs: number;
+    generateMs: number;
+    promptTokensPerSecond: number;
+    generatedTokensPerSecond: number;
+  };
+}

@@ -1,0 +1,102 @@
+// Loads the compiled addon once. DEP_NATIVE_ADDON overrides its path (e.g. a CUDA build elsewhere).
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DepError } from "./errors.js";
+
+export interface NativeBackendInfo {
+  cpuFeatures: string[];
+  llamaCppVersion: string;
+  ggmlVersion: string;
+  cuda: {
+    compiled: boolean;
+    ggmlCuda: boolean;
+    devices: Array<{
+      index: number;
+      name: string;
+      computeCapability: string;
+      totalMemory: number;
+      multiprocessors: number;
+    }>;
+    error: string | null;
+  };
+}
+
+export interface NativeLlmInfo {
+  arch: string;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  nHeadKv: number;
+  nVocab: number;
+  nCtxTrain: number;
+  nCtx: number;
+  bos: number;
+  eos: number;
+  addBos: boolean;
+  nParams: number;
+}
+
+export type NativeSegment = { tokens: Int32Array } | { embeddings: Float32Array };
+
+export interface NativeGenerateStats {
+  promptPositions: number;
+  generatedTokens: number;
+  promptMs: number;
+  generateMs: number;
+  stopReason: "eog" | "maxTokens" | "aborted" | "stopped";
+}
+
+export interface NativeLlm {
+  info(): NativeLlmInfo;
+  chatTemplate(): string | null;
+  tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
+  detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): string;
+  applyChatTemplate(roles: string[], contents: string[], addAssistant: boolean, template?: string): string;
+  isEog(token: number): boolean;
+  generate(
+    segments: NativeSegment[],
+    options: { maxTokens: number; temperature: number; topP: number; topK: number; seed: number },
+    onToken?: (token: number) => void,
+  ): Promise<NativeGenerateStats>;
+  abort(): void;
+  dispose(): void;
+}
+
+export interface NativeModule {
+  backendInfo(): NativeBackendInfo;
+  loadModel(
+    path: string,
+    options: { threads: number; contextSize?: number; batchSize?: number; gpuLayers?: number; sequences?: number },
+  ): Promise<NativeLlm>;
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Where the addon is expected: $DEP_NATIVE_ADDON, else build/Release/dep_native.node in this package. */
+export function addonPath(): string {
+  return process.env.DEP_NATIVE_ADDON ?? join(packageRoot, "build", "Release", "dep_native.node");
+}
+
+let cached: NativeModule | undefined;
+
+export function native(): NativeModule {
+  if (cached) return cached;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new DepError(
+      "DEP_NATIVE_MISSING",
+      `the native addon is not built (${path} is missing): run \`pnpm build\` in the repository root`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(path) as NativeModule;
+  } catch (err) {
+    throw new DepError("DEP_NATIVE_LOAD", `could not load the native addon ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return cached;
+}
