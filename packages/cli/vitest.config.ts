@@ -1,5 +1,11 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  test: { include: ["src/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 300_000, pool: "forks" },
+  test: {
+    include: ["src/**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    pool: "forks",
+    fileParallelism: false,
+  },
 });

@@ -1,5 +1,12 @@
 export { type BackendInfo, backendInfo } from "./backend.js";
 export { DepError, fromNative } from "./errors.js";
 export { Generation, Llm } from "./llm/Llm.js";
-export type { ChatMessage, GenerateOptions, GenerationResult, LlmInfo, LlmLoadOptions, Segment } from "./llm/types.js";
+export type {
+  ChatMessage,
+  GenerateOptions,
+  GenerationResult,
+  LlmInfo,
+  LlmLoadOptions,
+  Segment,
+} from "./llm/types.js";
 export { addonPath } from "./native.js";

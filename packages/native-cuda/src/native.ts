@@ -68,7 +68,13 @@ export interface NativeModule {
   backendInfo(): NativeBackendInfo;
   loadModel(
     path: string,
-    options: { threads: number; contextSize?: number; batchSize?: number; gpuLayers?: number; sequences?: number },
+    options: {
+      threads: number;
+      contextSize?: number;
+      batchSize?: number;
+      gpuLayers?: number;
+      sequences?: number;
+    },
   ): Promise<NativeLlm>;
 }
 
@@ -94,9 +100,13 @@ export function native(): NativeModule {
   try {
     cached = require(path) as NativeModule;
   } catch (err) {
-    throw new DepError("DEP_NATIVE_LOAD", `could not load the native addon ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new DepError(
+      "DEP_NATIVE_LOAD",
+      `could not load the native addon ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return cached;
 }

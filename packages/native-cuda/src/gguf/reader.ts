@@ -1,7 +1,13 @@
 // Reads GGUF metadata and tensor infos (not tensor data) from a file.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { DepError } from "../errors.js";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgufTensorInfo, type GgufValue, GgufValueType } from "./format.js";
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  type GgufTensorInfo,
+  type GgufValue,
+  GgufValueType,
+} from "./format.js";
 
 export interface GgufFile {
   version: number;
@@ -27,7 +33,10 @@ class Cursor {
     const rel = this.pos - this.#bufStart;
     if (rel >= 0 && rel + n <= this.#buf.length) return this.#buf;
     if (this.pos + n > this.size) {
-      throw new DepError("DEP_GGUF_CORRUPT", `${this.path}: unexpected end of file at byte ${this.pos} (truncated GGUF?)`);
+      throw new DepError(
+        "DEP_GGUF_CORRUPT",
+        `${this.path}: unexpected end of file at byte ${this.pos} (truncated GGUF?)`,
+      );
     }
     const len = Math.max(n, 1 << 20);
     const buf = Buffer.alloc(Math.min(len, this.size - this.pos));
@@ -86,7 +95,11 @@ class Cursor {
   };
   string = () => {
     const n = Number(this.u64());
-    if (n > this.size) throw new DepError("DEP_GGUF_CORRUPT", `${this.path}: string length ${n} at byte ${this.pos} exceeds the file`);
+    if (n > this.size)
+      throw new DepError(
+        "DEP_GGUF_CORRUPT",
+        `${this.path}: string length ${n} at byte ${this.pos} exceeds the file`,
+      );
     const [b, o] = this.#take(n);
     return b.toString("utf8", o, o + n);
   };
@@ -133,9 +146,11 @@ export function readGguf(path: string): GgufFile {
   }
   try {
     const c = new Cursor(fd, fstatSync(fd).size, path);
-    if (c.u32() !== GGUF_MAGIC) throw new DepError("DEP_GGUF_CORRUPT", `${path} is not a GGUF file (bad magic)`);
+    if (c.u32() !== GGUF_MAGIC)
+      throw new DepError("DEP_GGUF_CORRUPT", `${path} is not a GGUF file (bad magic)`);
     const version = c.u32();
-    if (version < 2 || version > 3) throw new DepError("DEP_GGUF_CORRUPT", `${path}: unsupported GGUF version ${version}`);
+    if (version < 2 || version > 3)
+      throw new DepError("DEP_GGUF_CORRUPT", `${path}: unsupported GGUF version ${version}`);
     const nTensors = Number(c.u64());
     const nKv = Number(c.u64());
     const metadata = new Map<string, GgufValue>();

@@ -38,20 +38,22 @@ export function defaultVocabPath(arch: TinyArch): string {
   return join(llamaCppSourceDir(), "models", file);
 }
 
-/** Deterministic normal samples (xorshift128+ and Box-Muller). */
+/** Deterministic normal samples (sfc32 uniform bits and Box-Muller). */
 export function makeNormal(seed: number): () => number {
-  let s0 = BigInt(seed >>> 0) ^ 0x9e3779b97f4a7c15n;
-  let s1 = BigInt((seed * 2654435761) >>> 0) ^ 0xbf58476d1ce4e5b9n;
-  const mask = (1n << 64n) - 1n;
+  let a = 0x9e3779b9;
+  let b = 0x243f6a88;
+  let c = 0xb7e15162;
+  let d = seed >>> 0;
   const next = (): number => {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x = (x ^ (x << 23n)) & mask;
-    s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
-    return Number(((s1 + y) & mask) >> 11n) / 2 ** 53;
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
   };
-  for (let i = 0; i < 8; i++) next();
+  for (let i = 0; i < 16; i++) next();
   return () => {
     const u = Math.max(next(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
@@ -111,7 +113,12 @@ export function writeTinyModel(path: string, options: TinyModelOptions) {
     tensors.push({ name, dims: [nIn, nOut], type: wtype, data });
   };
   const vector = (name: string, n: number, fill: (i: number) => number) => {
-    tensors.push({ name, dims: [n], type: GgmlType.F32, data: Float32Array.from({ length: n }, (_, i) => fill(i)) });
+    tensors.push({
+      name,
+      dims: [n],
+      type: GgmlType.F32,
+      data: Float32Array.from({ length: n }, (_, i) => fill(i)),
+    });
   };
   matrix("token_embd.weight", nEmbd, nVocab, Math.sqrt(nEmbd)); // rows ~ N(0, 1)
   for (let l = 0; l < nLayer; l++) {

@@ -1,6 +1,13 @@
 // Writes GGUF v3 files: metadata plus F32/F16 tensors. Atomic: written to a temp name, then renamed.
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, type GgufValue, GgufValueType } from "./format.js";
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VERSION,
+  GgmlType,
+  type GgufValue,
+  GgufValueType,
+} from "./format.js";
 
 export interface GgufTensorInput {
   name: string;
@@ -79,29 +86,41 @@ class ByteSink {
 function writeScalar(sink: ByteSink, type: GgufValueType, v: string | number | bigint | boolean): void {
   switch (type) {
     case GgufValueType.UINT8:
-      return sink.u8(v as number);
+      sink.u8(v as number);
+      return;
     case GgufValueType.INT8:
-      return sink.i8(v as number);
+      sink.i8(v as number);
+      return;
     case GgufValueType.UINT16:
-      return sink.u16(v as number);
+      sink.u16(v as number);
+      return;
     case GgufValueType.INT16:
-      return sink.i16(v as number);
+      sink.i16(v as number);
+      return;
     case GgufValueType.UINT32:
-      return sink.u32(v as number);
+      sink.u32(v as number);
+      return;
     case GgufValueType.INT32:
-      return sink.i32(v as number);
+      sink.i32(v as number);
+      return;
     case GgufValueType.FLOAT32:
-      return sink.f32(v as number);
+      sink.f32(v as number);
+      return;
     case GgufValueType.FLOAT64:
-      return sink.f64(v as number);
+      sink.f64(v as number);
+      return;
     case GgufValueType.BOOL:
-      return sink.u8(v ? 1 : 0);
+      sink.u8(v ? 1 : 0);
+      return;
     case GgufValueType.STRING:
-      return sink.string(v as string);
+      sink.string(v as string);
+      return;
     case GgufValueType.UINT64:
-      return sink.u64(v as bigint);
+      sink.u64(v as bigint);
+      return;
     case GgufValueType.INT64:
-      return sink.i64(v as bigint);
+      sink.i64(v as bigint);
+      return;
     default:
       throw new Error(`cannot write GGUF value type ${type}`);
   }
@@ -146,7 +165,11 @@ function tensorBytes(t: GgufTensorInput): Buffer {
 }
 
 /** Writes a GGUF file atomically. Metadata keys are written in insertion order. */
-export function writeGguf(path: string, metadata: Map<string, GgufValue>, tensors: readonly GgufTensorInput[]): void {
+export function writeGguf(
+  path: string,
+  metadata: Map<string, GgufValue>,
+  tensors: readonly GgufTensorInput[],
+): void {
   const alignment = GGUF_DEFAULT_ALIGNMENT;
   const header = new ByteSink();
   header.u32(GGUF_MAGIC);

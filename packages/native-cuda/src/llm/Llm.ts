@@ -2,7 +2,14 @@
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
 import { type NativeLlm, type NativeSegment, native } from "../native.js";
-import type { ChatMessage, GenerateOptions, GenerationResult, LlmInfo, LlmLoadOptions, Segment } from "./types.js";
+import type {
+  ChatMessage,
+  GenerateOptions,
+  GenerationResult,
+  LlmInfo,
+  LlmLoadOptions,
+  Segment,
+} from "./types.js";
 import { TextStreamer } from "./utils/textStreamer.js";
 
 export class Llm {
@@ -43,9 +50,16 @@ export class Llm {
     return this.#handle().tokenize(text, options.addSpecial ?? false, options.parseSpecial ?? false);
   }
 
-  detokenize(tokens: Int32Array, options: { removeSpecial?: boolean; unparseSpecial?: boolean } = {}): string {
+  detokenize(
+    tokens: Int32Array,
+    options: { removeSpecial?: boolean; unparseSpecial?: boolean } = {},
+  ): string {
     try {
-      return this.#handle().detokenize(tokens, options.removeSpecial ?? false, options.unparseSpecial ?? false);
+      return this.#handle().detokenize(
+        tokens,
+        options.removeSpecial ?? false,
+        options.unparseSpecial ?? false,
+      );
     } catch (err) {
       throw fromNative(err);
     }
@@ -68,7 +82,9 @@ export class Llm {
   toNativeSegments(segments: readonly Segment[]): NativeSegment[] {
     return segments.map((seg, i) => {
       if ("text" in seg) {
-        return { tokens: this.tokenize(seg.text, { addSpecial: i === 0 && this.info.addBos, parseSpecial: true }) };
+        return {
+          tokens: this.tokenize(seg.text, { addSpecial: i === 0 && this.info.addBos, parseSpecial: true }),
+        };
       }
       if ("tokens" in seg) return { tokens: seg.tokens };
       if ("embeddings" in seg) {
@@ -144,7 +160,10 @@ export class Generation implements AsyncIterable<string> {
       };
       if (options.signal?.aborted) return emptyResult("aborted");
       return await llm.enqueue(async (handle) => {
-        const streamer = new TextStreamer((tokens) => handle.detokenize(tokens, true, false), options.stop ?? []);
+        const streamer = new TextStreamer(
+          (tokens) => handle.detokenize(tokens, true, false),
+          options.stop ?? [],
+        );
         let stoppedByString = false;
         const onAbort = () => handle.abort();
         options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -160,7 +179,11 @@ export class Generation implements AsyncIterable<string> {
           });
           const tail = streamer.flush();
           if (tail) this.#emit(tail);
-          const reason = stoppedByString ? "stop" : stats.stopReason === "stopped" ? "stop" : stats.stopReason;
+          const reason = stoppedByString
+            ? "stop"
+            : stats.stopReason === "stopped"
+              ? "stop"
+              : stats.stopReason;
           return {
             text: streamer.text,
             tokens: Int32Array.from(streamer.tokens),
@@ -170,7 +193,8 @@ export class Generation implements AsyncIterable<string> {
               promptMs: stats.promptMs,
               generateMs: stats.generateMs,
               promptTokensPerSecond: stats.promptMs > 0 ? (stats.promptPositions * 1000) / stats.promptMs : 0,
-              generatedTokensPerSecond: stats.generateMs > 0 ? (stats.generatedTokens * 1000) / stats.generateMs : 0,
+              generatedTokensPerSecond:
+                stats.generateMs > 0 ? (stats.generatedTokens * 1000) / stats.generateMs : 0,
             },
           };
         } finally {

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The `dep` command. Errors print one line (what, where, what to do) and exit with the code of their class.
+import { DepError } from "@dep/native-cuda";
+import { CommanderError } from "commander";
+import { EXIT, exitCodeFor } from "./exitCodes.js";
+import { buildProgram } from "./program.js";
+import { installSignalHandlers } from "./runtime.js";
+
+installSignalHandlers();
+const program = buildProgram();
+const verbose = process.argv.includes("--verbose");
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // commander already printed the message; help and version exit 0
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    const code = err instanceof DepError ? err.code : (err as { code?: string })?.code;
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`dep: error: ${message}${code ? ` [${code}]` : ""}`);
+    if (verbose && err instanceof Error && err.stack) console.error(err.stack);
+    process.exitCode = exitCodeFor(code);
+  }
+}

@@ -1,0 +1,62 @@
+// Runs the built `dep` binary as a user would: spawned processes, real files.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+const dir = mkdtempSync(join(tmpdir(), "dep-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function dep(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, DEP_HOME: join(dir, "home"), ...env },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("dep CLI", () => {
+  it("prints help with every command", () => {
+    const r = dep(["--help"]);
+    expect(r.code).toBe(0);
+    for (const cmd of ["info", "assets", "complete", "demo"])
+      expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
+  });
+
+  it.each(["info", "assets", "complete", "demo"])("has help for %s with an example", (cmd) => {
+    const r = dep([cmd, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: dep /);
+    expect(r.stdout).toMatch(/Example:/);
+  });
+
+  it("reports the backend as JSON", () => {
+    const r = dep(["info", "--json"]);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.versions.llamaCpp).toBe("v0.4.0");
+    expect(info.cache).toBe(join(dir, "home"));
+    expect(info.assets["tinyllama-1.1b-chat"].present).toBe(false);
+  });
+
+  it("exits 2 on a usage error", () => {
+    const r = dep(["complete"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/required option/);
+    expect(dep(["no-such-command"]).code).toBe(2);
+    expect(dep(["complete", "-p", "x", "--threads", "zero"]).code).toBe(2);
+  });
+
+  it("exits 4 with a one-line message on a corrupt model, without a stack trace", () => {
+    const bad = join(dir, "corrupt.gguf");
+    writeFileSync(bad, "GGUF but not really");
+    const r = dep(["complete", "-p", "hi", "-m", bad, "-t", "2"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^dep: error: .*corrupt\.gguf.*\[DEP_MODEL_LOAD\]\n$/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

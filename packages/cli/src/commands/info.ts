@@ -1,0 +1,42 @@
+import { assetPresent, depHome, modelPath, TINYLLAMA } from "@dep/core";
+import { addonPath, backendInfo } from "@dep/native-cuda";
+import type { Command } from "commander";
+import { readVersions } from "../versions.js";
+
+export function registerInfo(program: Command): void {
+  program
+    .command("info")
+    .description(
+      "print the native backend (CPU features, CUDA), versions, the cache folder and which assets are present",
+    )
+    .option("--json", "print one JSON object", false)
+    .addHelpText("after", "\nExample:\n  $ dep info --json")
+    .action((opts: { json: boolean }) => {
+      const backend = backendInfo();
+      const info = {
+        versions: { ...readVersions(), llamaCpp: backend.llamaCppVersion, ggml: backend.ggmlVersion },
+        addon: addonPath(),
+        cpuFeatures: backend.cpuFeatures,
+        cuda: backend.cuda,
+        cache: depHome(),
+        assets: { [TINYLLAMA.id]: { path: modelPath(TINYLLAMA), present: assetPresent(TINYLLAMA) } },
+      };
+      if (opts.json) {
+        console.log(JSON.stringify(info, null, 2));
+        return;
+      }
+      const cuda = backend.cuda.compiled
+        ? `compiled; ${backend.cuda.devices.length} device(s)${backend.cuda.devices.map((d) => ` [${d.index}] ${d.name} (sm ${d.computeCapability})`).join("")}${backend.cuda.error ? ` (${backend.cuda.error})` : ""}`
+        : "not compiled";
+      console.log(
+        `dep ${info.versions.dep}  (node ${process.versions.node}, llama.cpp ${info.versions.llamaCpp}, ggml ${info.versions.ggml})`,
+      );
+      console.log(`addon      ${info.addon}`);
+      console.log(`cpu        ${backend.cpuFeatures.join(" ") || "(none detected)"}`);
+      console.log(`cuda       ${cuda}${backend.cuda.ggmlCuda ? "; llama.cpp on GPU: yes" : ""}`);
+      console.log(`cache      ${info.cache}`);
+      for (const [id, a] of Object.entries(info.assets)) {
+        console.log(`asset      ${id}: ${a.present ? a.path : "missing (run `pnpm assets`)"}`);
+      }
+    });
+}

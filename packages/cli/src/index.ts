@@ -1,0 +1,2 @@
+export { EXIT, exitCodeFor } from "./exitCodes.js";
+export { buildProgram } from "./program.js";

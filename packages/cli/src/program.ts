@@ -1,0 +1,22 @@
+// Builds the `dep` command tree. One file per subcommand under commands/.
+import { Command } from "commander";
+import { registerAssets } from "./commands/assets.js";
+import { registerComplete } from "./commands/complete.js";
+import { registerDemo } from "./commands/demo.js";
+import { registerInfo } from "./commands/info.js";
+import { readVersions } from "./versions.js";
+
+export function buildProgram(): Command {
+  const program = new Command("dep")
+    .description("DEP: difference-aware embedding-based personalization of a frozen LLM")
+    .version(readVersions().dep)
+    .option("--verbose", "print stack traces on errors", false)
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", "\nExample:\n  $ dep info\n  $ dep demo --threads 2");
+  registerInfo(program);
+  registerAssets(program);
+  registerComplete(program);
+  registerDemo(program);
+  return program;
+}

@@ -1,0 +1,39 @@
+// Process-wide plumbing for commands: one AbortSignal that Ctrl-C trips, and the default thread count.
+import { availableParallelism } from "node:os";
+import { InvalidArgumentError } from "commander";
+
+const controller = new AbortController();
+let interrupts = 0;
+
+/** Installs the SIGINT/SIGTERM handlers: the first asks work to stop cleanly, the second exits at once. */
+export function installSignalHandlers(): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\n${signal}: stopping cleanly (press Ctrl-C again to exit now)\n`);
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+export const shutdownSignal: AbortSignal = controller.signal;
+
+/** Default CPU threads: $DEP_THREADS, else the number of logical CPUs available to this process. */
+export function defaultThreads(): number {
+  const env = Number(process.env.DEP_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+/** Parses a positive integer option value (for commander). */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative number, got "${value}"`);
+  return n;
+}
