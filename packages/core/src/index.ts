@@ -1,1 +1,2 @@
 export * from "./assets.js";
+export * from "./prompt/index.js";

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Llm } from "@dep/native-cuda";
+import { writeTinyModel } from "@dep/native-cuda/gguf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPrompt, type PromptInput, promptSegments } from "./index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "dep-prompt-"));
+let llm: Llm;
+beforeAll(async () => {
+  const path = join(dir, "tiny.gguf");
+  writeTinyModel(path, { arch: "llama", seed: 5 });
+  llm = await Llm.load(path, { threads: 2, contextSize: 512 });
+});
+afterAll(async () => {
+  await llm?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const item = (i: number) => ({
+  title: `Item number ${i}`,
+  description: `A description of item ${i} that is long enough.`,
+});
+const input = (k: number): PromptInput => ({
+  target: { item: item(0), rating: 4, title: "Great read" },
+  history: Array.from({ length: k }, (_, i) => ({
+    item: item(i + 1),
+    rating: 5 - (i % 3),
+    title: `Review title ${i}`,
+    text: `This is the text of review ${i}; it says things about item ${i + 1}.`,
+  })),
+});
+
+describe("buildPrompt", () => {
+  it("places one his and one diff slot per history review, in order, inside the chat template", () => {
+    const p = buildPrompt(llm, input(3));
+    expect(p.nHistory).toBe(3);
+    const rows = p.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1));
+    expect(rows).toEqual([0, 3, 1, 4, 2, 5]);
+    const text = p.pieces.map((x) => ("text" in x ? x.text : "<SLOT>")).join("");
+    expect(text).toContain("[Review Embedding]: <his_start><SLOT><his_end>");
+    expect(text).toContain("[Review Difference Embedding]: <diff_start><SLOT><diff_end>");
+    expect(text.indexOf("[Review 1]")).toBeLessThan(text.indexOf("[Review 2]"));
+    expect(text).toContain("[Output Review Title]: Great read");
+    expect(text).toContain("This is the text of review 2");
+    // positions: tokens of every text piece plus one per slot, with -1 marking the slots
+    expect(p.inputIds.length).toBe(p.nPositions);
+    expect(Array.from(p.slotIndex).filter((s) => s >= 0)).toEqual(rows);
+    p.slotIndex.forEach((s, i) => expect(p.inputIds[i] === -1).toBe(s >= 0));
+    expect(p.inputIds[0]).toBe(llm.info.bos);
+  });
+
+  it("drops history reviews from the end until the prompt fits, down to one", () => {
+    const full = buildPrompt(llm, input(6));
+    const cut = buildPrompt(llm, input(6), { maxLength: full.nPositions - 1 });
+    expect(cut.nHistory).toBe(5);
+    expect(cut.nPositions).toBeLessThanOrEqual(full.nPositions - 1);
+    const one = buildPrompt(llm, input(1));
+    expect(() => buildPrompt(llm, input(6), { maxLength: one.nPositions - 1 })).toThrow(/budget/);
+    expect(buildPrompt(llm, input(6), { maxLength: one.nPositions }).nHistory).toBe(1);
+  });
+
+  it("renders the no-soft and non-personalized variants", () => {
+    const noSoft = buildPrompt(llm, input(2), { softSlots: false });
+    expect(noSoft.pieces.every((x) => "text" in x)).toBe(true);
+    expect(noSoft.pieces.map((x) => ("text" in x ? x.text : "")).join("")).toContain("[Review 2]");
+    const none = buildPrompt(llm, input(2), { noHistory: true });
+    expect(none.nHistory).toBe(0);
+    expect(none.pieces.map((x) => ("text" in x ? x.text : "")).join("")).not.toContain(
+      "[User's Past Reviews]",
+    );
+  });
+
+  it("turns a prompt and its soft rows into LLM segments, merging nothing across text", () => {
+    const p = buildPrompt(llm, input(2));
+    const width = llm.info.nEmbd;
+    const rows = Float32Array.from({ length: 4 * width }, (_, i) => Math.floor(i / width)); // row r filled with r
+    const segs = promptSegments(p, rows, width);
+    const emb = segs.filter((s) => "embeddings" in s).map((s) => ("embeddings" in s ? s.embeddings[0] : -1));
+    expect(emb).toEqual([0, 2, 1, 3]);
+    expect(() => promptSegments(p, new Float32Array(3 * width), width)).toThrow(/needs 4 rows/);
+  });
+
+  it("feeds the LLM: the prompt runs end to end", async () => {
+    const p = buildPrompt(llm, input(2));
+    const width = llm.info.nEmbd;
+    const res = await llm.complete(promptSegments(p, new Float32Array(4 * width).fill(0.01), width), {
+      maxTokens: 4,
+    });
+    expect(res.promptPositions).toBe(p.nPositions);
+  });
+});

@@ -1,0 +1,86 @@
+// Builds the chat prompt with soft slots under a token budget (SPEC §5): render with the model's own chat
+// template, split at the slot marks, tokenize each text piece, and drop history reviews from the end
+// until it fits (down to one).
+import { DepError } from "@dep/native-cuda";
+import { SLOT_PATTERN, SYSTEM_TEXT, userMessage } from "./text.js";
+import type { BuiltPrompt, PromptInput, PromptPiece, PromptTokenizer } from "./types.js";
+
+export interface BuildPromptOptions {
+  /** Max prompt positions (tokens + soft slots); SPEC default 3072. */
+  maxLength?: number;
+  /** Include the soft slots (false: the same prompt without soft rows, the no-soft baseline). */
+  softSlots?: boolean;
+  /** Show no history at all (the non-personalized baseline). */
+  noHistory?: boolean;
+  systemText?: string;
+}
+
+export const DEFAULT_MAX_LENGTH = 3072;
+
+export function buildPrompt(
+  tok: PromptTokenizer,
+  input: PromptInput,
+  options: BuildPromptOptions = {},
+): BuiltPrompt {
+  const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
+  const withSlots = options.softSlots ?? true;
+  const available = options.noHistory ? 0 : input.history.length;
+  let last: BuiltPrompt | undefined;
+  for (let k = available; k >= Math.min(1, available); k--) {
+    last = render(tok, input, k, withSlots, options.systemText ?? SYSTEM_TEXT);
+    if (last.nPositions <= maxLength) return last;
+  }
+  throw new DepError(
+    "DEP_PROMPT_TOO_LONG",
+    `the prompt needs ${last?.nPositions} positions even with ${Math.min(1, available)} history review(s); ` +
+      `the budget is ${maxLength} (raise --max-length or shorten item descriptions)`,
+  );
+}
+
+function render(
+  tok: PromptTokenizer,
+  input: PromptInput,
+  k: number,
+  withSlots: boolean,
+  system: string,
+): BuiltPrompt {
+  const rendered = tok.applyChatTemplate(
+    [
+      { role: "system", content: system },
+      { role: "user", content: userMessage(input, k, withSlots) },
+    ],
+    { addAssistant: true },
+  );
+  const pieces: PromptPiece[] = [];
+  const ids: number[] = [];
+  const slots: number[] = [];
+  let rest = rendered;
+  let first = true;
+  for (;;) {
+    const m = SLOT_PATTERN.exec(rest);
+    const text = m ? rest.slice(0, m.index) : rest;
+    if (text.length > 0) {
+      pieces.push({ text });
+      // tokenized exactly as Llm tokenizes text segments: BOS only at the very start, special tokens parsed
+      const t = tok.tokenize(text, { addSpecial: first && tok.info.addBos, parseSpecial: true });
+      for (const id of t) {
+        ids.push(id);
+        slots.push(-1);
+      }
+    }
+    first = false;
+    if (!m) break;
+    const row = Number(m[1]);
+    pieces.push({ softRow: row });
+    ids.push(-1);
+    slots.push(row);
+    rest = rest.slice(m.index + m[0].length);
+  }
+  return {
+    pieces,
+    nHistory: k,
+    nPositions: ids.length,
+    inputIds: Int32Array.from(ids),
+    slotIndex: Int32Array.from(slots),
+  };
+}

@@ -1,0 +1,11 @@
+export { type BuildPromptOptions, buildPrompt, DEFAULT_MAX_LENGTH } from "./buildPrompt.js";
+export { promptSegments } from "./segments.js";
+export { SYSTEM_TEXT, userMessage } from "./text.js";
+export type {
+  BuiltPrompt,
+  PromptHistoryReview,
+  PromptInput,
+  PromptItem,
+  PromptPiece,
+  PromptTokenizer,
+} from "./types.js";

@@ -1,0 +1,44 @@
+// The prompt's wording (SPEC §5). Slot markers are plain text: a frozen GGUF model cannot grow its vocabulary.
+import type { PromptHistoryReview, PromptInput } from "./types.js";
+
+export const SYSTEM_TEXT =
+  "Given the title and description of an item, along with the user's past reviews (item title, item " +
+  "description, review rating, review title, review text, review embedding, review difference embedding), " +
+  "and the output review rating and review title, generate a personalized item review for the user. " +
+  "[Review Embedding] is a soft prompt of the review text and [Review Difference Embedding] a soft prompt " +
+  "of how it differs from other reviews of the same item; use them as hints.";
+
+/** Stand-in for a soft slot inside rendered text; split out again after the chat template is applied. */
+export const SLOT_MARK = (row: number) => `\u0001SLOT${row}\u0001`;
+export const SLOT_PATTERN = /\u0001SLOT(\d+)\u0001/;
+
+function historyBlock(i: number, k: number, r: PromptHistoryReview, withSlots: boolean): string {
+  const lines = [
+    `- [Review ${i + 1}]:`,
+    `  [Item Title]: ${r.item.title}`,
+    `  [Item Description]: ${r.item.description}`,
+    `  [Review Rating]: ${r.rating}`,
+    `  [Review Title]: ${r.title}`,
+    `  [Review Text]: ${r.text}`,
+  ];
+  if (withSlots) {
+    lines.push(`  [Review Embedding]: <his_start>${SLOT_MARK(i)}<his_end>`);
+    lines.push(`  [Review Difference Embedding]: <diff_start>${SLOT_MARK(k + i)}<diff_end>`);
+  }
+  return lines.join("\n");
+}
+
+/** The user message for the first `k` history reviews; soft slots marked with SLOT_MARK. */
+export function userMessage(input: PromptInput, k: number, withSlots: boolean): string {
+  const parts = [
+    `[Item Title]: ${input.target.item.title}`,
+    `[Item Description]: ${input.target.item.description}`,
+  ];
+  if (k > 0) {
+    parts.push("[User's Past Reviews]:");
+    for (let i = 0; i < k; i++) parts.push(historyBlock(i, k, input.history[i]!, withSlots));
+  }
+  parts.push(`[Output Review Rating]: ${input.target.rating}`);
+  parts.push(`[Output Review Title]: ${input.target.title}`);
+  return parts.join("\n");
+}
