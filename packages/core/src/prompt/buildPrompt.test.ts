@@ -47,7 +47,7 @@ describe("buildPrompt", () => {
     // positions: tokens of every text piece plus one per slot, with -1 marking the slots
     expect(p.inputIds.length).toBe(p.nPositions);
     expect(Array.from(p.slotIndex).filter((s) => s >= 0)).toEqual(rows);
-    p.slotIndex.forEach((s, i) => expect(p.inputIds[i] === -1).toBe(s >= 0));
+    for (const [i, s] of p.slotIndex.entries()) expect(p.inputIds[i] === -1).toBe(s >= 0);
     expect(p.inputIds[0]).toBe(llm.info.bos);
   });
 

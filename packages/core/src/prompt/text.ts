@@ -9,8 +9,8 @@ export const SYSTEM_TEXT =
   "of how it differs from other reviews of the same item; use them as hints.";
 
 /** Stand-in for a soft slot inside rendered text; split out again after the chat template is applied. */
-export const SLOT_MARK = (row: number) => `\u0001SLOT${row}\u0001`;
-export const SLOT_PATTERN = /\u0001SLOT(\d+)\u0001/;
+export const SLOT_MARK = (row: number) => `\uE000SLOT${row}\uE000`;
+export const SLOT_PATTERN = /\uE000SLOT(\d+)\uE000/;
 
 function historyBlock(i: number, k: number, r: PromptHistoryReview, withSlots: boolean): string {
   const lines = [
