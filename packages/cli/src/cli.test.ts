@@ -23,11 +23,11 @@ describe("dep CLI", () => {
   it("prints help with every command", () => {
     const r = dep(["--help"]);
     expect(r.code).toBe(0);
-    for (const cmd of ["info", "assets", "complete", "demo"])
+    for (const cmd of ["info", "assets", "complete", "report", "demo"])
       expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
   });
 
-  it.each(["info", "assets", "complete", "demo"])("has help for %s with an example", (cmd) => {
+  it.each(["info", "assets", "complete", "report", "demo"])("has help for %s with an example", (cmd) => {
     const r = dep([cmd, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: dep /);

@@ -4,6 +4,7 @@ import { registerAssets } from "./commands/assets.js";
 import { registerComplete } from "./commands/complete.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerInfo } from "./commands/info.js";
+import { registerReport } from "./commands/report.js";
 import { readVersions } from "./versions.js";
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerAssets(program);
   registerComplete(program);
+  registerReport(program);
   registerDemo(program);
   return program;
 }

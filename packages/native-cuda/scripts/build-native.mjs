@@ -35,7 +35,9 @@ const args = [
 if (spawnSync("ccache", ["--version"], { stdio: "ignore" }).status === 0) {
   args.push("--CDCMAKE_C_COMPILER_LAUNCHER=ccache", "--CDCMAKE_CXX_COMPILER_LAUNCHER=ccache");
 }
-const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
+// with ccache, hash paths relative to this package so clones in other folders share the cache
+const env = { CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: "1", ...process.env };
+const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit", env });
 if (result.status !== 0) {
   console.error("native build failed; see the compiler output above");
   process.exit(result.status ?? 1);
