@@ -70,9 +70,10 @@ export const reviewSchema = z.object({
   asin: z.string().min(1),
   rating: z.union([
     z.number().finite(),
+    z.bigint().transform((b) => Number(b)),
     z
       .string()
-      .regex(/^\d+(\.\d+)?$/)
+      .regex(/^\d+(\.\d+)?$/, "expected a number")
       .transform(Number),
   ]),
   title: z.string(),

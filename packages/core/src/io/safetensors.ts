@@ -2,7 +2,8 @@
 // ({"__metadata__": {str: str}, name: {dtype, shape, data_offsets: [begin, end]}}), then the raw little-endian
 // tensor bytes (offsets relative to the end of the header). Used for embeddings, difference embeddings and
 // checkpoints. Writes are atomic (temp + rename) and streamed, so tensors larger than one buffer are fine.
-import { open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { tempPathFor, wrapIo } from "./atomic.js";
 
@@ -171,6 +172,7 @@ export class SafetensorsWriter {
     const tmp = tempPathFor(path);
     let fh: Awaited<ReturnType<typeof open>>;
     try {
+      await mkdir(dirname(path), { recursive: true });
       fh = await open(tmp, "w");
       await fh.write(bytes, 0, bytes.length, 0);
     } catch (err) {

@@ -86,7 +86,7 @@ export const CATEGORIES: Record<string, CategoryLexicon> = {
     maker: "author",
     consumed: "read",
     consuming: "reading",
-    finished: "turned the last page",
+    finished: "I turned the last page",
     genres: [
       "mystery",
       "historical fiction",

@@ -16,7 +16,7 @@
 //   own items. So SPEC-DEP §1's filters and both fixed-point loops keep every user and item (the raw export
 //   reproduces exactly this DPL output through `prepareAmazon`), and every profile item has >= 8 peers.
 // - A review: rating = clamp(round(3.3 + 2 * sum_a w[a] q[a] + b + 0.45 N), 1, 5); text = an opener, an overall
-//   judgement, sentences on the aspects the user cares about (sampled by w^1.5, so preferred aspects come first
+//   judgement, sentences on the aspects the user cares about (sampled by w^2, so preferred aspects come first
 //   and most often) with polarity from q[a] + noise, filler sentences until the user's length, a closing that
 //   matches the rating, and maybe the user's signature phrase; >= 200 characters; strictly increasing
 //   timestamps per user (profile before inputs).
@@ -246,8 +246,8 @@ export function writeReview(
     pol: overallPol,
   });
 
-  // aspects in preference order (sampled by w^1.5)
-  const remaining = Array.from(user.w, (x) => x ** 1.5);
+  // aspects in preference order (sampled by w^2)
+  const remaining = Array.from(user.w, (x) => x ** 2);
   const order: number[] = [];
   for (let i = 0; i < remaining.length; i++) {
     const a = rng.weighted(remaining);
