@@ -1,2 +1,108 @@
+// @dep/core: the DEP method in TypeScript. This module: data in (DPL / Amazon Reviews'23 / synthetic),
+// review embeddings, the peer index and difference embeddings (SPEC-DEP §1-3).
+
+// data
+export { discoverFiles, type SourceFile, splitFromName } from "./data/files.js";
+export {
+  type DatasetReport,
+  type Distribution,
+  describeDataset,
+  distribution,
+  inspectDataset,
+} from "./data/inspect.js";
+export { type DatasetManifest, type LoadDatasetOptions, loadDataset, readManifest } from "./data/load.js";
+export { type PrepareAmazonOptions, type PrepareAmazonResult, prepareAmazon } from "./data/prepare.js";
+export {
+  type PrepareStats,
+  prepareReference,
+  type RawMeta,
+  type RawReview,
+} from "./data/prepareReference.js";
+export {
+  type SynthesizeOptions,
+  type SynthesizeResult,
+  synthesize,
+  type UserStyle,
+  type UserTraits,
+} from "./data/synth/synthesize.js";
+export {
+  type Dataset,
+  type DplRow,
+  type ItemMeta,
+  itemKey,
+  type Review,
+  type SkipReport,
+  SPLITS,
+  type Split,
+  sampleId,
+} from "./data/types.js";
+export { DatasetWriter, splitRows } from "./data/write.js";
+// embeddings
+export {
+  datasetTexts,
+  type EmbedDatasetOptions,
+  type EmbedDatasetResult,
+  embedDataset,
+} from "./embed/embedDataset.js";
+export {
+  createEmbedder,
+  createGgufEmbedder,
+  createPrecomputedEmbedder,
+  createUseLiteEmbedder,
+  type Embedder,
+  type EmbedderOptions,
+  type GgufEmbeddingBackend,
+  type GgufEmbeddingBackendFactory,
+  l2normalizeRows,
+  nativeGgufBackend,
+} from "./embed/embedders.js";
+export { type EmbeddingDtype, EmbeddingStore, type StoreMeta, textKey } from "./embed/store.js";
+// io
+export { AtomicLineWriter, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from "./io/atomic.js";
+export {
+  bf16ToF32,
+  DTYPE_BYTES,
+  type Dtype,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  readSafetensors,
+  readSafetensorsHeader,
+  type SafetensorsHeader,
+  SafetensorsWriter,
+  type TensorData,
+  type TensorInfo,
+  type TensorInput,
+  type TypedArray,
+  toFloat32,
+  typedView,
+  writeSafetensors,
+} from "./io/safetensors.js";
+// peers and difference embeddings
+export {
+  computeDifferences,
+  DIFF_WEIGHTINGS,
+  type DiffCsr,
+  type DiffWeighting,
+  peerWeights,
+  sliceCsr,
+} from "./peers/diff.js";
+export { buildPeerIndex, type PeerIndex, type Reviewers, userKeyOf } from "./peers/peerIndex.js";
+export {
+  buildDifferenceSamples,
+  type DifferencePlan,
+  type DifferenceSamples,
+  type DifferenceSamplesOptions,
+  type DiffKernel,
+  diffSidecarPath,
+  MAX_HISTORY,
+  materializeDifferences,
+  planDifferences,
+  type SampleInfo,
+  SLOT_ROWS,
+  type WriteDiffFileResult,
+  writeDiffFile,
+} from "./peers/samples.js";
+export { getOrInsert, hash32, Rng } from "./util/rng.js";
 export * from "./assets.js";
 export * from "./prompt/index.js";

@@ -1,0 +1,229 @@
+// Loading DPL-main and DPL-meta (JSONL, JSONL.gz, Parquet; our layout or the Hugging Face hub layout) into a
+// validated in-memory Dataset. Reviews repeated across a user's rows (DPL repeats the whole history in every
+// row) are kept once.
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { DepError } from "@dep/native-cuda";
+import { hash32 } from "../util/rng.js";
+import { discoverFiles, readRows, type SourceFile } from "./files.js";
+import {
+  type Dataset,
+  type DplRow,
+  describeZodError,
+  type ItemMeta,
+  itemKey,
+  mainRowSchema,
+  metaRowSchema,
+  type Review,
+  type SkipReport,
+  type Split,
+  sampleId,
+} from "./types.js";
+
+export interface LoadDatasetOptions {
+  /** A dataset folder in our layout (`DIR/main/...`, `DIR/meta/...`, `DIR/dataset.json`); or give `main`/`meta`. */
+  dir?: string;
+  /** DPL-main files or folders (hub layout: a folder per category holding `<split>-NNNNN-of-NNNNN.parquet`). */
+  main?: string | readonly string[];
+  /** DPL-meta files or folders. */
+  meta?: string | readonly string[];
+  /** Category for rows whose file path and row do not name one (default: dataset.json's, else "default"). */
+  category?: string;
+  /** Load only these splits (default: all). */
+  splits?: readonly Split[];
+  /** Load only these categories (default: all). */
+  categories?: readonly string[];
+  /** Turn row-level problems (bad JSON, missing/mistyped fields, duplicates, unknown items) into counted skips. */
+  skipBad?: boolean;
+  /** Called with each skip's message when `skipBad` is set (e.g. to log it). */
+  onSkip?: (message: string) => void;
+  /** Called after each file with the rows read so far. */
+  onProgress?: (p: { file: string; rows: number }) => void;
+}
+
+export interface DatasetManifest {
+  format: "dep-dpl";
+  version: 1;
+  source: string;
+  categories: string[];
+  counts: Record<string, Partial<Record<Split, number>>>;
+  [key: string]: unknown;
+}
+
+export async function readManifest(dir: string): Promise<DatasetManifest | null> {
+  const p = join(dir, "dataset.json");
+  const text = await readFile(p, "utf8").catch(() => null);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as DatasetManifest;
+  } catch (err) {
+    throw new DepError("DEP_INPUT", `${p}: not valid JSON (${(err as Error).message}); fix or delete it`);
+  }
+}
+
+class Problems {
+  readonly report: SkipReport = { count: 0, examples: [] };
+  constructor(
+    readonly skipBad: boolean,
+    readonly onSkip?: (message: string) => void,
+  ) {}
+  bad(message: string): void {
+    if (!this.skipBad) {
+      throw new DepError("DEP_INPUT", `${message}. Fix the row, or pass --skip-bad to skip bad rows.`);
+    }
+    this.report.count++;
+    if (this.report.examples.length < 20) this.report.examples.push(message);
+    this.onSkip?.(message);
+  }
+}
+
+/** Loads and validates a DPL dataset. Throws DepError(DEP_INPUT) naming file, line and field on bad input. */
+export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset> {
+  let mainPaths = options.main;
+  let metaPaths = options.meta;
+  let defaultCategory = options.category;
+  if (options.dir) {
+    const manifest = await readManifest(options.dir);
+    mainPaths ??= join(options.dir, "main");
+    metaPaths ??= join(options.dir, "meta");
+    if (!defaultCategory && manifest?.categories.length === 1) defaultCategory = manifest.categories[0];
+  }
+  if (!mainPaths || !metaPaths) {
+    throw new DepError("DEP_INVALID_ARGUMENT", "loadDataset: give `dir`, or both `main` and `meta`");
+  }
+  for (const p of [mainPaths, metaPaths].flat()) {
+    if (!(await stat(p).catch(() => null))) {
+      throw new DepError("DEP_INPUT", `${p}: not found; expected DPL-main and DPL-meta files or folders`);
+    }
+  }
+  defaultCategory ??= "default";
+  const problems = new Problems(options.skipBad ?? false, options.onSkip);
+  const wantSplit = options.splits ? new Set(options.splits) : null;
+  const wantCat = options.categories ? new Set(options.categories) : null;
+
+  // ---- meta ----
+  const items = new Map<string, ItemMeta>();
+  const metaFiles = await discoverFiles(metaPaths);
+  let nRows = 0;
+  for (const f of metaFiles) {
+    for await (const raw of readRows(f)) {
+      const where = `${raw.file}:${raw.line}`;
+      if (raw.error) {
+        problems.bad(`${where}: ${raw.error}`);
+        continue;
+      }
+      const parsed = metaRowSchema.safeParse(raw.value);
+      if (!parsed.success) {
+        problems.bad(`${where}: DPL-meta row: ${describeZodError(parsed.error)}`);
+        continue;
+      }
+      const category = parsed.data.category ?? f.category ?? defaultCategory;
+      if (wantCat && !wantCat.has(category)) continue;
+      const key = itemKey(category, parsed.data.asin);
+      if (items.has(key)) {
+        problems.bad(`${where}: field asin: duplicate item ${parsed.data.asin} in category ${category}`);
+        continue;
+      }
+      items.set(key, {
+        asin: parsed.data.asin,
+        title: parsed.data.title,
+        description: parsed.data.description,
+        category,
+      });
+      nRows++;
+    }
+    options.onProgress?.({ file: f.path, rows: nRows });
+  }
+
+  // ---- main ----
+  const rows: DplRow[] = [];
+  const seenIds = new Set<string>();
+  // per user, reviews already seen (so repeated histories share objects)
+  const interned = new Map<string, Map<string, Review>>();
+  const intern = (userKey: string, r: Review): Review => {
+    let m = interned.get(userKey);
+    if (!m) {
+      m = new Map();
+      interned.set(userKey, m);
+    }
+    const k = `${r.asin}\u0000${r.timestamp}\u0000${r.text.length}\u0000${hash32(r.text)}`;
+    const hit = m.get(k);
+    if (hit && hit.text === r.text && hit.title === r.title && hit.rating === r.rating) return hit;
+    if (!hit) m.set(k, r);
+    return r;
+  };
+  const mainFiles = await discoverFiles(mainPaths);
+  for (const f of mainFiles) {
+    await loadMainFile(f);
+    options.onProgress?.({ file: f.path, rows: rows.length });
+  }
+
+  async function loadMainFile(f: SourceFile): Promise<void> {
+    for await (const raw of readRows(f)) {
+      const where = `${raw.file}:${raw.line}`;
+      if (raw.error) {
+        problems.bad(`${where}: ${raw.error}`);
+        continue;
+      }
+      const value = raw.value as Record<string, unknown> | null;
+      const split = f.split ?? normaliseSplit(value?.split);
+      if (!split) {
+        throw new DepError(
+          "DEP_INPUT",
+          `${f.path}: cannot tell which split this file holds; name it train/val/test (e.g. train.jsonl or ` +
+            "train-00000-of-00001.parquet) or give each row a `split` field",
+        );
+      }
+      if (wantSplit && !wantSplit.has(split)) continue;
+      const parsed = mainRowSchema.safeParse(value);
+      if (!parsed.success) {
+        problems.bad(`${where}: DPL-main row: ${describeZodError(parsed.error)}`);
+        continue;
+      }
+      const d = parsed.data;
+      const category = d.category ?? f.category ?? defaultCategory!;
+      if (wantCat && !wantCat.has(category)) continue;
+      const userKey = `${category}\u0000${d.user_id}`;
+      // duplicates and unknown items
+      const asins = new Set<string>();
+      let problem: string | null = null;
+      const all = [...d.profile, d.data];
+      for (let i = 0; i < all.length && !problem; i++) {
+        const r = all[i]!;
+        const field = i < d.profile.length ? `profile[${i}]` : "data";
+        if (asins.has(r.asin)) problem = `field ${field}.asin: item ${r.asin} is reviewed twice in this row`;
+        asins.add(r.asin);
+        if (!problem && !items.has(itemKey(category, r.asin))) {
+          problem = `field ${field}.asin: item ${r.asin} is missing from DPL-meta (category ${category}); add it to the meta files`;
+        }
+      }
+      if (problem) {
+        problems.bad(`${where}: ${problem}`);
+        continue;
+      }
+      const row: DplRow = {
+        userId: d.user_id,
+        category,
+        split,
+        profile: d.profile.map((r) => intern(userKey, r)),
+        data: intern(userKey, d.data),
+      };
+      const id = sampleId(row);
+      if (seenIds.has(id)) {
+        problems.bad(`${where}: duplicate row ${id} (same user, split and history length as an earlier row)`);
+        continue;
+      }
+      seenIds.add(id);
+      rows.push(row);
+    }
+  }
+
+  const categories = [...new Set(rows.map((r) => r.category))].sort();
+  return { rows, items, categories, skipped: problems.report };
+}
+
+function normaliseSplit(v: unknown): Split | null {
+  if (v === "train" || v === "val" || v === "test") return v;
+  if (v === "validation" || v === "valid" || v === "dev") return "val";
+  return null;
+}
