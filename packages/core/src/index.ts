@@ -1,6 +1,7 @@
 // @dep/core: the DEP method in TypeScript. This module: data in (DPL / Amazon Reviews'23 / synthetic),
 // review embeddings, the peer index and difference embeddings (SPEC-DEP §1-3).
 
+export * from "./assets.js";
 // data
 export { discoverFiles, type SourceFile, splitFromName } from "./data/files.js";
 export {
@@ -103,6 +104,5 @@ export {
   type WriteDiffFileResult,
   writeDiffFile,
 } from "./peers/samples.js";
-export { getOrInsert, hash32, Rng } from "./util/rng.js";
-export * from "./assets.js";
 export * from "./prompt/index.js";
+export { getOrInsert, hash32, Rng } from "./util/rng.js";

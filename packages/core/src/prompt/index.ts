@@ -1,5 +1,5 @@
 export { type BuildPromptOptions, buildPrompt, DEFAULT_MAX_LENGTH } from "./buildPrompt.js";
-export { promptSegments } from "./segments.js";
+export { promptSegments, promptSegmentsWithRows } from "./segments.js";
 export { SYSTEM_TEXT, userMessage } from "./text.js";
 export type {
   BuiltPrompt,

@@ -7,6 +7,18 @@ import type { BuiltPrompt } from "./types.js";
  * k = prompt.nHistory. Consecutive soft slots are merged into one embeddings segment.
  */
 export function promptSegments(prompt: BuiltPrompt, softRows: Float32Array | null, width: number): Segment[] {
+  return promptSegmentsWithRows(prompt, softRows, width).segments;
+}
+
+/**
+ * Like promptSegments, and also says which soft rows fill each embeddings segment, in order
+ * (`embeddingRows[e]` for the e-th embeddings segment) — what maps LLM gradients back to soft rows.
+ */
+export function promptSegmentsWithRows(
+  prompt: BuiltPrompt,
+  softRows: Float32Array | null,
+  width: number,
+): { segments: Segment[]; embeddingRows: number[][] } {
   const nSlots = prompt.pieces.filter((p) => "softRow" in p).length;
   if (nSlots > 0) {
     if (!softRows)
@@ -22,6 +34,7 @@ export function promptSegments(prompt: BuiltPrompt, softRows: Float32Array | nul
     }
   }
   const out: Segment[] = [];
+  const embeddingRows: number[][] = [];
   let pending: number[] = [];
   const flush = () => {
     if (pending.length === 0) return;
@@ -30,6 +43,7 @@ export function promptSegments(prompt: BuiltPrompt, softRows: Float32Array | nul
       emb.set(softRows!.subarray(row * width, (row + 1) * width), i * width);
     });
     out.push({ embeddings: emb });
+    embeddingRows.push(pending);
     pending = [];
   };
   for (const piece of prompt.pieces) {
@@ -41,5 +55,5 @@ export function promptSegments(prompt: BuiltPrompt, softRows: Float32Array | nul
     }
   }
   flush();
-  return out;
+  return { segments: out, embeddingRows };
 }
