@@ -41,7 +41,18 @@ describe("bleu (sacreBLEU 2.x corpus_bleu, 13a, exp)", () => {
 describe("tokenize13a", () => {
   it("splits punctuation but keeps decimals and inner hyphens of numbers", () => {
     expect(tokenize13a("Hello, world! It costs $3.50 (approx).")).toEqual([
-      "Hello", ",", "world", "!", "It", "costs", "$", "3.50", "(", "approx", ")", ".",
+      "Hello",
+      ",",
+      "world",
+      "!",
+      "It",
+      "costs",
+      "$",
+      "3.50",
+      "(",
+      "approx",
+      ")",
+      ".",
     ]);
     expect(tokenize13a("1-2 a-b")).toEqual(["1", "-", "2", "a-b"]);
     expect(tokenize13a("a &amp; b &lt;c&gt;")).toEqual(["a", "&", "b", "<", "c", ">"]);

@@ -24,7 +24,7 @@ export interface BleuResult {
 export const SACREBLEU_VERSION = "2.x";
 
 const TOK_13A_RULES: Array<[RegExp, string]> = [
-  [/([{-~[-` -&(-+:-@\/])/g, " $1 "],
+  [/([{-~[-` -&(-+:-@/])/g, " $1 "],
   [/([^0-9])([.,])/g, "$1 $2 "],
   [/([.,])([^0-9])/g, " $1 $2"],
   [/([0-9])(-)/g, "$1 $2 "],
@@ -79,7 +79,8 @@ function myLog(x: number): number {
 /** Normalises `references` to streams: string[] is one stream; string[][] is a list of streams. */
 function toStreams(references: string[] | string[][], n: number): string[][] {
   if (references.length === 0) return [];
-  const streams: string[][] = typeof references[0] === "string" ? [references as string[]] : (references as string[][]);
+  const streams: string[][] =
+    typeof references[0] === "string" ? [references as string[]] : (references as string[][]);
   for (const [k, stream] of streams.entries()) {
     if (!Array.isArray(stream) || stream.length !== n) {
       throw new DepError(
@@ -95,11 +96,16 @@ function toStreams(references: string[] | string[][], n: number): string[][] {
  * Corpus BLEU exactly as sacreBLEU 2.x `corpus_bleu(hyps, [refs...])` computes it with its defaults.
  * `references` is one stream (string[]) or several (string[][], each aligned with `hypotheses`).
  */
-export function bleu(hypotheses: string[], references: string[] | string[][], opts: BleuOptions = {}): BleuResult {
+export function bleu(
+  hypotheses: string[],
+  references: string[] | string[][],
+  opts: BleuOptions = {},
+): BleuResult {
   const maxOrder = opts.maxNgramOrder ?? 4;
   const lowercase = opts.lowercase ?? false;
   const streams = toStreams(references, hypotheses.length);
-  if (streams.length === 0) throw new DepError("DEP_INPUT", "bleu: at least one reference stream is required");
+  if (streams.length === 0)
+    throw new DepError("DEP_INPUT", "bleu: at least one reference stream is required");
   const prep = (s: string): string[] => tokenize13a(pyRstrip(lowercase ? s.toLowerCase() : s));
 
   let sysLen = 0;

@@ -2,7 +2,8 @@
 // their `str.split()`, `\s`, `\w`, `\d` and `\b` differ from JavaScript's on non-ASCII text.
 
 /** Characters Python's `str.isspace()` accepts (and `str.split()` / `re` `\s` use). JS `\s` adds U+FEFF and lacks U+001C-U+001F and U+0085. */
-export const PY_SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+export const PY_SPACE =
+  "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 /** Python 3 `re` `\w` on str patterns: alphanumerics (Unicode letters and numbers) and underscore. */
 export const PY_WORD = "\\p{L}\\p{N}_";
 /** Python 3 `re` `\d` on str patterns: decimal digits. */

@@ -14,7 +14,15 @@ describe("rouge per pair (rouge_score 0.1.2)", () => {
   });
 
   it("tokenizes like rouge_score's default tokenizer", () => {
-    expect(rougeTokenize("Hello, World! it's 3.5 café")).toEqual(["hello", "world", "it", "s", "3", "5", "caf"]);
+    expect(rougeTokenize("Hello, World! it's 3.5 café")).toEqual([
+      "hello",
+      "world",
+      "it",
+      "s",
+      "3",
+      "5",
+      "caf",
+    ]);
   });
 
   it("computes summary-level LCS when texts contain newlines", () => {

@@ -81,7 +81,9 @@ function lcsTable(ref: string[], can: string[]): Int32Array {
     const r = ref[i - 1];
     for (let j = 1; j <= can.length; j++) {
       t[i * cols + j] =
-        r === can[j - 1] ? t[(i - 1) * cols + j - 1]! + 1 : Math.max(t[(i - 1) * cols + j]!, t[i * cols + j - 1]!);
+        r === can[j - 1]
+          ? t[(i - 1) * cols + j - 1]! + 1
+          : Math.max(t[(i - 1) * cols + j]!, t[i * cols + j - 1]!);
     }
   }
   return t;
@@ -181,7 +183,9 @@ export function rougePair(prediction: string, reference: string): Record<RougeTy
     rouge2: scoreNgrams(ngrams(target, 2), ngrams(pred, 2)),
     rougeL,
     // without newlines rougeLsum reduces to the same LCS; the general path is kept for texts with them
-    rougeLsum: hasNewline ? summaryLevelLcs(summarySentences(reference), summarySentences(prediction)) : rougeL,
+    rougeLsum: hasNewline
+      ? summaryLevelLcs(summarySentences(reference), summarySentences(prediction))
+      : rougeL,
   };
 }
 
