@@ -25,9 +25,9 @@ export const SACREBLEU_VERSION = "2.x";
 
 const TOK_13A_RULES: Array<[RegExp, string]> = [
   [/([{-~[-` -&(-+:-@/])/g, " $1 "],
-  [/([^0-9])([.,])/g, "$1 $2 "],
-  [/([.,])([^0-9])/g, " $1 $2"],
-  [/([0-9])(-)/g, "$1 $2 "],
+  [/([^0-9])([.,])/gu, "$1 $2 "],
+  [/([.,])([^0-9])/gu, " $1 $2"],
+  [/([0-9])(-)/gu, "$1 $2 "],
 ];
 
 /** sacreBLEU's Tokenizer13a, returning the tokens (sacreBLEU joins them with spaces, then BLEU splits again). */
@@ -45,13 +45,15 @@ export function tokenize13a(segment: string): string[] {
   return pySplit(line);
 }
 
-function ngramCounts(tokens: string[], maxOrder: number): Map<string, number> {
-  // n-grams keyed by order and tokens joined with a separator that cannot occur inside a token (tokens have no spaces).
-  const counts = new Map<string, number>();
-  for (let n = 1; n <= maxOrder; n++) {
-    for (let i = 0; i + n <= tokens.length; i++) {
-      const key = tokens.slice(i, i + n).join(" ");
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+/** n-gram counts per order (index n-1), keyed by the tokens joined with spaces (tokens contain none). */
+function ngramCounts(tokens: string[], maxOrder: number): Array<Map<string, number>> {
+  const counts = Array.from({ length: maxOrder }, () => new Map<string, number>());
+  for (let i = 0; i < tokens.length; i++) {
+    let key = tokens[i]!;
+    for (let n = 1; n <= maxOrder && i + n <= tokens.length; n++) {
+      if (n > 1) key += ` ${tokens[i + n - 1]}`;
+      const m = counts[n - 1]!;
+      m.set(key, (m.get(key) ?? 0) + 1);
     }
   }
   return counts;
@@ -115,7 +117,7 @@ export function bleu(
   let nrefsVaries = false;
   for (let i = 0; i < hypotheses.length; i++) {
     const refLens: number[] = [];
-    const maxRefCounts = new Map<string, number>();
+    const maxRefCounts = Array.from({ length: maxOrder }, () => new Map<string, number>());
     let nrefsHere = 0;
     for (const stream of streams) {
       const ref = stream[i];
@@ -124,21 +126,27 @@ export function bleu(
       nrefsHere++;
       const refTokens = prep(ref);
       refLens.push(refTokens.length);
-      for (const [ngram, count] of ngramCounts(refTokens, maxOrder)) {
-        const prev = maxRefCounts.get(ngram);
-        if (prev === undefined || count > prev) maxRefCounts.set(ngram, count);
+      const refCounts = ngramCounts(refTokens, maxOrder);
+      for (let k = 0; k < maxOrder; k++) {
+        const target = maxRefCounts[k]!;
+        for (const [ngram, count] of refCounts[k]!) {
+          const prev = target.get(ngram);
+          if (prev === undefined || count > prev) target.set(ngram, count);
+        }
       }
     }
     if (nrefsHere !== streams.length) nrefsVaries = true;
     const hypTokens = prep(hypotheses[i] ?? "");
     sysLen += hypTokens.length;
     refLen += closestRefLen(hypTokens.length, refLens);
-    for (const [ngram, count] of ngramCounts(hypTokens, maxOrder)) {
-      let order = 1;
-      for (let c = 0; c < ngram.length; c++) if (ngram.charCodeAt(c) === 32) order++;
-      total[order - 1]! += count;
-      const refCount = maxRefCounts.get(ngram);
-      if (refCount !== undefined) correct[order - 1]! += Math.min(count, refCount);
+    const hypCounts = ngramCounts(hypTokens, maxOrder);
+    for (let k = 0; k < maxOrder; k++) {
+      const refs = maxRefCounts[k]!;
+      for (const [ngram, count] of hypCounts[k]!) {
+        total[k]! += count;
+        const refCount = refs.get(ngram);
+        if (refCount !== undefined) correct[k]! += Math.min(count, refCount);
+      }
     }
   }
 

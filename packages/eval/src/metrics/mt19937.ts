@@ -70,12 +70,25 @@ export class MT19937 {
     mask |= mask >>> 8;
     mask |= mask >>> 16;
     mask >>>= 0;
+    // tempering inlined: this loop draws n words per bootstrap resample, millions in all
+    const mt = this.mt;
+    let mti = this.mti;
     for (let i = 0; i < out.length; i++) {
       let v: number;
       do {
-        v = (this.nextUint32() & mask) >>> 0;
+        if (mti >= N) {
+          this.generate();
+          mti = 0;
+        }
+        let y = mt[mti++]!;
+        y ^= y >>> 11;
+        y ^= (y << 7) & 0x9d2c5680;
+        y ^= (y << 15) & 0xefc60000;
+        y ^= y >>> 18;
+        v = (y & mask) >>> 0;
       } while (v > rng);
       out[i] = v;
     }
+    this.mti = mti;
   }
 }
