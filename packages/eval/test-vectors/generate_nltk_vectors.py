@@ -136,6 +136,23 @@ def random_text():
 
 texts = [random_text() for _ in range(300)]
 
+# tokenizer stress texts: abbreviations, clitics, quotes, dashes, Unicode letters/digits/spaces
+fuzz_rng = random.Random(7)
+pieces = ["Mr.","Dr.","St.","U.S.","e.g.","i.e.","etc.","vs.","Jan.","p.m.","No.","A.","J.","5.","3.14","1,000","...",". . .","!","?","?!",".",",",";",":","'","\"","''","``","`","(",")","[","]","{","}","<",">","--","-","—","–","‒","―","«","»","“","”","‘","’","„","$","%","&","#","@","*","can't","won't","it's","I'm","they're","we've","you'll","he'd","cannot","gonna","wanna","gimme","'tis","'twas","more'n","d'ye","O'Neil","rock'n'roll","\n","\n\n","\t","\x85","\xa0","\u2003","\x1c"," ","  ","Hello","world","The","the","it","ok","café","naïve","Über","ß","İstanbul","١٢٣","x²","½","ǅ","ʰ","foo_bar","a-b","COVID-19","e-mail","well-known","'em","'cause","y'all","ma'am","o'clock","Hard'","'Hard","'hello'","3'","'90s","ABC.","Inc.","Co.","Ltd.","Corp.","Mt.","Sen.","Gov.","Ph.D.","U.K.","a.m.","(a)","'s","'S","N'T","n't","'LL","'re","'d","'m","'ve"]
+
+def fuzz_text():
+    out = []
+    for _ in range(fuzz_rng.randint(1, 25)):
+        out.append(fuzz_rng.choice(pieces))
+        r = fuzz_rng.random()
+        if r < 0.6:
+            out.append(" ")
+        elif r < 0.7:
+            out.append(fuzz_rng.choice(["\n", "  ", "\t", " \n "]))
+    return "".join(out)
+
+texts += [fuzz_text() for _ in range(1000)]
+
 porter_words = sorted(set(rng.sample(lemmas, 4000) + [inflect(rng.choice(lemmas)) for _ in range(2000)]))
 syn_words = sorted(set(rng.sample(lemmas, 300) + [stemmer.stem(w) for w in rng.sample(lemmas, 200)] +
                        [inflect(rng.choice(lemmas)) for _ in range(200)] + adjs))
@@ -164,6 +181,8 @@ for _ in range(400):
     else:
         pred = random_text()
     pairs.append((pred, ref))
+
+pairs += [(fuzz_text(), fuzz_text()) for _ in range(150)]
 
 scores = [single_meteor_score(word_tokenize(r), word_tokenize(p), alpha=0.9, beta=3, gamma=0.5, wordnet=wn)
           for p, r in pairs]
