@@ -32,6 +32,18 @@ describe("bleu (sacreBLEU 2.x corpus_bleu, 13a, exp)", () => {
     expect(r.bp).toBeCloseTo(Math.exp(1 - 6 / 2), 15);
   });
 
+  it("skips empty references of a stream but rejects a segment without any, as sacreBLEU does", () => {
+    const r = bleu(
+      ["the cat sat", "a dog"],
+      [
+        ["the cat sat", "a dog"],
+        ["the cat", ""],
+      ],
+    );
+    expect(r.signature).toContain("nrefs:var");
+    expect(() => bleu(["a b c"], [""])).toThrow(/segment 1 has no non-empty reference/);
+  });
+
   it("is case-sensitive unless lowercase is set", () => {
     expect(bleu(["THE CAT SAT"], ["the cat sat"]).score).toBe(0);
     expect(bleu(["THE CAT SAT"], ["the cat sat"], { lowercase: true }).signature).toContain("case:lc");

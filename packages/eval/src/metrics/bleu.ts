@@ -135,6 +135,12 @@ export function bleu(
         }
       }
     }
+    if (nrefsHere === 0) {
+      throw new DepError(
+        "DEP_INPUT",
+        `bleu: segment ${i + 1} has no non-empty reference; sacreBLEU refuses such input (give every prediction a reference)`,
+      );
+    }
     if (nrefsHere !== streams.length) nrefsVaries = true;
     const hypTokens = prep(hypotheses[i] ?? "");
     sysLen += hypTokens.length;
