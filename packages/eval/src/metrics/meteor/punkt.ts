@@ -72,6 +72,7 @@ const PERIOD_CONTEXT = new RegExp(`[.?!](?=(?<after>${NON_WORD}|${S}+(?<next>${N
 // Python MULTILINE `$` is only before "\n" or at the end (JS `$` with /m also stops at \r, U+2028, U+2029)
 const BOUNDARY_REALIGNMENT = new RegExp(`^["')\\]}]+?(?:${S}+|(?=--)|(?=\\n)|$)`, "u");
 
+const TRAILING_SPACE = new RegExp(`${S}+$`, "u");
 const RE_NUMERIC = new RegExp(`^-?[.,]?${PY_DIGIT}[${PY_DIGIT},.\\-]*\\.?$`, "u");
 const RE_ELLIPSIS = /^\.\.+$/;
 const RE_INITIAL = new RegExp(`^[${PY_WORD}](?<!${PY_DIGIT})\\.$`, "u");
@@ -257,7 +258,7 @@ export class PunktSentenceTokenizer {
         lastBreak = nextIdx ? nextIdx[0] : end;
       }
     }
-    slices.push([lastBreak, text.replace(new RegExp(`${S}+$`, "u"), "").length]);
+    slices.push([lastBreak, text.replace(TRAILING_SPACE, "").length]);
     return slices;
   }
 
@@ -274,7 +275,7 @@ export class PunktSentenceTokenizer {
       }
       const m = BOUNDARY_REALIGNMENT.exec(text.slice(next[0], next[1]));
       if (m) {
-        out.push([start1, next[0] + m[0].replace(new RegExp(`${S}+$`, "u"), "").length]);
+        out.push([start1, next[0] + m[0].replace(TRAILING_SPACE, "").length]);
         realign = m[0].length;
       } else {
         realign = 0;
