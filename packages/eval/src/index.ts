@@ -1,1 +1,51 @@
+export {
+  type EvalReport,
+  type EvaluateOptions,
+  evaluateByGroup,
+  evaluatePredictions,
+  evaluateRecords,
+  type PredictionRecord,
+  parsePredictions,
+  readPredictions,
+} from "./evaluate.js";
+export {
+  type BertScoreBaseline,
+  type BertScoreOptions,
+  type BertScoreResult,
+  bertScore,
+  idfWeights,
+  type TokenEmbeddings,
+  type TokenEncoder,
+} from "./metrics/bertscore.js";
+export { type BleuOptions, type BleuResult, bleu, SACREBLEU_VERSION, tokenize13a } from "./metrics/bleu.js";
+export {
+  type MeteorOptions,
+  type MeteorResult,
+  meteor,
+  NLTK_VERSION,
+  punktTokenizer,
+  singleMeteorScore,
+} from "./metrics/meteor/meteor.js";
+export { porterStem } from "./metrics/meteor/porter.js";
+export {
+  findPunktDir,
+  loadPunktParameters,
+  type PunktParameters,
+  PunktSentenceTokenizer,
+} from "./metrics/meteor/punkt.js";
+export { defaultWordNetDir, sharedWordNet, WordNet } from "./metrics/meteor/wordnet.js";
+export { treebankWordTokenize, wordTokenize } from "./metrics/meteor/wordTokenize.js";
+export { MT19937 } from "./metrics/mt19937.js";
+export {
+  ROUGE_TYPES,
+  type RougeCorpus,
+  type RougeOptions,
+  type RougeResult,
+  type RougeScore,
+  type RougeType,
+  rouge,
+  rougePair,
+  rougeTokenize,
+} from "./metrics/rouge.js";
+export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";
 export * from "./report/index.js";

@@ -1,0 +1,150 @@
+// `dep eval`: read predictions JSONL, score every metric, and break down by a grouping field.
+import { readFile } from "node:fs/promises";
+import { DepError } from "@dep/native-cuda";
+import { type BertScoreOptions, bertScore, type TokenEncoder } from "./metrics/bertscore.js";
+import { bleu } from "./metrics/bleu.js";
+import { meteor } from "./metrics/meteor/meteor.js";
+import { rouge } from "./metrics/rouge.js";
+
+/** One predictions.jsonl line: `prediction` and `reference`, plus any extra fields (user_id, category...). */
+export interface PredictionRecord {
+  prediction: string;
+  reference: string;
+  [field: string]: unknown;
+}
+
+export interface EvalReport {
+  n: number;
+  bleu: { score: number; signature: string };
+  rouge1: { hf: number; mean: number };
+  rouge2: { hf: number; mean: number };
+  rougeL: { hf: number; mean: number };
+  rougeLsum: { hf: number; mean: number };
+  meteor: { score: number; signature: string };
+  bertscore: { p: number; r: number; f: number; signature: string } | null;
+}
+
+export interface EvaluateOptions {
+  /** Per-token encoder for BERTScore; without it `bertscore` is null. */
+  bertScoreEncoder?: TokenEncoder;
+  bertScoreOptions?: BertScoreOptions;
+  /** punkt_tab English directory for METEOR (default `$NLTK_DATA/tokenizers/punkt_tab/english`). */
+  punktDir?: string;
+  /** Seed of HF rouge's bootstrap (default 42). */
+  seed?: number;
+}
+
+const MAX_REPORTED = 20;
+
+/** Parses predictions JSONL text; every malformed line is reported as `file:line: problem`. Blank lines are skipped. */
+export function parsePredictions(text: string, file = "<predictions>"): PredictionRecord[] {
+  const records: PredictionRecord[] = [];
+  const problems: string[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r$/, "");
+    if (line.trim().length === 0) continue;
+    const where = `${file}:${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      problems.push(`${where}: not valid JSON (${(err as Error).message})`);
+      continue;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      problems.push(`${where}: expected a JSON object with "prediction" and "reference"`);
+      continue;
+    }
+    const obj = value as Record<string, unknown>;
+    const missing = (["prediction", "reference"] as const).filter((k) => typeof obj[k] !== "string");
+    if (missing.length > 0) {
+      problems.push(`${where}: field ${missing.map((k) => `"${k}"`).join(" and ")} missing or not a string`);
+      continue;
+    }
+    records.push(obj as PredictionRecord);
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, MAX_REPORTED).join("\n  ");
+    const more = problems.length > MAX_REPORTED ? `\n  ... and ${problems.length - MAX_REPORTED} more` : "";
+    throw new DepError(
+      "DEP_INPUT",
+      `${problems.length} malformed line(s) in ${file}; each line must be a JSON object with string fields "prediction" and "reference":\n  ${shown}${more}`,
+    );
+  }
+  return records;
+}
+
+/** Reads and validates a predictions JSONL file. */
+export async function readPredictions(path: string): Promise<PredictionRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new DepError("DEP_INPUT", `cannot read predictions file ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return parsePredictions(text, path);
+}
+
+/** Scores in-memory records with every metric. */
+export async function evaluateRecords(
+  records: PredictionRecord[],
+  opts: EvaluateOptions = {},
+): Promise<EvalReport> {
+  if (records.length === 0)
+    throw new DepError("DEP_INPUT", "no predictions to evaluate (the file has no records)");
+  const preds = records.map((r) => r.prediction);
+  const refs = records.map((r) => r.reference);
+  const b = bleu(preds, refs);
+  const rg = rouge(preds, refs, { seed: opts.seed ?? 42 });
+  const m = meteor(preds, refs, { punktDir: opts.punktDir });
+  let bs: EvalReport["bertscore"] = null;
+  if (opts.bertScoreEncoder) {
+    const r = await bertScore(preds, refs, opts.bertScoreEncoder, opts.bertScoreOptions);
+    bs = { p: r.p, r: r.r, f: r.f, signature: r.signature };
+  }
+  return {
+    n: records.length,
+    bleu: { score: b.score, signature: b.signature },
+    rouge1: rg.rouge1,
+    rouge2: rg.rouge2,
+    rougeL: rg.rougeL,
+    rougeLsum: rg.rougeLsum,
+    meteor: { score: m.score, signature: m.signature },
+    bertscore: bs,
+  };
+}
+
+/** `dep eval --predictions PATH`: the report object of issue 7. */
+export async function evaluatePredictions(path: string, opts: EvaluateOptions = {}): Promise<EvalReport> {
+  return evaluateRecords(await readPredictions(path), opts);
+}
+
+/**
+ * Scores each group of records sharing the value of `field` (e.g. "category", "user_id") separately,
+ * as if each group were its own predictions file (rouge's bootstrap reseeded per group). Records
+ * without the field fall in the group "(none)". Groups are returned sorted by key.
+ */
+export async function evaluateByGroup(
+  records: PredictionRecord[],
+  field: string,
+  opts: EvaluateOptions = {},
+): Promise<Array<{ group: string; report: EvalReport }>> {
+  const groups = new Map<string, PredictionRecord[]>();
+  for (const r of records) {
+    const v = r[field];
+    const key = v === undefined || v === null ? "(none)" : typeof v === "string" ? v : JSON.stringify(v);
+    let g = groups.get(key);
+    if (!g) {
+      g = [];
+      groups.set(key, g);
+    }
+    g.push(r);
+  }
+  const out: Array<{ group: string; report: EvalReport }> = [];
+  for (const key of [...groups.keys()].sort())
+    out.push({ group: key, report: await evaluateRecords(groups.get(key)!, opts) });
+  return out;
+}
