@@ -23,16 +23,19 @@ describe("dep CLI", () => {
   it("prints help with every command", () => {
     const r = dep(["--help"]);
     expect(r.code).toBe(0);
-    for (const cmd of ["info", "assets", "complete", "report", "demo"])
+    for (const cmd of ["info", "assets", "complete", "eval", "report", "demo"])
       expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
   });
 
-  it.each(["info", "assets", "complete", "report", "demo"])("has help for %s with an example", (cmd) => {
-    const r = dep([cmd, "--help"]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: dep /);
-    expect(r.stdout).toMatch(/Example:/);
-  });
+  it.each(["info", "assets", "complete", "eval", "report", "demo"])(
+    "has help for %s with an example",
+    (cmd) => {
+      const r = dep([cmd, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: dep /);
+      expect(r.stdout).toMatch(/Example:/);
+    },
+  );
 
   it("reports the backend as JSON", () => {
     const r = dep(["info", "--json"]);

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerAssets } from "./commands/assets.js";
 import { registerComplete } from "./commands/complete.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerEval } from "./commands/eval.js";
 import { registerInfo } from "./commands/info.js";
 import { registerReport } from "./commands/report.js";
 import { readVersions } from "./versions.js";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerAssets(program);
   registerComplete(program);
+  registerEval(program);
   registerReport(program);
   registerDemo(program);
   return program;

@@ -47,5 +47,5 @@ export {
   rougePair,
   rougeTokenize,
 } from "./metrics/rouge.js";
-export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";
 export * from "./report/index.js";
+export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";
