@@ -3,3 +3,4 @@ export { DepError, fromNative } from "./errors.js";
 export { Generation, Llm } from "./llm/Llm.js";
 export type { ChatMessage, GenerateOptions, GenerationResult, LlmInfo, LlmLoadOptions, Segment } from "./llm/types.js";
 export { addonPath } from "./native.js";
+export * from "./kernels.js";

@@ -20,7 +20,8 @@ dep_kstatus cpu_user_means(int nt, const void * emb, dep_dtype dtype, int32_t d,
         std::fill(m, m + d, 0.0f);
         const int64_t n = off[u + 1] - off[u];
         for (int64_t r = off[u]; r < off[u + 1]; ++r)
-            ops.axpy_row(m, -1.0f, static_cast<const char *>(emb) + r * d * es, dtype, d);
+            ops.axpy_row(m, -1.0f, static_cast<const char *>(emb) + r * d * es, dtype, d,
+                         r + 2 < off[u + 1] ? static_cast<const char *>(emb) + (r + 2) * d * es : nullptr);
         const float inv = 1.0f / static_cast<float>(n);
         for (int32_t j = 0; j < d; ++j) m[j] *= inv;
     }
@@ -45,19 +46,28 @@ dep_kstatus cpu_diff_embed(int nt, const void * emb, dep_dtype dtype, int32_t d,
                 w.resize(n);
             }
             const float * mu = means + static_cast<int64_t>(self_user[t]) * d;
+            auto mean_of = [&](int64_t r) { return means + static_cast<int64_t>(puser[p0 + r]) * d; };
+            auto row_of = [&](int64_t r) { return base + prow[p0 + r] * row_bytes; };
             if (wm != DEP_DIFF_UNIFORM)
-                for (int64_t r = 0; r < n; ++r)
-                    s[r] = std::sqrt(ops.sqdist(mu, means + static_cast<int64_t>(puser[p0 + r]) * d, d));
+                for (int64_t r = 0; r < n; ++r) {
+                    // prefetch the mean two peers ahead; at the end, the first embedding rows
+                    const void * pf = r + 2 < n ? static_cast<const void *>(mean_of(r + 2))
+                                                : (r + 2 - n < n ? static_cast<const void *>(row_of(r + 2 - n)) : nullptr);
+                    s[r] = std::sqrt(ops.sqdist(mu, mean_of(r), d, pf));
+                }
             diff_weights(s.data(), n, wm, w.data());
             if (wout) std::copy(w.data(), w.data() + n, wout + p0);
             float * o = out + static_cast<int64_t>(t) * d;
             ops.load_row(o, base + self_row[t] * row_bytes, dtype, d);
             for (int64_t r = 0; r < n; ++r) {
-                if (r + 1 < n) {  // the next peer row: start its first lines early
-                    const char * nx = base + prow[p0 + r + 1] * row_bytes;
-                    for (size_t b = 0; b < row_bytes && b < 1024; b += 64) __builtin_prefetch(nx + b);
-                }
-                ops.axpy_row(o, w[r], base + prow[p0 + r] * row_bytes, dtype, d);
+                // prefetch two rows ahead; near the end, the next target's self row and first means
+                const void * pf = nullptr;
+                if (r + 2 < n) pf = row_of(r + 2);
+                else if (t + 1 < T && r + 2 == n) pf = base + self_row[t + 1] * row_bytes;
+                else if (t + 1 < T && poff[t + 2] > poff[t + 1])
+                    pf = wm != DEP_DIFF_UNIFORM ? static_cast<const void *>(means + static_cast<int64_t>(puser[poff[t + 1]]) * d)
+                                                : static_cast<const void *>(base + prow[poff[t + 1]] * row_bytes);
+                ops.axpy_row(o, w[r], row_of(r), dtype, d, pf);
             }
         }
     }

@@ -59,11 +59,12 @@ struct IsaOps {
     // SmoothL1(beta 1) of xhat - x over n elements: returns the sum of the losses and writes
     // dxhat = coef * dSmoothL1/dxhat (nullable).
     double (*smoothl1)(const float * xhat, const float * x, int64_t n, float coef, float * dxhat);
-    // squared L2 distance of two F32 rows
-    float (*sqdist)(const float * a, const float * b, int64_t n);
+    // squared L2 distance of two F32 rows; pf (nullable): a row of n floats to prefetch meanwhile
+    float (*sqdist)(const float * a, const float * b, int64_t n, const void * pf);
     // out = (dtype) row   /   out -= w * (dtype) row
     void (*load_row)(float * out, const void * row, dep_dtype t, int64_t n);
-    void (*axpy_row)(float * out, float w, const void * row, dep_dtype t, int64_t n);
+    //   pf (nullable): a row of the same dtype to prefetch meanwhile (the gather is latency-bound otherwise)
+    void (*axpy_row)(float * out, float w, const void * row, dep_dtype t, int64_t n, const void * pf);
     // AdamW over n elements
     void (*adamw)(int64_t n, float * p, const float * g, float * m, float * v, float lr, float b1, float b2,
                   float eps, float wd, float bc1, float bc2_sqrt);
