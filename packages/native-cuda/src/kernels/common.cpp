@@ -64,6 +64,8 @@ SaeWs sae_ws_layout(int32_t B, int32_t d, int32_t h) {
     w.dz = o; o += M * h;
     w.kgrad = o; o += static_cast<int64_t>(B) * h;
     w.terms = o; o += static_cast<int64_t>(B) * 2;
+    o += o & 1;  // even, so the scratch can hold doubles
+    w.scratch = o; o += M + 2 * static_cast<int64_t>(B) + 2;
     w.total = o;
     return w;
 }

@@ -35,7 +35,7 @@ inline float load_elem(const void * base, dep_dtype t, int64_t i) {
 
 // ---- workspace layouts (floats), shared by every backend ---------------------------------------------
 struct SaeWs {
-    int64_t a1, a2, xhat, da2, dz, kgrad, terms, total;
+    int64_t a1, a2, xhat, da2, dz, kgrad, terms, scratch, total;  // scratch: CUDA loss reductions
 };
 SaeWs sae_ws_layout(int32_t B, int32_t d, int32_t h);
 struct ProjWs {
