@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,11 +24,22 @@
 #include "dep/kernels.h"
 #include "internal.h"
 #include "kernel_util.h"
+#ifdef DEP_WITH_CUDA
+#include "cuda/cuda_device.h"
+#endif
 
 using namespace dep_test;
 using clk = std::chrono::steady_clock;
 
 namespace {
+double loadavg() {
+    double l = -1;
+    if (FILE * f = std::fopen("/proc/loadavg", "r")) {
+        if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+        std::fclose(f);
+    }
+    return l;
+}
 double dtype_bytes(dep_dtype t) { return t == DEP_DTYPE_F32 ? 4.0 : 2.0; }
 
 struct Args {
@@ -314,6 +326,153 @@ void bench_step(const Args & a, const Limits & L, std::vector<Row> & rows) {
     }
 }
 
+
+#ifdef DEP_WITH_CUDA
+// ---- CUDA, device-resident (no host transfers in the timed region) -------------------------------------
+namespace cd = dep_k::cudadev;
+
+struct DevBuf {
+    void * p = nullptr;
+    DevBuf() = default;
+    DevBuf(const void * host, size_t bytes) : p(cd::dmalloc(bytes)) {
+        if (host) cd::h2d(p, host, bytes);
+    }
+    explicit DevBuf(size_t bytes) : p(cd::dmalloc(bytes)) {}
+    ~DevBuf() { cd::dfree(p); }
+    DevBuf(const DevBuf &) = delete;
+    DevBuf & operator=(const DevBuf &) = delete;
+    template <class T>
+    T * as() const { return static_cast<T *>(p); }
+};
+
+template <class T>
+DevBuf * up(const std::vector<T> & v) { return new DevBuf(v.data(), v.size() * sizeof(T)); }
+
+void bench_cuda(const Args & a, double dev_copy_gbs, std::vector<Row> & rows) {
+    Limits L{dev_copy_gbs, 0.0};
+    // difference embedding
+    {
+        const int32_t d = 1024, T = 4096, n_users = 8192;
+        const int64_t n_rows = 65536;
+        Rng rng(11);
+        std::vector<float> emb = randv(rng, n_rows * d), means = randv(rng, static_cast<size_t>(n_users) * d);
+        std::vector<uint16_t> embh(emb.size());
+        for (size_t i = 0; i < emb.size(); ++i) embh[i] = bf16_of(emb[i]);
+        DevBuf dE(emb.data(), emb.size() * 4), dH(embh.data(), embh.size() * 2), dM(means.data(), means.size() * 4);
+        for (int32_t P : {16, 64}) {
+            std::vector<int64_t> self(T), poff(T + 1), prow(static_cast<size_t>(T) * P);
+            std::vector<int32_t> suser(T), puser(prow.size());
+            for (int32_t t = 0; t < T; ++t) {
+                self[t] = rng.below(n_rows);
+                suser[t] = static_cast<int32_t>(rng.below(n_users));
+                poff[t] = static_cast<int64_t>(t) * P;
+                for (int32_t r = 0; r < P; ++r) prow[t * P + r] = rng.below(n_rows), puser[t * P + r] = static_cast<int32_t>(rng.below(n_users));
+            }
+            poff[T] = static_cast<int64_t>(T) * P;
+            DevBuf dS(self.data(), 8 * T), dSU(suser.data(), 4 * T), dPO(poff.data(), 8 * (T + 1)),
+                dPR(prow.data(), 8 * prow.size()), dPU(puser.data(), 4 * puser.size()), dO(4ull * T * d), dW(4 * prow.size());
+            for (dep_dtype dt : {DEP_DTYPE_F32, DEP_DTYPE_BF16}) {
+                struct Ctx {
+                    const void * e;
+                    dep_dtype dt;
+                    const DevBuf *M, *S, *SU, *PO, *PR, *PU, *O, *W;
+                    int32_t d, T;
+                } c{dt == DEP_DTYPE_F32 ? dE.p : dH.p, dt, &dM, &dS, &dSU, &dPO, &dPR, &dPU, &dO, &dW, d, T};
+                auto fn = [](void * v) {
+                    auto * x = static_cast<Ctx *>(v);
+                    cd::diff_embed(x->e, x->dt, x->d, x->M->as<float>(), x->T, x->S->as<int64_t>(), x->SU->as<int32_t>(),
+                                   x->PO->as<int64_t>(), x->PR->as<int64_t>(), x->PU->as<int32_t>(), DEP_DIFF_REFERENCE,
+                                   x->O->as<float>(), x->W->as<float>());
+                };
+                // validate the first targets against the reference
+                fn(&c);
+                cd::sync();
+                const int32_t Tv = 16;
+                std::vector<float> got(static_cast<size_t>(Tv) * d), ref(got.size());
+                cd::d2h(got.data(), dO.p, 4 * got.size());
+                dep_kernel_opts ro{DEP_KBACKEND_REFERENCE, 1};
+                dep_diff_embed(&ro, dt == DEP_DTYPE_F32 ? static_cast<const void *>(emb.data()) : embh.data(), dt, n_rows, d,
+                               means.data(), n_users, Tv, self.data(), suser.data(), poff.data(), prow.data(), puser.data(),
+                               DEP_DIFF_REFERENCE, ref.data(), nullptr);
+                const double err = rel_err(got, ref);
+                const double ms = cd::time_ms(fn, &c, a.runs);
+                const double bytes = static_cast<double>(T) * d * ((1.0 + P) * dtype_bytes(dt) + 4.0 + 4.0 * P);
+                char shape[96];
+                std::snprintf(shape, sizeof shape, "T=%d d=%d peers=%d %s", T, d, P, dt == DEP_DTYPE_F32 ? "f32" : "bf16");
+                add_row(rows, "diff_embed", "cuda", shape, ms, bytes, true, L, err);
+            }
+        }
+    }
+    // SAE + both projectors fwd+bwd, F32 CUDA cores and BF16 tensor cores
+    for (int32_t H : {2048, 3584}) {
+        StepBufs s = make_step(16, 1024, 512, H);
+        const int32_t B = 16, d = 1024, h = 512, N = B * 8;
+        std::vector<std::unique_ptr<DevBuf>> keep;
+        auto U = [&](const std::vector<float> & v) {
+            keep.emplace_back(up(v));
+            return keep.back()->as<float>();
+        };
+        auto Z = [&](size_t n) {
+            keep.emplace_back(new DevBuf(n * 4));
+            return keep.back()->as<float>();
+        };
+        struct Dev {
+            dep_sae_params p;
+            dep_sae_weights w;
+            dep_sae_grads g;
+            dep_proj_weights ph, pd;
+            dep_proj_grads gh, gd;
+            float *X, *z, *zh, *zd, *yh, *yd, *dyh, *dyd, *dzh, *dzd, *dz, *wsS, *wsH, *wsD, *loss, *terms;
+            int32_t *k, B, h, H, N;
+        } D;
+        D.p = dep_sae_default_params(d, h);
+        D.w = {U(s.W1), U(s.b1), U(s.W2), U(s.b2)};
+        D.g = {Z(s.W1.size()), Z(h), Z(s.W2.size()), Z(d)};
+        D.ph = {U(s.A1h), U(s.c1h), U(s.A2h), U(s.c2h)};
+        D.pd = {U(s.A1d), U(s.c1d), U(s.A2d), U(s.c2d)};
+        D.gh = {Z(s.A1h.size()), Z(H), Z(s.A2h.size()), Z(H)};
+        D.gd = {Z(s.A1d.size()), Z(H), Z(s.A2d.size()), Z(H)};
+        D.X = U(s.X), D.z = Z(s.z.size()), D.zh = Z(s.zh.size()), D.zd = Z(s.zd.size()), D.yh = Z(s.yh.size()),
+        D.yd = Z(s.yd.size()), D.dyh = U(s.dyh), D.dyd = U(s.dyd), D.dzh = Z(s.dzh.size()), D.dzd = Z(s.dzd.size()),
+        D.dz = Z(s.dz.size()), D.wsS = Z(s.wsS.size()), D.wsH = Z(s.wsH.size()), D.wsD = Z(s.wsD.size()), D.loss = Z(1),
+        D.terms = Z(2 * B);
+        keep.emplace_back(up(s.k));
+        D.k = keep.back()->as<int32_t>();
+        D.B = B, D.h = h, D.H = H, D.N = N;
+        auto fn = [](void * v) {
+            Dev & x = *static_cast<Dev *>(v);
+            const size_t rb = sizeof(float) * x.h;
+            cd::sae_forward(x.p, x.w, x.B, x.X, x.k, x.z, x.loss, x.terms, x.wsS);
+            cd::copy2d(x.zh, 8 * rb, x.z, 16 * rb, 8 * rb, x.B);
+            cd::copy2d(x.zd, 8 * rb, x.z + 8 * x.h, 16 * rb, 8 * rb, x.B);
+            cd::proj_forward(x.h, x.H, x.N, x.zh, x.ph, x.yh, x.wsH);
+            cd::proj_forward(x.h, x.H, x.N, x.zd, x.pd, x.yd, x.wsD);
+            cd::proj_backward(x.h, x.H, x.N, x.zh, x.ph, x.dyh, x.wsH, x.gh, x.dzh, 0);
+            cd::proj_backward(x.h, x.H, x.N, x.zd, x.pd, x.dyd, x.wsD, x.gd, x.dzd, 0);
+            cd::copy2d(x.dz, 16 * rb, x.dzh, 8 * rb, 8 * rb, x.B);
+            cd::copy2d(x.dz + 8 * x.h, 16 * rb, x.dzd, 8 * rb, 8 * rb, x.B);
+            cd::sae_backward(x.p, x.w, x.B, x.X, x.k, x.z, x.dz, x.wsS, x.g, nullptr, 0);
+        };
+        // validate against the optimized CPU step on the same data (the CPU step is tested vs reference)
+        run_step(s, dep_kernel_opts{DEP_KBACKEND_CPU, a.threads});
+        for (int bf = 0; bf < 2; ++bf) {
+            cd::set_gemm_bf16(bf);
+            fn(&D);
+            cd::sync();
+            std::vector<float> gA2(s.gA2h.size());
+            cd::d2h(gA2.data(), D.gh.A2, 4 * gA2.size());
+            const double err = rel_err(gA2, s.gA2h);
+            const double ms = cd::time_ms(fn, &D, a.runs);
+            char shape[96];
+            std::snprintf(shape, sizeof shape, "B=16x16 d=1024 h=512 H=%d", H);
+            add_row(rows, "sae+proj fwd+bwd", bf ? "cuda-bf16" : "cuda-f32", shape, ms, step_flops(16, 1024, 512, H),
+                    false, L, err);
+        }
+        cd::set_gemm_bf16(0);
+    }
+}
+#endif
+
 double gemm_probe(int nt, int runs) {
     const int64_t n = 1024;
     Rng rng(13);
@@ -349,11 +508,19 @@ int main(int argc, char ** argv) {
     std::vector<Row> rows;
     bench_diff(a, L, rows);
     bench_step(a, L, rows);
+    double dev_copy = 0.0;
+#ifdef DEP_WITH_CUDA
+    if ((a.backend == "all" || a.backend == "cuda") && dep_kernels_cuda_available()) {
+        dev_copy = dep_k::cudadev::copy_probe_gbs(1ull << 30, a.runs);
+        bench_cuda(a, dev_copy, rows);
+    }
+#endif
     if (a.json) {
         std::printf("{\"threads\":%d,\"runs\":%d,\"cpu_isa\":\"%s\",\"cuda\":%s,\"copy_gbs\":%.2f,\"fma_gflops\":%.2f,"
-                    "\"gemm1024_gflops\":%.2f,\"rows\":[",
+                    "\"gemm1024_gflops\":%.2f,",
                     a.threads, a.runs, dep_kernels_cpu_isa(), dep_kernels_cuda_available() ? "true" : "false", L.copy_gbs,
                     L.fma_gflops, gemm);
+        std::printf("\"device_copy_gbs\":%.2f,\"loadavg\":%.2f,\"rows\":[", dev_copy, loadavg());
         for (size_t i = 0; i < rows.size(); ++i) {
             const Row & r = rows[i];
             std::printf("%s{\"kernel\":\"%s\",\"backend\":\"%s\",\"shape\":\"%s\",\"median_ms\":%.4f,\"rate\":%.3f,"
@@ -367,8 +534,14 @@ int main(int argc, char ** argv) {
     std::printf("bench_kernels: %d threads, median of %d runs, cpu isa %s, cuda %s\n", a.threads, a.runs,
                 dep_kernels_cpu_isa(), dep_kernels_cuda_available() ? "yes" : "no");
     std::printf("limits (measured now): copy %.1f GB/s (read+write), FP32 FMA peak %.1f GFLOP/s; our GEMM 1024^3 %.1f "
-                "GFLOP/s\n\n",
-                L.copy_gbs, L.fma_gflops, gemm);
+                "GFLOP/s; 1-min load average %.2f on %u CPUs\n",
+                L.copy_gbs, L.fma_gflops, gemm, loadavg(), std::thread::hardware_concurrency());
+#ifdef DEP_WITH_CUDA
+    if (dev_copy > 0)
+        std::printf("cuda device %s: copy %.1f GB/s (read+write); cuda rows: fraction of the device copy bandwidth\n",
+                    dep_k::cudadev::device_name(), dev_copy);
+#endif
+    std::printf("\n");
     std::printf("| %-17s | %-9s | %-32s | %9s | %15s | %9s | %9s |\n", "kernel", "backend", "shape", "median ms",
                 "rate", "of limit", "check err");
     std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(19, '-').c_str(), std::string(11, '-').c_str(),

@@ -35,6 +35,8 @@ void * dmalloc(size_t bytes);
 void dfree(void * p);
 void h2d(void * dst, const void * src, size_t bytes);
 void d2h(void * dst, const void * src, size_t bytes);
+// device-to-device strided copy of `height` rows of `width` bytes (async)
+void copy2d(void * dst, size_t dpitch, const void * src, size_t spitch, size_t width, size_t height);
 // copy-bandwidth probe: median GB/s (read + write) of cudaMemcpy device-to-device over `bytes`
 double copy_probe_gbs(size_t bytes, int runs);
 // milliseconds of a callable, timed with CUDA events (median of runs after warm-up)

@@ -517,6 +517,9 @@ void * dmalloc(size_t bytes) {
 void dfree(void * p) { cudaFree(p); }
 void h2d(void * dst, const void * src, size_t bytes) { cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice); }
 void d2h(void * dst, const void * src, size_t bytes) { cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost); }
+void copy2d(void * dst, size_t dpitch, const void * src, size_t spitch, size_t width, size_t height) {
+    cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, cudaMemcpyDeviceToDevice);
+}
 
 double time_ms(void (*fn)(void *), void * ctx, int runs) {
     cudaEvent_t a, b;
