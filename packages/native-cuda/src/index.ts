@@ -10,3 +10,4 @@ export type {
   Segment,
 } from "./llm/types.js";
 export { addonPath } from "./native.js";
+export * from "./kernels.js";

@@ -1,0 +1,92 @@
+// Optimized CPU user means and fused difference embedding. One pass per target: peer norms from the
+// (cache-resident) user means, weights, then out = e[self] - sum_r w_r e[peer_r] accumulated in an
+// L1-resident F32 row while each peer row streams through once (F16/BF16 rows are widened in registers,
+// so half storage halves the bytes moved). Targets are split statically over the threads.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "internal.h"
+
+namespace dep_k {
+
+dep_kstatus cpu_user_means(int nt, const void * emb, dep_dtype dtype, int32_t d, const int64_t * off,
+                           int32_t n_users, float * means) {
+    const IsaOps & ops = cpu_ops();
+    const size_t es = dtype_size(dtype);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
+    for (int32_t u = 0; u < n_users; ++u) {
+        float * m = means + static_cast<int64_t>(u) * d;
+        std::fill(m, m + d, 0.0f);
+        const int64_t n = off[u + 1] - off[u];
+        for (int64_t r = off[u]; r < off[u + 1]; ++r)
+            ops.axpy_row(m, -1.0f, static_cast<const char *>(emb) + r * d * es, dtype, d,
+                         r + 2 < off[u + 1] ? static_cast<const char *>(emb) + (r + 2) * d * es : nullptr);
+        const float inv = 1.0f / static_cast<float>(n);
+        for (int32_t j = 0; j < d; ++j) m[j] *= inv;
+    }
+    return DEP_KOK;
+}
+
+dep_kstatus cpu_diff_embed(int nt, const void * emb, dep_dtype dtype, int32_t d, const float * means, int32_t T,
+                           const int64_t * self_row, const int32_t * self_user, const int64_t * poff,
+                           const int64_t * prow, const int32_t * puser, dep_diff_weighting wm, float * out,
+                           float * wout) {
+    const IsaOps & ops = cpu_ops();
+    const size_t row_bytes = static_cast<size_t>(d) * dtype_size(dtype);
+    const char * base = static_cast<const char *>(emb);
+#pragma omp parallel num_threads(nt)
+    {
+        std::vector<float> s, w;  // per thread, sized once to the largest peer list it meets
+#pragma omp for schedule(static)
+        for (int32_t t = 0; t < T; ++t) {
+            const int64_t p0 = poff[t], n = poff[t + 1] - p0;
+            if (static_cast<int64_t>(s.size()) < n) {
+                s.resize(n);
+                w.resize(n);
+            }
+            const float * mu = means + static_cast<int64_t>(self_user[t]) * d;
+            auto mean_of = [&](int64_t r) { return means + static_cast<int64_t>(puser[p0 + r]) * d; };
+            auto row_of = [&](int64_t r) { return base + prow[p0 + r] * row_bytes; };
+            if (wm != DEP_DIFF_UNIFORM)
+                for (int64_t r = 0; r < n; ++r) {
+                    // prefetch the mean two peers ahead; at the end, the first embedding rows
+                    const void * pf = r + 2 < n ? static_cast<const void *>(mean_of(r + 2))
+                                                : (r + 2 - n < n ? static_cast<const void *>(row_of(r + 2 - n)) : nullptr);
+                    s[r] = std::sqrt(ops.sqdist(mu, mean_of(r), d, pf));
+                }
+            diff_weights(s.data(), n, wm, w.data());
+            if (wout) std::copy(w.data(), w.data() + n, wout + p0);
+            float * o = out + static_cast<int64_t>(t) * d;
+            ops.load_row(o, base + self_row[t] * row_bytes, dtype, d);
+            for (int64_t r = 0; r < n; ++r) {
+                // prefetch two rows ahead; near the end, the next target's self row and first means
+                const void * pf = nullptr;
+                if (r + 2 < n) pf = row_of(r + 2);
+                else if (t + 1 < T && r + 2 == n) pf = base + self_row[t + 1] * row_bytes;
+                else if (t + 1 < T && poff[t + 2] > poff[t + 1])
+                    pf = wm != DEP_DIFF_UNIFORM ? static_cast<const void *>(means + static_cast<int64_t>(puser[poff[t + 1]]) * d)
+                                                : static_cast<const void *>(base + prow[poff[t + 1]] * row_bytes);
+                ops.axpy_row(o, w[r], row_of(r), dtype, d, pf);
+            }
+        }
+    }
+    return DEP_KOK;
+}
+
+dep_kstatus cpu_adamw(int nt, const dep_adamw_params & p, int64_t n, float * pp, const float * g, float * m,
+                      float * v) {
+    const IsaOps & ops = cpu_ops();
+    const float bc1 = 1.0f - static_cast<float>(std::pow(static_cast<double>(p.beta1), p.step));
+    const float bc2s = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(p.beta2), p.step)));
+    const int64_t chunk = 1 << 14;
+    const int64_t nchunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t c = 0; c < nchunks; ++c) {
+        const int64_t i0 = c * chunk, len = std::min(chunk, n - i0);
+        ops.adamw(len, pp + i0, g + i0, m + i0, v + i0, p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, bc1, bc2s);
+    }
+    return DEP_KOK;
+}
+
+}  // namespace dep_k
