@@ -79,6 +79,7 @@ export {
   typedView,
   writeSafetensors,
 } from "./io/safetensors.js";
+export * from "./model/index.js";
 // peers and difference embeddings
 export {
   computeDifferences,
@@ -105,4 +106,5 @@ export {
   writeDiffFile,
 } from "./peers/samples.js";
 export * from "./prompt/index.js";
+export * from "./train/index.js";
 export { getOrInsert, hash32, Rng } from "./util/rng.js";

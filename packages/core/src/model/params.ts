@@ -1,0 +1,155 @@
+// DEP's trainable parameters (SPEC §4): the SAE and the two projector MLPs, F32, in the kernels' [in, out]
+// layout, plus their PyTorch-default initialisation and the reference checkpoint names.
+import {
+  DepError,
+  linearFromTorch,
+  linearToTorch,
+  type ProjWeights,
+  type SaeWeights,
+} from "@dep/native-cuda";
+
+export interface DepDims {
+  /** sentence-embedding width (reference 1024) */
+  d: number;
+  /** SAE width (reference 512) */
+  h: number;
+  /** the LLM's input-embedding width */
+  H: number;
+}
+
+export interface DepParams {
+  sae: SaeWeights;
+  his: ProjWeights;
+  diff: ProjWeights;
+}
+
+/** Every parameter tensor with its reference (PyTorch) name, shape and layout, in a fixed order. */
+interface ParamSlot {
+  name: string;
+  /** PyTorch shape ([out, in] for weights) */
+  torchShape: (d: DepDims) => number[];
+  get: (p: DepParams) => Float32Array;
+  /** weight stored [in, out] here, [out, in] in PyTorch: (nIn, nOut) */
+  linear?: (d: DepDims) => [number, number];
+}
+
+const proj = (key: "his" | "diff"): ParamSlot[] => [
+  {
+    name: `align_mlp_${key}.0.weight`,
+    torchShape: (d) => [d.H, d.h],
+    get: (p) => p[key].A1,
+    linear: (d) => [d.h, d.H],
+  },
+  { name: `align_mlp_${key}.0.bias`, torchShape: (d) => [d.H], get: (p) => p[key].c1 },
+  {
+    name: `align_mlp_${key}.2.weight`,
+    torchShape: (d) => [d.H, d.H],
+    get: (p) => p[key].A2,
+    linear: (d) => [d.H, d.H],
+  },
+  { name: `align_mlp_${key}.2.bias`, torchShape: (d) => [d.H], get: (p) => p[key].c2 },
+];
+
+export const PARAM_SLOTS: readonly ParamSlot[] = [
+  {
+    name: "sae.encoder.0.weight",
+    torchShape: (d) => [d.h, d.d],
+    get: (p) => p.sae.W1,
+    linear: (d) => [d.d, d.h],
+  },
+  { name: "sae.encoder.0.bias", torchShape: (d) => [d.h], get: (p) => p.sae.b1 },
+  {
+    name: "sae.decoder.0.weight",
+    torchShape: (d) => [d.d, d.h],
+    get: (p) => p.sae.W2,
+    linear: (d) => [d.h, d.d],
+  },
+  { name: "sae.decoder.0.bias", torchShape: (d) => [d.d], get: (p) => p.sae.b2 },
+  ...proj("his"),
+  ...proj("diff"),
+];
+
+export function zeroParams(dims: DepDims): DepParams {
+  const { d, h, H } = dims;
+  const projector = (): ProjWeights => ({
+    A1: new Float32Array(h * H),
+    c1: new Float32Array(H),
+    A2: new Float32Array(H * H),
+    c2: new Float32Array(H),
+  });
+  return {
+    sae: {
+      W1: new Float32Array(d * h),
+      b1: new Float32Array(h),
+      W2: new Float32Array(h * d),
+      b2: new Float32Array(d),
+    },
+    his: projector(),
+    diff: projector(),
+  };
+}
+
+/** Flat views of every parameter, in PARAM_SLOTS order (for the optimizer). */
+export function paramList(p: DepParams): Float32Array[] {
+  return PARAM_SLOTS.map((s) => s.get(p));
+}
+
+/**
+ * PyTorch nn.Linear default initialisation: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn
+ * from `uniform` (a seeded [0, 1) source) layer by layer in PARAM_SLOTS order.
+ */
+export function initParams(dims: DepDims, uniform: () => number): DepParams {
+  const p = zeroParams(dims);
+  const fanIn: Record<string, number> = {
+    "sae.encoder.0": dims.d,
+    "sae.decoder.0": dims.h,
+    "align_mlp_his.0": dims.h,
+    "align_mlp_his.2": dims.H,
+    "align_mlp_diff.0": dims.h,
+    "align_mlp_diff.2": dims.H,
+  };
+  for (const slot of PARAM_SLOTS) {
+    const layer = slot.name.slice(0, slot.name.lastIndexOf("."));
+    const bound = 1 / Math.sqrt(fanIn[layer]!);
+    const data = slot.get(p);
+    for (let i = 0; i < data.length; i++) data[i] = (uniform() * 2 - 1) * bound;
+  }
+  return p;
+}
+
+/** The parameters as PyTorch-layout tensors under the reference names. */
+export function toTorchTensors(
+  p: DepParams,
+  dims: DepDims,
+): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const slot of PARAM_SLOTS) {
+    const data = slot.get(p);
+    const shape = slot.torchShape(dims);
+    out[slot.name] = { shape, data: slot.linear ? linearToTorch(data, ...slot.linear(dims)) : data.slice() };
+  }
+  return out;
+}
+
+/** Inverse of toTorchTensors; checks every name and shape. `where` names the source in errors. */
+export function fromTorchTensors(
+  tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+  dims: DepDims,
+  where: string,
+): DepParams {
+  const p = zeroParams(dims);
+  for (const slot of PARAM_SLOTS) {
+    const t = tensors.get(slot.name);
+    const shape = slot.torchShape(dims);
+    if (!t) throw new DepError("DEP_CHECKPOINT", `${where}: tensor ${slot.name} is missing`);
+    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+      throw new DepError(
+        "DEP_CHECKPOINT",
+        `${where}: tensor ${slot.name} has shape [${t.shape}], expected [${shape}]`,
+      );
+    }
+    const dst = slot.get(p);
+    dst.set(slot.linear ? linearFromTorch(t.data, shape[0]!, shape[1]!) : t.data);
+  }
+  return p;
+}

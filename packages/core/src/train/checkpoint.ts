@@ -1,0 +1,149 @@
+// Checkpoints: the reference implementation's tensor names and PyTorch layouts (so weights move both ways),
+// a JSON config beside them, and for resuming the optimizer state and the trainer's position. Every
+// checkpoint folder is written under a temporary name and renamed into place, so a kill at any moment
+// leaves either the old or the new checkpoint, never a half-written one.
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { DepError } from "@dep/native-cuda";
+import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.js";
+import {
+  type DepDims,
+  type DepParams,
+  fromTorchTensors,
+  PARAM_SLOTS,
+  paramList,
+  toTorchTensors,
+} from "../model/params.js";
+
+export interface ModelCheckpointConfig extends DepDims {
+  format: "dep-checkpoint/1";
+  linearOutput: boolean;
+  /** the frozen LLM these projectors target */
+  llm: { file: string; sha256: string | null; nEmbd: number };
+  embedder: string | null;
+  hyperparameters: Record<string, unknown>;
+  epoch: number | null;
+  optimizerStep: number;
+}
+
+const MODEL_FILE = "model.safetensors";
+const CONFIG_FILE = "config.json";
+
+/** Writes a folder atomically: fill a temporary sibling, then swap it into place. */
+export async function writeDirAtomic(target: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}`);
+  const old = join(parent, `.${basename(target)}.old-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp);
+  try {
+    await fill(tmp);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  if (existsSync(target)) await rename(target, old);
+  await rename(tmp, target);
+  await rm(old, { recursive: true, force: true });
+}
+
+export async function saveModelCheckpoint(
+  dir: string,
+  params: DepParams,
+  config: ModelCheckpointConfig,
+): Promise<void> {
+  await writeDirAtomic(dir, async (tmp) => {
+    const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+    for (const [name, t] of Object.entries(toTorchTensors(params, config)))
+      tensors[name] = { dtype: "F32", ...t };
+    await writeSafetensors(join(tmp, MODEL_FILE), tensors, { format: "pt", producer: "dep" });
+    await writeFile(join(tmp, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  });
+}
+
+export function readCheckpointConfig(dir: string): ModelCheckpointConfig {
+  const path = join(dir, CONFIG_FILE);
+  if (!existsSync(path)) {
+    throw new DepError(
+      "DEP_CHECKPOINT",
+      `${dir} is not a dep checkpoint (no ${CONFIG_FILE}); pass a checkpoint folder`,
+    );
+  }
+  let config: ModelCheckpointConfig;
+  try {
+    config = JSON.parse(readFileSync(path, "utf8")) as ModelCheckpointConfig;
+  } catch (err) {
+    throw new DepError("DEP_CHECKPOINT", `${path}: not valid JSON (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  for (const key of ["d", "h", "H"] as const) {
+    if (!Number.isInteger(config[key]) || config[key] <= 0) {
+      throw new DepError("DEP_CHECKPOINT", `${path}: field \`${key}\` must be a positive integer`);
+    }
+  }
+  return config;
+}
+
+/** Reads the parameters of a checkpoint folder (or of a bare reference safetensors file, given its dims). */
+export async function loadModelCheckpoint(
+  dir: string,
+): Promise<{ config: ModelCheckpointConfig; params: DepParams }> {
+  const config = readCheckpointConfig(dir);
+  const path = join(dir, MODEL_FILE);
+  return { config, params: await loadReferenceWeights(path, config) };
+}
+
+export async function loadReferenceWeights(path: string, dims: DepDims): Promise<DepParams> {
+  if (!existsSync(path)) throw new DepError("DEP_CHECKPOINT", `${path} is missing`);
+  let file: Awaited<ReturnType<typeof readSafetensors>>;
+  try {
+    file = await readSafetensors(path, { names: PARAM_SLOTS.map((s) => s.name) });
+  } catch (err) {
+    const e = err as DepError;
+    throw new DepError("DEP_CHECKPOINT", `${path}: ${e.message}`, { cause: err });
+  }
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, t] of file.tensors) tensors.set(name, { shape: t.shape, data: toFloat32(t) });
+  return fromTorchTensors(tensors, dims, path);
+}
+
+/** Optimizer moments under `m.<name>` / `v.<name>` in the same layout as the weights. */
+export async function saveOptimizerState(
+  path: string,
+  m: DepParams,
+  v: DepParams,
+  dims: DepDims,
+): Promise<void> {
+  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+  for (const [prefix, p] of [["m", m] as const, ["v", v] as const]) {
+    for (const [name, t] of Object.entries(toTorchTensors(p, dims)))
+      tensors[`${prefix}.${name}`] = { dtype: "F32", ...t };
+  }
+  await writeSafetensors(path, tensors);
+}
+
+export async function loadOptimizerState(
+  path: string,
+  m: DepParams,
+  v: DepParams,
+  dims: DepDims,
+): Promise<void> {
+  const file = await readSafetensors(path);
+  for (const [prefix, p] of [["m", m] as const, ["v", v] as const]) {
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const slot of PARAM_SLOTS) {
+      const t = file.tensors.get(`${prefix}.${slot.name}`);
+      if (!t)
+        throw new DepError("DEP_CHECKPOINT", `${path}: optimizer tensor ${prefix}.${slot.name} is missing`);
+      tensors.set(slot.name, { shape: t.shape, data: toFloat32(t) });
+    }
+    const loaded = fromTorchTensors(tensors, dims, path);
+    const dst = paramList(p);
+    paramList(loaded).forEach((src, i) => {
+      dst[i]!.set(src);
+    });
+  }
+}

@@ -1,0 +1,14 @@
+export * from "./checkpoint.js";
+export { dumpGrads } from "./dumpGrads.js";
+export { AdamW, type AdamWConfig, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";
+export { promptInputFor, trimSampleX } from "./promptInput.js";
+export { type LinearSchedule, linearWarmupDecay } from "./schedule.js";
+export * from "./state.js";
+export {
+  runSample,
+  type SampleData,
+  type StepOptions,
+  type StepResult,
+  type TrainingLlm,
+  targetTokens,
+} from "./step.js";

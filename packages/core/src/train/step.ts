@@ -1,0 +1,107 @@
+// One DEP sample through the whole model (SPEC §6): X -> SAE -> projectors -> soft rows -> frozen LLM loss
+// and dL/d(soft rows) -> projector and SAE backward. Shared by training, --dump-grads and held-out loss.
+import type { Segment } from "@dep/native-cuda";
+import type { DepModel } from "../model/DepModel.js";
+import type { DepParams } from "../model/params.js";
+import { buildPrompt } from "../prompt/buildPrompt.js";
+import { promptSegmentsWithRows } from "../prompt/segments.js";
+import type { BuiltPrompt, PromptInput, PromptTokenizer } from "../prompt/types.js";
+import { trimSampleX } from "./promptInput.js";
+
+/** The frozen-LLM surface training needs (structurally satisfied by `Llm`). */
+export interface TrainingLlm extends PromptTokenizer {
+  readonly info: { addBos: boolean; eos: number; nEmbd: number };
+  lossAndGrad(
+    segments: Segment[],
+    targetTokens: Int32Array,
+  ): Promise<{ loss: number; grads: Float32Array[]; nTokens: number }>;
+}
+
+export interface SampleData {
+  /** X of the batch it came from ([S, 16, d]) and this sample's index in it */
+  x: Float32Array;
+  index: number;
+  /** qualifying slot pairs available (1..8) */
+  k: number;
+  input: PromptInput;
+  targetText: string;
+}
+
+export interface StepResult {
+  lossLm: number;
+  /** SPEC §6 SAE term, weighted: 100 * (recon + 1e-3 * kl) */
+  saeLoss: number;
+  recon: number;
+  kl: number;
+  /** slot pairs used after the prompt budget cut */
+  k: number;
+  prompt: BuiltPrompt;
+  targetIds: Int32Array;
+  /** the trimmed X [16, d] */
+  x: Float32Array;
+  /** dL_lm/d(soft rows) [2k, H] (when soft rows were used) */
+  softGrad: Float32Array | null;
+}
+
+export interface StepOptions {
+  maxLength: number;
+  /** "dep": soft rows from the model; "none": the same prompt without slots (the no-soft baseline) */
+  soft?: "dep" | "none";
+  /** accumulate gradients into these (omit for a loss-only pass) */
+  grads?: DepParams;
+}
+
+export function targetTokens(llm: TrainingLlm, text: string): Int32Array {
+  const t = llm.tokenize(text, { addSpecial: false, parseSpecial: false });
+  const out = new Int32Array(t.length + 1);
+  out.set(t);
+  out[t.length] = llm.info.eos;
+  return out;
+}
+
+export async function runSample(
+  llm: TrainingLlm,
+  model: DepModel,
+  s: SampleData,
+  o: StepOptions,
+): Promise<StepResult> {
+  const soft = o.soft ?? "dep";
+  const targetIds = targetTokens(llm, s.targetText);
+  const prompt = buildPrompt(
+    llm,
+    { target: s.input.target, history: s.input.history.slice(0, s.k) },
+    { maxLength: Math.max(1, o.maxLength), softSlots: soft === "dep" },
+  );
+  const k = prompt.nHistory;
+  const d = model.config.d;
+  const H = model.config.H;
+  const x = trimSampleX(s.x, s.index, k, d);
+  if (soft === "none") {
+    const { segments } = promptSegmentsWithRows(prompt, null, H);
+    const r = await llm.lossAndGrad(segments, targetIds);
+    return { lossLm: r.loss, saeLoss: 0, recon: 0, kl: 0, k, prompt, targetIds, x, softGrad: null };
+  }
+  const fwd = model.forward(x, Int32Array.of(k));
+  const softRows = fwd.soft[0]!;
+  const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H);
+  const r = await llm.lossAndGrad(segments, targetIds);
+  const softGrad = new Float32Array(softRows.length);
+  embeddingRows.forEach((rows, e) => {
+    const g = r.grads[e]!;
+    rows.forEach((row, j) => {
+      softGrad.set(g.subarray(j * H, (j + 1) * H), row * H);
+    });
+  });
+  if (o.grads) model.backward(fwd, [softGrad], o.grads);
+  return {
+    lossLm: r.loss,
+    saeLoss: fwd.saeLoss,
+    recon: fwd.sampleTerms[0]!,
+    kl: fwd.sampleTerms[1]!,
+    k,
+    prompt,
+    targetIds,
+    x,
+    softGrad,
+  };
+}
