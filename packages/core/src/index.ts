@@ -58,6 +58,7 @@ export {
   nativeGgufBackend,
 } from "./embed/embedders.js";
 export { type EmbeddingDtype, EmbeddingStore, type StoreMeta, textKey } from "./embed/store.js";
+export * from "./generate/generate.js";
 // io
 export { AtomicLineWriter, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from "./io/atomic.js";
 export {

@@ -2,7 +2,7 @@
 // template, split at the slot marks, tokenize each text piece, and drop history reviews from the end
 // until it fits (down to one).
 import { DepError } from "@dep/native-cuda";
-import { SLOT_PATTERN, SYSTEM_TEXT, userMessage } from "./text.js";
+import { SLOT_PATTERN, type SlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
 import type { BuiltPrompt, PromptInput, PromptPiece, PromptTokenizer } from "./types.js";
 
 export interface BuildPromptOptions {
@@ -10,6 +10,8 @@ export interface BuildPromptOptions {
   maxLength?: number;
   /** Include the soft slots (false: the same prompt without soft rows, the no-soft baseline). */
   softSlots?: boolean;
+  /** Which slots to include when softSlots is on (default both; "his"/"diff" for the ablations). */
+  slotKinds?: "both" | "his" | "diff";
   /** Show no history at all (the non-personalized baseline). */
   noHistory?: boolean;
   systemText?: string;
@@ -23,11 +25,11 @@ export function buildPrompt(
   options: BuildPromptOptions = {},
 ): BuiltPrompt {
   const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
-  const withSlots = options.softSlots ?? true;
+  const slots: SlotKinds = (options.softSlots ?? true) ? (options.slotKinds ?? "both") : "none";
   const available = options.noHistory ? 0 : input.history.length;
   let last: BuiltPrompt | undefined;
   for (let k = available; k >= Math.min(1, available); k--) {
-    last = render(tok, input, k, withSlots, options.systemText ?? SYSTEM_TEXT);
+    last = render(tok, input, k, slots, options.systemText ?? SYSTEM_TEXT);
     if (last.nPositions <= maxLength) return last;
   }
   throw new DepError(
@@ -41,13 +43,13 @@ function render(
   tok: PromptTokenizer,
   input: PromptInput,
   k: number,
-  withSlots: boolean,
+  slotKinds: SlotKinds,
   system: string,
 ): BuiltPrompt {
   const rendered = tok.applyChatTemplate(
     [
       { role: "system", content: system },
-      { role: "user", content: userMessage(input, k, withSlots) },
+      { role: "user", content: userMessage(input, k, slotKinds) },
     ],
     { addAssistant: true },
   );

@@ -21,6 +21,7 @@ export function promptSegmentsWithRows(
 ): { segments: Segment[]; embeddingRows: number[][] } {
   const nSlots = prompt.pieces.filter((p) => "softRow" in p).length;
   if (nSlots > 0) {
+    // rows are numbered [his 0..k-1; diff k..2k-1] even when a prompt uses only one kind
     if (!softRows)
       throw new DepError(
         "DEP_INVALID_ARGUMENT",

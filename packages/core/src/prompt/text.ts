@@ -12,7 +12,10 @@ export const SYSTEM_TEXT =
 export const SLOT_MARK = (row: number) => `\uE000SLOT${row}\uE000`;
 export const SLOT_PATTERN = /\uE000SLOT(\d+)\uE000/;
 
-function historyBlock(i: number, k: number, r: PromptHistoryReview, withSlots: boolean): string {
+/** Which soft slots a prompt carries: both (DEP), his only, diff only (ablations), or none. */
+export type SlotKinds = "both" | "his" | "diff" | "none";
+
+function historyBlock(i: number, k: number, r: PromptHistoryReview, slots: SlotKinds): string {
   const lines = [
     `- [Review ${i + 1}]:`,
     `  [Item Title]: ${r.item.title}`,
@@ -21,22 +24,23 @@ function historyBlock(i: number, k: number, r: PromptHistoryReview, withSlots: b
     `  [Review Title]: ${r.title}`,
     `  [Review Text]: ${r.text}`,
   ];
-  if (withSlots) {
+  if (slots === "both" || slots === "his")
     lines.push(`  [Review Embedding]: <his_start>${SLOT_MARK(i)}<his_end>`);
+  if (slots === "both" || slots === "diff") {
     lines.push(`  [Review Difference Embedding]: <diff_start>${SLOT_MARK(k + i)}<diff_end>`);
   }
   return lines.join("\n");
 }
 
 /** The user message for the first `k` history reviews; soft slots marked with SLOT_MARK. */
-export function userMessage(input: PromptInput, k: number, withSlots: boolean): string {
+export function userMessage(input: PromptInput, k: number, slots: SlotKinds): string {
   const parts = [
     `[Item Title]: ${input.target.item.title}`,
     `[Item Description]: ${input.target.item.description}`,
   ];
   if (k > 0) {
     parts.push("[User's Past Reviews]:");
-    for (let i = 0; i < k; i++) parts.push(historyBlock(i, k, input.history[i]!, withSlots));
+    for (let i = 0; i < k; i++) parts.push(historyBlock(i, k, input.history[i]!, slots));
   }
   parts.push(`[Output Review Rating]: ${input.target.rating}`);
   parts.push(`[Output Review Title]: ${input.target.title}`);

@@ -12,3 +12,11 @@ export {
   type TrainingLlm,
   targetTokens,
 } from "./step.js";
+export {
+  epochOrder,
+  loadTrainingSamples,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  train,
+} from "./trainer.js";

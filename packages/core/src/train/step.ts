@@ -47,6 +47,8 @@ export interface StepOptions {
   maxLength: number;
   /** "dep": soft rows from the model; "none": the same prompt without slots (the no-soft baseline) */
   soft?: "dep" | "none";
+  /** which soft slots the prompt carries (default both; his/diff for the ablations) */
+  slotKinds?: "both" | "his" | "diff";
   /** accumulate gradients into these (omit for a loss-only pass) */
   grads?: DepParams;
 }
@@ -70,7 +72,7 @@ export async function runSample(
   const prompt = buildPrompt(
     llm,
     { target: s.input.target, history: s.input.history.slice(0, s.k) },
-    { maxLength: Math.max(1, o.maxLength), softSlots: soft === "dep" },
+    { maxLength: Math.max(1, o.maxLength), softSlots: soft === "dep", slotKinds: o.slotKinds ?? "both" },
   );
   const k = prompt.nHistory;
   const d = model.config.d;

@@ -1,0 +1,163 @@
+// `dep generate` (SPEC §7): personalized reviews for a split, with the reference sampling (temperature
+// 0.8, top-p 0.95, up to 2048 new tokens). Several samples decode together; every finished sample is one
+// JSONL line appended at once, so a rerun skips what is done (a torn last line is dropped on resume).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFile } from "node:fs/promises";
+import { DepError, type Segment } from "@dep/native-cuda";
+import type { DepModel } from "../model/DepModel.js";
+import type { DiffWeighting } from "../peers/diff.js";
+import { buildPrompt } from "../prompt/buildPrompt.js";
+import { promptSegments } from "../prompt/segments.js";
+import type { PromptTokenizer } from "../prompt/types.js";
+import { trimSampleX } from "../train/promptInput.js";
+import { loadTrainingSamples } from "../train/trainer.js";
+
+/** The frozen-LLM surface generation needs (structurally satisfied by `Llm`). */
+export interface GeneratingLlm extends PromptTokenizer {
+  readonly info: { addBos: boolean; nEmbd: number };
+  generateBatch(
+    requests: ReadonlyArray<readonly Segment[]>,
+    options: {
+      maxTokens?: number;
+      temperature?: number;
+      topP?: number;
+      seed?: number;
+      parallel?: number;
+      signal?: AbortSignal;
+    },
+  ): Promise<Array<{ text: string; tokens: Int32Array; promptPositions: number; stopReason: string }>>;
+}
+
+export interface GenerateOptions {
+  llm: GeneratingLlm;
+  /** the trained model; null = the same prompt without soft rows (`--no-soft`) */
+  model: DepModel | null;
+  dataDir: string;
+  embDir: string;
+  split?: "train" | "val" | "test";
+  outFile: string;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  /** samples decoded together */
+  parallel?: number;
+  maxLength?: number;
+  maxSamples?: number;
+  weighting?: DiffWeighting;
+  referencePromptAlignment?: boolean;
+  /** show no history at all (the non-personalized baseline) */
+  noHistory?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
+}
+
+export interface PredictionLine {
+  sample_id: string;
+  user_id: string;
+  category: string;
+  asin: string;
+  prediction: string;
+  reference: string;
+  prompt_tokens: number;
+  generated_tokens: number;
+}
+
+/** Reads the finished lines of a predictions file; drops (and truncates away) a torn last line. */
+export function readFinished(path: string): Map<string, PredictionLine> {
+  const done = new Map<string, PredictionLine>();
+  if (!existsSync(path)) return done;
+  const text = readFileSync(path, "utf8");
+  const lines = text.split("\n");
+  let keep = 0;
+  for (const [i, line] of lines.entries()) {
+    if (!line.trim()) continue;
+    try {
+      const row = JSON.parse(line) as PredictionLine;
+      if (typeof row.sample_id !== "string") throw new Error("no sample_id");
+      done.set(row.sample_id, row);
+      keep = lines.slice(0, i + 1).join("\n").length + 1;
+    } catch {
+      if (i !== lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) {
+        throw new DepError(
+          "DEP_INPUT",
+          `${path}:${i + 1}: not a predictions line; remove the file to start over`,
+        );
+      }
+    }
+  }
+  if (keep !== text.length) writeFileSync(path, text.slice(0, keep));
+  return done;
+}
+
+export async function generatePredictions(
+  o: GenerateOptions,
+): Promise<{ written: number; skipped: number; total: number }> {
+  const split = o.split ?? "test";
+  const { data, samples, rows } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
+    weighting: o.weighting ?? "reference",
+    referencePromptAlignment: o.referencePromptAlignment ?? false,
+    seed: o.seed ?? 42,
+    maxSamples: o.maxSamples ?? null,
+  });
+  const done = readFinished(o.outFile);
+  if (!existsSync(o.outFile)) writeFileSync(o.outFile, "");
+  const todo = data.map((_, i) => i).filter((i) => !done.has(samples.samples[i]!.id));
+  const parallel = Math.max(1, o.parallel ?? 4);
+  const maxLength = o.maxLength ?? 3072;
+  const H = o.llm.info.nEmbd;
+  let written = 0;
+  let generatedTokens = 0;
+  for (let start = 0; start < todo.length; start += parallel) {
+    if (o.signal?.aborted) break;
+    const chunk = todo.slice(start, start + parallel);
+    const requests: Segment[][] = [];
+    const promptTokens: number[] = [];
+    for (const i of chunk) {
+      const s = data[i]!;
+      const soft = o.model !== null && !o.noHistory;
+      const prompt = buildPrompt(
+        o.llm,
+        { target: s.input.target, history: s.input.history.slice(0, s.k) },
+        { maxLength, softSlots: soft, noHistory: o.noHistory ?? false },
+      );
+      let rows: Float32Array | null = null;
+      if (soft && o.model) {
+        const x = trimSampleX(s.x, s.index, prompt.nHistory, o.model.config.d);
+        rows = o.model.forward(x, Int32Array.of(prompt.nHistory)).soft[0]!;
+      }
+      requests.push(promptSegments(prompt, rows, H));
+      promptTokens.push(prompt.nPositions);
+    }
+    const results = await o.llm.generateBatch(requests, {
+      maxTokens: o.maxTokens ?? 2048,
+      temperature: o.temperature ?? 0.8,
+      topP: o.topP ?? 0.95,
+      seed: o.seed ?? 42,
+      parallel,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    if (o.signal?.aborted) break; // a chunk cut short is not written: it is redone on resume
+    const lines = chunk.map((i, j) => {
+      const info = samples.samples[i]!;
+      const row = rows[info.row]!;
+      const r = results[j]!;
+      generatedTokens += r.tokens.length;
+      const line: PredictionLine = {
+        sample_id: info.id,
+        user_id: row.userId,
+        category: row.category,
+        asin: row.data.asin,
+        prediction: r.text.trim(),
+        reference: row.data.text,
+        prompt_tokens: promptTokens[j]!,
+        generated_tokens: r.tokens.length,
+      };
+      return `${JSON.stringify(line)}\n`;
+    });
+    await appendFile(o.outFile, lines.join(""));
+    written += chunk.length;
+    o.onProgress?.({ done: done.size + written, total: data.length, generatedTokens });
+  }
+  return { written, skipped: done.size, total: data.length };
+}

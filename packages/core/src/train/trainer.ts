@@ -1,0 +1,320 @@
+// `dep train` (SPEC §6): batch 1 with gradient accumulation, AdamW with linear warm-up/decay, a checkpoint
+// per epoch (reference tensor names), a resumable state every --save-every updates, at epoch ends and on
+// interruption, and a metrics.jsonl line per step.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFile, mkdir } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { DepError, type KernelBackend } from "@dep/native-cuda";
+import { loadDataset } from "../data/load.js";
+import type { Dataset, DplRow } from "../data/types.js";
+import { DepModel } from "../model/DepModel.js";
+import { type DepDims, initParams } from "../model/params.js";
+import type { DiffWeighting } from "../peers/diff.js";
+import { buildDifferenceSamples, type DifferenceSamples } from "../peers/samples.js";
+import { Rng } from "../util/rng.js";
+import { type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
+import { AdamW, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";
+import { promptInputFor } from "./promptInput.js";
+import { linearWarmupDecay } from "./schedule.js";
+import { hasTrainerState, loadTrainerState, saveTrainerState, type TrainerState } from "./state.js";
+import { runSample, type SampleData, type TrainingLlm } from "./step.js";
+
+export interface TrainOptions {
+  dataDir: string;
+  embDir: string;
+  /** the frozen LLM (loaded by the caller: `Llm.load(path, { threads })`) */
+  llm: TrainingLlm & { path?: string };
+  outDir: string;
+  threads: number;
+  epochs?: number;
+  lr?: number;
+  weightDecay?: number;
+  warmupRatio?: number;
+  gradAccum?: number;
+  seed?: number;
+  /** stop after this many optimizer updates (the schedule still spans the full run) */
+  maxSteps?: number;
+  /** write the resumable state every N optimizer updates (0: only at epoch ends and on interruption) */
+  saveEvery?: number;
+  maxLength?: number;
+  /** SAE width (reference 512) */
+  h?: number;
+  linearOutput?: boolean;
+  weighting?: DiffWeighting;
+  referencePromptAlignment?: boolean;
+  /** use at most this many training samples (quick experiments) */
+  maxSamples?: number;
+  kernelBackend?: KernelBackend;
+  resume?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  microStep: number;
+  totalMicroSteps: number;
+  optimizerStep: number;
+  loss: number;
+  lossLm: number;
+  saeLoss: number;
+  lr: number;
+  tokensPerSecond: number;
+}
+
+export interface TrainResult {
+  runDir: string;
+  epochCheckpoints: string[];
+  optimizerSteps: number;
+  interrupted: boolean;
+  finalLoss: number | null;
+}
+
+/** The settings that define a run (hashed so that --resume with different settings is refused). */
+function resolveSettings(o: TrainOptions) {
+  return {
+    epochs: o.epochs ?? 5,
+    lr: o.lr ?? REFERENCE_ADAMW.lr,
+    weightDecay: o.weightDecay ?? REFERENCE_ADAMW.weightDecay,
+    warmupRatio: o.warmupRatio ?? 0.01,
+    gradAccum: o.gradAccum ?? 16,
+    seed: o.seed ?? 42,
+    maxLength: o.maxLength ?? 3072,
+    h: o.h ?? 512,
+    linearOutput: o.linearOutput ?? false,
+    weighting: o.weighting ?? ("reference" as DiffWeighting),
+    referencePromptAlignment: o.referencePromptAlignment ?? false,
+    maxSamples: o.maxSamples ?? null,
+    threads: o.threads,
+  };
+}
+
+/** Sample order of an epoch: a seeded permutation, derived from (seed, epoch) so resuming needs no RNG state. */
+export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng(seed).fork(`epoch-${epoch}`);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.float() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
+
+export async function loadTrainingSamples(
+  dataDir: string,
+  embDir: string,
+  split: "train" | "val" | "test",
+  o: {
+    weighting: DiffWeighting;
+    referencePromptAlignment: boolean;
+    seed: number;
+    maxSamples?: number | null;
+  },
+): Promise<{ dataset: Dataset; rows: DplRow[]; samples: DifferenceSamples; data: SampleData[] }> {
+  const dataset = await loadDataset({ dir: dataDir, splits: split === "test" ? ["test"] : [split, "test"] });
+  const samples = await buildDifferenceSamples({
+    dataset,
+    embDir,
+    split,
+    weighting: o.weighting,
+    referencePromptAlignment: o.referencePromptAlignment,
+    subset: "dep",
+    seed: o.seed,
+  });
+  const rows = dataset.rows.filter((r) => r.split === split);
+  const n = o.maxSamples ? Math.min(o.maxSamples, samples.samples.length) : samples.samples.length;
+  const data: SampleData[] = samples.samples.slice(0, n).map((info, index) => {
+    const row = rows[info.row]!;
+    return {
+      x: samples.x,
+      index,
+      k: info.k,
+      input: promptInputFor(dataset, row, info),
+      targetText: row.data.text,
+    };
+  });
+  return { dataset, rows, samples, data };
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const s = resolveSettings(o);
+  const runDir = o.outDir;
+  const configHash = createHash("sha256").update(JSON.stringify(s)).digest("hex").slice(0, 16);
+  const resuming = o.resume === true && hasTrainerState(runDir);
+  if (!o.resume && existsSync(join(runDir, "run.json"))) {
+    throw new DepError(
+      "DEP_USAGE",
+      `${runDir} already holds a run: pass --resume to continue it, or choose another --out`,
+    );
+  }
+  await mkdir(runDir, { recursive: true });
+
+  const { data, samples } = await loadTrainingSamples(o.dataDir, o.embDir, "train", s);
+  if (data.length === 0)
+    throw new DepError("DEP_INPUT", `${o.dataDir}: no training sample has a qualifying review`);
+
+  const llm = o.llm;
+  const dims: DepDims = { d: samples.dim, h: s.h, H: llm.info.nEmbd };
+  const kernel = { backend: o.kernelBackend ?? "cpu", threads: o.threads } as const;
+  const model = new DepModel(
+    { ...dims, linearOutput: s.linearOutput },
+    initParams(
+      dims,
+      (() => {
+        const rng = new Rng(s.seed).fork("init");
+        return () => rng.float();
+      })(),
+    ),
+    kernel,
+  );
+  const optimizer = new AdamW({ ...REFERENCE_ADAMW, lr: s.lr, weightDecay: s.weightDecay }, dims, kernel);
+  const grads = model.zeroGrads();
+  const updatesPerEpoch = Math.ceil(data.length / s.gradAccum);
+  const schedule = linearWarmupDecay(s.lr, updatesPerEpoch * s.epochs, s.warmupRatio);
+  const metricsPath = join(runDir, "metrics.jsonl");
+  const state: TrainerState = {
+    position: {
+      epoch: 0,
+      position: 0,
+      microStep: 0,
+      optimizerStep: 0,
+      accumulated: 0,
+      metricsLines: 0,
+      configHash,
+    },
+    params: model.params,
+    m: optimizer.m,
+    v: optimizer.v,
+    grads,
+  };
+  if (resuming) {
+    const pos = await loadTrainerState(runDir, state, dims);
+    if (pos.configHash !== configHash) {
+      throw new DepError(
+        "DEP_USAGE",
+        `${runDir} was started with other settings (config hash ${pos.configHash}, now ${configHash}); resume with the same options`,
+      );
+    }
+    optimizer.step = pos.optimizerStep;
+    // drop log lines written after the saved state
+    const lines = existsSync(metricsPath)
+      ? readFileSync(metricsPath, "utf8").split("\n").filter(Boolean)
+      : [];
+    writeFileSync(
+      metricsPath,
+      lines
+        .slice(0, pos.metricsLines)
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
+  } else {
+    writeFileSync(metricsPath, "");
+  }
+  const ckptBase: Omit<ModelCheckpointConfig, "epoch" | "optimizerStep"> = {
+    format: "dep-checkpoint/1",
+    ...dims,
+    linearOutput: s.linearOutput,
+    llm: { file: basename(llm.path ?? "unknown"), sha256: null, nEmbd: dims.H },
+    embedder: samples.plan.embedder,
+    hyperparameters: {
+      ...s,
+      beta1: REFERENCE_ADAMW.beta1,
+      beta2: REFERENCE_ADAMW.beta2,
+      eps: REFERENCE_ADAMW.eps,
+    },
+  };
+  writeFileSync(
+    join(runDir, "run.json"),
+    `${JSON.stringify({ method: "dep", dataDir: o.dataDir, embDir: o.embDir, model: llm.path ?? null, settings: s, configHash }, null, 2)}\n`,
+  );
+
+  const pos = state.position;
+  const epochCheckpoints: string[] = [];
+  let finalLoss: number | null = null;
+  let interrupted = false;
+  const stopAt = o.maxSteps ?? Number.POSITIVE_INFINITY;
+  const save = () => saveTrainerState(runDir, state, dims);
+
+  outer: while (pos.epoch < s.epochs) {
+    const order = epochOrder(data.length, s.seed, pos.epoch);
+    while (pos.position < data.length) {
+      if (pos.optimizerStep >= stopAt) break outer;
+      if (o.signal?.aborted) {
+        interrupted = true;
+        break outer;
+      }
+      const sample = data[order[pos.position]!]!;
+      const t0 = performance.now();
+      const r = await runSample(llm, model, sample, { maxLength: s.maxLength, grads });
+      const seconds = (performance.now() - t0) / 1000;
+      pos.position++;
+      pos.microStep++;
+      pos.accumulated++;
+      const loss = r.lossLm + r.saeLoss;
+      finalLoss = loss;
+      const lr = schedule.lr(pos.optimizerStep);
+      const row = {
+        step: pos.microStep,
+        epoch: pos.epoch + 1,
+        update: pos.optimizerStep,
+        loss,
+        loss_lm: r.lossLm,
+        loss_sae: r.saeLoss,
+        loss_recon: r.recon,
+        loss_kl: r.kl,
+        k: r.k,
+        prompt_tokens: r.prompt.nPositions,
+        target_tokens: r.targetIds.length,
+        lr,
+        seconds,
+      };
+      await appendFile(metricsPath, `${JSON.stringify(row)}\n`);
+      pos.metricsLines++;
+      const endOfEpoch = pos.position === data.length;
+      if (pos.accumulated === s.gradAccum || endOfEpoch) {
+        optimizer.update(model.params, grads, lr, 1 / s.gradAccum);
+        zeroGrads(grads);
+        pos.accumulated = 0;
+        pos.optimizerStep++;
+        if (o.saveEvery && pos.optimizerStep % o.saveEvery === 0 && !endOfEpoch) await save();
+      }
+      o.onProgress?.({
+        epoch: pos.epoch + 1,
+        epochs: s.epochs,
+        microStep: pos.microStep,
+        totalMicroSteps: data.length * s.epochs,
+        optimizerStep: pos.optimizerStep,
+        loss,
+        lossLm: r.lossLm,
+        saeLoss: r.saeLoss,
+        lr,
+        tokensPerSecond: (r.prompt.nPositions + r.targetIds.length) / seconds,
+      });
+    }
+    // epoch end: a selectable checkpoint, then the resumable state pointing at the next epoch
+    const dir = join(runDir, "checkpoints", `epoch-${pos.epoch + 1}`);
+    await saveModelCheckpoint(dir, model.params, {
+      ...ckptBase,
+      epoch: pos.epoch + 1,
+      optimizerStep: pos.optimizerStep,
+    });
+    epochCheckpoints.push(dir);
+    pos.epoch++;
+    pos.position = 0;
+    await save();
+  }
+  if (interrupted || pos.optimizerStep >= stopAt) await save();
+  if (pos.optimizerStep >= stopAt && !interrupted) {
+    const dir = join(runDir, "checkpoints", "last");
+    await saveModelCheckpoint(dir, model.params, {
+      ...ckptBase,
+      epoch: null,
+      optimizerStep: pos.optimizerStep,
+    });
+  }
+  return { runDir, epochCheckpoints, optimizerSteps: pos.optimizerStep, interrupted, finalLoss };
+}
