@@ -74,9 +74,13 @@ describe("buildPrompt", () => {
 
   it("carries only his or only diff slots for the ablations, keeping the row numbering", () => {
     const his = buildPrompt(llm, input(3), { slotKinds: "his" });
-    expect(his.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1))).toEqual([0, 1, 2]);
+    expect(his.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1))).toEqual([
+      0, 1, 2,
+    ]);
     const diff = buildPrompt(llm, input(3), { slotKinds: "diff" });
-    expect(diff.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1))).toEqual([3, 4, 5]);
+    expect(diff.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1))).toEqual([
+      3, 4, 5,
+    ]);
     expect(diff.pieces.map((x) => ("text" in x ? x.text : "")).join("")).not.toContain("<his_start>");
   });
 

@@ -1,6 +1,6 @@
 // One DEP sample through the whole model (SPEC §6): X -> SAE -> projectors -> soft rows -> frozen LLM loss
 // and dL/d(soft rows) -> projector and SAE backward. Shared by training, --dump-grads and held-out loss.
-import type { Segment } from "@dep/native-cuda";
+import { DepError, type Segment } from "@dep/native-cuda";
 import type { DepModel } from "../model/DepModel.js";
 import type { DepParams } from "../model/params.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
@@ -75,14 +75,25 @@ export async function runSample(
     { maxLength: Math.max(1, o.maxLength), softSlots: soft === "dep", slotKinds: o.slotKinds ?? "both" },
   );
   const k = prompt.nHistory;
+  if (soft === "none" || !model) {
+    if (soft !== "none") throw new DepError("DEP_INVALID_ARGUMENT", "runSample: soft rows need a model");
+    const { segments } = promptSegmentsWithRows(prompt, null, llm.info.nEmbd);
+    const r = await llm.lossAndGrad(segments, targetIds);
+    return {
+      lossLm: r.loss,
+      saeLoss: 0,
+      recon: 0,
+      kl: 0,
+      k,
+      prompt,
+      targetIds,
+      x: new Float32Array(0),
+      softGrad: null,
+    };
+  }
   const d = model.config.d;
   const H = model.config.H;
   const x = trimSampleX(s.x, s.index, k, d);
-  if (soft === "none") {
-    const { segments } = promptSegmentsWithRows(prompt, null, H);
-    const r = await llm.lossAndGrad(segments, targetIds);
-    return { lossLm: r.loss, saeLoss: 0, recon: 0, kl: 0, k, prompt, targetIds, x, softGrad: null };
-  }
   const fwd = model.forward(x, Int32Array.of(k));
   const softRows = fwd.soft[0]!;
   const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H);

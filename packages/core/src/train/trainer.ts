@@ -43,12 +43,20 @@ export interface TrainOptions {
   linearOutput?: boolean;
   weighting?: DiffWeighting;
   referencePromptAlignment?: boolean;
+  /** "dep" (his + diff slots), or the ablations "his-only" / "diff-only" */
+  variant?: DepVariant;
   /** use at most this many training samples (quick experiments) */
   maxSamples?: number;
   kernelBackend?: KernelBackend;
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
+}
+
+export type DepVariant = "dep" | "his-only" | "diff-only";
+
+export function slotKindsOf(variant: DepVariant): "both" | "his" | "diff" {
+  return variant === "his-only" ? "his" : variant === "diff-only" ? "diff" : "both";
 }
 
 export interface TrainProgress {
@@ -87,6 +95,7 @@ function resolveSettings(o: TrainOptions) {
     weighting: o.weighting ?? ("reference" as DiffWeighting),
     referencePromptAlignment: o.referencePromptAlignment ?? false,
     maxSamples: o.maxSamples ?? null,
+    variant: o.variant ?? ("dep" as DepVariant),
     threads: o.threads,
   };
 }
@@ -229,7 +238,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
   writeFileSync(
     join(runDir, "run.json"),
-    `${JSON.stringify({ method: "dep", dataDir: o.dataDir, embDir: o.embDir, model: llm.path ?? null, settings: s, configHash }, null, 2)}\n`,
+    `${JSON.stringify({ method: s.variant, dataDir: o.dataDir, embDir: o.embDir, model: llm.path ?? null, settings: s, configHash }, null, 2)}\n`,
   );
 
   const pos = state.position;
@@ -249,7 +258,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
       const sample = data[order[pos.position]!]!;
       const t0 = performance.now();
-      const r = await runSample(llm, model, sample, { maxLength: s.maxLength, grads });
+      const r = await runSample(llm, model, sample, {
+        maxLength: s.maxLength,
+        grads,
+        slotKinds: slotKindsOf(s.variant),
+      });
       const seconds = (performance.now() - t0) / 1000;
       pos.position++;
       pos.microStep++;

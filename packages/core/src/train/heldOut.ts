@@ -1,0 +1,39 @@
+// Held-out language-model loss: how well the frozen LLM predicts users' target reviews with trained soft
+// rows, untrained ones, or none — the learning check of SPEC §6 without sampling noise.
+import type { DepModel } from "../model/DepModel.js";
+import { runSample, type SampleData, type TrainingLlm } from "./step.js";
+
+export interface HeldOutOptions {
+  llm: TrainingLlm;
+  /** null: the same prompt without soft slots */
+  model: DepModel | null;
+  samples: readonly SampleData[];
+  maxLength: number;
+  slotKinds?: "both" | "his" | "diff";
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Token-weighted mean cross-entropy over the samples' target reviews (and the per-sample mean). */
+export async function heldOutLoss(
+  o: HeldOutOptions,
+): Promise<{ tokenMean: number; sampleMean: number; n: number }> {
+  let tokens = 0;
+  let weighted = 0;
+  let sum = 0;
+  let n = 0;
+  for (const s of o.samples) {
+    if (o.signal?.aborted) break;
+    const r = await runSample(o.llm, o.model, s, {
+      maxLength: o.maxLength,
+      soft: o.model ? "dep" : "none",
+      slotKinds: o.slotKinds ?? "both",
+    });
+    weighted += r.lossLm * r.targetIds.length;
+    tokens += r.targetIds.length;
+    sum += r.lossLm;
+    n++;
+    o.onProgress?.(n, o.samples.length);
+  }
+  return { tokenMean: tokens ? weighted / tokens : Number.NaN, sampleMean: n ? sum / n : Number.NaN, n };
+}
