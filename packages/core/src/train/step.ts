@@ -61,9 +61,10 @@ export function targetTokens(llm: TrainingLlm, text: string): Int32Array {
   return out;
 }
 
+/** Runs one sample; `model` may be null only with `soft: "none"`. */
 export async function runSample(
   llm: TrainingLlm,
-  model: DepModel,
+  model: DepModel | null,
   s: SampleData,
   o: StepOptions,
 ): Promise<StepResult> {
