@@ -3,7 +3,7 @@
 // checkpoint folder is written under a temporary name and renamed into place, so a kill at any moment
 // leaves either the old or the new checkpoint, never a half-written one.
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.js";
@@ -30,8 +30,12 @@ export interface ModelCheckpointConfig extends DepDims {
 const MODEL_FILE = "model.safetensors";
 const CONFIG_FILE = "config.json";
 
-/** Writes a folder atomically: fill a temporary sibling, then swap it into place. */
-export async function writeDirAtomic(target: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+/**
+ * Replaces a folder atomically: fill a temporary sibling, move the old folder aside, move the new one in,
+ * delete the old one. A kill between the two moves leaves the previous folder under `.NAME.old-PID`,
+ * which `recoverReplacedDir` puts back.
+ */
+export async function replaceDirAtomic(target: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}`);
@@ -49,12 +53,23 @@ export async function writeDirAtomic(target: string, fill: (tmp: string) => Prom
   await rm(old, { recursive: true, force: true });
 }
 
+/** Restores a folder left aside by an interrupted replaceDirAtomic (call before reading `target`). */
+export async function recoverReplacedDir(target: string): Promise<void> {
+  if (existsSync(target)) return;
+  const parent = dirname(target);
+  if (!existsSync(parent)) return;
+  const prefix = `.${basename(target)}.old-`;
+  const aside = (await readdir(parent)).filter((f) => f.startsWith(prefix)).sort();
+  const last = aside.at(-1);
+  if (last) await rename(join(parent, last), target);
+}
+
 export async function saveModelCheckpoint(
   dir: string,
   params: DepParams,
   config: ModelCheckpointConfig,
 ): Promise<void> {
-  await writeDirAtomic(dir, async (tmp) => {
+  await replaceDirAtomic(dir, async (tmp) => {
     const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
     for (const [name, t] of Object.entries(toTorchTensors(params, config)))
       tensors[name] = { dtype: "F32", ...t };

@@ -10,8 +10,9 @@ import { paramList, toTorchTensors } from "../model/params.js";
 import {
   loadOptimizerState,
   loadReferenceWeights,
+  recoverReplacedDir,
+  replaceDirAtomic,
   saveOptimizerState,
-  writeDirAtomic,
 } from "./checkpoint.js";
 
 export interface TrainerPosition {
@@ -47,7 +48,7 @@ async function saveParams(path: string, p: DepParams, dims: DepDims): Promise<vo
 }
 
 export async function saveTrainerState(runDir: string, s: TrainerState, dims: DepDims): Promise<void> {
-  await writeDirAtomic(join(runDir, STATE_DIR), async (tmp) => {
+  await replaceDirAtomic(join(runDir, STATE_DIR), async (tmp) => {
     await saveParams(join(tmp, "model.safetensors"), s.params, dims);
     await saveParams(join(tmp, "grads.safetensors"), s.grads, dims);
     await saveOptimizerState(join(tmp, "optimizer.safetensors"), s.m, s.v, dims);
@@ -55,7 +56,8 @@ export async function saveTrainerState(runDir: string, s: TrainerState, dims: De
   });
 }
 
-export function hasTrainerState(runDir: string): boolean {
+export async function hasTrainerState(runDir: string): Promise<boolean> {
+  await recoverReplacedDir(join(runDir, STATE_DIR));
   return existsSync(join(runDir, STATE_DIR, "trainer_state.json"));
 }
 

@@ -153,7 +153,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const s = resolveSettings(o);
   const runDir = o.outDir;
   const configHash = createHash("sha256").update(JSON.stringify(s)).digest("hex").slice(0, 16);
-  const resuming = o.resume === true && hasTrainerState(runDir);
+  const resuming = o.resume === true && (await hasTrainerState(runDir));
   if (!o.resume && existsSync(join(runDir, "run.json"))) {
     throw new DepError(
       "DEP_USAGE",
