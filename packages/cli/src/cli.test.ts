@@ -23,11 +23,11 @@ describe("dep CLI", () => {
   it("prints help with every command", () => {
     const r = dep(["--help"]);
     expect(r.code).toBe(0);
-    for (const cmd of ["info", "assets", "complete", "eval", "report", "demo"])
+    for (const cmd of ["info", "data", "embed", "diff", "assets", "complete", "eval", "report", "demo"])
       expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
   });
 
-  it.each(["info", "assets", "complete", "eval", "report", "demo"])(
+  it.each(["info", "data", "embed", "diff", "assets", "complete", "eval", "report", "demo"])(
     "has help for %s with an example",
     (cmd) => {
       const r = dep([cmd, "--help"]);

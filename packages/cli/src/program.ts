@@ -2,7 +2,10 @@
 import { Command } from "commander";
 import { registerAssets } from "./commands/assets.js";
 import { registerComplete } from "./commands/complete.js";
+import { registerData } from "./commands/data.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerDiff } from "./commands/diff.js";
+import { registerEmbed } from "./commands/embed.js";
 import { registerEval } from "./commands/eval.js";
 import { registerInfo } from "./commands/info.js";
 import { registerReport } from "./commands/report.js";
@@ -17,6 +20,9 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", "\nExample:\n  $ dep info\n  $ dep demo --threads 2");
   registerInfo(program);
+  registerData(program);
+  registerEmbed(program);
+  registerDiff(program);
   registerAssets(program);
   registerComplete(program);
   registerEval(program);

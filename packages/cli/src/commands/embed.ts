@@ -1,0 +1,45 @@
+import { createEmbedder, embedDataset } from "@dep/core";
+import { type Command, Option } from "commander";
+import { Progress } from "../progress.js";
+import { defaultThreads, positiveInt, shutdownSignal } from "../runtime.js";
+
+export function registerEmbed(program: Command): void {
+  program
+    .command("embed")
+    .description(
+      "embed every review text of a dataset once (resumable store: embeddings.safetensors + keys.jsonl)",
+    )
+    .requiredOption("--data <dir>", "dataset folder")
+    .option(
+      "--embedder <spec>",
+      "use-lite | gguf:PATH (llama.cpp embedding GGUF, e.g. bge-m3) | precomputed:DIR",
+      "use-lite",
+    )
+    .requiredOption("--out <dir>", "embedding store folder (created, or resumed when it exists)")
+    .option("--batch-size <n>", "texts per embedder call", positiveInt, 32)
+    .addOption(
+      new Option("--dtype <t>", "storage type of a new store").choices(["F32", "F16", "BF16"]).default("F32"),
+    )
+    .option("-t, --threads <n>", "CPU threads for gguf embedders", positiveInt, defaultThreads())
+    .option("--json", "print the result as JSON", false)
+    .addHelpText("after", "\nExample:\n  $ dep embed --data data/synth --out emb/synth")
+    .action(async (o) => {
+      const embedder = await createEmbedder(o.embedder, { batchSize: o.batchSize, threads: o.threads });
+      const progress = new Progress({ label: "embed", unit: "texts", quiet: o.json });
+      const r = await embedDataset({
+        dataDir: o.data,
+        embedder,
+        outDir: o.out,
+        batchSize: o.batchSize,
+        dtype: o.dtype,
+        signal: shutdownSignal,
+        onProgress: (p) => progress.update(p.done, p.total),
+      });
+      progress.done();
+      if (o.json) console.log(JSON.stringify(r));
+      else
+        console.log(
+          `${o.out}: ${r.texts} texts (${r.embedded} embedded now, ${r.reused} reused) in ${r.seconds.toFixed(1)} s, ${r.textsPerSecond.toFixed(1)} texts/s`,
+        );
+    });
+}
