@@ -6,7 +6,11 @@ import { defaultThreads, positiveInt, shutdownSignal } from "../runtime.js";
 export function registerData(program: Command): void {
   const data = program
     .command("data")
-    .description("datasets: synthesize, prepare Amazon Reviews'23, inspect");
+    .description("datasets: synthesize, prepare Amazon Reviews'23, inspect")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dep data synth --users 200 --out data/synth\n  $ dep data inspect data/synth",
+    );
 
   data
     .command("synth")
