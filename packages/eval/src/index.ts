@@ -49,3 +49,4 @@ export {
 } from "./metrics/rouge.js";
 export * from "./report/index.js";
 export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";
+export { epochCheckpoints, type SelectOptions, type Selection, selectCheckpoint } from "./select/selectCheckpoint.js";

@@ -1,0 +1,100 @@
+// `dep select` (SPEC §6): generate for the validation samples with every epoch checkpoint of a run, score
+// METEOR, and mark the best — as the reference does. Generations are kept per epoch (resumable), and the
+// choice is written to RUNDIR/selection.json.
+import { existsSync, readdirSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  DepModel,
+  type GeneratingLlm,
+  generatePredictions,
+  loadModelCheckpoint,
+  readFinished,
+  writeJsonAtomic,
+} from "@dep/core";
+import { DepError, type KernelOptions } from "@dep/native-cuda";
+import { meteor } from "../metrics/meteor/meteor.js";
+
+export interface SelectOptions {
+  runDir: string;
+  dataDir: string;
+  embDir: string;
+  llm: GeneratingLlm;
+  kernel: KernelOptions;
+  split?: "val" | "test";
+  maxSamples?: number;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  parallel?: number;
+  maxLength?: number;
+  punktDir?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: { epoch: number; done: number; total: number }) => void;
+}
+
+export interface Selection {
+  split: string;
+  epochs: Array<{ epoch: number; checkpoint: string; meteor: number; n: number }>;
+  best: { epoch: number; checkpoint: string; meteor: number };
+}
+
+export function epochCheckpoints(runDir: string): Array<{ epoch: number; dir: string }> {
+  const dir = join(runDir, "checkpoints");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => ({ name, m: /^epoch-(\d+)$/.exec(name) }))
+    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null)
+    .map((x) => ({ epoch: Number(x.m[1]), dir: join(dir, x.name) }))
+    .sort((a, b) => a.epoch - b.epoch);
+}
+
+export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
+  const split = o.split ?? "val";
+  const checkpoints = epochCheckpoints(o.runDir);
+  if (checkpoints.length === 0) {
+    throw new DepError("DEP_INPUT", `${o.runDir}: no checkpoints/epoch-N folders (train first: dep train)`);
+  }
+  const outDir = join(o.runDir, "select");
+  await mkdir(outDir, { recursive: true });
+  const epochs: Selection["epochs"] = [];
+  for (const c of checkpoints) {
+    const { config, params } = await loadModelCheckpoint(c.dir);
+    const model = new DepModel(config, params, o.kernel);
+    const outFile = join(outDir, `epoch-${c.epoch}.${split}.jsonl`);
+    await generatePredictions({
+      llm: o.llm,
+      model,
+      dataDir: o.dataDir,
+      embDir: o.embDir,
+      split,
+      outFile,
+      ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
+      maxTokens: o.maxTokens ?? 2048,
+      temperature: o.temperature ?? 0.8,
+      topP: o.topP ?? 0.95,
+      seed: o.seed ?? 42,
+      parallel: o.parallel ?? 4,
+      maxLength: o.maxLength ?? 3072,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: (p) => o.onProgress?.({ epoch: c.epoch, done: p.done, total: p.total }),
+    });
+    if (o.signal?.aborted) throw new DepError("DEP_INTERRUPTED", "selection interrupted; rerun to resume");
+    const lines = [...readFinished(outFile).values()];
+    const m = meteor(
+      lines.map((l) => l.prediction),
+      lines.map((l) => l.reference),
+      o.punktDir ? { punktDir: o.punktDir } : {},
+    );
+    epochs.push({ epoch: c.epoch, checkpoint: c.dir, meteor: m.score, n: lines.length });
+  }
+  const best = epochs.reduce((a, b) => (b.meteor > a.meteor ? b : a));
+  const selection: Selection = {
+    split,
+    epochs,
+    best: { epoch: best.epoch, checkpoint: best.checkpoint, meteor: best.meteor },
+  };
+  await writeJsonAtomic(join(o.runDir, "selection.json"), selection);
+  return selection;
+}
