@@ -2,6 +2,8 @@
 // review embeddings, the peer index and difference embeddings (SPEC-DEP §1-3).
 
 export * from "./assets.js";
+export { Bm25, bm25Tokens } from "./baselines/bm25.js";
+export { ragPromptInput } from "./baselines/rag.js";
 // data
 export { discoverFiles, type SourceFile, splitFromName } from "./data/files.js";
 export {

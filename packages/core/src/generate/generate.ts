@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { DepError, type Segment } from "@dep/native-cuda";
+import { ragPromptInput } from "../baselines/rag.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
@@ -30,8 +31,15 @@ export interface GeneratingLlm extends PromptTokenizer {
 
 export interface GenerateOptions {
   llm: GeneratingLlm;
-  /** the trained model; null = the same prompt without soft rows (`--no-soft`) */
+  /** the trained model (needed by the dep methods) */
   model: DepModel | null;
+  /**
+   * dep / his-only / diff-only: the DEP prompt with the model's soft rows (all, his or diff slots);
+   * no-soft: the same prompt without soft rows; non-personalized: no history at all; rag: the `ragK`
+   * history reviews most relevant to the target item (BM25), as text. Default: dep with a model, else no-soft.
+   */
+  method?: GenerationMethod;
+  ragK?: number;
   dataDir: string;
   embDir: string;
   split?: "train" | "val" | "test";
@@ -46,13 +54,14 @@ export interface GenerateOptions {
   maxSamples?: number;
   weighting?: DiffWeighting;
   referencePromptAlignment?: boolean;
-  /** show no history at all (the non-personalized baseline) */
-  noHistory?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
 }
 
+export type GenerationMethod = "dep" | "his-only" | "diff-only" | "no-soft" | "non-personalized" | "rag";
+
 export interface PredictionLine {
+  method: GenerationMethod;
   sample_id: string;
   user_id: string;
   category: string;
@@ -94,7 +103,11 @@ export async function generatePredictions(
   o: GenerateOptions,
 ): Promise<{ written: number; skipped: number; total: number }> {
   const split = o.split ?? "test";
-  const { data, samples, rows } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
+  const method: GenerationMethod = o.method ?? (o.model ? "dep" : "no-soft");
+  const soft = method === "dep" || method === "his-only" || method === "diff-only";
+  if (soft && !o.model) throw new DepError("DEP_USAGE", `method ${method} needs a trained checkpoint`);
+  const slotKinds = method === "his-only" ? "his" : method === "diff-only" ? "diff" : "both";
+  const { data, samples, rows, dataset } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
     weighting: o.weighting ?? "reference",
     referencePromptAlignment: o.referencePromptAlignment ?? false,
     seed: o.seed ?? 42,
@@ -115,18 +128,22 @@ export async function generatePredictions(
     const promptTokens: number[] = [];
     for (const i of chunk) {
       const s = data[i]!;
-      const soft = o.model !== null && !o.noHistory;
-      const prompt = buildPrompt(
-        o.llm,
-        { target: s.input.target, history: s.input.history.slice(0, s.k) },
-        { maxLength, softSlots: soft, noHistory: o.noHistory ?? false },
-      );
-      let rows: Float32Array | null = null;
+      const input =
+        method === "rag"
+          ? ragPromptInput(dataset, rows[samples.samples[i]!.row]!, o.ragK ?? 4)
+          : { target: s.input.target, history: s.input.history.slice(0, s.k) };
+      const prompt = buildPrompt(o.llm, input, {
+        maxLength,
+        softSlots: soft,
+        slotKinds,
+        noHistory: method === "non-personalized",
+      });
+      let softRows: Float32Array | null = null;
       if (soft && o.model) {
         const x = trimSampleX(s.x, s.index, prompt.nHistory, o.model.config.d);
-        rows = o.model.forward(x, Int32Array.of(prompt.nHistory)).soft[0]!;
+        softRows = o.model.forward(x, Int32Array.of(prompt.nHistory)).soft[0]!;
       }
-      requests.push(promptSegments(prompt, rows, H));
+      requests.push(promptSegments(prompt, softRows, H));
       promptTokens.push(prompt.nPositions);
     }
     const results = await o.llm.generateBatch(requests, {
@@ -144,6 +161,7 @@ export async function generatePredictions(
       const r = results[j]!;
       generatedTokens += r.tokens.length;
       const line: PredictionLine = {
+        method,
         sample_id: info.id,
         user_id: row.userId,
         category: row.category,
