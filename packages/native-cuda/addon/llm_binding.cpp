@@ -345,6 +345,12 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
     p.n_batch = int_option(opts, "batchSize", p.n_batch);
     p.n_gpu_layers = int_option(opts, "gpuLayers", 0);
     p.n_seq_max = int_option(opts, "sequences", 1);
+    Napi::Value kv = opts.Get("kvCacheType");
+    if (!kv.IsUndefined() && !kv.IsNull()) {
+        const std::string v = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "";
+        if (v != "f16" && v != "f32") throw type_error(env, "option `kvCacheType` must be \"f16\" or \"f32\"");
+        p.kv_f32 = v == "f32";
+    }
     Napi::Value gb = opts.Get("gradBackward");
     if (!gb.IsUndefined() && !gb.IsNull()) {
         const std::string v = gb.IsString() ? gb.As<Napi::String>().Utf8Value() : "";

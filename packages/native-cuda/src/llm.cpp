@@ -115,6 +115,7 @@ dep_llm_params dep_llm_default_params(void) {
     p.n_gpu_layers = 0;
     p.n_seq_max = 1;
     p.grad_backward = 0;
+    p.kv_f32 = false;
     return p;
 }
 
@@ -163,6 +164,11 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
     cp.n_threads = params.n_threads;
     cp.n_threads_batch = params.n_threads;
     cp.no_perf = true;
+    if (params.kv_f32) {
+        cp.type_k = GGML_TYPE_F32;
+        cp.type_v = GGML_TYPE_F32;
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;  // flash attention rounds K/V to F16
+    }
 
     auto * llm = new dep_llm();
     llm->model = model;

@@ -103,6 +103,7 @@ export interface NativeModule {
       gpuLayers?: number;
       sequences?: number;
       gradBackward?: "none" | "f16" | "bf16" | "f32";
+      kvCacheType?: "f16" | "f32";
     },
   ): Promise<NativeLlm>;
 }

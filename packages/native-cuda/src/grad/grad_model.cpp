@@ -374,7 +374,8 @@ static bool build_graph(Model::Impl & im, const Hparams & hp, const Sequence & s
     x = ggml_get_rows(ctx, x, b.out_ids);  // only the rows whose logits are needed
     b.logits = ggml_mul_mat(ctx, im.output, x);  // [n_vocab, n_out]
 
-    b.gf = ggml_new_graph_custom(ctx, graph_size, with_loss);
+    const bool backward = with_loss && !b.soft.empty();  // no soft rows: the loss alone
+    b.gf = ggml_new_graph_custom(ctx, graph_size, backward);
     if (!with_loss) {
         ggml_set_output(b.logits);
         ggml_build_forward_expand(b.gf, b.logits);
@@ -386,6 +387,7 @@ static bool build_graph(Model::Impl & im, const Hparams & hp, const Sequence & s
     ggml_set_output(b.loss);
     ggml_set_loss(b.loss);
     ggml_build_forward_expand(b.gf, b.loss);
+    if (!backward) return true;
     // the loss gradient (1) is our own input rather than ggml_graph_reset's job
     b.loss_grad = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, 1);
     ggml_set_input(b.loss_grad);

@@ -17,6 +17,11 @@ export interface LlmLoadOptions {
    * gradients within ~1e-3 of exact), "bf16" (+2, coarser), "f32" (+4, exact).
    */
   gradBackward?: "none" | "f16" | "bf16" | "f32";
+  /**
+   * llama.cpp's KV cache type (default "f16"). "f32" (which also turns flash attention off, as it rounds K/V
+   * to F16) makes llama_decode's logits match the F32 gradient graph to ~1e-3.
+   */
+  kvCacheType?: "f16" | "f32";
 }
 
 export type LlmInfo = NativeLlmInfo & {
