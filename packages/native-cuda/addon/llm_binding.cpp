@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dep/llm.h"
+#include "dep/llm_grad.h"
 #include "errors.h"
 
 namespace dep_addon {
@@ -30,6 +31,12 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
             InstanceMethod<&NativeLlm::IsEog>("isEog"),
             InstanceMethod<&NativeLlm::Generate>("generate"),
             InstanceMethod<&NativeLlm::Abort>("abort"),
+            InstanceMethod<&NativeLlm::TokenEmbeddings>("tokenEmbeddings"),
+            InstanceMethod<&NativeLlm::LossAndGrad>("lossAndGrad"),
+            InstanceMethod<&NativeLlm::DebugLogits>("debugLogits"),
+            InstanceMethod<&NativeLlm::GenerateBatch>("generateBatch"),
+            InstanceMethod<&NativeLlm::CancelRequest>("cancelRequest"),
+            InstanceMethod<&NativeLlm::ReleaseGrad>("releaseGrad"),
             InstanceMethod<&NativeLlm::Dispose>("dispose"),
         });
         constructor = new Napi::FunctionReference(Napi::Persistent(cls));
@@ -172,6 +179,41 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
     }
 
     Napi::Value Generate(const Napi::CallbackInfo & info);
+    Napi::Value LossAndGrad(const Napi::CallbackInfo & info);
+    Napi::Value DebugLogits(const Napi::CallbackInfo & info);
+    Napi::Value GenerateBatch(const Napi::CallbackInfo & info);
+
+    Napi::Value TokenEmbeddings(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 1 || !info[0].IsTypedArray() ||
+            info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+            throw type_error(env, "tokenEmbeddings(tokens: Int32Array)");
+        Napi::Int32Array tokens = info[0].As<Napi::Int32Array>();
+        dep_llm * llm = handle(env);
+        dep_llm_info li;
+        dep_llm_get_info(llm, &li);
+        for (size_t i = 0; i < tokens.ElementLength(); ++i) {
+            if (tokens[i] < 0 || tokens[i] >= li.n_vocab)
+                throw type_error(env, "token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                                          " is outside the vocabulary [0, " + std::to_string(li.n_vocab) + ")");
+        }
+        std::vector<int32_t> tok(tokens.Data(), tokens.Data() + tokens.ElementLength());
+        Napi::Float32Array out = Napi::Float32Array::New(env, tok.size() * static_cast<size_t>(li.n_embd));
+        char err[kErrSize] = {0};
+        if (dep_llm_token_embeddings(llm, tok.data(), static_cast<int32_t>(tok.size()), out.Data(), err, sizeof(err)) != 0)
+            throw make_error(env, "DEP_GGUF", err);
+        return out;
+    }
+
+    Napi::Value CancelRequest(const Napi::CallbackInfo & info) {
+        if (llm_ && info.Length() > 0 && info[0].IsNumber()) dep_llm_batch_cancel(llm_, info[0].As<Napi::Number>().Int32Value());
+        return info.Env().Undefined();
+    }
+
+    Napi::Value ReleaseGrad(const Napi::CallbackInfo & info) {
+        if (llm_) dep_llm_release_grad(llm_);
+        return info.Env().Undefined();
+    }
 
     Napi::Value Abort(const Napi::CallbackInfo & info) {
         if (llm_) dep_llm_request_abort(llm_);
@@ -188,6 +230,76 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
 };
 
 Napi::FunctionReference * NativeLlm::constructor = nullptr;
+
+// Segments copied out of JS (the worker thread must not touch JS memory).
+struct Segments {
+    std::vector<std::vector<int32_t>> tokens;
+    std::vector<std::vector<float>> embd;
+    std::vector<bool> is_embd;
+
+    std::vector<dep_segment> view(int32_t n_embd) const {
+        std::vector<dep_segment> segs(is_embd.size());
+        for (size_t i = 0; i < segs.size(); ++i) {
+            if (is_embd[i]) {
+                segs[i].embd = embd[i].data();
+                segs[i].n = static_cast<int32_t>(embd[i].size() / static_cast<size_t>(n_embd));
+            } else {
+                segs[i].tokens = tokens[i].data();
+                segs[i].n = static_cast<int32_t>(tokens[i].size());
+            }
+        }
+        return segs;
+    }
+};
+
+Segments parse_segments(Napi::Env env, const Napi::Array & segs, int32_t n_embd, const std::string & where) {
+    Segments out;
+    out.tokens.resize(segs.Length());
+    out.embd.resize(segs.Length());
+    out.is_embd.assign(segs.Length(), false);
+    for (uint32_t i = 0; i < segs.Length(); ++i) {
+        const std::string at = where + "segment " + std::to_string(i);
+        Napi::Value v = segs.Get(i);
+        if (!v.IsObject()) throw type_error(env, at + " must be an object");
+        Napi::Object seg = v.As<Napi::Object>();
+        Napi::Value t = seg.Get("tokens"), e = seg.Get("embeddings");
+        if (t.IsTypedArray() && t.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+            Napi::Int32Array a = t.As<Napi::Int32Array>();
+            out.tokens[i].assign(a.Data(), a.Data() + a.ElementLength());
+        } else if (e.IsTypedArray() && e.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+            Napi::Float32Array a = e.As<Napi::Float32Array>();
+            if (a.ElementLength() % static_cast<size_t>(n_embd) != 0)
+                throw type_error(env, at + ": embeddings length " + std::to_string(a.ElementLength()) +
+                                          " is not a multiple of the model's embedding width " + std::to_string(n_embd));
+            for (size_t j = 0; j < a.ElementLength(); ++j)
+                if (!std::isfinite(a[j]))
+                    throw type_error(env, at + ": embeddings hold a non-finite value at index " + std::to_string(j));
+            out.embd[i].assign(a.Data(), a.Data() + a.ElementLength());
+            out.is_embd[i] = true;
+        } else {
+            throw type_error(env, at + " needs `tokens` (Int32Array) or `embeddings` (Float32Array)");
+        }
+    }
+    return out;
+}
+
+dep_sampling parse_sampling(Napi::Env env, const Napi::Object & opts) {
+    dep_sampling s = dep_sampling_default();
+    s.max_tokens = int_option(opts, "maxTokens", s.max_tokens);
+    s.temperature = static_cast<float>(number_option(opts, "temperature", s.temperature));
+    s.top_p = static_cast<float>(number_option(opts, "topP", s.top_p));
+    s.top_k = int_option(opts, "topK", s.top_k);
+    s.seed = static_cast<uint32_t>(number_option(opts, "seed", s.seed));
+    if (s.max_tokens < 0) throw type_error(env, "maxTokens must be >= 0");
+    if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) throw type_error(env, "topP must be in (0, 1]");
+    return s;
+}
+
+int32_t model_n_embd(dep_llm * llm) {
+    dep_llm_info li;
+    dep_llm_get_info(llm, &li);
+    return li.n_embd;
+}
 
 // ---- loadModel(path, options) -> Promise<NativeLlm> ------------------------------------------------
 
@@ -233,6 +345,21 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
     p.n_batch = int_option(opts, "batchSize", p.n_batch);
     p.n_gpu_layers = int_option(opts, "gpuLayers", 0);
     p.n_seq_max = int_option(opts, "sequences", 1);
+    Napi::Value kv = opts.Get("kvCacheType");
+    if (!kv.IsUndefined() && !kv.IsNull()) {
+        const std::string v = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "";
+        if (v != "f16" && v != "f32") throw type_error(env, "option `kvCacheType` must be \"f16\" or \"f32\"");
+        p.kv_f32 = v == "f32";
+    }
+    Napi::Value gb = opts.Get("gradBackward");
+    if (!gb.IsUndefined() && !gb.IsNull()) {
+        const std::string v = gb.IsString() ? gb.As<Napi::String>().Utf8Value() : "";
+        if (v == "none") p.grad_backward = 0;
+        else if (v == "f16") p.grad_backward = 1;
+        else if (v == "bf16") p.grad_backward = 2;
+        else if (v == "f32") p.grad_backward = 3;
+        else throw type_error(env, "option `gradBackward` must be \"none\", \"f16\", \"bf16\" or \"f32\"");
+    }
     if (p.n_ctx < 0 || p.n_batch <= 0 || p.n_seq_max <= 0 || p.n_gpu_layers < 0)
         throw type_error(env, "contextSize must be >= 0; batchSize and sequences > 0; gpuLayers >= 0");
     auto * worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), p);
@@ -331,45 +458,256 @@ Napi::Value NativeLlm::Generate(const Napi::CallbackInfo & info) {
     dep_llm * llm = handle(env);
     dep_llm_info li;
     dep_llm_get_info(llm, &li);
-    Napi::Array segs = info[0].As<Napi::Array>();
-    std::vector<std::vector<int32_t>> tokens(segs.Length());
-    std::vector<std::vector<float>> embd(segs.Length());
-    std::vector<bool> is_embd(segs.Length(), false);
-    for (uint32_t i = 0; i < segs.Length(); ++i) {
-        Napi::Value v = segs.Get(i);
-        if (!v.IsObject()) throw type_error(env, "segment " + std::to_string(i) + " must be an object");
-        Napi::Object seg = v.As<Napi::Object>();
-        Napi::Value t = seg.Get("tokens"), e = seg.Get("embeddings");
-        if (t.IsTypedArray() && t.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-            Napi::Int32Array a = t.As<Napi::Int32Array>();
-            tokens[i].assign(a.Data(), a.Data() + a.ElementLength());
-        } else if (e.IsTypedArray() && e.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-            Napi::Float32Array a = e.As<Napi::Float32Array>();
-            if (a.ElementLength() % static_cast<size_t>(li.n_embd) != 0)
-                throw type_error(env, "segment " + std::to_string(i) + ": embeddings length " + std::to_string(a.ElementLength()) +
-                                          " is not a multiple of the model's embedding width " + std::to_string(li.n_embd));
-            for (size_t j = 0; j < a.ElementLength(); ++j)
-                if (!std::isfinite(a[j]))
-                    throw type_error(env, "segment " + std::to_string(i) + ": embeddings hold a non-finite value at index " + std::to_string(j));
-            embd[i].assign(a.Data(), a.Data() + a.ElementLength());
-            is_embd[i] = true;
-        } else {
-            throw type_error(env, "segment " + std::to_string(i) + " needs `tokens` (Int32Array) or `embeddings` (Float32Array)");
-        }
-    }
-    Napi::Object opts = info[1].As<Napi::Object>();
-    dep_sampling s = dep_sampling_default();
-    s.max_tokens = int_option(opts, "maxTokens", s.max_tokens);
-    s.temperature = static_cast<float>(number_option(opts, "temperature", s.temperature));
-    s.top_p = static_cast<float>(number_option(opts, "topP", s.top_p));
-    s.top_k = int_option(opts, "topK", s.top_k);
-    s.seed = static_cast<uint32_t>(number_option(opts, "seed", s.seed));
-    if (s.max_tokens < 0) throw type_error(env, "maxTokens must be >= 0");
-    if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) throw type_error(env, "topP must be in (0, 1]");
+    Segments parsed = parse_segments(env, info[0].As<Napi::Array>(), li.n_embd, "");
+    dep_sampling s = parse_sampling(env, info[1].As<Napi::Object>());
     Napi::Function on_token;
     if (info.Length() > 2 && info[2].IsFunction()) on_token = info[2].As<Napi::Function>();
-    auto * worker = new GenerateWorker(env, info.This().As<Napi::Object>(), llm, std::move(tokens), std::move(embd),
-                                       std::move(is_embd), s, on_token);
+    auto * worker = new GenerateWorker(env, info.This().As<Napi::Object>(), llm, std::move(parsed.tokens),
+                                       std::move(parsed.embd), std::move(parsed.is_embd), s, on_token);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+
+// ---- lossAndGrad(segments, targets) -> Promise<{ loss, grads, nTokens, ... }> ----------------------
+
+class LossAndGradWorker : public Napi::AsyncWorker {
+  public:
+    LossAndGradWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, Segments segs, std::vector<int32_t> targets)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), llm_(llm), segs_(std::move(segs)),
+          targets_(std::move(targets)) {
+        owner_ = Napi::Persistent(owner);
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute() override {
+        n_embd_ = model_n_embd(llm_);
+        std::vector<dep_segment> segs = segs_.view(n_embd_);
+        std::vector<float *> ptrs;
+        for (size_t i = 0; i < segs.size(); ++i) {
+            if (!segs_.is_embd[i]) continue;
+            grads_.emplace_back(segs_.embd[i].size(), 0.0f);
+        }
+        for (auto & g : grads_) ptrs.push_back(g.data());
+        char err[kErrSize] = {0};
+        rc_ = dep_llm_loss_and_grad(llm_, segs.data(), static_cast<int32_t>(segs.size()), targets_.data(),
+                                    static_cast<int32_t>(targets_.size()), &loss_, ptrs.data(), &stats_, err,
+                                    sizeof(err));
+        if (rc_ == -1) SetError(err);
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (rc_ == 2) {
+            deferred_.Reject(make_error(env, "DEP_ABORTED", "lossAndGrad was aborted").Value());
+            return;
+        }
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("loss", static_cast<double>(loss_));
+        Napi::Array grads = Napi::Array::New(env, grads_.size());
+        for (size_t i = 0; i < grads_.size(); ++i) {
+            Napi::Float32Array a = Napi::Float32Array::New(env, grads_[i].size());
+            std::copy(grads_[i].begin(), grads_[i].end(), a.Data());
+            grads.Set(static_cast<uint32_t>(i), a);
+        }
+        o.Set("grads", grads);
+        o.Set("nTokens", stats_.n_targets);
+        o.Set("nPositions", stats_.n_positions);
+        o.Set("loadMs", stats_.load_ms);
+        o.Set("computeMs", stats_.compute_ms);
+        o.Set("weightBytes", static_cast<double>(stats_.weight_bytes));
+        o.Set("computeBytes", static_cast<double>(stats_.compute_bytes));
+        deferred_.Resolve(o);
+    }
+
+    void OnError(const Napi::Error & e) override {
+        deferred_.Reject(make_error(Env(), "DEP_GRAD", e.Message()).Value());
+    }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;
+    dep_llm * llm_;
+    Segments segs_;
+    std::vector<int32_t> targets_;
+    std::vector<std::vector<float>> grads_;
+    float loss_ = 0.0f;
+    int32_t n_embd_ = 0;
+    int32_t rc_ = 0;
+    dep_grad_stats stats_{};
+};
+
+Napi::Value NativeLlm::LossAndGrad(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw type_error(env, "lossAndGrad(segments: Array<{tokens} | {embeddings}>, targets: Int32Array)");
+    dep_llm * llm = handle(env);
+    Segments segs = parse_segments(env, info[0].As<Napi::Array>(), model_n_embd(llm), "");
+    Napi::Int32Array t = info[1].As<Napi::Int32Array>();
+    std::vector<int32_t> targets(t.Data(), t.Data() + t.ElementLength());
+    auto * worker = new LossAndGradWorker(env, info.This().As<Napi::Object>(), llm, std::move(segs), std::move(targets));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// ---- debugLogits(segments, useGraph) -> Promise<Float32Array [nPositions * nVocab]> -----------------
+
+class DebugLogitsWorker : public Napi::AsyncWorker {
+  public:
+    DebugLogitsWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, Segments segs, bool use_graph)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), llm_(llm), segs_(std::move(segs)),
+          use_graph_(use_graph) {
+        owner_ = Napi::Persistent(owner);
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute() override {
+        dep_llm_info li;
+        dep_llm_get_info(llm_, &li);
+        std::vector<dep_segment> segs = segs_.view(li.n_embd);
+        size_t n_pos = 0;
+        for (const auto & s : segs) n_pos += static_cast<size_t>(s.n);
+        out_.assign(n_pos * static_cast<size_t>(li.n_vocab), 0.0f);
+        char err[kErrSize] = {0};
+        if (dep_llm_debug_logits(llm_, segs.data(), static_cast<int32_t>(segs.size()), use_graph_, out_.data(), err,
+                                 sizeof(err)) != 0)
+            SetError(err);
+    }
+
+    void OnOK() override {
+        Napi::Float32Array a = Napi::Float32Array::New(Env(), out_.size());
+        std::copy(out_.begin(), out_.end(), a.Data());
+        deferred_.Resolve(a);
+    }
+
+    void OnError(const Napi::Error & e) override {
+        deferred_.Reject(make_error(Env(), "DEP_GRAD", e.Message()).Value());
+    }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;
+    dep_llm * llm_;
+    Segments segs_;
+    bool use_graph_;
+    std::vector<float> out_;
+};
+
+Napi::Value NativeLlm::DebugLogits(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsBoolean())
+        throw type_error(env, "debugLogits(segments, useGraph: boolean)");
+    dep_llm * llm = handle(env);
+    Segments segs = parse_segments(env, info[0].As<Napi::Array>(), model_n_embd(llm), "");
+    auto * worker = new DebugLogitsWorker(env, info.This().As<Napi::Object>(), llm, std::move(segs),
+                                          info[1].As<Napi::Boolean>().Value());
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// ---- generateBatch(requests, options, onToken(request, token)) -> Promise<stats[]> --------------------
+
+struct BatchToken {
+    int32_t request;
+    int32_t token;
+};
+
+class GenerateBatchWorker : public Napi::AsyncProgressQueueWorker<BatchToken> {
+  public:
+    GenerateBatchWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, std::vector<Segments> reqs, dep_sampling s,
+                        int32_t n_parallel, Napi::Function on_token)
+        : Napi::AsyncProgressQueueWorker<BatchToken>(env), deferred_(Napi::Promise::Deferred::New(env)), llm_(llm),
+          reqs_(std::move(reqs)), sampling_(s), n_parallel_(n_parallel) {
+        owner_ = Napi::Persistent(owner);
+        if (!on_token.IsEmpty()) on_token_ = Napi::Persistent(on_token);
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute(const ExecutionProgress & progress) override {
+        const int32_t n_embd = model_n_embd(llm_);
+        std::vector<std::vector<dep_segment>> views;
+        std::vector<dep_batch_request> reqs;
+        for (const auto & r : reqs_) views.push_back(r.view(n_embd));
+        for (const auto & v : views) reqs.push_back({v.data(), static_cast<int32_t>(v.size())});
+        stats_.assign(reqs.size(), dep_generate_stats{});
+        struct Ctx { const ExecutionProgress * progress; } ctx{&progress};
+        auto cb = [](int32_t request, int32_t token, void * user) -> bool {
+            BatchToken bt{request, token};
+            static_cast<Ctx *>(user)->progress->Send(&bt, 1);
+            return true;
+        };
+        char err[kErrSize] = {0};
+        if (dep_llm_generate_batch(llm_, reqs.data(), static_cast<int32_t>(reqs.size()), &sampling_, n_parallel_, cb,
+                                   &ctx, stats_.data(), err, sizeof(err)) != 0)
+            SetError(err);
+    }
+
+    void OnProgress(const BatchToken * data, size_t count) override {
+        if (on_token_.IsEmpty()) return;
+        Napi::Env env = Env();
+        for (size_t i = 0; i < count; ++i)
+            on_token_.Call({Napi::Number::New(env, data[i].request), Napi::Number::New(env, data[i].token)});
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::Array arr = Napi::Array::New(env, stats_.size());
+        static const char * reasons[] = {"eog", "maxTokens", "aborted", "stopped"};
+        for (size_t i = 0; i < stats_.size(); ++i) {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("promptPositions", stats_[i].n_prompt);
+            o.Set("generatedTokens", stats_[i].n_generated);
+            o.Set("promptMs", stats_[i].prompt_ms);
+            o.Set("generateMs", stats_[i].generate_ms);
+            o.Set("stopReason", reasons[stats_[i].stop_reason & 3]);
+            arr.Set(static_cast<uint32_t>(i), o);
+        }
+        deferred_.Resolve(arr);
+    }
+
+    void OnError(const Napi::Error & e) override {
+        deferred_.Reject(make_error(Env(), "DEP_GENERATE", e.Message()).Value());
+    }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;
+    Napi::FunctionReference on_token_;
+    dep_llm * llm_;
+    std::vector<Segments> reqs_;
+    dep_sampling sampling_;
+    int32_t n_parallel_;
+    std::vector<dep_generate_stats> stats_;
+};
+
+Napi::Value NativeLlm::GenerateBatch(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsObject())
+        throw type_error(env, "generateBatch(requests: Array<segments[]>, options, onToken?)");
+    dep_llm * llm = handle(env);
+    const int32_t n_embd = model_n_embd(llm);
+    Napi::Array reqs_js = info[0].As<Napi::Array>();
+    std::vector<Segments> reqs;
+    for (uint32_t i = 0; i < reqs_js.Length(); ++i) {
+        Napi::Value v = reqs_js.Get(i);
+        if (!v.IsArray()) throw type_error(env, "request " + std::to_string(i) + " must be an array of segments");
+        reqs.push_back(parse_segments(env, v.As<Napi::Array>(), n_embd, "request " + std::to_string(i) + ": "));
+    }
+    Napi::Object opts = info[1].As<Napi::Object>();
+    dep_sampling s = parse_sampling(env, opts);
+    const int32_t n_parallel = int_option(opts, "parallel", 4);
+    if (n_parallel <= 0 || n_parallel > 256) throw type_error(env, "parallel must be in [1, 256]");
+    Napi::Function on_token;
+    if (info.Length() > 2 && info[2].IsFunction()) on_token = info[2].As<Napi::Function>();
+    auto * worker = new GenerateBatchWorker(env, info.This().As<Napi::Object>(), llm, std::move(reqs), s, n_parallel,
+                                            on_token);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

@@ -3,10 +3,12 @@ export { DepError, fromNative } from "./errors.js";
 export { Generation, Llm } from "./llm/Llm.js";
 export type {
   ChatMessage,
+  GenerateBatchOptions,
   GenerateOptions,
   GenerationResult,
   LlmInfo,
   LlmLoadOptions,
+  LossAndGradResult,
   Segment,
 } from "./llm/types.js";
 export { addonPath } from "./native.js";

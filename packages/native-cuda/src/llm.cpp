@@ -10,17 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "ggml.h"
 #include "llama.h"
+#include "llm_internal.h"
 #include "log_capture.h"
-
-struct dep_llm {
-    llama_model * model = nullptr;
-    llama_context * ctx = nullptr;
-    const llama_vocab * vocab = nullptr;
-    dep_llm_params params{};
-    std::string arch;
-    std::atomic<bool> abort_requested{false};
-};
 
 namespace {
 
@@ -36,9 +29,12 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Decodes one segment at positions [pos, pos + seg.n) of sequence 0, in chunks of n_batch.
-// Requests logits only for the very last position of the prompt when want_last_logits is set.
-int32_t decode_segment(dep_llm * llm, const dep_segment & seg, int32_t pos, bool want_last_logits, std::string & why) {
+}  // namespace
+
+namespace dep {
+
+int32_t decode_segment(dep_llm * llm, llama_context * ctx, const dep_segment & seg, int32_t pos, int32_t seq_id,
+                       bool want_last_logits, bool all_logits, std::string & why) {
     const int32_t n_embd = llama_model_n_embd(llm->model);
     const int32_t n_batch = llm->params.n_batch;
     for (int32_t start = 0; start < seg.n; start += n_batch) {
@@ -48,12 +44,12 @@ int32_t decode_segment(dep_llm * llm, const dep_segment & seg, int32_t pos, bool
             if (seg.tokens) batch.token[i] = seg.tokens[start + i];
             batch.pos[i] = pos + start + i;
             batch.n_seq_id[i] = 1;
-            batch.seq_id[i][0] = 0;
-            batch.logits[i] = want_last_logits && (start + i == seg.n - 1);
+            batch.seq_id[i][0] = seq_id;
+            batch.logits[i] = all_logits || (want_last_logits && (start + i == seg.n - 1));
         }
         if (seg.embd) std::memcpy(batch.embd, seg.embd + static_cast<size_t>(start) * n_embd, sizeof(float) * n * n_embd);
         batch.n_tokens = n;
-        const int32_t rc = llama_decode(llm->ctx, batch);
+        const int32_t rc = llama_decode(ctx, batch);
         llama_batch_free(batch);
         if (rc != 0) {
             why = rc == 2 ? "aborted" : "llama_decode failed with code " + std::to_string(rc) + ": " + dep::take_logged_errors();
@@ -63,7 +59,53 @@ int32_t decode_segment(dep_llm * llm, const dep_segment & seg, int32_t pos, bool
     return 0;
 }
 
-}  // namespace
+int32_t count_positions(const dep_llm * llm, const dep_segment * segments, int32_t n_segments, std::string & err) {
+    const int32_t n_vocab = llama_vocab_n_tokens(llm->vocab);
+    int64_t n_prompt = 0;
+    for (int32_t i = 0; i < n_segments; ++i) {
+        const dep_segment & seg = segments[i];
+        if ((seg.tokens == nullptr) == (seg.embd == nullptr) || seg.n < 0) {
+            err = "segment " + std::to_string(i) + " must hold either tokens or embeddings";
+            return -1;
+        }
+        if (seg.tokens) {
+            for (int32_t j = 0; j < seg.n; ++j) {
+                if (seg.tokens[j] < 0 || seg.tokens[j] >= n_vocab) {
+                    err = "segment " + std::to_string(i) + ": token " + std::to_string(seg.tokens[j]) + " at index " +
+                          std::to_string(j) + " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")";
+                    return -1;
+                }
+            }
+        }
+        n_prompt += seg.n;
+    }
+    if (n_prompt > INT32_MAX / 2) {
+        err = "the prompt is too long";
+        return -1;
+    }
+    return static_cast<int32_t>(n_prompt);
+}
+
+llama_sampler * make_sampler(const dep_sampling * s) {
+    llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    if (s->temperature <= 0.0f) {
+        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
+    } else {
+        if (s->top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(s->top_k));
+        if (s->top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(s->top_p, 1));
+        llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
+        llama_sampler_chain_add(chain, llama_sampler_init_dist(s->seed));
+    }
+    return chain;
+}
+
+grad::GgufWeights * llm_weights(dep_llm * llm, std::string & err) {
+    std::lock_guard<std::mutex> lock(llm->weights_mu);
+    if (!llm->weights) llm->weights = grad::GgufWeights::open(llm->path, err);
+    return llm->weights.get();
+}
+
+}  // namespace dep
 
 dep_llm_params dep_llm_default_params(void) {
     dep_llm_params p{};
@@ -72,6 +114,8 @@ dep_llm_params dep_llm_default_params(void) {
     p.n_batch = 512;
     p.n_gpu_layers = 0;
     p.n_seq_max = 1;
+    p.grad_backward = 0;
+    p.kv_f32 = false;
     return p;
 }
 
@@ -89,6 +133,10 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
     dep::install_log_capture();
     if (params.n_threads <= 0) {
         set_err(err, err_size, "threads must be a positive integer (use the number of physical cores)");
+        return nullptr;
+    }
+    if (params.grad_backward < 0 || params.grad_backward > 3) {
+        set_err(err, err_size, "grad_backward must be 0 (none), 1 (F16), 2 (BF16) or 3 (F32)");
         return nullptr;
     }
     if (params.n_batch <= 0 || params.n_seq_max <= 0 || params.n_ctx < 0) {
@@ -116,6 +164,11 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
     cp.n_threads = params.n_threads;
     cp.n_threads_batch = params.n_threads;
     cp.no_perf = true;
+    if (params.kv_f32) {
+        cp.type_k = GGML_TYPE_F32;
+        cp.type_v = GGML_TYPE_F32;
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;  // flash attention rounds K/V to F16
+    }
 
     auto * llm = new dep_llm();
     llm->model = model;
@@ -132,6 +185,7 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
         return nullptr;
     }
     llm->params = params;
+    llm->path = path;
     llm->params.n_ctx = static_cast<int32_t>(llama_n_ctx(llm->ctx));
     char buf[128] = {0};
     if (llama_model_meta_val_str(model, "general.architecture", buf, sizeof(buf)) > 0) llm->arch = buf;
@@ -140,6 +194,9 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
 
 void dep_llm_free(dep_llm * llm) {
     if (!llm) return;
+    llm->grad.reset();
+    llm->weights.reset();
+    if (llm->batch_ctx) llama_free(llm->batch_ctx);
     if (llm->ctx) llama_free(llm->ctx);
     if (llm->model) llama_model_free(llm->model);
     delete llm;
@@ -196,25 +253,11 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
                          dep_token_callback cb, void * user_data, dep_generate_stats * stats, char * err,
                          size_t err_size) {
     dep_generate_stats st{};
-    const int32_t n_vocab = llama_vocab_n_tokens(llm->vocab);
-    int32_t n_prompt = 0;
-    for (int32_t i = 0; i < n_segments; ++i) {
-        const dep_segment & seg = segments[i];
-        if ((seg.tokens == nullptr) == (seg.embd == nullptr) || seg.n < 0) {
-            set_err(err, err_size, "segment " + std::to_string(i) + " must hold either tokens or embeddings");
-            return -1;
-        }
-        if (seg.tokens) {
-            for (int32_t j = 0; j < seg.n; ++j) {
-                if (seg.tokens[j] < 0 || seg.tokens[j] >= n_vocab) {
-                    set_err(err, err_size, "segment " + std::to_string(i) + ": token " + std::to_string(seg.tokens[j]) +
-                                               " at index " + std::to_string(j) + " is outside the vocabulary [0, " +
-                                               std::to_string(n_vocab) + ")");
-                    return -1;
-                }
-            }
-        }
-        n_prompt += seg.n;
+    std::string why0;
+    const int32_t n_prompt = dep::count_positions(llm, segments, n_segments, why0);
+    if (n_prompt < 0) {
+        set_err(err, err_size, why0);
+        return -1;
     }
     if (n_prompt == 0) {
         set_err(err, err_size, "the prompt is empty");
@@ -237,7 +280,7 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
     for (int32_t i = 0; i < n_segments; ++i) {
         if (segments[i].n == 0) continue;
         std::string why;
-        const int32_t rc = decode_segment(llm, segments[i], pos, i == last_nonempty, why);
+        const int32_t rc = dep::decode_segment(llm, llm->ctx, segments[i], pos, 0, i == last_nonempty, false, why);
         if (rc == 2) {
             st.n_prompt = n_prompt;
             st.stop_reason = 2;
@@ -254,15 +297,7 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
     st.n_prompt = n_prompt;
     st.prompt_ms = ms_since(t0);
 
-    llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
-    if (s->temperature <= 0.0f) {
-        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
-    } else {
-        if (s->top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(s->top_k));
-        if (s->top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(s->top_p, 1));
-        llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
-        llama_sampler_chain_add(chain, llama_sampler_init_dist(s->seed));
-    }
+    llama_sampler * chain = dep::make_sampler(s);
 
     auto t1 = std::chrono::steady_clock::now();
     st.stop_reason = 1;
@@ -285,5 +320,29 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
     st.generate_ms = ms_since(t1);
     llama_sampler_free(chain);
     if (stats) *stats = st;
+    return 0;
+}
+
+int32_t dep_llm_token_embeddings(dep_llm * llm, const int32_t * tokens, int32_t n, float * out, char * err,
+                                 size_t err_size) {
+    std::string why;
+    dep::grad::GgufWeights * w = dep::llm_weights(llm, why);
+    if (!w) {
+        set_err(err, err_size, why);
+        return -1;
+    }
+    const ggml_tensor * t = w->find("token_embd.weight");
+    if (!t) {
+        set_err(err, err_size, "the GGUF has no token_embd.weight tensor");
+        return -1;
+    }
+    if (t->ne[0] != llama_model_n_embd(llm->model)) {
+        set_err(err, err_size, "token_embd.weight rows do not have the model's embedding width");
+        return -1;
+    }
+    if (!w->gather_rows_f32(t, tokens, n, out, why)) {
+        set_err(err, err_size, why);
+        return -1;
+    }
     return 0;
 }

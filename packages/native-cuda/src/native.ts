@@ -62,6 +62,34 @@ export interface NativeLlm {
   ): Promise<NativeGenerateStats>;
   abort(): void;
   dispose(): void;
+  tokenEmbeddings(tokens: Int32Array): Float32Array;
+  lossAndGrad(segments: NativeSegment[], targets: Int32Array): Promise<NativeLossAndGrad>;
+  debugLogits(segments: NativeSegment[], useGraph: boolean): Promise<Float32Array>;
+  generateBatch(
+    requests: NativeSegment[][],
+    options: {
+      maxTokens: number;
+      temperature: number;
+      topP: number;
+      topK: number;
+      seed: number;
+      parallel: number;
+    },
+    onToken?: (request: number, token: number) => void,
+  ): Promise<NativeGenerateStats[]>;
+  cancelRequest(request: number): void;
+  releaseGrad(): void;
+}
+
+export interface NativeLossAndGrad {
+  loss: number;
+  grads: Float32Array[];
+  nTokens: number;
+  nPositions: number;
+  loadMs: number;
+  computeMs: number;
+  weightBytes: number;
+  computeBytes: number;
 }
 
 export interface NativeModule {
@@ -74,6 +102,8 @@ export interface NativeModule {
       batchSize?: number;
       gpuLayers?: number;
       sequences?: number;
+      gradBackward?: "none" | "f16" | "bf16" | "f32";
+      kvCacheType?: "f16" | "f32";
     },
   ): Promise<NativeLlm>;
 }

@@ -21,6 +21,9 @@ typedef struct dep_llm_params {
     int32_t n_batch;       // max tokens (or embedding rows) per decode call
     int32_t n_gpu_layers;  // layers offloaded to a GPU backend, when one was compiled in
     int32_t n_seq_max;     // parallel sequences in the context (for batched generation)
+    int32_t grad_backward; // gradient graph: a transposed weight copy for the backward matmuls, which turns
+                           // ggml's slow out_prod into mul_mat: 0 none, 1 F16 (+2 B/param), 2 BF16, 3 F32
+    bool    kv_f32;        // keep the KV cache in F32 instead of F16 (exact parity with the gradient graph)
 } dep_llm_params;
 
 typedef struct dep_llm_info {
@@ -109,8 +112,33 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
                          dep_token_callback cb, void * user_data, dep_generate_stats * stats,
                          char * err, size_t err_size);
 
-// Asks a running dep_llm_generate on this handle to stop as soon as possible (thread-safe).
+// Asks a running dep_llm_generate / generate_batch / loss_and_grad on this handle to stop as soon as possible (thread-safe).
 void dep_llm_request_abort(dep_llm * llm);
+
+// Copies the model's own input-embedding rows for tokens (dequantized to F32) into out[n * n_embd].
+// Returns 0, or -1 for a token outside the vocabulary or an unreadable file (message in err).
+int32_t dep_llm_token_embeddings(dep_llm * llm, const int32_t * tokens, int32_t n, float * out, char * err,
+                                 size_t err_size);
+
+// One prompt of a batched generation.
+typedef struct dep_batch_request {
+    const dep_segment * segments;
+    int32_t             n_segments;
+} dep_batch_request;
+
+// Called once per generated token of request `request`. Return false to stop that request only.
+typedef bool (*dep_batch_token_callback)(int32_t request, int32_t token, void * user_data);
+
+// Generates a continuation for each request, n_parallel sequences at a time in a second context (created on
+// the first call, n_parallel sequences of n_ctx positions each). Each request gets its own sampler seeded
+// with s->seed, so a request gives the same tokens as dep_llm_generate alone (greedy). stats[n_requests].
+// Returns 0 on success (also when aborted: stop_reason 2), -1 on error (message in err).
+int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests, int32_t n_requests,
+                               const dep_sampling * s, int32_t n_parallel, dep_batch_token_callback cb,
+                               void * user_data, dep_generate_stats * stats, char * err, size_t err_size);
+
+// Stops one request of the running dep_llm_generate_batch (thread-safe; out-of-range indices are ignored).
+void dep_llm_batch_cancel(dep_llm * llm, int32_t request);
 
 #ifdef __cplusplus
 }

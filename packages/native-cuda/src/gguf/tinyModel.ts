@@ -24,6 +24,8 @@ export interface TinyModelOptions {
   weightType?: GgmlType;
   /** Vocabulary GGUF to copy the tokenizer from; default: the llama.cpp tree's llama-spm / qwen2 vocab. */
   vocabPath?: string;
+  /** Draw the RMSNorm weights around 1 (default false: all ones), so tests see a norm that was skipped. */
+  randomNorms?: boolean;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -105,6 +107,7 @@ export function writeTinyModel(path: string, options: TinyModelOptions) {
   }
 
   const normal = makeNormal(options.seed ?? 1);
+  const normFill = options.randomNorms ? () => 1 + 0.3 * normal() : () => 1;
   const tensors: GgufTensorInput[] = [];
   const matrix = (name: string, nIn: number, nOut: number, scale = 1) => {
     const data = new Float32Array(nIn * nOut);
@@ -122,7 +125,7 @@ export function writeTinyModel(path: string, options: TinyModelOptions) {
   };
   matrix("token_embd.weight", nEmbd, nVocab, Math.sqrt(nEmbd)); // rows ~ N(0, 1)
   for (let l = 0; l < nLayer; l++) {
-    vector(`blk.${l}.attn_norm.weight`, nEmbd, () => 1);
+    vector(`blk.${l}.attn_norm.weight`, nEmbd, normFill);
     matrix(`blk.${l}.attn_q.weight`, nEmbd, nEmbd);
     matrix(`blk.${l}.attn_k.weight`, nEmbd, nEmbdKv);
     matrix(`blk.${l}.attn_v.weight`, nEmbd, nEmbdKv);
@@ -132,12 +135,12 @@ export function writeTinyModel(path: string, options: TinyModelOptions) {
       vector(`blk.${l}.attn_v.bias`, nEmbdKv, () => normal() * 0.1);
     }
     matrix(`blk.${l}.attn_output.weight`, nEmbd, nEmbd);
-    vector(`blk.${l}.ffn_norm.weight`, nEmbd, () => 1);
+    vector(`blk.${l}.ffn_norm.weight`, nEmbd, normFill);
     matrix(`blk.${l}.ffn_gate.weight`, nEmbd, nFf);
     matrix(`blk.${l}.ffn_up.weight`, nEmbd, nFf);
     matrix(`blk.${l}.ffn_down.weight`, nFf, nEmbd);
   }
-  vector("output_norm.weight", nEmbd, () => 1);
+  vector("output_norm.weight", nEmbd, normFill);
   // qwen2 ties the output head to the token embeddings (as the small Qwen2.5 models do); llama has its own
   if (arch === "llama") matrix("output.weight", nEmbd, nVocab, 4);
 

@@ -1,13 +1,15 @@
 // The frozen LLM: a GGUF model run by llama.cpp. Mirrors the native lifetime: load -> use -> dispose.
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
-import { type NativeLlm, type NativeSegment, native } from "../native.js";
+import { type NativeGenerateStats, type NativeLlm, type NativeSegment, native } from "../native.js";
 import type {
   ChatMessage,
+  GenerateBatchOptions,
   GenerateOptions,
   GenerationResult,
   LlmInfo,
   LlmLoadOptions,
+  LossAndGradResult,
   Segment,
 } from "./types.js";
 import { TextStreamer } from "./utils/textStreamer.js";
@@ -113,6 +115,138 @@ export class Llm {
     return this.generate(segments, options).result;
   }
 
+  /**
+   * The model's own input-embedding rows for `tokens`, dequantized: a Float32Array [tokens.length * nEmbd].
+   * Feeding them back as an `embeddings` segment is the same as feeding the tokens.
+   */
+  tokenEmbeddings(tokens: Int32Array): Float32Array {
+    if (!(tokens instanceof Int32Array)) {
+      throw new DepError("DEP_INVALID_ARGUMENT", "tokenEmbeddings: tokens must be an Int32Array");
+    }
+    try {
+      return this.#handle().tokenEmbeddings(tokens);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /**
+   * Several prompts decoded together (parallel sequences of one context). Each request gives the same text
+   * as `complete` would alone with the same options (greedy; seeded sampling uses one sampler per request).
+   */
+  async generateBatch(
+    requests: readonly (readonly Segment[])[],
+    options: GenerateBatchOptions = {},
+  ): Promise<GenerationResult[]> {
+    if (!Array.isArray(requests)) {
+      throw new DepError(
+        "DEP_INVALID_ARGUMENT",
+        "generateBatch: requests must be an array of segment arrays",
+      );
+    }
+    const nativeRequests = requests.map((segments, i) => {
+      try {
+        return this.toNativeSegments(segments);
+      } catch (err) {
+        const e = fromNative(err);
+        throw new DepError(e.code, `request ${i}: ${e.message}`, { cause: err });
+      }
+    });
+    if (nativeRequests.length === 0) return [];
+    const sampling = { ...samplingOf(options), parallel: options.parallel ?? 4 };
+    if (options.signal?.aborted) return nativeRequests.map(() => emptyResult("aborted"));
+    try {
+      return await this.enqueue(async (handle) => {
+        const streamers = nativeRequests.map(
+          () => new TextStreamer((tokens) => handle.detokenize(tokens, true, false), options.stop ?? []),
+        );
+        const stopped = new Set<number>();
+        const onAbort = () => handle.abort();
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        try {
+          const stats = await handle.generateBatch(nativeRequests, sampling, (request, token) => {
+            const streamer = streamers[request];
+            if (!streamer || stopped.has(request)) return;
+            streamer.push(token);
+            if (streamer.stopped) {
+              stopped.add(request);
+              handle.cancelRequest(request);
+            }
+          });
+          return stats.map((st, i) => {
+            const streamer = streamers[i];
+            if (!streamer) throw new DepError("DEP_NATIVE", "generateBatch: missing request result");
+            streamer.flush();
+            return makeResult(streamer, st, stopped.has(i));
+          });
+        } finally {
+          options.signal?.removeEventListener("abort", onAbort);
+        }
+      });
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /**
+   * Mean next-token cross-entropy of `targetTokens`, which follow the segments (append EOS yourself when it
+   * should be predicted), and its gradient with respect to every `embeddings` segment. Runs the hand-built
+   * ggml graph off the JS thread; its F32 weights (4 bytes per parameter) are loaded by the first call.
+   */
+  async lossAndGrad(
+    segments: readonly Segment[],
+    targetTokens: Int32Array,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<LossAndGradResult> {
+    if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
+      throw new DepError(
+        "DEP_INVALID_ARGUMENT",
+        "lossAndGrad: targetTokens must be a non-empty Int32Array (the tokens the model should predict)",
+      );
+    }
+    const nativeSegments = this.toNativeSegments(segments);
+    if (options.signal?.aborted) throw new DepError("DEP_ABORTED", "lossAndGrad was aborted");
+    try {
+      return await this.enqueue(async (handle) => {
+        const onAbort = () => handle.abort();
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        try {
+          const r = await handle.lossAndGrad(nativeSegments, targetTokens);
+          return {
+            loss: r.loss,
+            grads: r.grads,
+            nTokens: r.nTokens,
+            nPositions: r.nPositions,
+            timings: { loadMs: r.loadMs, computeMs: r.computeMs },
+            memory: { weightBytes: r.weightBytes, computeBytes: r.computeBytes },
+          };
+        } finally {
+          options.signal?.removeEventListener("abort", onAbort);
+        }
+      });
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /**
+   * Debug/parity: next-token logits [nPositions * nVocab] for every position of the segments, from the
+   * gradient graph (`"graph"`) or from llama.cpp's own decoder (`"decode"`).
+   */
+  async debugLogits(segments: readonly Segment[], source: "graph" | "decode"): Promise<Float32Array> {
+    const nativeSegments = this.toNativeSegments(segments);
+    try {
+      return await this.enqueue((handle) => handle.debugLogits(nativeSegments, source === "graph"));
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Frees the gradient graph's F32 weights; the next lossAndGrad loads them again. */
+  async releaseGradients(): Promise<void> {
+    await this.enqueue(async (handle) => handle.releaseGrad());
+  }
+
   /** Frees the model after every queued call has finished. Safe to call twice. */
   async dispose(): Promise<void> {
     const handle = this.#native;
@@ -151,13 +285,7 @@ export class Generation implements AsyncIterable<string> {
   async #run(llm: Llm, segments: readonly Segment[], options: GenerateOptions): Promise<GenerationResult> {
     try {
       const nativeSegments = llm.toNativeSegments(segments);
-      const sampling = {
-        maxTokens: options.maxTokens ?? 128,
-        temperature: options.temperature ?? 0,
-        topP: options.topP ?? 1,
-        topK: options.topK ?? 0,
-        seed: options.seed ?? 42,
-      };
+      const sampling = samplingOf(options);
       if (options.signal?.aborted) return emptyResult("aborted");
       return await llm.enqueue(async (handle) => {
         const streamer = new TextStreamer(
@@ -179,24 +307,7 @@ export class Generation implements AsyncIterable<string> {
           });
           const tail = streamer.flush();
           if (tail) this.#emit(tail);
-          const reason = stoppedByString
-            ? "stop"
-            : stats.stopReason === "stopped"
-              ? "stop"
-              : stats.stopReason;
-          return {
-            text: streamer.text,
-            tokens: Int32Array.from(streamer.tokens),
-            promptPositions: stats.promptPositions,
-            stopReason: reason,
-            timings: {
-              promptMs: stats.promptMs,
-              generateMs: stats.generateMs,
-              promptTokensPerSecond: stats.promptMs > 0 ? (stats.promptPositions * 1000) / stats.promptMs : 0,
-              generatedTokensPerSecond:
-                stats.generateMs > 0 ? (stats.generatedTokens * 1000) / stats.generateMs : 0,
-            },
-          };
+          return makeResult(streamer, stats, stoppedByString);
         } finally {
           options.signal?.removeEventListener("abort", onAbort);
         }
@@ -239,5 +350,35 @@ function emptyResult(reason: GenerationResult["stopReason"]): GenerationResult {
     promptPositions: 0,
     stopReason: reason,
     timings: { promptMs: 0, generateMs: 0, promptTokensPerSecond: 0, generatedTokensPerSecond: 0 },
+  };
+}
+
+function samplingOf(options: GenerateOptions | GenerateBatchOptions) {
+  return {
+    maxTokens: options.maxTokens ?? 128,
+    temperature: options.temperature ?? 0,
+    topP: options.topP ?? 1,
+    topK: options.topK ?? 0,
+    seed: options.seed ?? 42,
+  };
+}
+
+function makeResult(
+  streamer: TextStreamer,
+  stats: NativeGenerateStats,
+  stoppedByString: boolean,
+): GenerationResult {
+  const reason = stoppedByString || stats.stopReason === "stopped" ? "stop" : stats.stopReason;
+  return {
+    text: streamer.text,
+    tokens: Int32Array.from(streamer.tokens),
+    promptPositions: stats.promptPositions,
+    stopReason: reason,
+    timings: {
+      promptMs: stats.promptMs,
+      generateMs: stats.generateMs,
+      promptTokensPerSecond: stats.promptMs > 0 ? (stats.promptPositions * 1000) / stats.promptMs : 0,
+      generatedTokensPerSecond: stats.generateMs > 0 ? (stats.generatedTokens * 1000) / stats.generateMs : 0,
+    },
   };
 }

@@ -11,6 +11,17 @@ export interface LlmLoadOptions {
   gpuLayers?: number;
   /** Parallel sequences in the context, for batched generation (default 1). */
   sequences?: number;
+  /**
+   * lossAndGrad only: an extra transposed copy of every projection matrix for the backward matmuls, which
+   * replaces ggml's slow out_prod by a tiled mul_mat. "none" (default: 4 bytes/param in all), "f16" (+2,
+   * gradients within ~1e-3 of exact), "bf16" (+2, coarser), "f32" (+4, exact).
+   */
+  gradBackward?: "none" | "f16" | "bf16" | "f32";
+  /**
+   * llama.cpp's KV cache type (default "f16"). "f32" (which also turns flash attention off, as it rounds K/V
+   * to F16) makes llama_decode's logits match the F32 gradient graph to ~1e-3.
+   */
+  kvCacheType?: "f16" | "f32";
 }
 
 export type LlmInfo = NativeLlmInfo & {
@@ -54,4 +65,25 @@ export interface GenerationResult {
     promptTokensPerSecond: number;
     generatedTokensPerSecond: number;
   };
+}
+
+export interface GenerateBatchOptions extends Omit<GenerateOptions, "signal"> {
+  /** Sequences decoded together (default 4); each gets its own contextSize positions. */
+  parallel?: number;
+  /** Stops every request within one decoding step. */
+  signal?: AbortSignal;
+}
+
+export interface LossAndGradResult {
+  /** Mean next-token cross-entropy over the target tokens (nats). */
+  loss: number;
+  /** dLoss/d(rows), one Float32Array [n * nEmbd] per `embeddings` segment, in order. */
+  grads: Float32Array[];
+  /** Target tokens the loss averages over. */
+  nTokens: number;
+  /** Positions in the graph (segments + targets - 1). */
+  nPositions: number;
+  timings: { loadMs: number; computeMs: number };
+  /** Bytes held by the gradient graph: F32 weights, and the largest compute buffer so far. */
+  memory: { weightBytes: number; computeBytes: number };
 }

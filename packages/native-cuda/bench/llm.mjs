@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+// pnpm bench:llm [--json] [--model path] [--threads 2] [--grad f16,none] [--gen 32] [--skip-peer]
+// TinyLlama, one run: prompt-eval and generation tokens/s for (a) a plain token prompt and (b) the same prompt
+// with 16 soft rows, through dep's llama.cpp bridge and through node-llama-cpp@3.21.1's prebuilt engine (the
+// same llama.cpp, as a peer); then lossAndGrad on a 384-position sequence with 16 soft rows, each gradient
+// mode in a child process so that its peak memory is its own.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+};
+const threads = Number(opt("threads", "2"));
+const nGen = Number(opt("gen", "32"));
+const modelPath =
+  opt("model", undefined) ??
+  join(
+    process.env.DEP_HOME ?? join(homedir(), ".cache", "dep"),
+    "models",
+    "tinyllama-1.1b-chat-iq2_xxs.gguf",
+  );
+const json = flag("json");
+const log = (...a) => {
+  if (!json) console.error(...a);
+};
+
+const { Llm, makeNormal } = await loadDep();
+
+async function loadDep() {
+  const dep = await import("../dist/index.js");
+  const gguf = await import("../dist/gguf/index.js");
+  return { Llm: dep.Llm, makeNormal: gguf.makeNormal };
+}
+
+function rowsLike(llm, n, seed) {
+  const ref = llm.tokenEmbeddings(llm.tokenize(" The quick brown fox jumps over the lazy dog"));
+  let rms = 0;
+  for (const v of ref) rms += v * v;
+  rms = Math.sqrt(rms / ref.length);
+  const normal = makeNormal(seed);
+  return Float32Array.from({ length: n * llm.info.nEmbd }, () => normal() * rms);
+}
+
+const PROMPT_TEXT =
+  "You are a helpful assistant who writes product reviews. Here are reviews the user wrote before: " +
+  "'The headphones are comfortable and the sound is clear, though the case feels cheap.' " +
+  "'Battery life is excellent; I charge it once a week. The app is clunky.' " +
+  "'Shipping was fast and the packaging was good. Would buy again.' " +
+  "Now write the user's review of a stainless steel water bottle that keeps drinks cold all day.";
+
+// ---- child: lossAndGrad in one gradient mode --------------------------------------------------------
+if (opt("child-grad", undefined)) {
+  const mode = opt("child-grad", "f16");
+  const llm = await Llm.load(modelPath, { threads, contextSize: 512, gradBackward: mode });
+  const soft = rowsLike(llm, 16, 3);
+  const text = llm.tokenize(`${PROMPT_TEXT} ${PROMPT_TEXT} ${PROMPT_TEXT}`, { addSpecial: true });
+  const head = text.subarray(0, 16);
+  const nPrompt = 256;
+  const mid = text.subarray(16, nPrompt - 16);
+  const targetText = llm.tokenize(`${PROMPT_TEXT} ${PROMPT_TEXT} ${PROMPT_TEXT}`);
+  const targets = targetText.subarray(0, 384 - nPrompt + 1);
+  const segments = [{ tokens: head }, { embeddings: soft }, { tokens: mid }];
+  const first = await llm.lossAndGrad(segments, targets);
+  const second = await llm.lossAndGrad(segments, targets);
+  await llm.dispose();
+  const out = {
+    mode,
+    positions: second.nPositions,
+    targets: second.nTokens,
+    softRows: 16,
+    firstCallMs: first.timings.loadMs + first.timings.computeMs,
+    loadMs: first.timings.loadMs,
+    stepMs: second.timings.computeMs,
+    weightBytes: second.memory.weightBytes,
+    computeBytes: second.memory.computeBytes,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    loss: second.loss,
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
+if (!existsSync(modelPath)) {
+  console.error(`${modelPath} is missing: run \`pnpm assets\` first`);
+  process.exit(2);
+}
+
+const results = { model: modelPath, threads, generatedTokens: nGen, rows: [], grad: [], notes: [] };
+
+// ---- dep: (a) plain prompt, (b) the same prompt with 16 soft rows ------------------------------------
+{
+  const llm = await Llm.load(modelPath, { threads, contextSize: 1024 });
+  const tokens = llm.tokenize(PROMPT_TEXT, { addSpecial: true });
+  const soft = rowsLike(llm, 16, 1);
+  await llm.complete([{ tokens: tokens.subarray(0, 8) }], { maxTokens: 2 }); // warm-up
+  for (const [name, segments] of [
+    ["dep (a) tokens", [{ tokens }]],
+    [
+      "dep (b) tokens + 16 soft rows",
+      [{ tokens: tokens.subarray(0, 1) }, { embeddings: soft }, { tokens: tokens.subarray(1) }],
+    ],
+  ]) {
+    const r = await llm.complete(segments, { maxTokens: nGen });
+    results.rows.push({
+      engine: name,
+      promptPositions: r.promptPositions,
+      promptTokPerS: r.timings.promptTokensPerSecond,
+      generated: r.tokens.length,
+      genTokPerS: r.timings.generatedTokensPerSecond,
+    });
+    log(
+      `${name}: ${r.timings.promptTokensPerSecond.toFixed(1)} prompt tok/s, ${r.timings.generatedTokensPerSecond.toFixed(2)} gen tok/s`,
+    );
+  }
+  results.promptTokens = tokens.length;
+  await llm.dispose();
+}
+
+// ---- peer: node-llama-cpp's prebuilt llama.cpp engine -------------------------------------------------
+if (!flag("skip-peer")) {
+  try {
+    const { getLlama } = await import("node-llama-cpp");
+    const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", logLevel: "error" });
+    const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+    const ctx = await model.createContext({ contextSize: 1024, threads, batchSize: 512 });
+    const seq = ctx.getSequence();
+    const tokens = model.tokenize(PROMPT_TEXT, true);
+    const t0 = performance.now();
+    await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(0, -1));
+    const promptMs = performance.now() - t0;
+    let n = 0;
+    const t1 = performance.now();
+    for await (const _tok of seq.evaluate(tokens.slice(-1), { temperature: 0 })) {
+      if (++n >= nGen) break;
+    }
+    const genMs = performance.now() - t1;
+    results.rows.push({
+      engine:
+        `node-llama-cpp ${llama.buildType ?? ""} (llama.cpp ${llama.llamaCppRelease?.release ?? "?"})`.replace(
+          /\s+/g,
+          " ",
+        ),
+      promptPositions: tokens.length,
+      promptTokPerS: ((tokens.length - 1) * 1000) / promptMs,
+      generated: n,
+      genTokPerS: (n * 1000) / genMs,
+    });
+    log(
+      `peer: ${(((tokens.length - 1) * 1000) / promptMs).toFixed(1)} prompt tok/s, ${((n * 1000) / genMs).toFixed(2)} gen tok/s`,
+    );
+    await ctx.dispose();
+    await model.dispose();
+    await llama.dispose();
+  } catch (err) {
+    results.notes.push(`node-llama-cpp peer could not run: ${err?.message ?? err}`);
+    log(`peer failed: ${err?.message ?? err}`);
+  }
+}
+
+// ---- lossAndGrad, one child per gradient mode ---------------------------------------------------------
+for (const mode of opt("grad", "f16,none").split(",").filter(Boolean)) {
+  log(`lossAndGrad (${mode}) ...`);
+  const r = spawnSync(
+    process.execPath,
+    [
+      fileURLToPath(import.meta.url),
+      "--child-grad",
+      mode,
+      "--model",
+      modelPath,
+      "--threads",
+      String(threads),
+    ],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const line = r.stdout.trim().split("\n").pop();
+  if (r.status === 0 && line) results.grad.push(JSON.parse(line));
+  else results.notes.push(`lossAndGrad (${mode}) failed with status ${r.status}`);
+}
+
+if (json) {
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+} else {
+  const pad = (s, n) => String(s).padEnd(n);
+  const num = (x, d = 1) => (typeof x === "number" ? x.toFixed(d) : "-");
+  console.log(
+    `model ${results.model}, ${threads} threads, prompt ${results.promptTokens} tokens, ${nGen} generated`,
+  );
+  console.log(`| ${pad("engine", 44)} | prompt pos | prompt tok/s | gen tok/s |`);
+  console.log(`| ${"-".repeat(44)} | ---------- | ------------ | --------- |`);
+  for (const r of results.rows)
+    console.log(
+      `| ${pad(r.engine, 44)} | ${pad(r.promptPositions, 10)} | ${pad(num(r.promptTokPerS), 12)} | ${pad(num(r.genTokPerS, 2), 9)} |`,
+    );
+  console.log("");
+  console.log(
+    "| lossAndGrad backward | positions | targets | step s | first call s (load) | weights GiB | compute GiB | peak RSS GiB |",
+  );
+  console.log(
+    "| -------------------- | --------- | ------- | ------ | ------------------- | ----------- | ----------- | ------------ |",
+  );
+  const gib = (b) => (b / 2 ** 30).toFixed(2);
+  for (const g of results.grad)
+    console.log(
+      `| ${pad(g.mode, 20)} | ${pad(g.positions, 9)} | ${pad(g.targets, 7)} | ${pad((g.stepMs / 1000).toFixed(2), 6)} | ${pad(`${(g.firstCallMs / 1000).toFixed(2)} (${(g.loadMs / 1000).toFixed(2)})`, 19)} | ${pad(gib(g.weightBytes), 11)} | ${pad(gib(g.computeBytes), 11)} | ${pad(gib(g.peakRssBytes), 12)} |`,
+    );
+  for (const n of results.notes) console.log(`note: ${n}`);
+}
