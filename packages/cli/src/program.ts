@@ -9,6 +9,7 @@ import { registerEmbed } from "./commands/embed.js";
 import { registerEval } from "./commands/eval.js";
 import { registerInfo } from "./commands/info.js";
 import { registerReport } from "./commands/report.js";
+import { registerTrain } from "./commands/train.js";
 import { readVersions } from "./versions.js";
 
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDiff(program);
   registerAssets(program);
   registerComplete(program);
+  registerTrain(program);
   registerEval(program);
   registerReport(program);
   registerDemo(program);

@@ -137,6 +137,7 @@ export async function generatePredictions(
         softSlots: soft,
         slotKinds,
         noHistory: method === "non-personalized",
+        overBudget: "keep-one",
       });
       let softRows: Float32Array | null = null;
       if (soft && o.model) {

@@ -12,6 +12,11 @@ export interface BuildPromptOptions {
   softSlots?: boolean;
   /** Which slots to include when softSlots is on (default both; "his"/"diff" for the ablations). */
   slotKinds?: "both" | "his" | "diff";
+  /**
+   * When even one history review does not fit: "error" (default; training skips such samples) or
+   * "keep-one" (generation: use the one-review prompt and let the LLM's context decide).
+   */
+  overBudget?: "error" | "keep-one";
   /** Show no history at all (the non-personalized baseline). */
   noHistory?: boolean;
   systemText?: string;
@@ -32,6 +37,7 @@ export function buildPrompt(
     last = render(tok, input, k, slots, options.systemText ?? SYSTEM_TEXT);
     if (last.nPositions <= maxLength) return last;
   }
+  if (options.overBudget === "keep-one" && last) return last;
   throw new DepError(
     "DEP_PROMPT_TOO_LONG",
     `the prompt needs ${last?.nPositions} positions even with ${Math.min(1, available)} history review(s); ` +

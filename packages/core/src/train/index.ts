@@ -14,8 +14,10 @@ export {
   targetTokens,
 } from "./step.js";
 export {
+  type DepVariant,
   epochOrder,
   loadTrainingSamples,
+  slotKindsOf,
   type TrainOptions,
   type TrainProgress,
   type TrainResult,

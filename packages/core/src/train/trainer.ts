@@ -262,29 +262,34 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         maxLength: s.maxLength,
         grads,
         slotKinds: slotKindsOf(s.variant),
+      }).catch((err: DepError) => {
+        // a sample whose prompt cannot fit even with one history review is skipped, and logged
+        if (err.code === "DEP_PROMPT_TOO_LONG") return err;
+        throw err;
       });
       const seconds = (performance.now() - t0) / 1000;
       pos.position++;
       pos.microStep++;
       pos.accumulated++;
-      const loss = r.lossLm + r.saeLoss;
-      finalLoss = loss;
       const lr = schedule.lr(pos.optimizerStep);
-      const row = {
-        step: pos.microStep,
-        epoch: pos.epoch + 1,
-        update: pos.optimizerStep,
-        loss,
-        loss_lm: r.lossLm,
-        loss_sae: r.saeLoss,
-        loss_recon: r.recon,
-        loss_kl: r.kl,
-        k: r.k,
-        prompt_tokens: r.prompt.nPositions,
-        target_tokens: r.targetIds.length,
-        lr,
-        seconds,
-      };
+      const row =
+        r instanceof DepError
+          ? { step: pos.microStep, epoch: pos.epoch + 1, update: pos.optimizerStep, skipped: r.message }
+          : {
+              step: pos.microStep,
+              epoch: pos.epoch + 1,
+              update: pos.optimizerStep,
+              loss: r.lossLm + r.saeLoss,
+              loss_lm: r.lossLm,
+              loss_sae: r.saeLoss,
+              loss_recon: r.recon,
+              loss_kl: r.kl,
+              k: r.k,
+              prompt_tokens: r.prompt.nPositions,
+              target_tokens: r.targetIds.length,
+              lr,
+              seconds,
+            };
       await appendFile(metricsPath, `${JSON.stringify(row)}\n`);
       pos.metricsLines++;
       const endOfEpoch = pos.position === data.length;
@@ -295,13 +300,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         pos.optimizerStep++;
         if (o.saveEvery && pos.optimizerStep % o.saveEvery === 0 && !endOfEpoch) await save();
       }
+      if (r instanceof DepError) continue;
+      finalLoss = r.lossLm + r.saeLoss;
       o.onProgress?.({
         epoch: pos.epoch + 1,
         epochs: s.epochs,
         microStep: pos.microStep,
         totalMicroSteps: data.length * s.epochs,
         optimizerStep: pos.optimizerStep,
-        loss,
+        loss: finalLoss,
         lossLm: r.lossLm,
         saeLoss: r.saeLoss,
         lr,

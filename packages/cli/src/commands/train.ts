@@ -1,0 +1,188 @@
+import { basename } from "node:path";
+import {
+  DepModel,
+  type DepVariant,
+  dumpGrads,
+  ensureModel,
+  initParams,
+  loadTrainingSamples,
+  TINYLLAMA,
+  train,
+} from "@dep/core";
+import { DepError, Llm } from "@dep/native-cuda";
+import { type Command, Option } from "commander";
+import { z } from "zod";
+import { applyConfigFile, printableConfig } from "../config.js";
+import { Progress } from "../progress.js";
+import { defaultThreads, nonNegativeNumber, positiveInt, shutdownSignal } from "../runtime.js";
+import { Rng } from "@dep/core";
+
+interface TrainFlags {
+  data: string;
+  embeddings: string;
+  model?: string;
+  out: string;
+  epochs: number;
+  lr: number;
+  weightDecay: number;
+  warmupRatio: number;
+  gradAccum: number;
+  seed: number;
+  maxSteps?: number;
+  saveEvery: number;
+  threads: number;
+  maxLength: number;
+  saeWidth: number;
+  linearOutput: boolean;
+  diffWeighting: "reference" | "softmax-norm" | "uniform";
+  referencePromptAlignment: boolean;
+  variant: DepVariant;
+  maxSamples?: number;
+  kernelBackend: "auto" | "reference" | "cpu" | "cuda";
+  resume: boolean;
+  dumpGrads?: string;
+  config?: string;
+  printConfig: boolean;
+  json: boolean;
+}
+
+export const trainSchema = z.object({
+  data: z.string(),
+  embeddings: z.string(),
+  model: z.string(),
+  out: z.string(),
+  epochs: z.number().int().positive(),
+  lr: z.number().nonnegative(),
+  weightDecay: z.number().nonnegative(),
+  warmupRatio: z.number().min(0).max(1),
+  gradAccum: z.number().int().positive(),
+  seed: z.number().int().nonnegative(),
+  maxSteps: z.number().int().positive(),
+  saveEvery: z.number().int().nonnegative(),
+  threads: z.number().int().positive(),
+  maxLength: z.number().int().positive(),
+  saeWidth: z.number().int().positive(),
+  linearOutput: z.boolean(),
+  diffWeighting: z.enum(["reference", "softmax-norm", "uniform"]),
+  referencePromptAlignment: z.boolean(),
+  variant: z.enum(["dep", "his-only", "diff-only"]),
+  maxSamples: z.number().int().positive(),
+  kernelBackend: z.enum(["auto", "reference", "cpu", "cuda"]),
+  resume: z.boolean(),
+});
+
+export function registerTrain(program: Command): void {
+  program
+    .command("train")
+    .description("train DEP's SAE and projectors through the frozen LLM (SPEC §6); resumable")
+    .requiredOption("--data <dir>", "dataset folder (DPL format: dep data synth | prepare)")
+    .requiredOption("--embeddings <dir>", "embedding store of the dataset's reviews (dep embed)")
+    .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
+    .requiredOption("--out <dir>", "run folder: metrics.jsonl, checkpoints/epoch-N, state/")
+    .option("--epochs <n>", "epochs", positiveInt, 5)
+    .option("--lr <x>", "peak learning rate (AdamW)", nonNegativeNumber, 1e-5)
+    .option("--weight-decay <x>", "AdamW weight decay", nonNegativeNumber, 0.025)
+    .option("--warmup-ratio <x>", "share of updates spent warming up linearly", nonNegativeNumber, 0.01)
+    .option("--grad-accum <n>", "samples per optimizer update (batch 1 each)", positiveInt, 16)
+    .option("--seed <n>", "seed of the initialisation and the sample order", (v) => Number.parseInt(v, 10), 42)
+    .option("--max-steps <n>", "stop after this many optimizer updates", positiveInt)
+    .option("--save-every <n>", "also save the resumable state every N updates (0: epoch ends only)", (v) => Number.parseInt(v, 10), 0)
+    .option("-t, --threads <n>", "CPU threads (default: $DEP_THREADS or the CPU count)", positiveInt, defaultThreads())
+    .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positiveInt, 3072)
+    .option("--sae-width <n>", "SAE width h", positiveInt, 512)
+    .option("--linear-output", "linear SAE decoder output instead of the reference's GELU", false)
+    .addOption(
+      new Option("--diff-weighting <mode>", "peer weighting of difference embeddings")
+        .choices(["reference", "softmax-norm", "uniform"])
+        .default("reference"),
+    )
+    .option("--reference-prompt-alignment", "label soft slots with the first k profile reviews (the reference quirk)", false)
+    .addOption(new Option("--variant <v>", "DEP or an ablation").choices(["dep", "his-only", "diff-only"]).default("dep"))
+    .option("--max-samples <n>", "use at most N training samples", positiveInt)
+    .addOption(
+      new Option("--kernel-backend <b>", "where the SAE/projector kernels run").choices(["auto", "reference", "cpu", "cuda"]).default("auto"),
+    )
+    .option("--resume", "continue the run in --out from its last saved state", false)
+    .option("--dump-grads <file>", "run one sample without updating and write params, grads and inputs (safetensors)")
+    .option("--config <file>", "JSON file with these options (camelCase keys); flags override it")
+    .option("--print-config", "print the merged options and exit", false)
+    .option("--json", "no progress line; print the result as JSON", false)
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dep train --data data/ --embeddings emb/ --out runs/dep --epochs 1 --grad-accum 4 --threads 2",
+    )
+    .action(async (flags: TrainFlags, cmd: Command) => {
+      applyConfigFile(cmd, trainSchema);
+      const o = cmd.opts() as TrainFlags;
+      if (o.printConfig) {
+        console.log(printableConfig(o as unknown as Record<string, unknown>));
+        return;
+      }
+      const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
+      const llm = await Llm.load(modelPath, { threads: o.threads, contextSize: Math.min(4096, o.maxLength + 1024) });
+      try {
+        if (o.dumpGrads) {
+          const { data, samples } = await loadTrainingSamples(o.data, o.embeddings, "train", {
+            weighting: o.diffWeighting,
+            referencePromptAlignment: o.referencePromptAlignment,
+            seed: o.seed,
+            maxSamples: 1,
+          });
+          const sample = data[0];
+          if (!sample) throw new DepError("DEP_INPUT", `${o.data}: no training sample has a qualifying review`);
+          const dims = { d: samples.dim, h: o.saeWidth, H: llm.info.nEmbd };
+          const rng = new Rng(o.seed).fork("init");
+          const model = new DepModel(
+            { ...dims, linearOutput: o.linearOutput },
+            initParams(dims, () => rng.float()),
+            { threads: o.threads, backend: o.kernelBackend },
+          );
+          const r = await dumpGrads(llm, model, sample, o.dumpGrads, o.maxLength);
+          const summary = { file: o.dumpGrads, sample: samples.samples[0]!.id, loss: r.lossLm + r.saeLoss, lossLm: r.lossLm, k: r.k };
+          console.log(o.json ? JSON.stringify(summary) : `wrote ${o.dumpGrads} (sample ${summary.sample}, loss ${summary.loss.toFixed(4)})`);
+          return;
+        }
+        const progress = new Progress({ label: "train", unit: "samples", quiet: o.json });
+        const result = await train({
+          llm: Object.assign(llm, { path: modelPath }),
+          dataDir: o.data,
+          embDir: o.embeddings,
+          outDir: o.out,
+          threads: o.threads,
+          epochs: o.epochs,
+          lr: o.lr,
+          weightDecay: o.weightDecay,
+          warmupRatio: o.warmupRatio,
+          gradAccum: o.gradAccum,
+          seed: o.seed,
+          ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}),
+          saveEvery: o.saveEvery,
+          maxLength: o.maxLength,
+          h: o.saeWidth,
+          linearOutput: o.linearOutput,
+          weighting: o.diffWeighting,
+          referencePromptAlignment: o.referencePromptAlignment,
+          variant: o.variant,
+          ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
+          kernelBackend: o.kernelBackend,
+          resume: o.resume,
+          signal: shutdownSignal,
+          onProgress: (p) =>
+            progress.update(
+              p.microStep,
+              p.totalMicroSteps,
+              `epoch ${p.epoch}/${p.epochs} update ${p.optimizerStep} loss ${p.loss.toFixed(3)} (lm ${p.lossLm.toFixed(3)} sae ${p.saeLoss.toFixed(3)}) ${p.tokensPerSecond.toFixed(0)} tok/s`,
+            ),
+        });
+        progress.done();
+        if (o.json) console.log(JSON.stringify(result));
+        else {
+          console.log(`run ${result.runDir}: ${result.optimizerSteps} updates${result.interrupted ? " (interrupted; rerun with --resume)" : ""}`);
+          for (const c of result.epochCheckpoints) console.log(`checkpoint ${c}`);
+        }
+        if (result.interrupted) throw new DepError("DEP_INTERRUPTED", `training interrupted; state saved in ${basename(o.out)}/state (rerun with --resume)`);
+      } finally {
+        await llm.dispose();
+      }
+    });
+}
