@@ -142,7 +142,9 @@ async function stage(name: string, args: Args): Promise<Record<string, unknown>>
       r.loadS = res.timings.loadMs / 1000;
       r.indexS = res.timings.indexMs / 1000;
       r.planS = res.timings.planMs / 1000;
+      r.targets = res.targets;
       r.computeS = res.timings.computeMs / 1000;
+      r.kernelS = res.timings.kernelMs / 1000;
       r.writeS = res.timings.writeMs / 1000;
       r.peerIndexPlusDiffS = (res.timings.indexMs + res.timings.planMs + res.timings.computeMs) / 1000;
       r.outputBytes = (await stat(res.file)).size;

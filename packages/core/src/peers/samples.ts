@@ -253,7 +253,9 @@ export async function materializeDifferences(
   s0: number,
   s1: number,
   kernel: DiffKernel = computeDifferences,
-): Promise<{ x: Float32Array; k: Int32Array }> {
+  /** reuse this buffer (length >= (s1-s0)*16*dim) for x instead of allocating one */
+  into?: Float32Array,
+): Promise<{ x: Float32Array; k: Int32Array; targets: number; kernelMs: number }> {
   const d = plan.dim;
   const { csr } = plan;
   // the distinct targets of these samples, as their own CSR
@@ -286,9 +288,19 @@ export async function materializeDifferences(
     off += b - a;
     sub.peerPtr[i + 1] = off;
   });
+  const tk = performance.now();
   const diff = await kernel(sub, plan.index.means, plan.embeddings, d, plan.weighting);
-  const x = new Float32Array((s1 - s0) * SLOT_ROWS * d);
+  const kernelMs = performance.now() - tk;
+  const size = (s1 - s0) * SLOT_ROWS * d;
+  let x: Float32Array;
+  if (into) {
+    if (into.length < size)
+      throw new DepError("DEP_INVALID_ARGUMENT", "materializeDifferences: buffer too small");
+    x = into.length === size ? into : into.subarray(0, size);
+    x.fill(0);
+  } else x = new Float32Array(size);
   const k = new Int32Array(s1 - s0);
+  const emb = plan.embeddings;
   for (let s = s0; s < s1; s++) {
     const a = plan.slotPtr[s]!;
     const n = plan.slotPtr[s + 1]! - a;
@@ -297,12 +309,17 @@ export async function materializeDifferences(
     for (let q = 0; q < n; q++) {
       const t = plan.slotTarget[a + q]!;
       const li = local.get(t)!;
-      const self = csr.selfRow[t]!;
-      x.set(plan.embeddings.subarray(self * d, (self + 1) * d), base + q * d);
-      x.set(diff.subarray(li * d, (li + 1) * d), base + (MAX_HISTORY + q) * d);
+      const so = csr.selfRow[t]! * d;
+      const ho = base + q * d;
+      const dso = li * d;
+      const dho = base + (MAX_HISTORY + q) * d;
+      for (let j = 0; j < d; j++) {
+        x[ho + j] = emb[so + j]!;
+        x[dho + j] = diff[dso + j]!;
+      }
     }
   }
-  return { x, k };
+  return { x, k, targets: sel.length, kernelMs };
 }
 
 export interface DifferenceSamples {
@@ -326,7 +343,17 @@ export interface WriteDiffFileResult {
   sidecar: string;
   samples: number;
   excluded: { count: number; ids: string[] };
-  timings: { loadMs: number; indexMs: number; planMs: number; computeMs: number; writeMs: number };
+  /** computeMs includes kernelMs (the difference kernel alone) and assembling X */
+  timings: {
+    loadMs: number;
+    indexMs: number;
+    planMs: number;
+    computeMs: number;
+    kernelMs: number;
+    writeMs: number;
+  };
+  /** difference targets computed (a (user, review) shared by several samples is computed once per chunk) */
+  targets: number;
 }
 
 /** The sidecar path of a diff file: FILE.safetensors -> FILE.samples.json. */
@@ -371,13 +398,23 @@ export async function writeDiffFile(
   );
   const chunk = Math.max(1, options.chunkSamples ?? 4096);
   const ks = new Int32Array(S);
+  const buffer = new Float32Array(Math.min(S, Math.max(1, options.chunkSamples ?? 4096)) * SLOT_ROWS * d);
   let computeMs = 0;
+  let kernelMs = 0;
   let writeMs = 0;
+  let targets = 0;
   try {
     for (let s = 0; s < S; s += chunk) {
       const e = Math.min(S, s + chunk);
       const tc = performance.now();
-      const { x, k } = await materializeDifferences(plan, s, e, options.kernel);
+      const {
+        x,
+        k,
+        targets: nt,
+        kernelMs: km,
+      } = await materializeDifferences(plan, s, e, options.kernel, buffer);
+      kernelMs += km;
+      targets += nt;
       const tw = performance.now();
       await w.write("x", x);
       writeMs += performance.now() - tw;
@@ -422,6 +459,7 @@ export async function writeDiffFile(
     sidecar,
     samples: S,
     excluded: plan.excluded,
-    timings: { ...plan.timings, computeMs, writeMs },
+    timings: { ...plan.timings, computeMs, kernelMs, writeMs },
+    targets,
   };
 }
