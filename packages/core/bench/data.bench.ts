@@ -182,10 +182,14 @@ async function main(): Promise<void> {
   try {
     for (const s of stages) {
       const flat = Object.entries({ ...args, work, stage: s }).flatMap(([k, v]) => [`--${k}`, v]);
-      const out = execFileSync(process.execPath, ["--max-old-space-size=16384", self, ...flat], {
-        stdio: ["ignore", "pipe", "inherit"],
-        maxBuffer: 1 << 26,
-      })
+      const out = execFileSync(
+        process.execPath,
+        ["--max-old-space-size=16384", "--max-semi-space-size=64", self, ...flat],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+          maxBuffer: 1 << 26,
+        },
+      )
         .toString()
         .trim()
         .split("\n");
