@@ -50,7 +50,9 @@ export function describeDataset(ds: Dataset): DatasetReport {
     const c = rows[r.category] ?? {};
     rows[r.category] = c;
     c[r.split] = (c[r.split] ?? 0) + 1;
-    (users[r.category] ??= new Set()).add(r.userId);
+    const us = users[r.category] ?? new Set<string>();
+    users[r.category] = us;
+    us.add(r.userId);
     getOrInsert(hist, r.split, () => []).push(r.profile.length);
     for (const rev of [...r.profile, r.data]) {
       if (seen.has(rev)) continue;

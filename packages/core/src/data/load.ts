@@ -4,7 +4,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
-import { hash32 } from "../util/rng.js";
 import { discoverFiles, readRows, type SourceFile } from "./files.js";
 import {
   type Dataset,
@@ -146,7 +145,7 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
       m = new Map();
       interned.set(userKey, m);
     }
-    const k = `${r.asin}\u0000${r.timestamp}\u0000${r.text.length}\u0000${hash32(r.text)}`;
+    const k = `${r.asin}\u0000${r.timestamp}`;
     const hit = m.get(k);
     if (hit && hit.text === r.text && hit.title === r.title && hit.rating === r.rating) return hit;
     if (!hit) m.set(k, r);
@@ -175,12 +174,16 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
         );
       }
       if (wantSplit && !wantSplit.has(split)) continue;
-      const parsed = mainRowSchema.safeParse(value);
-      if (!parsed.success) {
-        problems.bad(`${where}: DPL-main row: ${describeZodError(parsed.error)}`);
-        continue;
+      // the common, already-clean row skips zod; anything else goes through the schema (coercions, messages)
+      let d = fastMainRow(value);
+      if (!d) {
+        const parsed = mainRowSchema.safeParse(value);
+        if (!parsed.success) {
+          problems.bad(`${where}: DPL-main row: ${describeZodError(parsed.error)}`);
+          continue;
+        }
+        d = parsed.data;
       }
-      const d = parsed.data;
       const category = d.category ?? f.category ?? defaultCategory!;
       if (wantCat && !wantCat.has(category)) continue;
       const userKey = `${category}\u0000${d.user_id}`;
@@ -220,6 +223,51 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
 
   const categories = [...new Set(rows.map((r) => r.category))].sort();
   return { rows, items, categories, skipped: problems.report };
+}
+
+function isCleanReview(r: unknown): r is Review {
+  if (typeof r !== "object" || r === null) return false;
+  const o = r as Record<string, unknown>;
+  return (
+    typeof o.asin === "string" &&
+    o.asin.length > 0 &&
+    typeof o.rating === "number" &&
+    Number.isFinite(o.rating) &&
+    typeof o.title === "string" &&
+    typeof o.text === "string" &&
+    typeof o.timestamp === "number" &&
+    Number.isInteger(o.timestamp) &&
+    o.timestamp >= 0
+  );
+}
+
+/** A row that already has exactly the schema's output types, or null (then zod decides). */
+function fastMainRow(
+  v: Record<string, unknown> | null,
+): { user_id: string; profile: Review[]; data: Review; category?: string | null } | null {
+  if (!v || typeof v.user_id !== "string" || v.user_id.length === 0) return null;
+  if (
+    v.category !== undefined &&
+    v.category !== null &&
+    (typeof v.category !== "string" || v.category === "")
+  ) {
+    return null;
+  }
+  if (!Array.isArray(v.profile) || !isCleanReview(v.data)) return null;
+  for (const r of v.profile) if (!isCleanReview(r)) return null;
+  const pick = (r: Review): Review => ({
+    asin: r.asin,
+    rating: r.rating,
+    title: r.title,
+    text: r.text,
+    timestamp: r.timestamp,
+  });
+  return {
+    user_id: v.user_id,
+    profile: (v.profile as Review[]).map(pick),
+    data: pick(v.data as Review),
+    category: v.category as string | null | undefined,
+  };
 }
 
 function normaliseSplit(v: unknown): Split | null {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -105,9 +105,10 @@ describe("prepareAmazon (DuckDB)", () => {
     );
   });
 
-  it("writes parquet output the loader reads back identically", async () => {
+  it("writes sharded parquet output (small memory limit) the loader reads back identically", async () => {
     const out = join(dir, "out-pq");
     await prepareAmazon({
+      memoryLimit: "64MB",
       reviews: [join(dir, "reviews-a.jsonl"), join(dir, "reviews-b.jsonl.gz")],
       meta: join(dir, "meta.jsonl"),
       category: "Books",
@@ -115,6 +116,8 @@ describe("prepareAmazon (DuckDB)", () => {
       format: "parquet",
       threads: 1,
     });
+    const shards = (await readdir(join(out, "main", "Books"))).filter((f) => f.startsWith("train-"));
+    expect(shards.length).toBeGreaterThan(1);
     const a = await loadDataset({ dir: join(dir, "out") });
     const b = await loadDataset({ dir: out });
     expect(strip(b.rows)).toEqual(strip(a.rows));

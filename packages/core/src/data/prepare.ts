@@ -46,6 +46,21 @@ export interface PrepareAmazonResult {
 const WS_RE2 =
   "[\\t\\n\\x{0b}\\x{0c}\\r\\x{1c}-\\x{1f} \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]+";
 
+/** "2GB", "512MB", "1.5GiB", "800000000" -> bytes (DuckDB's units: KB/MB/GB/TB are powers of 1000). */
+export function parseMemory(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$/i.exec(s);
+  if (!m) {
+    throw new DepError(
+      "DEP_INVALID_ARGUMENT",
+      `memory limit ${JSON.stringify(s)}: use a size like 2GB or 512MB`,
+    );
+  }
+  const unit = (m[2] ?? "B").toUpperCase();
+  const pow = { B: 0, K: 1, M: 2, G: 3, T: 4 }[unit[0] as "B" | "K" | "M" | "G" | "T"];
+  const base = unit.includes("I") ? 1024 : 1000;
+  return Number(m[1]) * base ** pow;
+}
+
 function q(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
@@ -97,6 +112,7 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
     options.outDir,
     async (dir) => {
       const work = join(dir, ".work");
+      parseMemory(options.memoryLimit ?? "2GB");
       await mkdir(work, { recursive: true });
       const db = await DuckDBInstance.create(join(work, "prepare.duckdb"), {
         memory_limit: options.memoryLimit ?? "2GB",
@@ -115,7 +131,7 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
             isInput ? "DEP_INPUT" : "DEP_PREPARE",
             isInput
               ? `prepare: bad input: ${msg}${options.skipBad ? "" : " (fix the file, or pass --skip-bad to skip malformed lines)"}`
-              : `prepare: DuckDB failed: ${msg}`,
+              : `prepare: DuckDB failed in \`${sql.trim().replace(/\s+/g, " ").slice(0, 80)}...\`: ${msg}`,
             { cause: err },
           );
         }
@@ -245,41 +261,78 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
           np = m;
         }
         // ---- step 6 ----
-        await run(`CREATE TABLE ul AS
-          WITH fin AS (
-            SELECT s.* FROM s4 s
-            WHERE s.u IN (SELECT u FROM pk)
-              AND (s.pos > s.n - 10 OR EXISTS (SELECT 1 FROM pk WHERE pk.u = s.u AND pk.asin = s.asin)))
-          SELECT u, list({'asin': asin, 'rating': rating, 'title': title, 'text': text, 'timestamp': ts} ORDER BY pos) AS l,
-            count(*) - 10 AS p0
-          FROM fin GROUP BY u`);
+        // The final reviews, then per-user lists built and written in buckets of users (in user order) small
+        // enough for the memory limit: DuckDB's list aggregate does not spill, so one big GROUP BY would.
+        await run(`CREATE TABLE fin AS
+          SELECT s.u, s.asin, s.title, s.rating, s.ts, s.text, s.pos FROM s4 s
+          WHERE s.u IN (SELECT u FROM pk)
+            AND (s.pos > s.n - 10 OR EXISTS (SELECT 1 FROM pk WHERE pk.u = s.u AND pk.asin = s.asin))`);
         await run("DROP TABLE s4");
         await run("DROP TABLE pk");
-        const users = await count(c, "SELECT count(*) FROM ul");
-        progress("step6", `${users} users; writing DPL files`);
+        // Memory in this step is per vector of users (each train row repeats a user's history), so users are cut
+        // into buckets of about 1/64 of the memory limit of review bytes and at most 1024 users; each bucket is
+        // written as its own shard (`<split>-NNNNN-of-NNNNN`). (An ORDER BY inside list() allocates per group and
+        // does not spill, so lists are sorted afterwards instead.)
+        const bucketBytes = Math.max(1 << 20, Math.floor(parseMemory(options.memoryLimit ?? "2GB") / 64));
+        await run(`CREATE TABLE ub AS
+          WITH ub0 AS (SELECT u, sum(strlen(text) + strlen(title) + 64) AS b FROM fin GROUP BY u)
+          SELECT u,
+            CAST(floor(coalesce(sum(b) OVER (ORDER BY u ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) / ${bucketBytes}) AS BIGINT) AS b1,
+            CAST(floor((row_number() OVER (ORDER BY u) - 1) / 1024) AS BIGINT) AS b2
+          FROM ub0`);
+        await run(`CREATE TABLE ub2 AS
+          SELECT u, dense_rank() OVER (ORDER BY b1, b2) - 1 AS bucket FROM ub`);
+        await run("DROP TABLE ub");
+        // stored in bucket order, so each bucket's scan skips the other row groups (zone maps)
+        await run(
+          "CREATE TABLE finb AS SELECT f.*, ub2.bucket FROM fin f JOIN ub2 USING (u) ORDER BY ub2.bucket, f.u",
+        );
+        await run("DROP TABLE fin");
+        const users = await count(c, "SELECT count(*) FROM ub2");
+        const buckets = users === 0 ? 0 : (await count(c, "SELECT max(bucket) FROM ub2")) + 1;
+        const items = await count(c, "SELECT count(DISTINCT asin) FROM finb");
+        progress("step6", `${users} users, ${items} items; writing DPL files in ${buckets} part(s)`);
         await mkdir(join(dir, "main", cat), { recursive: true });
         await mkdir(join(dir, "meta", cat), { recursive: true });
-        const ext = format === "parquet" ? "-00000-of-00001.parquet" : ".jsonl";
-        const fmt = format === "parquet" ? "(FORMAT PARQUET, COMPRESSION SNAPPY)" : "(FORMAT JSON)";
+        await run("SET preserve_insertion_order = true");
+        const fmt =
+          format === "parquet"
+            ? "(FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 2048)"
+            : "(FORMAT JSON)";
+        const ext = format === "parquet" ? ".parquet" : ".jsonl";
         const splits: Array<[string, string]> = [
           ["train", "range(0, 8)"],
           ["val", "range(8, 9)"],
           ["test", "range(9, 10)"],
         ];
-        for (const [split, range] of splits) {
-          await run(`COPY (
-              SELECT u AS user_id, ${q(cat)} AS category, l[1:p0 + i] AS profile, l[p0 + i + 1] AS data
-              FROM ul, ${range} t(i) ORDER BY u, i)
-            TO ${q(join(dir, "main", cat, `${split}${ext}`))} ${fmt}`);
+        const shard = (b: number, n: number) =>
+          n <= 1 && format === "jsonl"
+            ? ""
+            : `-${String(b).padStart(5, "0")}-of-${String(Math.max(1, n)).padStart(5, "0")}`;
+        for (let b = 0; b < Math.max(1, buckets); b++) {
+          await run(`CREATE OR REPLACE TABLE ul AS
+            SELECT f.u,
+              list_transform(
+                list_sort(list({'pos': pos, 'asin': asin, 'rating': rating, 'title': title, 'text': text, 'timestamp': ts})),
+                x -> {'asin': x.asin, 'rating': x.rating, 'title': x.title, 'text': x.text, 'timestamp': x.timestamp}) AS l,
+              count(*) - 10 AS p0
+            FROM finb f WHERE f.bucket = ${b} GROUP BY f.u ORDER BY f.u`);
+          // no ORDER BY here (a sort of the 10x-expanded nested rows would not spill well): rows come out in table
+          // order, user by user (ul is stored sorted; insertion order is preserved for these plain scans)
+          for (const [split, range] of splits) {
+            await run(`COPY (
+                SELECT u AS user_id, ${q(cat)} AS category, r.profile AS profile, r.data AS data FROM (
+                  SELECT u, unnest(list_transform(${range}, i -> {'profile': l[1:p0 + i], 'data': l[p0 + i + 1]})) AS r
+                  FROM ul))
+              TO ${q(join(dir, "main", cat, `${split}${shard(b, buckets)}${ext}`))} ${fmt}`);
+          }
+          progress("write", `part ${b + 1} of ${Math.max(1, buckets)}`);
         }
+        await run("DROP TABLE IF EXISTS ul");
         await run(`COPY (
             SELECT asin, title, description FROM items
-            WHERE asin IN (SELECT DISTINCT unnest(list_transform(l, x -> x.asin)) FROM ul) ORDER BY asin)
+            WHERE asin IN (SELECT DISTINCT asin FROM finb) ORDER BY asin)
           TO ${q(join(dir, "meta", cat, format === "parquet" ? "full-00000-of-00001.parquet" : "meta.jsonl"))} ${fmt}`);
-        const items = await count(
-          c,
-          "SELECT count(DISTINCT a) FROM (SELECT unnest(list_transform(l, x -> x.asin)) AS a FROM ul)",
-        );
         const stats: PrepareStats = {
           itemsIn,
           itemsAfterStep1,

@@ -52,6 +52,16 @@ function encode(v: Float32Array, dtype: EmbeddingDtype): Float32Array | Uint16Ar
   return dtype === "F32" ? v : dtype === "F16" ? f32ToF16(v) : f32ToBf16(v);
 }
 
+/** Index of the first NaN or infinity, or -1 (x - x is 0 exactly for finite x). */
+function firstNonFinite(a: Float32Array): number {
+  const n = a.length;
+  for (let i = 0; i < n; i++) {
+    const v = a[i] as number;
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
 export class EmbeddingStore {
   readonly dir: string;
   readonly meta: StoreMeta;
@@ -219,14 +229,13 @@ export class EmbeddingStore {
 
   #addRows(keys: string[], data: Float32Array, where: string): void {
     const d = this.meta.dim;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]!)) {
-        const row = Math.floor(i / d);
-        throw new DepError(
-          "DEP_INPUT",
-          `${where}: row ${row} (sha256 ${keys[row]}) column ${i % d} is not finite; re-embed or fix the file`,
-        );
-      }
+    const i = firstNonFinite(data);
+    if (i >= 0) {
+      const row = Math.floor(i / d);
+      throw new DepError(
+        "DEP_INPUT",
+        `${where}: row ${row} (sha256 ${keys[row]}) column ${i % d} is not finite; re-embed or fix the file`,
+      );
     }
     const keep: number[] = [];
     for (let i = 0; i < keys.length; i++) {

@@ -60,7 +60,7 @@ describe("safetensors", () => {
   });
 
   it("converts half precision with round-to-nearest-even", () => {
-    for (const x of [0, 1, -1, 0.5, 65504, 1e-5, -3.14159, 6.1e-5]) {
+    for (const x of [0, 1, -1, 0.5, 65504, 1e-5, -2.71, 6.1e-5]) {
       expect(Math.abs(f16BitsToF32(f32ToF16Bits(x)) - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -11 + 6e-8);
       expect(Math.abs(bf16BitsToF32(f32ToBf16Bits(x)) - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -8);
     }

@@ -79,6 +79,8 @@ export function computeDifferences(
   const nUsers = means.length / dim;
   const out = new Float32Array(T * dim);
   const acc = new Float64Array(dim);
+  const stamp = new Int32Array(nUsers).fill(-1);
+  const dist = new Float64Array(nUsers);
   let s = new Float64Array(64);
   let w = new Float64Array(64);
   for (let t = 0; t < T; t++) {
@@ -104,6 +106,11 @@ export function computeDifferences(
         const r = csr.peerUser[p0 + i]!;
         if (r < 0 || r >= nUsers)
           throw new DepError("DEP_INVALID_ARGUMENT", `computeDifferences: bad peer user at ${p0 + i}`);
+        // ||mean[u] - mean[r]|| is cached while consecutive targets share their user
+        if (stamp[r] === u) {
+          s[i] = dist[r]!;
+          continue;
+        }
         const mr = r * dim;
         let q = 0;
         for (let j = 0; j < dim; j++) {
@@ -111,6 +118,8 @@ export function computeDifferences(
           q += x * x;
         }
         s[i] = Math.sqrt(q);
+        stamp[r] = u;
+        dist[r] = s[i]!;
       }
     }
     peerWeights(s, n, weighting, w);
@@ -119,9 +128,19 @@ export function computeDifferences(
       const row = csr.peerRow[p0 + i]!;
       if (row < 0 || row >= nRows)
         throw new DepError("DEP_INVALID_ARGUMENT", `computeDifferences: bad peer row at ${p0 + i}`);
-      const wi = w[i]!;
-      const off = row * dim;
-      for (let j = 0; j < dim; j++) acc[j] = acc[j]! + wi * embeddings[off + j]!;
+    }
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const wa = w[i]!;
+      const wb = w[i + 1]!;
+      const oa = csr.peerRow[p0 + i]! * dim;
+      const ob = csr.peerRow[p0 + i + 1]! * dim;
+      for (let j = 0; j < dim; j++) acc[j] = acc[j]! + wa * embeddings[oa + j]! + wb * embeddings[ob + j]!;
+    }
+    if (i < n) {
+      const wa = w[i]!;
+      const oa = csr.peerRow[p0 + i]! * dim;
+      for (let j = 0; j < dim; j++) acc[j] = acc[j]! + wa * embeddings[oa + j]!;
     }
     const so = self * dim;
     const oo = t * dim;

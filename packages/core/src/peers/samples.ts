@@ -17,7 +17,7 @@ import { EmbeddingStore, textKey } from "../embed/store.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { SafetensorsWriter } from "../io/safetensors.js";
 import { Rng } from "../util/rng.js";
-import { computeDifferences, type DiffCsr, type DiffWeighting, sliceCsr } from "./diff.js";
+import { computeDifferences, type DiffCsr, type DiffWeighting } from "./diff.js";
 import { buildPeerIndex, type PeerIndex, userKeyOf } from "./peerIndex.js";
 
 export const MAX_HISTORY = 8;
@@ -81,8 +81,12 @@ export interface DifferencePlan {
   referencePromptAlignment: boolean;
   samples: SampleInfo[];
   excluded: { count: number; ids: string[] };
-  /** targets of all samples, sample s owning targets targetPtr[s] .. targetPtr[s+1]-1 (one per slot pair) */
-  targetPtr: Int32Array;
+  /**
+   * Slot pairs of sample s are slotPtr[s] .. slotPtr[s+1]-1; slotTarget maps each to a distinct target of `csr`
+   * (the same (user, review) in several rows of a user, e.g. its 8 train rows, is computed once).
+   */
+  slotPtr: Int32Array;
+  slotTarget: Int32Array;
   csr: DiffCsr;
   index: PeerIndex;
   embeddings: Float32Array;
@@ -157,7 +161,9 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
   );
   const samples: SampleInfo[] = [];
   const excludedIds: string[] = [];
-  const targetPtr: number[] = [0];
+  const slotPtr: number[] = [0];
+  const slotTarget: number[] = [];
+  const targetOf = new Map<string, number>();
   const selfRow: number[] = [];
   const selfUser: number[] = [];
   const peerPtr: number[] = [0];
@@ -179,25 +185,33 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
       const rev = row.profile[j]!;
       const reviewers = index.reviewers.get(`${row.category}\u0000${rev.asin}`);
       if (!reviewers || reviewers.user.length <= 1) continue;
-      let n = 0;
-      for (let q = 0; q < reviewers.user.length; q++) {
-        const r = reviewers.user[q]!;
-        if (r === u) continue;
-        peerRow.push(index.eRow[index.ePtr[r]! + reviewers.index[q]!]!);
-        peerUser.push(r);
-        n++;
+      const self = rowOf(rev, row);
+      const key = `${u}\u0000${self}\u0000${rev.asin}`;
+      let target = targetOf.get(key);
+      if (target === undefined) {
+        let n = 0;
+        for (let q = 0; q < reviewers.user.length; q++) {
+          const r = reviewers.user[q]!;
+          if (r === u) continue;
+          peerRow.push(index.eRow[index.ePtr[r]! + reviewers.index[q]!]!);
+          peerUser.push(r);
+          n++;
+        }
+        if (n === 0) continue; // cannot happen with one review per item per user; kept for safety
+        target = selfRow.length;
+        targetOf.set(key, target);
+        selfRow.push(self);
+        selfUser.push(u);
+        peerPtr.push(peerRow.length);
       }
-      if (n === 0) continue; // cannot happen with one review per item per user; kept for safety
-      selfRow.push(rowOf(rev, row));
-      selfUser.push(u);
-      peerPtr.push(peerRow.length);
+      slotTarget.push(target);
       sources.push(j);
     }
     if (sources.length === 0) {
       excludedIds.push(sampleId(row));
       continue;
     }
-    targetPtr.push(selfRow.length);
+    slotPtr.push(slotTarget.length);
     samples.push({
       id: sampleId(row),
       userId: row.userId,
@@ -218,7 +232,8 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
     referencePromptAlignment: align,
     samples,
     excluded: { count: excludedIds.length, ids: excludedIds },
-    targetPtr: Int32Array.from(targetPtr),
+    slotPtr: Int32Array.from(slotPtr),
+    slotTarget: Int32Array.from(slotTarget),
     csr: {
       selfRow: Int32Array.from(selfRow),
       selfUser: Int32Array.from(selfUser),
@@ -238,25 +253,73 @@ export async function materializeDifferences(
   s0: number,
   s1: number,
   kernel: DiffKernel = computeDifferences,
-): Promise<{ x: Float32Array; k: Int32Array }> {
+  /** reuse this buffer (length >= (s1-s0)*16*dim) for x instead of allocating one */
+  into?: Float32Array,
+): Promise<{ x: Float32Array; k: Int32Array; targets: number; kernelMs: number }> {
   const d = plan.dim;
-  const t0 = plan.targetPtr[s0]!;
-  const t1 = plan.targetPtr[s1]!;
-  const diff = await kernel(sliceCsr(plan.csr, t0, t1), plan.index.means, plan.embeddings, d, plan.weighting);
-  const x = new Float32Array((s1 - s0) * SLOT_ROWS * d);
+  const { csr } = plan;
+  // the distinct targets of these samples, as their own CSR
+  const local = new Map<number, number>();
+  const sel: number[] = [];
+  for (let q = plan.slotPtr[s0]!; q < plan.slotPtr[s1]!; q++) {
+    const t = plan.slotTarget[q]!;
+    if (!local.has(t)) {
+      local.set(t, sel.length);
+      sel.push(t);
+    }
+  }
+  let nnz = 0;
+  for (const t of sel) nnz += csr.peerPtr[t + 1]! - csr.peerPtr[t]!;
+  const sub: DiffCsr = {
+    selfRow: new Int32Array(sel.length),
+    selfUser: new Int32Array(sel.length),
+    peerPtr: new Int32Array(sel.length + 1),
+    peerRow: new Int32Array(nnz),
+    peerUser: new Int32Array(nnz),
+  };
+  let off = 0;
+  sel.forEach((t, i) => {
+    sub.selfRow[i] = csr.selfRow[t]!;
+    sub.selfUser[i] = csr.selfUser[t]!;
+    const a = csr.peerPtr[t]!;
+    const b = csr.peerPtr[t + 1]!;
+    sub.peerRow.set(csr.peerRow.subarray(a, b), off);
+    sub.peerUser.set(csr.peerUser.subarray(a, b), off);
+    off += b - a;
+    sub.peerPtr[i + 1] = off;
+  });
+  const tk = performance.now();
+  const diff = await kernel(sub, plan.index.means, plan.embeddings, d, plan.weighting);
+  const kernelMs = performance.now() - tk;
+  const size = (s1 - s0) * SLOT_ROWS * d;
+  let x: Float32Array;
+  if (into) {
+    if (into.length < size)
+      throw new DepError("DEP_INVALID_ARGUMENT", "materializeDifferences: buffer too small");
+    x = into.length === size ? into : into.subarray(0, size);
+    x.fill(0);
+  } else x = new Float32Array(size);
   const k = new Int32Array(s1 - s0);
+  const emb = plan.embeddings;
   for (let s = s0; s < s1; s++) {
-    const a = plan.targetPtr[s]!;
-    const n = plan.targetPtr[s + 1]! - a;
+    const a = plan.slotPtr[s]!;
+    const n = plan.slotPtr[s + 1]! - a;
     k[s - s0] = n;
     const base = (s - s0) * SLOT_ROWS * d;
     for (let q = 0; q < n; q++) {
-      const self = plan.csr.selfRow[a + q]!;
-      x.set(plan.embeddings.subarray(self * d, (self + 1) * d), base + q * d);
-      x.set(diff.subarray((a + q - t0) * d, (a + q - t0 + 1) * d), base + (MAX_HISTORY + q) * d);
+      const t = plan.slotTarget[a + q]!;
+      const li = local.get(t)!;
+      const so = csr.selfRow[t]! * d;
+      const ho = base + q * d;
+      const dso = li * d;
+      const dho = base + (MAX_HISTORY + q) * d;
+      for (let j = 0; j < d; j++) {
+        x[ho + j] = emb[so + j]!;
+        x[dho + j] = diff[dso + j]!;
+      }
     }
   }
-  return { x, k };
+  return { x, k, targets: sel.length, kernelMs };
 }
 
 export interface DifferenceSamples {
@@ -280,7 +343,17 @@ export interface WriteDiffFileResult {
   sidecar: string;
   samples: number;
   excluded: { count: number; ids: string[] };
-  timings: { loadMs: number; indexMs: number; planMs: number; computeMs: number; writeMs: number };
+  /** computeMs includes kernelMs (the difference kernel alone) and assembling X */
+  timings: {
+    loadMs: number;
+    indexMs: number;
+    planMs: number;
+    computeMs: number;
+    kernelMs: number;
+    writeMs: number;
+  };
+  /** difference targets computed (a (user, review) shared by several samples is computed once per chunk) */
+  targets: number;
 }
 
 /** The sidecar path of a diff file: FILE.safetensors -> FILE.samples.json. */
@@ -325,13 +398,23 @@ export async function writeDiffFile(
   );
   const chunk = Math.max(1, options.chunkSamples ?? 4096);
   const ks = new Int32Array(S);
+  const buffer = new Float32Array(Math.min(S, Math.max(1, options.chunkSamples ?? 4096)) * SLOT_ROWS * d);
   let computeMs = 0;
+  let kernelMs = 0;
   let writeMs = 0;
+  let targets = 0;
   try {
     for (let s = 0; s < S; s += chunk) {
       const e = Math.min(S, s + chunk);
       const tc = performance.now();
-      const { x, k } = await materializeDifferences(plan, s, e, options.kernel);
+      const {
+        x,
+        k,
+        targets: nt,
+        kernelMs: km,
+      } = await materializeDifferences(plan, s, e, options.kernel, buffer);
+      kernelMs += km;
+      targets += nt;
       const tw = performance.now();
       await w.write("x", x);
       writeMs += performance.now() - tw;
@@ -376,6 +459,7 @@ export async function writeDiffFile(
     sidecar,
     samples: S,
     excluded: plan.excluded,
-    timings: { ...plan.timings, computeMs, writeMs },
+    timings: { ...plan.timings, computeMs, kernelMs, writeMs },
+    targets,
   };
 }

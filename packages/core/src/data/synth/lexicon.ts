@@ -244,7 +244,7 @@ export const CATEGORIES: Record<string, CategoryLexicon> = {
     consumed: "watched",
     consuming: "watching",
     finished: "the credits rolled",
-    genres: ["drama", "comedy", "thriller", "documentary", "science fiction", "animated", "crime", "western"],
+    genres: ["drama", "comedy", "suspense", "adventure", "science fiction", "animation", "crime", "romance"],
     aspects: [
       {
         noun: "story",
@@ -382,7 +382,7 @@ export const CATEGORIES: Record<string, CategoryLexicon> = {
     consumed: "listened to",
     consuming: "listening to",
     finished: "the last track faded out",
-    genres: ["indie rock", "jazz", "folk", "soul", "electronic", "classical", "blues", "hip hop"],
+    genres: ["indie rock", "jazz", "folk", "soul", "electronic music", "classical music", "blues", "hip hop"],
     aspects: [
       {
         noun: "vocals",

@@ -105,6 +105,10 @@ function cap(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+function aOrAn(word: string): string {
+  return /^[aeiou]/i.test(word) ? "an" : "a";
+}
+
 function titleCase(s: string): string {
   return s
     .split(" ")
@@ -133,7 +137,10 @@ function makeItem(lex: CategoryLexicon, rng: Rng, asin: string): { info: ItemInf
   const quality = new Float32Array(lex.aspects.length);
   for (let a = 0; a < quality.length; a++) quality[a] = Math.max(-1, Math.min(1, 0.15 + 0.55 * rng.normal()));
   const made = lex.name === "CDs_and_Vinyl" ? "recorded in" : "set in";
-  const sentences = [`A ${genre} ${lex.thing} from ${name}, ${made} ${place}.`, rng.pick(lex.premises)];
+  const sentences = [
+    `${cap(aOrAn(genre))} ${genre} ${lex.thing} from ${name}, ${made} ${place}.`,
+    rng.pick(lex.premises),
+  ];
   const target = 150 + Math.floor(rng.float() * rng.float() * 1400);
   const pool = rng.shuffle([
     ...lex.features,
@@ -225,7 +232,7 @@ export function writeReview(
   const openers = [
     `I ${lex.consumed} ${T} after ${rng.pick(REASONS)}.`,
     `${T} had been on my list for a while, and I finally ${lex.consumed} it.`,
-    `This is a ${item.genre} ${lex.thing}, and I went in with ${user.rating_bias > 0.2 ? "high" : user.rating_bias < -0.2 ? "low" : "modest"} expectations.`,
+    `This is ${aOrAn(item.genre)} ${item.genre} ${lex.thing}, and I went in with ${user.rating_bias > 0.2 ? "high" : user.rating_bias < -0.2 ? "low" : "modest"} expectations.`,
     rating >= 4
       ? `I really enjoyed ${lex.consuming} ${T}.`
       : rating <= 2
@@ -240,7 +247,7 @@ export function writeReview(
   sentences.push({
     s: rng.pick([
       `Overall, I found it ${adjOf(overallPol)}.`,
-      `As a ${item.genre} ${lex.thing}, it is ${adjOf(overallPol)}.`,
+      `As ${aOrAn(item.genre)} ${item.genre} ${lex.thing}, it is ${adjOf(overallPol)}.`,
       `All in all, it was ${adjOf(overallPol)}.`,
     ]),
     pol: overallPol,
@@ -268,7 +275,7 @@ export function writeReview(
     if (pol === "pos") {
       text = rng.pick([
         `The ${asp.noun} ${rng.pick(asp.good)}.`,
-        `What stood out most was the ${asp.noun}, which ${rng.pick(asp.good)}.`,
+        `What stood out most ${was} the ${asp.noun}, which ${rng.pick(asp.good)}.`,
         `I loved how the ${asp.noun} ${rng.pick(asp.good)}.`,
         `The ${asp.noun} ${was} ${adjOf("pos")}.`,
       ]);
