@@ -23,19 +23,42 @@ describe("dep CLI", () => {
   it("prints help with every command", () => {
     const r = dep(["--help"]);
     expect(r.code).toBe(0);
-    for (const cmd of ["info", "data", "embed", "diff", "assets", "complete", "eval", "report", "demo"])
+    for (const cmd of [
+      "info",
+      "data",
+      "embed",
+      "diff",
+      "train",
+      "select",
+      "generate",
+      "assets",
+      "complete",
+      "eval",
+      "report",
+      "demo",
+    ])
       expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
   });
 
-  it.each(["info", "data", "embed", "diff", "assets", "complete", "eval", "report", "demo"])(
-    "has help for %s with an example",
-    (cmd) => {
-      const r = dep([cmd, "--help"]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^Usage: dep /);
-      expect(r.stdout).toMatch(/Example:/);
-    },
-  );
+  it.each([
+    "info",
+    "data",
+    "embed",
+    "diff",
+    "train",
+    "select",
+    "generate",
+    "assets",
+    "complete",
+    "eval",
+    "report",
+    "demo",
+  ])("has help for %s with an example", (cmd) => {
+    const r = dep([cmd, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: dep /);
+    expect(r.stdout).toMatch(/Example:/);
+  });
 
   it("reports the backend as JSON", () => {
     const r = dep(["info", "--json"]);

@@ -7,8 +7,10 @@ import { registerDemo } from "./commands/demo.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerEmbed } from "./commands/embed.js";
 import { registerEval } from "./commands/eval.js";
+import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
 import { registerReport } from "./commands/report.js";
+import { registerSelect } from "./commands/select.js";
 import { registerTrain } from "./commands/train.js";
 import { readVersions } from "./versions.js";
 
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerAssets(program);
   registerComplete(program);
   registerTrain(program);
+  registerSelect(program);
+  registerGenerate(program);
   registerEval(program);
   registerReport(program);
   registerDemo(program);

@@ -48,5 +48,10 @@ export {
   rougeTokenize,
 } from "./metrics/rouge.js";
 export * from "./report/index.js";
+export {
+  epochCheckpoints,
+  type Selection,
+  type SelectOptions,
+  selectCheckpoint,
+} from "./select/selectCheckpoint.js";
 export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";
-export { epochCheckpoints, type SelectOptions, type Selection, selectCheckpoint } from "./select/selectCheckpoint.js";

@@ -6,6 +6,7 @@ import {
   ensureModel,
   initParams,
   loadTrainingSamples,
+  Rng,
   TINYLLAMA,
   train,
 } from "@dep/core";
@@ -15,7 +16,6 @@ import { z } from "zod";
 import { applyConfigFile, printableConfig } from "../config.js";
 import { Progress } from "../progress.js";
 import { defaultThreads, nonNegativeNumber, positiveInt, shutdownSignal } from "../runtime.js";
-import { Rng } from "@dep/core";
 
 interface TrainFlags {
   data: string;
@@ -84,10 +84,25 @@ export function registerTrain(program: Command): void {
     .option("--weight-decay <x>", "AdamW weight decay", nonNegativeNumber, 0.025)
     .option("--warmup-ratio <x>", "share of updates spent warming up linearly", nonNegativeNumber, 0.01)
     .option("--grad-accum <n>", "samples per optimizer update (batch 1 each)", positiveInt, 16)
-    .option("--seed <n>", "seed of the initialisation and the sample order", (v) => Number.parseInt(v, 10), 42)
+    .option(
+      "--seed <n>",
+      "seed of the initialisation and the sample order",
+      (v) => Number.parseInt(v, 10),
+      42,
+    )
     .option("--max-steps <n>", "stop after this many optimizer updates", positiveInt)
-    .option("--save-every <n>", "also save the resumable state every N updates (0: epoch ends only)", (v) => Number.parseInt(v, 10), 0)
-    .option("-t, --threads <n>", "CPU threads (default: $DEP_THREADS or the CPU count)", positiveInt, defaultThreads())
+    .option(
+      "--save-every <n>",
+      "also save the resumable state every N updates (0: epoch ends only)",
+      (v) => Number.parseInt(v, 10),
+      0,
+    )
+    .option(
+      "-t, --threads <n>",
+      "CPU threads (default: $DEP_THREADS or the CPU count)",
+      positiveInt,
+      defaultThreads(),
+    )
     .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positiveInt, 3072)
     .option("--sae-width <n>", "SAE width h", positiveInt, 512)
     .option("--linear-output", "linear SAE decoder output instead of the reference's GELU", false)
@@ -96,14 +111,27 @@ export function registerTrain(program: Command): void {
         .choices(["reference", "softmax-norm", "uniform"])
         .default("reference"),
     )
-    .option("--reference-prompt-alignment", "label soft slots with the first k profile reviews (the reference quirk)", false)
-    .addOption(new Option("--variant <v>", "DEP or an ablation").choices(["dep", "his-only", "diff-only"]).default("dep"))
+    .option(
+      "--reference-prompt-alignment",
+      "label soft slots with the first k profile reviews (the reference quirk)",
+      false,
+    )
+    .addOption(
+      new Option("--variant <v>", "DEP or an ablation")
+        .choices(["dep", "his-only", "diff-only"])
+        .default("dep"),
+    )
     .option("--max-samples <n>", "use at most N training samples", positiveInt)
     .addOption(
-      new Option("--kernel-backend <b>", "where the SAE/projector kernels run").choices(["auto", "reference", "cpu", "cuda"]).default("auto"),
+      new Option("--kernel-backend <b>", "where the SAE/projector kernels run")
+        .choices(["auto", "reference", "cpu", "cuda"])
+        .default("auto"),
     )
     .option("--resume", "continue the run in --out from its last saved state", false)
-    .option("--dump-grads <file>", "run one sample without updating and write params, grads and inputs (safetensors)")
+    .option(
+      "--dump-grads <file>",
+      "run one sample without updating and write params, grads and inputs (safetensors)",
+    )
     .option("--config <file>", "JSON file with these options (camelCase keys); flags override it")
     .option("--print-config", "print the merged options and exit", false)
     .option("--json", "no progress line; print the result as JSON", false)
@@ -119,7 +147,10 @@ export function registerTrain(program: Command): void {
         return;
       }
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
-      const llm = await Llm.load(modelPath, { threads: o.threads, contextSize: Math.min(4096, o.maxLength + 1024) });
+      const llm = await Llm.load(modelPath, {
+        threads: o.threads,
+        contextSize: Math.min(4096, o.maxLength + 1024),
+      });
       try {
         if (o.dumpGrads) {
           const { data, samples } = await loadTrainingSamples(o.data, o.embeddings, "train", {
@@ -129,7 +160,8 @@ export function registerTrain(program: Command): void {
             maxSamples: 1,
           });
           const sample = data[0];
-          if (!sample) throw new DepError("DEP_INPUT", `${o.data}: no training sample has a qualifying review`);
+          if (!sample)
+            throw new DepError("DEP_INPUT", `${o.data}: no training sample has a qualifying review`);
           const dims = { d: samples.dim, h: o.saeWidth, H: llm.info.nEmbd };
           const rng = new Rng(o.seed).fork("init");
           const model = new DepModel(
@@ -138,8 +170,18 @@ export function registerTrain(program: Command): void {
             { threads: o.threads, backend: o.kernelBackend },
           );
           const r = await dumpGrads(llm, model, sample, o.dumpGrads, o.maxLength);
-          const summary = { file: o.dumpGrads, sample: samples.samples[0]!.id, loss: r.lossLm + r.saeLoss, lossLm: r.lossLm, k: r.k };
-          console.log(o.json ? JSON.stringify(summary) : `wrote ${o.dumpGrads} (sample ${summary.sample}, loss ${summary.loss.toFixed(4)})`);
+          const summary = {
+            file: o.dumpGrads,
+            sample: samples.samples[0]!.id,
+            loss: r.lossLm + r.saeLoss,
+            lossLm: r.lossLm,
+            k: r.k,
+          };
+          console.log(
+            o.json
+              ? JSON.stringify(summary)
+              : `wrote ${o.dumpGrads} (sample ${summary.sample}, loss ${summary.loss.toFixed(4)})`,
+          );
           return;
         }
         const progress = new Progress({ label: "train", unit: "samples", quiet: o.json });
@@ -177,10 +219,16 @@ export function registerTrain(program: Command): void {
         progress.done();
         if (o.json) console.log(JSON.stringify(result));
         else {
-          console.log(`run ${result.runDir}: ${result.optimizerSteps} updates${result.interrupted ? " (interrupted; rerun with --resume)" : ""}`);
+          console.log(
+            `run ${result.runDir}: ${result.optimizerSteps} updates${result.interrupted ? " (interrupted; rerun with --resume)" : ""}`,
+          );
           for (const c of result.epochCheckpoints) console.log(`checkpoint ${c}`);
         }
-        if (result.interrupted) throw new DepError("DEP_INTERRUPTED", `training interrupted; state saved in ${basename(o.out)}/state (rerun with --resume)`);
+        if (result.interrupted)
+          throw new DepError(
+            "DEP_INTERRUPTED",
+            `training interrupted; state saved in ${basename(o.out)}/state (rerun with --resume)`,
+          );
       } finally {
         await llm.dispose();
       }

@@ -1,0 +1,117 @@
+import {
+  DepModel,
+  ensureModel,
+  type GenerationMethod,
+  generatePredictions,
+  loadModelCheckpoint,
+  TINYLLAMA,
+} from "@dep/core";
+import { DepError, Llm } from "@dep/native-cuda";
+import { type Command, Option } from "commander";
+import { Progress } from "../progress.js";
+import { defaultThreads, nonNegativeNumber, positiveInt, shutdownSignal } from "../runtime.js";
+
+export const METHODS: GenerationMethod[] = [
+  "dep",
+  "his-only",
+  "diff-only",
+  "no-soft",
+  "non-personalized",
+  "rag",
+];
+
+export function registerGenerate(program: Command): void {
+  program
+    .command("generate")
+    .description(
+      "write personalized reviews for a split (SPEC §7); resumable — a rerun skips finished samples",
+    )
+    .option(
+      "--checkpoint <dir>",
+      "a checkpoint folder (RUNDIR/checkpoints/epoch-N); needed by dep / his-only / diff-only",
+    )
+    .requiredOption("--data <dir>", "dataset folder")
+    .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
+    .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
+    .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
+    .requiredOption("--out <file>", "predictions JSONL (appended to; finished samples are skipped)")
+    .addOption(new Option("--method <m>", "generation method (dep needs --checkpoint)").choices(METHODS))
+    .option("--no-soft", "the DEP prompt without soft rows (same as --method no-soft)")
+    .option("--rag-k <n>", "history reviews shown by the rag method", positiveInt, 4)
+    .option("-n, --max-tokens <n>", "new tokens per review", positiveInt, 2048)
+    .option("--temperature <t>", "sampling temperature", nonNegativeNumber, 0.8)
+    .option("--top-p <p>", "nucleus sampling mass", nonNegativeNumber, 0.95)
+    .option("--seed <n>", "sampler seed", (v) => Number.parseInt(v, 10), 42)
+    .option("--parallel <n>", "samples decoded together", positiveInt, 4)
+    .option("--max-length <n>", "prompt budget in positions", positiveInt, 3072)
+    .option("--max-samples <n>", "generate for at most N samples", positiveInt)
+    .option(
+      "-t, --threads <n>",
+      "CPU threads (default: $DEP_THREADS or the CPU count)",
+      positiveInt,
+      defaultThreads(),
+    )
+    .option("--json", "no progress line; print the result as JSON", false)
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dep generate --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --out preds.jsonl",
+    )
+    .action(async (o) => {
+      const method: GenerationMethod =
+        o.soft === false ? "no-soft" : (o.method ?? (o.checkpoint ? "dep" : "no-soft"));
+      const needsModel = method === "dep" || method === "his-only" || method === "diff-only";
+      if (needsModel && !o.checkpoint)
+        throw new DepError("DEP_USAGE", `--method ${method} needs --checkpoint`);
+      const ckpt = needsModel ? await loadModelCheckpoint(o.checkpoint) : null;
+      const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
+      const llm = await Llm.load(modelPath, {
+        threads: o.threads,
+        contextSize: Math.min(4096, o.maxLength + o.maxTokens),
+      });
+      try {
+        if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
+          throw new DepError(
+            "DEP_CHECKPOINT",
+            `${o.checkpoint} projects to width ${ckpt.config.H} but ${modelPath} has nEmbd ${llm.info.nEmbd}: use the LLM it was trained with (${ckpt.config.llm.file})`,
+          );
+        }
+        const model = ckpt
+          ? new DepModel(ckpt.config, ckpt.params, { threads: o.threads, backend: "auto" })
+          : null;
+        const progress = new Progress({ label: `generate (${method})`, unit: "samples", quiet: o.json });
+        const r = await generatePredictions({
+          llm,
+          model,
+          method,
+          ragK: o.ragK,
+          dataDir: o.data,
+          embDir: o.embeddings,
+          split: o.split,
+          outFile: o.out,
+          maxTokens: o.maxTokens,
+          temperature: o.temperature,
+          topP: o.topP,
+          seed: o.seed,
+          parallel: o.parallel,
+          maxLength: o.maxLength,
+          ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
+          signal: shutdownSignal,
+          onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),
+        });
+        progress.done();
+        if (shutdownSignal.aborted) {
+          throw new DepError(
+            "DEP_INTERRUPTED",
+            `generation interrupted after ${r.written} new samples; rerun to resume`,
+          );
+        }
+        console.log(
+          o.json
+            ? JSON.stringify({ out: o.out, method, ...r })
+            : `${o.out}: ${r.written} written, ${r.skipped} already done, ${r.total} in all`,
+        );
+      } finally {
+        await llm.dispose();
+      }
+    });
+}
