@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { createInterface } from "node:readline";
-import { createGunzip } from "node:zlib";
+import { brotliDecompressSync, createGunzip, gunzipSync } from "node:zlib";
 import { DepError } from "@dep/native-cuda";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import type { Split } from "./types.js";
@@ -131,6 +131,32 @@ export async function* readRows(file: SourceFile): AsyncGenerator<RawRow> {
   }
 }
 
+const JS_CODECS = { UNCOMPRESSED: true, SNAPPY: true, GZIP: true, BROTLI: true };
+const compressors = {
+  GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)),
+  BROTLI: (input: Uint8Array) => new Uint8Array(brotliDecompressSync(input)),
+};
+
+async function* readParquetRowsDuckDB(path: string): AsyncGenerator<RawRow> {
+  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const db = await DuckDBInstance.create(":memory:", { threads: "1" });
+  const c = await db.connect();
+  try {
+    const result = await c.stream(`SELECT * FROM read_parquet('${path.replace(/'/g, "''")}')`);
+    let line = 0;
+    for await (const rows of result.yieldRowObjectJs()) {
+      for (const value of rows) yield { file: path, line: ++line, value };
+    }
+  } catch (err) {
+    throw new DepError("DEP_INPUT", `${path}: cannot read Parquet (${(err as Error).message})`, {
+      cause: err,
+    });
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
 async function* readParquetRows(path: string): AsyncGenerator<RawRow> {
   let buffer: Awaited<ReturnType<typeof asyncBufferFromFile>>;
   let meta: Awaited<ReturnType<typeof parquetMetadataAsync>>;
@@ -142,18 +168,25 @@ async function* readParquetRows(path: string): AsyncGenerator<RawRow> {
       cause: err,
     });
   }
+  const codecs = new Set(
+    meta.row_groups.flatMap((rg) => rg.columns.map((c) => c.meta_data?.codec ?? "UNCOMPRESSED")),
+  );
+  if ([...codecs].some((c) => !(c in JS_CODECS))) {
+    // e.g. ZSTD or LZ4: DuckDB reads every codec
+    yield* readParquetRowsDuckDB(path);
+    return;
+  }
   // one row group at a time keeps memory bounded by the largest row group
   let rowStart = 0;
   for (const rg of meta.row_groups) {
     const rowEnd = rowStart + Number(rg.num_rows);
     let rows: Record<string, unknown>[];
     try {
-      rows = await parquetReadObjects({ file: buffer, metadata: meta, rowStart, rowEnd });
+      rows = await parquetReadObjects({ file: buffer, metadata: meta, rowStart, rowEnd, compressors });
     } catch (err) {
       throw new DepError(
         "DEP_INPUT",
-        `${path}: cannot decode rows ${rowStart + 1}..${rowEnd} (${(err as Error).message}); ` +
-          "if the codec is unsupported, rewrite the file with snappy or gzip compression",
+        `${path}: cannot decode rows ${rowStart + 1}..${rowEnd} (${(err as Error).message})`,
         { cause: err },
       );
     }

@@ -22,17 +22,20 @@ beforeAll(async () => {
   // written by DuckDB with nested list<struct> columns and no category column
   const db = await DuckDBInstance.create(":memory:");
   const c = await db.connect();
-  for (const cat of ref.categories) {
-    await mkdir(join(dir, "hub", "DPL-main", cat), { recursive: true });
-    await mkdir(join(dir, "hub", "DPL-meta", cat), { recursive: true });
-    for (const split of ["train", "val", "test"]) {
+  for (const codec of ["SNAPPY", "GZIP", "ZSTD"]) {
+    const root = join(dir, `hub-${codec}`);
+    for (const cat of ref.categories) {
+      await mkdir(join(root, "DPL-main", cat), { recursive: true });
+      await mkdir(join(root, "DPL-meta", cat), { recursive: true });
+      for (const split of ["train", "val", "test"]) {
+        await c.run(
+          `COPY (SELECT user_id, profile, data FROM read_json('${join(dir, "syn", "main", cat, `${split}.jsonl`)}', format='newline_delimited')) TO '${join(root, "DPL-main", cat, `${split}-00000-of-00001.parquet`)}' (FORMAT PARQUET, COMPRESSION ${codec})`,
+        );
+      }
       await c.run(
-        `COPY (SELECT user_id, profile, data FROM read_json('${join(dir, "syn", "main", cat, `${split}.jsonl`)}', format='newline_delimited')) TO '${join(dir, "hub", "DPL-main", cat, `${split}-00000-of-00001.parquet`)}' (FORMAT PARQUET)`,
+        `COPY (SELECT * FROM read_json('${join(dir, "syn", "meta", cat, "meta.jsonl")}', format='newline_delimited')) TO '${join(root, "DPL-meta", cat, "full-00000-of-00001.parquet")}' (FORMAT PARQUET, COMPRESSION ${codec})`,
       );
     }
-    await c.run(
-      `COPY (SELECT * FROM read_json('${join(dir, "syn", "meta", cat, "meta.jsonl")}', format='newline_delimited')) TO '${join(dir, "hub", "DPL-meta", cat, "full-00000-of-00001.parquet")}' (FORMAT PARQUET)`,
-    );
   }
   c.closeSync();
   db.closeSync();
@@ -58,18 +61,21 @@ describe("file discovery", () => {
     expect(splitFromName("full-00000-of-00001.parquet")).toBeNull();
   });
   it("takes the category from the folder below the root", async () => {
-    const files = await discoverFiles(join(dir, "hub", "DPL-main"));
+    const files = await discoverFiles(join(dir, "hub-SNAPPY", "DPL-main"));
     expect(files.length).toBe(3 * ref.categories.length);
     expect(new Set(files.map((f) => f.category))).toEqual(new Set(ref.categories));
   });
 });
 
 describe("loadDataset", () => {
-  it("loads the hub layout (parquet, nested list<struct>) like our JSONL", async () => {
-    const hub = await loadDataset({ main: join(dir, "hub", "DPL-main"), meta: join(dir, "hub", "DPL-meta") });
-    expect(strip(hub.rows)).toEqual(strip(ref.rows));
-    expect(hub.items.size).toBe(ref.items.size);
-  });
+  for (const codec of ["SNAPPY", "GZIP", "ZSTD"]) {
+    it(`loads the hub layout (parquet ${codec}, nested list<struct>) like our JSONL`, async () => {
+      const root = join(dir, `hub-${codec}`);
+      const hub = await loadDataset({ main: join(root, "DPL-main"), meta: join(root, "DPL-meta") });
+      expect(strip(hub.rows)).toEqual(strip(ref.rows));
+      expect(hub.items.size).toBe(ref.items.size);
+    });
+  }
 
   it("loads .jsonl.gz and shares repeated reviews between rows", async () => {
     const d = join(dir, "gz");

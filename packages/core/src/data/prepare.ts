@@ -188,8 +188,7 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
         );
         const reviewsIn = await count(c, "SELECT count(*) FROM raw_reviews");
         await run(`CREATE TABLE r AS
-          SELECT user_id AS u, parent_asin AS asin, title, text, rating, "timestamp" AS ts, md5_number(text) AS th,
-            row_number() OVER (PARTITION BY user_id ORDER BY "timestamp" DESC, parent_asin DESC, text DESC) AS ord
+          SELECT row_number() OVER () AS rid, user_id AS u, parent_asin AS asin, title, text, rating, "timestamp" AS ts
           FROM raw_reviews
           WHERE user_id IS NOT NULL AND text IS NOT NULL AND length(text) >= 200 AND rating IS NOT NULL
             AND title IS NOT NULL AND title <> '' AND "timestamp" IS NOT NULL
@@ -199,20 +198,22 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
         progress("step2", `${reviewsAfterStep2} of ${reviewsIn} reviews kept`);
 
         // ---- step 3: dedup (greedy newest-first walk, resolved in rounds), then the fixed-point loop ----
-        await run(`CREATE TABLE flagged AS SELECT *,
-            ord = min(ord) OVER (PARTITION BY u, asin) AND ord = min(ord) OVER (PARTITION BY u, th) AS first
-          FROM r`);
-        await run("DROP TABLE r");
-        await run(
-          "CREATE TABLE kept AS SELECT u, asin, title, text, rating, ts, th, ord FROM flagged WHERE first",
-        );
-        await run(`CREATE TABLE cand AS SELECT u, asin, title, text, rating, ts, th, ord FROM flagged f
+        // Both run on narrow tables (row id, user, item, text hash); the full rows are joined back in step 4.
+        await run(`CREATE TABLE flagged AS
+          WITH rn AS (
+            SELECT rid, u, asin, md5_number(text) AS th,
+              row_number() OVER (PARTITION BY u ORDER BY ts DESC, asin DESC, text DESC) AS ord
+            FROM r)
+          SELECT *, ord = min(ord) OVER (PARTITION BY u, asin) AND ord = min(ord) OVER (PARTITION BY u, th) AS first
+          FROM rn`);
+        await run("CREATE TABLE kept AS SELECT rid, u, asin, th, ord FROM flagged WHERE first");
+        await run(`CREATE TABLE cand AS SELECT rid, u, asin, th, ord FROM flagged f
           WHERE NOT first
             AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.u = f.u AND k.asin = f.asin)
             AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.u = f.u AND k.th = f.th)`);
         await run("DROP TABLE flagged");
         while ((await count(c, "SELECT count(*) FROM cand")) > 0) {
-          await run(`CREATE OR REPLACE TABLE nk AS SELECT u, asin, title, text, rating, ts, th, ord FROM cand
+          await run(`CREATE OR REPLACE TABLE nk AS SELECT rid, u, asin, th, ord FROM cand
             QUALIFY ord = min(ord) OVER (PARTITION BY u, asin) AND ord = min(ord) OVER (PARTITION BY u, th)`);
           await run("INSERT INTO kept SELECT * FROM nk");
           await run(`CREATE OR REPLACE TABLE cand AS SELECT * FROM cand f
@@ -239,12 +240,13 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
         const usersAfterStep3 = await count(c, "SELECT count(DISTINCT u) FROM kept");
 
         // ---- step 4 ----
-        await run(`CREATE TABLE s4 AS SELECT u, asin, title, rating, ts,
-            regexp_replace(regexp_replace(text, '${WS_RE2}', ' ', 'g'), '^ | $', '', 'g') AS text,
-            row_number() OVER (PARTITION BY u ORDER BY ts, asin, text) AS pos,
-            count(*) OVER (PARTITION BY u) AS n
-          FROM kept`);
+        await run(`CREATE TABLE s4 AS SELECT r.u, r.asin, r.title, r.rating, r.ts,
+            regexp_replace(regexp_replace(r.text, '${WS_RE2}', ' ', 'g'), '^ | $', '', 'g') AS text,
+            row_number() OVER (PARTITION BY r.u ORDER BY r.ts, r.asin, r.text) AS pos,
+            count(*) OVER (PARTITION BY r.u) AS n
+          FROM r WHERE r.rid IN (SELECT rid FROM kept)`);
         await run("DROP TABLE kept");
+        await run("DROP TABLE r");
         // ---- step 5 ----
         await run("CREATE TABLE pk AS SELECT u, asin FROM s4 WHERE pos <= n - 10");
         let step5Iterations = 0;
@@ -283,7 +285,9 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
         await run(`CREATE TABLE ub2 AS
           SELECT u, dense_rank() OVER (ORDER BY b1, b2) - 1 AS bucket FROM ub`);
         await run("DROP TABLE ub");
-        // stored in bucket order, so each bucket's scan skips the other row groups (zone maps)
+        // stored in bucket order, so each bucket's scan skips the other row groups (zone maps); from here on
+        // insertion order is kept (the COPYs below rely on it too)
+        await run("SET preserve_insertion_order = true");
         await run(
           "CREATE TABLE finb AS SELECT f.*, ub2.bucket FROM fin f JOIN ub2 USING (u) ORDER BY ub2.bucket, f.u",
         );
@@ -294,7 +298,6 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
         progress("step6", `${users} users, ${items} items; writing DPL files in ${buckets} part(s)`);
         await mkdir(join(dir, "main", cat), { recursive: true });
         await mkdir(join(dir, "meta", cat), { recursive: true });
-        await run("SET preserve_insertion_order = true");
         const fmt =
           format === "parquet"
             ? "(FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 2048)"

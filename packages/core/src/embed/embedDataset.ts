@@ -1,7 +1,7 @@
 // `embedDataset`: embeds every review text of a dataset once (profile texts and targets), into a resumable store.
 import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
-import type { Dataset } from "../data/types.js";
+import type { Dataset, Split } from "../data/types.js";
 import type { Embedder } from "./embedders.js";
 import { type EmbeddingDtype, EmbeddingStore, textKey } from "./store.js";
 
@@ -9,6 +9,11 @@ export interface EmbedDatasetOptions {
   /** dataset folder (or pass `dataset`) */
   dataDir?: string;
   dataset?: Dataset;
+  /**
+   * splits to read from `dataDir` (default all). In DPL data every review of a user is in its test row
+   * (profile + target), so `["test"]` embeds the same texts while reading a tenth of the rows.
+   */
+  splits?: readonly Split[];
   embedder: Embedder;
   /** the store folder (created if missing; resumed if present) */
   outDir: string;
@@ -54,7 +59,11 @@ export function datasetTexts(ds: Dataset): string[] {
  */
 export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedDatasetResult> {
   const t0 = performance.now();
-  const ds = options.dataset ?? (options.dataDir ? await loadDataset({ dir: options.dataDir }) : null);
+  const ds =
+    options.dataset ??
+    (options.dataDir
+      ? await loadDataset({ dir: options.dataDir, ...(options.splits ? { splits: options.splits } : {}) })
+      : null);
   if (!ds) throw new DepError("DEP_INVALID_ARGUMENT", "embedDataset: give dataDir or dataset");
   const { embedder } = options;
   const store = await EmbeddingStore.open(options.outDir, {

@@ -131,6 +131,7 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
   const embeddings = store.matrix();
   const dim = store.dim;
   const t1 = performance.now();
+  options.onProgress?.({ stage: "loaded", done: dataset.rows.length, total: dataset.rows.length });
 
   const keyCache = new WeakMap<Review, number>();
   const rowOf = (r: Review, row: DplRow): number => {
@@ -150,6 +151,7 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
   };
   const index = buildPeerIndex({ dataset, embeddings, dim, rowOf });
   const t2 = performance.now();
+  options.onProgress?.({ stage: "index", done: index.users.length, total: index.users.length });
 
   const splitRows = dataset.rows.filter((r) => r.split === options.split);
   const chosen = selectRows(

@@ -48,6 +48,16 @@ describe("synthesize", () => {
     expect(await digest(join(dir, "s1"))).not.toBe(await digest(join(dir, "s3")));
   });
 
+  it("honours --items within the limits that keep every item at >= 8 reviewers", async () => {
+    const base = await synthesize({ users: 60, seed: 3, outDir: join(dir, "items0") });
+    const r = await synthesize({ users: 60, items: 40, seed: 3, outDir: join(dir, "items") });
+    expect(r.items).toBeLessThan(base.items); // fewer, down to the floor that keeps every user's items distinct
+    const big = await synthesize({ users: 30, items: 100000, seed: 3, outDir: join(dir, "items2") });
+    expect(big.items).toBeLessThan(200); // clamped: each item keeps >= 8 reviewers
+    const rep = await inspectDataset(join(dir, "items2"));
+    expect(rep.reviewersPerItem.min).toBeGreaterThanOrEqual(2);
+  });
+
   it("refuses an existing output folder and too few users", async () => {
     await expect(synthesize({ users: 20, seed: 1, outDir: join(dir, "s1") })).rejects.toMatchObject({
       code: "DEP_OUTPUT_EXISTS",
