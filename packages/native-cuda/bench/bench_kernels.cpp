@@ -255,7 +255,7 @@ StepBufs make_step(int32_t B, int32_t d, int32_t h, int32_t H) {
 // FLOPs of the GEMMs of one step (elementwise work not counted)
 double step_flops(int32_t B, int32_t d, int32_t h, int32_t H) {
     const double M = 16.0 * B, N = 8.0 * B;
-    const double sae = 2 * M * d * h * 2 /*fwd*/ + 2 * M * d * h * 3 /*bwd: dW2, dz, dW1*/ + 2 * M * d * h /*dX*/;
+    const double sae = 2 * M * d * h * 2 /*fwd*/ + 2 * M * d * h * 3 /*bwd: dW2, dz, dW1 (no dX: X is an input)*/;
     const double proj = 2 * N * h * H + 2 * N * H * H /*fwd*/ + 2 * N * H * H * 2 + 2 * N * h * H * 2 /*bwd*/;
     return sae + 2 * proj;
 }

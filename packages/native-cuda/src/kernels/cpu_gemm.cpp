@@ -32,7 +32,7 @@ const IsaOps & cpu_ops() {
 
 namespace {
 
-constexpr int64_t KC = 256;
+constexpr int64_t KC = 384;
 constexpr int64_t NC = 1536;
 
 struct alignas(64) PackBufs {
@@ -63,7 +63,7 @@ void pack_a(const Gemm & g, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int 
 }
 
 // Bp: for each NR-column panel, K x NR (row k, col j at [k*NR + j]); zero-padded columns.
-void pack_b(const Gemm & g, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int NR, float * Bp) {
+void pack_b(const IsaOps & ops, const Gemm & g, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int NR, float * Bp) {
     for (int64_t jp = 0; jp < nc; jp += NR) {
         int64_t nr = std::min<int64_t>(NR, nc - jp);
         float * dst = Bp + jp * kc;
@@ -75,8 +75,9 @@ void pack_b(const Gemm & g, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int 
                 std::memcpy(d, s, nr * sizeof(float));
                 for (int64_t j = nr; j < NR; ++j) d[j] = 0.0f;
             }
+        } else if (g.rsb == 1 && ops.pack_bt) {
+            ops.pack_bt(src, g.csb, kc, nr, dst);  // transposed source (B = W^T): 8x8 register transposes
         } else {
-            // transposed source: read each column (contiguous in k) once
             for (int64_t j = 0; j < nr; ++j) {
                 const float * s = src + j * g.csb;
                 for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = s[k * g.rsb];
@@ -119,7 +120,7 @@ void gemm_range(const IsaOps & ops, const Gemm & g, int64_t m0, int64_t m1, int6
             const int64_t kc = std::min(KC, g.K - pc);
             const bool last_k = pc + KC >= g.K;
             const int add = (pc > 0 || g.accumulate) ? 1 : 0;
-            if (kc > 0) pack_b(g, jc, nc, pc, kc, NR, Bp);
+            if (kc > 0) pack_b(ops, g, jc, nc, pc, kc, NR, Bp);
             for (int64_t ic = m0; ic < m1; ic += MC) {
                 const int64_t mc = std::min(MC, m1 - ic);
                 if (kc > 0) pack_a(g, ic, mc, pc, kc, MR, Ap);

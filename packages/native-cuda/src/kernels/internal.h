@@ -68,6 +68,8 @@ struct IsaOps {
     // AdamW over n elements
     void (*adamw)(int64_t n, float * p, const float * g, float * m, float * v, float lr, float b1, float b2,
                   float eps, float wd, float bc1, float bc2_sqrt);
+    // GEMM packing of a transposed B panel: dst[k*NR + j] = src[j*ld + k] (k < kc, j < nr), zero padded
+    void (*pack_bt)(const float * src, int64_t ld, int64_t kc, int64_t nr, float * dst);
 };
 
 const IsaOps & isa_ops_avx512();
