@@ -1,8 +1,8 @@
 // bench_kernels — the kernel benchmark (issue 3), llm.c style: for each kernel x backend x shape,
 // validate against the reference on a reduced shape, warm up, time >= 20 runs, print the median, the
 // achieved GB/s or GFLOP/s, and the fraction of this machine's limit measured by this binary in this run:
-//   * bandwidth limit: a streaming copy probe (memcpy of 2 x 256 MiB, split over the threads; bytes =
-//     read + write);
+//   * bandwidth limit: a streaming copy probe (memcpy of 256 MiB into another 256 MiB buffer, split over
+//     the threads; bytes = read + write);
 //   * compute limit:   an FP32 FMA probe (register-only FMA chains, enough independent accumulators to
 //     saturate the FMA pipes, one per thread) — the machine's peak; our GEMM on 1024^3 is printed too.
 // Usage: bench_kernels [--json] [--threads N] [--runs N] [--quick] [--reference] [--backend cpu|cuda|all]
@@ -19,7 +19,6 @@
 #include <vector>
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include "dep/kernels.h"
 #include "internal.h"
@@ -72,12 +71,10 @@ double copy_probe_gbs(int nt, int runs) {
     const size_t n = 64ull << 20;  // floats per buffer (256 MiB)
     std::vector<float> a(n, 1.0f), b(n, 0.0f);
     auto f = [&] {
-#pragma omp parallel num_threads(nt)
-        {
-            const int t = omp_get_thread_num();
+        dep_k::parallel(nt, [&](int t) {
             const size_t lo = n * t / nt, hi = n * (t + 1) / nt;
             std::memcpy(b.data() + lo, a.data() + lo, (hi - lo) * sizeof(float));
-        }
+        });
     };
     const double ms = median_ms(f, runs);
     return 2.0 * n * sizeof(float) / (ms * 1e6);
@@ -123,8 +120,7 @@ double fma_probe_gflops(int nt, int runs) {
     const int64_t iters = 2'000'000;
     volatile double sink = 0;
     auto f = [&] {
-#pragma omp parallel num_threads(nt)
-        { sink = sink + (z ? fma_chain_avx512(iters) : fma_chain_avx2(iters)); }
+        dep_k::parallel(nt, [&](int) { sink = sink + (z ? fma_chain_avx512(iters) : fma_chain_avx2(iters)); });
     };
     const double ms = median_ms(f, std::max(5, runs / 4));
     return 2.0 * 12 * (z ? 16 : 8) * iters * nt / (ms * 1e6);

@@ -4,13 +4,11 @@
 // multiply by GELU'(pre)) run on each register tile right after its last K block, while it is in L1.
 // Threads: the larger of M and N is split into n_threads contiguous ranges (whole tiles); each thread
 // runs the loop nest on its range with its own packing buffers (thread_local, grown once, never in the
-// hot loop). Also: the ISA dispatch (cpu_ops) and a threaded column sum for bias gradients.
+// hot loop); threads come from the pool of threads.cpp. Also: the ISA dispatch (cpu_ops) and a threaded column sum for bias gradients.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include <omp.h>
 
 #include "internal.h"
 
@@ -164,22 +162,20 @@ void cpu_gemm(const IsaOps & ops, const Gemm & g, int n_threads) {
         gemm_range(ops, g, 0, g.M, 0, g.N);
         return;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        const int t = omp_get_thread_num();
+    parallel(nt, [&](int t) {
         const int64_t a = tiles * t / nt * unit, b = std::min(len, tiles * (t + 1) / nt * unit);
         if (a < b) {
             if (split_n) gemm_range(ops, g, 0, g.M, a, b);
             else gemm_range(ops, g, a, b, 0, g.N);
         }
-    }
+    });
 }
 
 void cpu_colsum(const float * X, int64_t rows, int64_t cols, int64_t ld, float * out, int accumulate, int n_threads) {
     const int64_t chunk = 256;
     const int64_t nchunks = (cols + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(std::max(1, n_threads)) schedule(static)
-    for (int64_t c = 0; c < nchunks; ++c) {
+    parallel_for(n_threads, nchunks, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
         const int64_t j0 = c * chunk, j1 = std::min(cols, j0 + chunk);
         float acc[chunk];
         for (int64_t j = j0; j < j1; ++j) acc[j - j0] = accumulate ? out[j] : 0.0f;
@@ -190,6 +186,7 @@ void cpu_colsum(const float * X, int64_t rows, int64_t cols, int64_t ld, float *
         }
         for (int64_t j = j0; j < j1; ++j) out[j] = acc[j - j0];
     }
+    });
 }
 
 }  // namespace dep_k

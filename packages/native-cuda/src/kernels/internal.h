@@ -8,6 +8,7 @@
 #include "dep/kernels.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace dep_k {
@@ -15,6 +16,11 @@ namespace dep_k {
 // ---- errors: a thread-local message + index, set by the API layer and the kernels --------------------
 dep_kstatus fail(dep_kstatus st, const std::string & msg, int64_t index = -1);
 void clear_error();
+
+// ---- threads (threads.cpp): fn(t) for t in 0..n-1 on n threads, the caller being thread 0 ----------------
+void parallel(int n, const std::function<void(int)> & fn);
+// body(begin, end) over a static split of [0, n) into min(n_threads, n) contiguous ranges
+void parallel_for(int n_threads, int64_t n, const std::function<void(int64_t, int64_t)> & body);
 
 // ---- half-precision storage ------------------------------------------------------------------------
 inline float bf16_to_f32(uint16_t h) {
