@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <immintrin.h>
+#include <sys/resource.h>
 
 #include "dep/kernels.h"
 #include "internal.h"
@@ -49,20 +50,35 @@ struct Args {
 
 struct Row {
     std::string kernel, backend, shape, unit;
-    double ms, rate, frac;
+    double ms, rate, frac, cpu_ms = -1;
     std::string limit;
     double check_err;
 };
 
+double process_cpu_ms() {
+    rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-3;
+}
+
+// CPU time of the last median_ms call: median over the runs of the process CPU time per run (all
+// threads). Divided by the thread count it says how long the run would take on idle cores, which is what
+// a shared, oversubscribed machine hides from the wall clock (the load average is printed with the table).
+double g_last_cpu_ms = 0.0;
+
 double median_ms(const std::function<void()> & f, int runs, int warm = 3) {
     for (int i = 0; i < warm; ++i) f();
-    std::vector<double> t;
+    std::vector<double> t, c;
     for (int i = 0; i < runs; ++i) {
+        const double c0 = process_cpu_ms();
         auto a = clk::now();
         f();
         t.push_back(std::chrono::duration<double, std::milli>(clk::now() - a).count());
+        c.push_back(process_cpu_ms() - c0);
     }
     std::sort(t.begin(), t.end());
+    std::sort(c.begin(), c.end());
+    g_last_cpu_ms = c[c.size() / 2];
     return t[t.size() / 2];
 }
 
@@ -143,6 +159,7 @@ void add_row(std::vector<Row> & rows, const std::string & k, const std::string &
     r.frac = bytes ? r.rate / L.copy_gbs : (L.fma_gflops > 0 ? r.rate / L.fma_gflops : 0);
     r.limit = bytes ? "copy" : "fma";
     r.check_err = err;
+    if (be != "cuda" && be.rfind("cuda", 0) != 0) r.cpu_ms = g_last_cpu_ms;
     rows.push_back(r);
 }
 
@@ -520,9 +537,9 @@ int main(int argc, char ** argv) {
         for (size_t i = 0; i < rows.size(); ++i) {
             const Row & r = rows[i];
             std::printf("%s{\"kernel\":\"%s\",\"backend\":\"%s\",\"shape\":\"%s\",\"median_ms\":%.4f,\"rate\":%.3f,"
-                        "\"unit\":\"%s\",\"fraction_of_%s\":%.4f,\"check_rel_err\":%.3g}",
+                        "\"unit\":\"%s\",\"fraction_of_%s\":%.4f,\"check_rel_err\":%.3g,\"median_cpu_ms\":%.4f}",
                         i ? "," : "", r.kernel.c_str(), r.backend.c_str(), r.shape.c_str(), r.ms, r.rate, r.unit.c_str(),
-                        r.limit.c_str(), r.frac, r.check_err);
+                        r.limit.c_str(), r.frac, r.check_err, r.cpu_ms);
         }
         std::printf("]}\n");
         return 0;
@@ -538,17 +555,19 @@ int main(int argc, char ** argv) {
                     dep_k::cudadev::device_name(), dev_copy);
 #endif
     std::printf("\n");
-    std::printf("| %-17s | %-9s | %-32s | %9s | %15s | %9s | %9s |\n", "kernel", "backend", "shape", "median ms",
-                "rate", "of limit", "check err");
-    std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(19, '-').c_str(), std::string(11, '-').c_str(),
+    std::printf("| %-17s | %-9s | %-32s | %9s | %15s | %9s | %9s | %14s |\n", "kernel", "backend", "shape", "median ms",
+                "rate", "of limit", "check err", "cpu ms/thread");
+    std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(19, '-').c_str(), std::string(11, '-').c_str(),
                 std::string(34, '-').c_str(), std::string(11, '-').c_str(), std::string(17, '-').c_str(),
-                std::string(11, '-').c_str(), std::string(11, '-').c_str());
+                std::string(11, '-').c_str(), std::string(11, '-').c_str(), std::string(16, '-').c_str());
     for (const Row & r : rows) {
         char rate[32], frac[32];
         std::snprintf(rate, sizeof rate, "%.1f %s", r.rate, r.unit.c_str());
         std::snprintf(frac, sizeof frac, "%.0f%% %s", 100 * r.frac, r.limit.c_str());
-        std::printf("| %-17s | %-9s | %-32s | %9.3f | %15s | %9s | %9.2g |\n", r.kernel.c_str(), r.backend.c_str(),
-                    r.shape.c_str(), r.ms, rate, frac, r.check_err);
+        char cpu[32] = "-";
+        if (r.cpu_ms >= 0) std::snprintf(cpu, sizeof cpu, "%.3f", r.cpu_ms / a.threads);
+        std::printf("| %-17s | %-9s | %-32s | %9.3f | %15s | %9s | %9.2g | %14s |\n", r.kernel.c_str(), r.backend.c_str(),
+                    r.shape.c_str(), r.ms, rate, frac, r.check_err, cpu);
     }
     return 0;
 }

@@ -52,22 +52,27 @@ dep_kstatus cpu_diff_embed(int nt, const void * emb, dep_dtype dtype, int32_t d,
                     // prefetch the mean two peers ahead; at the end, the first embedding rows
                     const void * pf = r + 2 < n ? static_cast<const void *>(mean_of(r + 2))
                                                 : (r + 2 - n < n ? static_cast<const void *>(row_of(r + 2 - n)) : nullptr);
+                    if (r + 2 >= n && r + 2 - n < 4)  // the first four rows: the gather pipeline's start
+                        for (int64_t q = r + 2 - n; q < 4 && q < n; q += 2) __builtin_prefetch(row_of(q));
                     s[r] = std::sqrt(ops.sqdist(mu, mean_of(r), d, pf));
                 }
             diff_weights(s.data(), n, wm, w.data());
             if (wout) std::copy(w.data(), w.data() + n, wout + p0);
             float * o = out + static_cast<int64_t>(t) * d;
             ops.load_row(o, base + self_row[t] * row_bytes, dtype, d);
-            for (int64_t r = 0; r < n; ++r) {
-                // prefetch two rows ahead; near the end, the next target's self row and first means
-                const void * pf = nullptr;
-                if (r + 2 < n) pf = row_of(r + 2);
-                else if (t + 1 < t1 && r + 2 == n) pf = base + self_row[t + 1] * row_bytes;
-                else if (t + 1 < t1 && poff[t + 2] > poff[t + 1])
-                    pf = wm != DEP_DIFF_UNIFORM ? static_cast<const void *>(means + static_cast<int64_t>(puser[poff[t + 1]]) * d)
-                                                : static_cast<const void *>(base + prow[poff[t + 1]] * row_bytes);
-                ops.axpy_row(o, w[r], row_of(r), dtype, d, pf);
+            int64_t r = 0;
+            for (; r + 4 <= n; r += 4) {  // four peers at a time; prefetch the next four
+                const void * rows[4] = {row_of(r), row_of(r + 1), row_of(r + 2), row_of(r + 3)};
+                const void * pf[4] = {nullptr, nullptr, nullptr, nullptr};
+                for (int q = 0; q < 4; ++q) {
+                    if (r + 4 + q < n) pf[q] = row_of(r + 4 + q);
+                    else if (q == 0 && t + 1 < t1) pf[q] = base + self_row[t + 1] * row_bytes;
+                    else if (q == 1 && t + 1 < t1 && wm != DEP_DIFF_UNIFORM)
+                        pf[q] = means + static_cast<int64_t>(puser[poff[t + 1]]) * d;
+                }
+                ops.axpy4_row(o, &w[r], rows, dtype, d, pf);
             }
+            for (; r < n; ++r) ops.axpy_row(o, w[r], row_of(r), dtype, d, nullptr);
         }
     });
     return DEP_KOK;

@@ -71,6 +71,9 @@ struct IsaOps {
     void (*load_row)(float * out, const void * row, dep_dtype t, int64_t n);
     //   pf (nullable): a row of the same dtype to prefetch meanwhile (the gather is latency-bound otherwise)
     void (*axpy_row)(float * out, float w, const void * row, dep_dtype t, int64_t n, const void * pf);
+    //   out -= sum_q w[q] * rows[q] over four rows at once; pf: four rows (nullable entries) to prefetch
+    void (*axpy4_row)(float * out, const float * w, const void * const * rows, dep_dtype t, int64_t n,
+                      const void * const * pf);
     // AdamW over n elements
     void (*adamw)(int64_t n, float * p, const float * g, float * m, float * v, float lr, float b1, float b2,
                   float eps, float wd, float bc1, float bc2_sqrt);
