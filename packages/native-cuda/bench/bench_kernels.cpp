@@ -1,8 +1,8 @@
 // bench_kernels — the kernel benchmark (issue 3), llm.c style: for each kernel x backend x shape,
 // validate against the reference on a reduced shape, warm up, time >= 20 runs, print the median, the
 // achieved GB/s or GFLOP/s, and the fraction of this machine's limit measured by this binary in this run:
-//   * bandwidth limit: a streaming copy probe (memcpy of 2 x 256 MiB, split over the threads; bytes =
-//     read + write);
+//   * bandwidth limit: a streaming copy probe (memcpy of 256 MiB into another 256 MiB buffer, split over
+//     the threads; bytes = read + write);
 //   * compute limit:   an FP32 FMA probe (register-only FMA chains, enough independent accumulators to
 //     saturate the FMA pipes, one per thread) — the machine's peak; our GEMM on 1024^3 is printed too.
 // Usage: bench_kernels [--json] [--threads N] [--runs N] [--quick] [--reference] [--backend cpu|cuda|all]
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include <immintrin.h>
-#include <omp.h>
+#include <sys/resource.h>
 
 #include "dep/kernels.h"
 #include "internal.h"
@@ -50,20 +50,35 @@ struct Args {
 
 struct Row {
     std::string kernel, backend, shape, unit;
-    double ms, rate, frac;
+    double ms, rate, frac, cpu_ms = -1;
     std::string limit;
     double check_err;
 };
 
+double process_cpu_ms() {
+    rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-3;
+}
+
+// CPU time of the last median_ms call: median over the runs of the process CPU time per run (all
+// threads). Divided by the thread count it says how long the run would take on idle cores, which is what
+// a shared, oversubscribed machine hides from the wall clock (the load average is printed with the table).
+double g_last_cpu_ms = 0.0;
+
 double median_ms(const std::function<void()> & f, int runs, int warm = 3) {
     for (int i = 0; i < warm; ++i) f();
-    std::vector<double> t;
+    std::vector<double> t, c;
     for (int i = 0; i < runs; ++i) {
+        const double c0 = process_cpu_ms();
         auto a = clk::now();
         f();
         t.push_back(std::chrono::duration<double, std::milli>(clk::now() - a).count());
+        c.push_back(process_cpu_ms() - c0);
     }
     std::sort(t.begin(), t.end());
+    std::sort(c.begin(), c.end());
+    g_last_cpu_ms = c[c.size() / 2];
     return t[t.size() / 2];
 }
 
@@ -72,12 +87,10 @@ double copy_probe_gbs(int nt, int runs) {
     const size_t n = 64ull << 20;  // floats per buffer (256 MiB)
     std::vector<float> a(n, 1.0f), b(n, 0.0f);
     auto f = [&] {
-#pragma omp parallel num_threads(nt)
-        {
-            const int t = omp_get_thread_num();
+        dep_k::parallel(nt, [&](int t) {
             const size_t lo = n * t / nt, hi = n * (t + 1) / nt;
             std::memcpy(b.data() + lo, a.data() + lo, (hi - lo) * sizeof(float));
-        }
+        });
     };
     const double ms = median_ms(f, runs);
     return 2.0 * n * sizeof(float) / (ms * 1e6);
@@ -123,8 +136,7 @@ double fma_probe_gflops(int nt, int runs) {
     const int64_t iters = 2'000'000;
     volatile double sink = 0;
     auto f = [&] {
-#pragma omp parallel num_threads(nt)
-        { sink = sink + (z ? fma_chain_avx512(iters) : fma_chain_avx2(iters)); }
+        dep_k::parallel(nt, [&](int) { sink = sink + (z ? fma_chain_avx512(iters) : fma_chain_avx2(iters)); });
     };
     const double ms = median_ms(f, std::max(5, runs / 4));
     return 2.0 * 12 * (z ? 16 : 8) * iters * nt / (ms * 1e6);
@@ -147,6 +159,7 @@ void add_row(std::vector<Row> & rows, const std::string & k, const std::string &
     r.frac = bytes ? r.rate / L.copy_gbs : (L.fma_gflops > 0 ? r.rate / L.fma_gflops : 0);
     r.limit = bytes ? "copy" : "fma";
     r.check_err = err;
+    if (be != "cuda" && be.rfind("cuda", 0) != 0) r.cpu_ms = g_last_cpu_ms;
     rows.push_back(r);
 }
 
@@ -255,7 +268,7 @@ StepBufs make_step(int32_t B, int32_t d, int32_t h, int32_t H) {
 // FLOPs of the GEMMs of one step (elementwise work not counted)
 double step_flops(int32_t B, int32_t d, int32_t h, int32_t H) {
     const double M = 16.0 * B, N = 8.0 * B;
-    const double sae = 2 * M * d * h * 2 /*fwd*/ + 2 * M * d * h * 3 /*bwd: dW2, dz, dW1*/ + 2 * M * d * h /*dX*/;
+    const double sae = 2 * M * d * h * 2 /*fwd*/ + 2 * M * d * h * 3 /*bwd: dW2, dz, dW1 (no dX: X is an input)*/;
     const double proj = 2 * N * h * H + 2 * N * H * H /*fwd*/ + 2 * N * H * H * 2 + 2 * N * h * H * 2 /*bwd*/;
     return sae + 2 * proj;
 }
@@ -524,9 +537,9 @@ int main(int argc, char ** argv) {
         for (size_t i = 0; i < rows.size(); ++i) {
             const Row & r = rows[i];
             std::printf("%s{\"kernel\":\"%s\",\"backend\":\"%s\",\"shape\":\"%s\",\"median_ms\":%.4f,\"rate\":%.3f,"
-                        "\"unit\":\"%s\",\"fraction_of_%s\":%.4f,\"check_rel_err\":%.3g}",
+                        "\"unit\":\"%s\",\"fraction_of_%s\":%.4f,\"check_rel_err\":%.3g,\"median_cpu_ms\":%.4f}",
                         i ? "," : "", r.kernel.c_str(), r.backend.c_str(), r.shape.c_str(), r.ms, r.rate, r.unit.c_str(),
-                        r.limit.c_str(), r.frac, r.check_err);
+                        r.limit.c_str(), r.frac, r.check_err, r.cpu_ms);
         }
         std::printf("]}\n");
         return 0;
@@ -542,17 +555,19 @@ int main(int argc, char ** argv) {
                     dep_k::cudadev::device_name(), dev_copy);
 #endif
     std::printf("\n");
-    std::printf("| %-17s | %-9s | %-32s | %9s | %15s | %9s | %9s |\n", "kernel", "backend", "shape", "median ms",
-                "rate", "of limit", "check err");
-    std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(19, '-').c_str(), std::string(11, '-').c_str(),
+    std::printf("| %-17s | %-9s | %-32s | %9s | %15s | %9s | %9s | %14s |\n", "kernel", "backend", "shape", "median ms",
+                "rate", "of limit", "check err", "cpu ms/thread");
+    std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(19, '-').c_str(), std::string(11, '-').c_str(),
                 std::string(34, '-').c_str(), std::string(11, '-').c_str(), std::string(17, '-').c_str(),
-                std::string(11, '-').c_str(), std::string(11, '-').c_str());
+                std::string(11, '-').c_str(), std::string(11, '-').c_str(), std::string(16, '-').c_str());
     for (const Row & r : rows) {
         char rate[32], frac[32];
         std::snprintf(rate, sizeof rate, "%.1f %s", r.rate, r.unit.c_str());
         std::snprintf(frac, sizeof frac, "%.0f%% %s", 100 * r.frac, r.limit.c_str());
-        std::printf("| %-17s | %-9s | %-32s | %9.3f | %15s | %9s | %9.2g |\n", r.kernel.c_str(), r.backend.c_str(),
-                    r.shape.c_str(), r.ms, rate, frac, r.check_err);
+        char cpu[32] = "-";
+        if (r.cpu_ms >= 0) std::snprintf(cpu, sizeof cpu, "%.3f", r.cpu_ms / a.threads);
+        std::printf("| %-17s | %-9s | %-32s | %9.3f | %15s | %9s | %9.2g | %14s |\n", r.kernel.c_str(), r.backend.c_str(),
+                    r.shape.c_str(), r.ms, rate, frac, r.check_err, cpu);
     }
     return 0;
 }

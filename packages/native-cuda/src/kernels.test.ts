@@ -2,19 +2,19 @@
 // sync, AdamW over 100 steps matches a plain TypeScript AdamW. Needs the built addon (`pnpm build`).
 import { describe, expect, it } from "vitest";
 import {
-  type KernelOptions,
-  type ProjWeights,
-  type SaeWeights,
   adamwStep,
   adamwStepAsync,
   diffEmbed,
   diffEmbedAsync,
+  type KernelOptions,
   kernelsInfo,
   linearFromTorch,
   linearToTorch,
+  type ProjWeights,
   projBackward,
   projForward,
   projForwardAsync,
+  type SaeWeights,
   saeBackward,
   saeBackwardAsync,
   saeForward,
@@ -143,11 +143,13 @@ describe("kernels: wrappers vs the C++ reference", () => {
       const s: number[] = [];
       for (let i = p0; i < p1; i++) {
         let acc = 0;
-        for (let j = 0; j < p.d; j++) acc += (mu(p.selfUser[t] as number, j) - mu(p.peerUser[i] as number, j)) ** 2;
+        for (let j = 0; j < p.d; j++)
+          acc += (mu(p.selfUser[t] as number, j) - mu(p.peerUser[i] as number, j)) ** 2;
         s.push(Math.sqrt(acc));
       }
       const sum = s.reduce((x, y) => x + y, 0);
-      const logits = weighting === "uniform" ? s.map(() => 0) : s.map((v) => (weighting === "reference" ? v / sum : v));
+      const logits =
+        weighting === "uniform" ? s.map(() => 0) : s.map((v) => (weighting === "reference" ? v / sum : v));
       const mx = Math.max(...logits);
       const ex = logits.map((v) => Math.exp(v - mx));
       const z = ex.reduce((x, y) => x + y, 0);
@@ -155,7 +157,8 @@ describe("kernels: wrappers vs the C++ reference", () => {
       for (let i = 0; i < w.length; i++) expect(ref.weights?.[p0 + i]).toBeCloseTo(w[i] as number, 6);
       for (let j = 0; j < p.d; j++) {
         let o = p.emb[(p.selfRow[t] as number) * p.d + j] as number;
-        for (let i = p0; i < p1; i++) o -= (w[i - p0] as number) * (p.emb[(p.peerRow[i] as number) * p.d + j] as number);
+        for (let i = p0; i < p1; i++)
+          o -= (w[i - p0] as number) * (p.emb[(p.peerRow[i] as number) * p.d + j] as number);
         expect(ref.out[t * p.d + j]).toBeCloseTo(o, 5);
       }
     }
@@ -183,7 +186,8 @@ describe("kernels: wrappers vs the C++ reference", () => {
       expect(relErr(fc.sampleTerms, fr.sampleTerms)).toBeLessThanOrEqual(1e-5);
       // the batch loss is the mean over samples of 100 * (recon + 1e-3 * KL)
       let mean = 0;
-      for (let b = 0; b < 9; b++) mean += 100 * ((fr.sampleTerms[2 * b] as number) + 1e-3 * (fr.sampleTerms[2 * b + 1] as number));
+      for (let b = 0; b < 9; b++)
+        mean += 100 * ((fr.sampleTerms[2 * b] as number) + 1e-3 * (fr.sampleTerms[2 * b + 1] as number));
       expect(fr.loss).toBeCloseTo(mean / 9, 3);
       const gr = saeBackward(REF, cfg, p.w, p.X, p.k, fr, { dzUp: p.dzUp, dX: true });
       const gc = saeBackward(CPU, cfg, p.w, p.X, p.k, fc, { dzUp: p.dzUp, dX: true });
@@ -216,10 +220,14 @@ describe("kernels: wrappers vs the C++ reference", () => {
     const ga = await saeBackwardAsync(CPU, p.cfg, p.w, p.X, p.k, fa);
     expect(relErr(ga.W1, gs.W1)).toBe(0);
     const q = projProblem(5, 4, 8, 12);
-    expect(relErr((await projForwardAsync(CPU, q.dims, q.w, q.x)).y, projForward(CPU, q.dims, q.w, q.x).y)).toBe(0);
+    expect(
+      relErr((await projForwardAsync(CPU, q.dims, q.w, q.x)).y, projForward(CPU, q.dims, q.w, q.x).y),
+    ).toBe(0);
     const d = diffProblem(6, 8);
     const means = userMeans(CPU, { emb: d.emb, d: d.d, segOffsets: d.segOffsets });
-    expect(relErr((await diffEmbedAsync(CPU, { ...d, means })).out, diffEmbed(CPU, { ...d, means }).out)).toBe(0);
+    expect(
+      relErr((await diffEmbedAsync(CPU, { ...d, means })).out, diffEmbed(CPU, { ...d, means }).out),
+    ).toBe(0);
   });
 
   it("converts PyTorch [out, in] weights", () => {
@@ -257,7 +265,7 @@ describe("kernels: AdamW", () => {
         const q = (pt[i] as number) - lr * wd * (pt[i] as number);
         mt[i] = b1 * (mt[i] as number) + (1 - b1) * gi;
         vt[i] = b2 * (vt[i] as number) + (1 - b2) * gi * gi;
-        pt[i] = q - (lr / bc1) * (mt[i] as number) / (Math.sqrt((vt[i] as number) / bc2) + eps);
+        pt[i] = q - ((lr / bc1) * (mt[i] as number)) / (Math.sqrt((vt[i] as number) / bc2) + eps);
       }
     }
     let e = 0;
@@ -286,7 +294,10 @@ describe("kernels: every bad argument raises a coded error", () => {
     expectCode(() => diffEmbed(CPU, { ...good, means: means.subarray(0, 5) }), "DEP_SHAPE_MISMATCH");
     expectCode(() => diffEmbed(CPU, { ...good, selfUser: d.selfUser.subarray(1) }), "DEP_SHAPE_MISMATCH");
     expectCode(() => diffEmbed(CPU, { ...good, peerUser: d.peerUser.subarray(1) }), "DEP_SHAPE_MISMATCH");
-    expectCode(() => diffEmbed(CPU, { ...good, peerOffsets: d.peerOffsets.subarray(1) }), "DEP_SHAPE_MISMATCH");
+    expectCode(
+      () => diffEmbed(CPU, { ...good, peerOffsets: d.peerOffsets.subarray(1) }),
+      "DEP_SHAPE_MISMATCH",
+    );
     expectCode(() => diffEmbed(CPU, { ...good, out: new Float32Array(3) }), "DEP_SHAPE_MISMATCH");
     const badRow = Int32Array.from(d.peerRow);
     badRow[4] = 40;
@@ -309,7 +320,13 @@ describe("kernels: every bad argument raises a coded error", () => {
     users.splice(off[2] as number, cut);
     for (let t = 3; t < off.length; t++) off[t] = (off[t] as number) - cut;
     expectCode(
-      () => diffEmbed(CPU, { ...good, peerOffsets: off, peerRow: Int32Array.from(rows), peerUser: Int32Array.from(users) }),
+      () =>
+        diffEmbed(CPU, {
+          ...good,
+          peerOffsets: off,
+          peerRow: Int32Array.from(rows),
+          peerUser: Int32Array.from(users),
+        }),
       "DEP_NO_PEERS",
       2,
     );
@@ -319,20 +336,36 @@ describe("kernels: every bad argument raises a coded error", () => {
     const inf = Float32Array.from(means);
     inf[3] = Number.POSITIVE_INFINITY;
     expectCode(() => diffEmbed(CPU, { ...good, means: inf }), "DEP_NON_FINITE", 3);
-    expectCode(() => diffEmbed(CPU, { ...good, selfRow: Float32Array.from(d.selfRow) as unknown as Int32Array }), "DEP_INVALID_ARGUMENT");
+    expectCode(
+      () => diffEmbed(CPU, { ...good, selfRow: Float32Array.from(d.selfRow) as unknown as Int32Array }),
+      "DEP_INVALID_ARGUMENT",
+    );
     expectCode(() => diffEmbed(CPU, { ...good, weighting: "max" as "uniform" }), "DEP_INVALID_ARGUMENT");
     expectCode(() => diffEmbed(CPU, { ...good, d: 0 }), "DEP_INVALID_ARGUMENT");
   });
 
   it("userMeans: empty segment, range", () => {
-    expectCode(() => userMeans(CPU, { emb: d.emb, d: d.d, segOffsets: Int32Array.from([0, 10, 10, 40]) }), "DEP_EMPTY_SEGMENT", 1);
-    expectCode(() => userMeans(CPU, { emb: d.emb, d: d.d, segOffsets: Int32Array.from([0, 10, 41]) }), "DEP_INDEX_RANGE");
+    expectCode(
+      () => userMeans(CPU, { emb: d.emb, d: d.d, segOffsets: Int32Array.from([0, 10, 10, 40]) }),
+      "DEP_EMPTY_SEGMENT",
+      1,
+    );
+    expectCode(
+      () => userMeans(CPU, { emb: d.emb, d: d.d, segOffsets: Int32Array.from([0, 10, 41]) }),
+      "DEP_INDEX_RANGE",
+    );
   });
 
   it("SAE: shapes, k range, non-finite, workspace", () => {
     expectCode(() => saeForward(CPU, s.cfg, s.w, s.X.subarray(8), s.k), "DEP_SHAPE_MISMATCH");
-    expectCode(() => saeForward(CPU, s.cfg, { ...s.w, W1: s.w.W1.subarray(1) }, s.X, s.k), "DEP_SHAPE_MISMATCH");
-    expectCode(() => saeForward(CPU, s.cfg, { ...s.w, b2: new Float32Array(7) }, s.X, s.k), "DEP_SHAPE_MISMATCH");
+    expectCode(
+      () => saeForward(CPU, s.cfg, { ...s.w, W1: s.w.W1.subarray(1) }, s.X, s.k),
+      "DEP_SHAPE_MISMATCH",
+    );
+    expectCode(
+      () => saeForward(CPU, s.cfg, { ...s.w, b2: new Float32Array(7) }, s.X, s.k),
+      "DEP_SHAPE_MISMATCH",
+    );
     expectCode(() => saeForward(CPU, s.cfg, s.w, s.X, Int32Array.from([1, 9])), "DEP_INDEX_RANGE", 1);
     expectCode(() => saeForward(CPU, s.cfg, s.w, s.X, Int32Array.from([0, 2])), "DEP_INDEX_RANGE", 0);
     const nan = Float32Array.from(s.X);
@@ -340,8 +373,14 @@ describe("kernels: every bad argument raises a coded error", () => {
     expectCode(() => saeForward(CPU, s.cfg, s.w, nan, s.k), "DEP_NON_FINITE", 5);
     expectCode(() => saeForward(CPU, { ...s.cfg, rho: 1.5 }, s.w, s.X, s.k), "DEP_INVALID_ARGUMENT");
     const fwd = saeForward(CPU, s.cfg, s.w, s.X, s.k);
-    expectCode(() => saeBackward(CPU, s.cfg, s.w, s.X, s.k, { ...fwd, workspace: new Float32Array(3) }), "DEP_SHAPE_MISMATCH");
-    expectCode(() => saeBackward(CPU, s.cfg, s.w, s.X, s.k, fwd, { dzUp: new Float32Array(5) }), "DEP_SHAPE_MISMATCH");
+    expectCode(
+      () => saeBackward(CPU, s.cfg, s.w, s.X, s.k, { ...fwd, workspace: new Float32Array(3) }),
+      "DEP_SHAPE_MISMATCH",
+    );
+    expectCode(
+      () => saeBackward(CPU, s.cfg, s.w, s.X, s.k, fwd, { dzUp: new Float32Array(5) }),
+      "DEP_SHAPE_MISMATCH",
+    );
     const badUp = new Float32Array(2 * 16 * 4);
     badUp[9] = Number.NEGATIVE_INFINITY;
     expectCode(() => saeBackward(CPU, s.cfg, s.w, s.X, s.k, fwd, { dzUp: badUp }), "DEP_NON_FINITE", 9);
@@ -349,7 +388,10 @@ describe("kernels: every bad argument raises a coded error", () => {
 
   it("projector: shapes, non-finite", () => {
     expectCode(() => projForward(CPU, q.dims, q.w, q.x.subarray(1)), "DEP_SHAPE_MISMATCH");
-    expectCode(() => projForward(CPU, q.dims, { ...q.w, A2: new Float32Array(24) }, q.x), "DEP_SHAPE_MISMATCH");
+    expectCode(
+      () => projForward(CPU, q.dims, { ...q.w, A2: new Float32Array(24) }, q.x),
+      "DEP_SHAPE_MISMATCH",
+    );
     const fwd = projForward(CPU, q.dims, q.w, q.x);
     expectCode(() => projBackward(CPU, q.dims, q.w, q.x, fwd, q.dy.subarray(2)), "DEP_SHAPE_MISMATCH");
     const nan = Float32Array.from(q.dy);
@@ -359,20 +401,52 @@ describe("kernels: every bad argument raises a coded error", () => {
 
   it("AdamW: lengths, params", () => {
     const p = new Float32Array(4);
-    expectCode(() => adamwStep(CPU, { lr: 1e-3, step: 1 }, p, new Float32Array(3), new Float32Array(4), new Float32Array(4)), "DEP_SHAPE_MISMATCH");
-    expectCode(() => adamwStep(CPU, { lr: 1e-3, step: 0 }, p, p, new Float32Array(4), new Float32Array(4)), "DEP_INVALID_ARGUMENT");
-    expectCode(() => adamwStep(CPU, { lr: Number.NaN, step: 1 }, p, p, new Float32Array(4), new Float32Array(4)), "DEP_INVALID_ARGUMENT");
-    expectCode(() => adamwStep(CPU, { lr: 1e-3, beta1: 1, step: 1 }, p, p, new Float32Array(4), new Float32Array(4)), "DEP_INVALID_ARGUMENT");
+    expectCode(
+      () =>
+        adamwStep(
+          CPU,
+          { lr: 1e-3, step: 1 },
+          p,
+          new Float32Array(3),
+          new Float32Array(4),
+          new Float32Array(4),
+        ),
+      "DEP_SHAPE_MISMATCH",
+    );
+    expectCode(
+      () => adamwStep(CPU, { lr: 1e-3, step: 0 }, p, p, new Float32Array(4), new Float32Array(4)),
+      "DEP_INVALID_ARGUMENT",
+    );
+    expectCode(
+      () => adamwStep(CPU, { lr: Number.NaN, step: 1 }, p, p, new Float32Array(4), new Float32Array(4)),
+      "DEP_INVALID_ARGUMENT",
+    );
+    expectCode(
+      () => adamwStep(CPU, { lr: 1e-3, beta1: 1, step: 1 }, p, p, new Float32Array(4), new Float32Array(4)),
+      "DEP_INVALID_ARGUMENT",
+    );
     const g = new Float32Array(4);
     g[2] = Number.NaN;
-    expectCode(() => adamwStep(CPU, { lr: 1e-3, step: 1 }, p, g, new Float32Array(4), new Float32Array(4)), "DEP_NON_FINITE", 2);
+    expectCode(
+      () => adamwStep(CPU, { lr: 1e-3, step: 1 }, p, g, new Float32Array(4), new Float32Array(4)),
+      "DEP_NON_FINITE",
+      2,
+    );
   });
 
   it("async calls reject with the code instead of throwing", async () => {
     const badRow = Int32Array.from(d.peerRow);
     badRow[1] = -5;
-    await expect(diffEmbedAsync(CPU, { ...good, peerRow: badRow })).rejects.toMatchObject({ code: "DEP_INDEX_RANGE", index: 1 });
-    await expect(saeForwardAsync(CPU, s.cfg, s.w, s.X.subarray(1), s.k)).rejects.toMatchObject({ code: "DEP_SHAPE_MISMATCH" });
-    await expect(saeForwardAsync(CPU, s.cfg, s.w, s.X, Int32Array.from([3, 12]))).rejects.toMatchObject({ code: "DEP_INDEX_RANGE", index: 1 });
+    await expect(diffEmbedAsync(CPU, { ...good, peerRow: badRow })).rejects.toMatchObject({
+      code: "DEP_INDEX_RANGE",
+      index: 1,
+    });
+    await expect(saeForwardAsync(CPU, s.cfg, s.w, s.X.subarray(1), s.k)).rejects.toMatchObject({
+      code: "DEP_SHAPE_MISMATCH",
+    });
+    await expect(saeForwardAsync(CPU, s.cfg, s.w, s.X, Int32Array.from([3, 12]))).rejects.toMatchObject({
+      code: "DEP_INDEX_RANGE",
+      index: 1,
+    });
   });
 });

@@ -78,7 +78,8 @@ function fail(code: string, message: string): never {
 }
 
 function base(fn: string, o: KernelOptions): Obj {
-  if (o === null || typeof o !== "object") fail("DEP_INVALID_ARGUMENT", `${fn}: options { threads, backend? } are required`);
+  if (o === null || typeof o !== "object")
+    fail("DEP_INVALID_ARGUMENT", `${fn}: options { threads, backend? } are required`);
   if (!Number.isInteger(o.threads) || o.threads < 1)
     fail("DEP_INVALID_ARGUMENT", `${fn}: \`threads\` is required and must be a positive integer`);
   return { threads: o.threads, backend: o.backend ?? "auto" };
@@ -88,9 +89,13 @@ function base(fn: string, o: KernelOptions): Obj {
 function rowsOf(fn: string, name: string, a: ArrayLike<number> | undefined, cols: number): number {
   if (a === undefined || typeof (a as { length?: unknown }).length !== "number")
     fail("DEP_INVALID_ARGUMENT", `${fn}: \`${name}\` must be a typed array`);
-  if (!Number.isInteger(cols) || cols < 1) fail("DEP_INVALID_ARGUMENT", `${fn}: the row width for \`${name}\` must be a positive integer`);
+  if (!Number.isInteger(cols) || cols < 1)
+    fail("DEP_INVALID_ARGUMENT", `${fn}: the row width for \`${name}\` must be a positive integer`);
   if (a.length % cols !== 0 || a.length === 0)
-    fail("DEP_SHAPE_MISMATCH", `${fn}: \`${name}\` has ${a.length} elements, not a positive multiple of ${cols}`);
+    fail(
+      "DEP_SHAPE_MISMATCH",
+      `${fn}: \`${name}\` has ${a.length} elements, not a positive multiple of ${cols}`,
+    );
   return a.length / cols;
 }
 
@@ -106,7 +111,8 @@ export function kernelsInfo(): KernelsInfo {
 
 /** PyTorch nn.Linear weight [out, in] -> our [in, out]. */
 export function linearFromTorch(src: Float32Array, nOut: number, nIn: number): Float32Array {
-  if (src.length !== nOut * nIn) fail("DEP_SHAPE_MISMATCH", `linearFromTorch: ${src.length} elements, expected ${nOut}x${nIn}`);
+  if (src.length !== nOut * nIn)
+    fail("DEP_SHAPE_MISMATCH", `linearFromTorch: ${src.length} elements, expected ${nOut}x${nIn}`);
   const dst = new Float32Array(src.length);
   for (let o = 0; o < nOut; o++) for (let i = 0; i < nIn; i++) dst[i * nOut + o] = src[o * nIn + i] as number;
   return dst;
@@ -114,7 +120,8 @@ export function linearFromTorch(src: Float32Array, nOut: number, nIn: number): F
 
 /** Our [in, out] -> PyTorch nn.Linear [out, in]. */
 export function linearToTorch(src: Float32Array, nIn: number, nOut: number): Float32Array {
-  if (src.length !== nOut * nIn) fail("DEP_SHAPE_MISMATCH", `linearToTorch: ${src.length} elements, expected ${nIn}x${nOut}`);
+  if (src.length !== nOut * nIn)
+    fail("DEP_SHAPE_MISMATCH", `linearToTorch: ${src.length} elements, expected ${nIn}x${nOut}`);
   const dst = new Float32Array(src.length);
   for (let i = 0; i < nIn; i++) for (let o = 0; o < nOut; o++) dst[o * nIn + i] = src[i * nOut + o] as number;
   return dst;
@@ -138,8 +145,15 @@ function userMeansArgs(o: KernelOptions, a: UserMeansArgs): Obj {
   if (!(a.segOffsets instanceof Int32Array) || a.segOffsets.length < 2)
     fail("DEP_INVALID_ARGUMENT", `${fn}: \`segOffsets\` must be an Int32Array of nUsers + 1 >= 2 entries`);
   const nUsers = a.segOffsets.length - 1;
-  return { ...base(fn, o), emb: a.emb, dtype: dtypeOf(a.emb, a.dtype), d: a.d, nUsers, segOffsets: a.segOffsets,
-    out: a.out ?? new Float32Array(nUsers * a.d) };
+  return {
+    ...base(fn, o),
+    emb: a.emb,
+    dtype: dtypeOf(a.emb, a.dtype),
+    d: a.d,
+    nUsers,
+    segOffsets: a.segOffsets,
+    out: a.out ?? new Float32Array(nUsers * a.d),
+  };
 }
 
 /** means[u] = mean of user u's rows. Returns [nUsers, d]. */
@@ -190,10 +204,23 @@ function diffArgs(o: KernelOptions, a: DiffEmbedArgs): Obj {
   if (!(a.selfRow instanceof Int32Array) || a.selfRow.length < 1)
     fail("DEP_INVALID_ARGUMENT", `${fn}: \`selfRow\` must be a non-empty Int32Array`);
   const T = a.selfRow.length;
-  return { ...base(fn, o), emb: a.emb, dtype: dtypeOf(a.emb, a.dtype), d: a.d, means: a.means, nUsers, targets: T,
-    selfRow: a.selfRow, selfUser: a.selfUser, peerOffsets: a.peerOffsets, peerRow: a.peerRow, peerUser: a.peerUser,
-    weighting: a.weighting ?? "reference", out: a.out ?? new Float32Array(T * a.d),
-    weightsOut: a.weights ? new Float32Array(a.peerRow?.length ?? 0) : undefined };
+  return {
+    ...base(fn, o),
+    emb: a.emb,
+    dtype: dtypeOf(a.emb, a.dtype),
+    d: a.d,
+    means: a.means,
+    nUsers,
+    targets: T,
+    selfRow: a.selfRow,
+    selfUser: a.selfUser,
+    peerOffsets: a.peerOffsets,
+    peerRow: a.peerRow,
+    peerUser: a.peerUser,
+    weighting: a.weighting ?? "reference",
+    out: a.out ?? new Float32Array(T * a.d),
+    weightsOut: a.weights ? new Float32Array(a.peerRow?.length ?? 0) : undefined,
+  };
 }
 
 /** Fused difference embeddings of T targets. A target without peers fails with DEP_NO_PEERS (index = t). */
@@ -256,61 +283,134 @@ export interface SaeGrads extends SaeWeights {
   dX?: Float32Array;
 }
 
-function saeBase(fn: string, o: KernelOptions, c: SaeConfig, w: SaeWeights, X: Float32Array, k: Int32Array): Obj {
+function saeBase(
+  fn: string,
+  o: KernelOptions,
+  c: SaeConfig,
+  w: SaeWeights,
+  X: Float32Array,
+  k: Int32Array,
+): Obj {
   if (c === null || typeof c !== "object") fail("DEP_INVALID_ARGUMENT", `${fn}: config { d, h } is required`);
-  if (!(k instanceof Int32Array) || k.length < 1) fail("DEP_INVALID_ARGUMENT", `${fn}: \`k\` must be a non-empty Int32Array`);
+  if (!(k instanceof Int32Array) || k.length < 1)
+    fail("DEP_INVALID_ARGUMENT", `${fn}: \`k\` must be a non-empty Int32Array`);
   const rows = rowsOf(fn, "X", X, c.d);
   if (rows !== k.length * SAE_ROWS)
-    fail("DEP_SHAPE_MISMATCH", `${fn}: X holds ${rows} rows of d = ${c.d}, expected k.length * 16 = ${k.length * SAE_ROWS}`);
-  return { ...base(fn, o), d: c.d, h: c.h, nSamples: k.length, linearOutput: c.linearOutput ?? false,
-    reconWeight: c.reconWeight, klWeight: c.klWeight, rho: c.rho, W1: w?.W1, b1: w?.b1, W2: w?.W2, b2: w?.b2, X, k };
+    fail(
+      "DEP_SHAPE_MISMATCH",
+      `${fn}: X holds ${rows} rows of d = ${c.d}, expected k.length * 16 = ${k.length * SAE_ROWS}`,
+    );
+  return {
+    ...base(fn, o),
+    d: c.d,
+    h: c.h,
+    nSamples: k.length,
+    linearOutput: c.linearOutput ?? false,
+    reconWeight: c.reconWeight,
+    klWeight: c.klWeight,
+    rho: c.rho,
+    W1: w?.W1,
+    b1: w?.b1,
+    W2: w?.W2,
+    b2: w?.b2,
+    X,
+    k,
+  };
 }
 
 function saeFwdArgs(o: KernelOptions, c: SaeConfig, w: SaeWeights, X: Float32Array, k: Int32Array): Obj {
   const args = saeBase("saeForward", o, c, w, X, k);
   const B = k.length;
-  return { ...args, z: new Float32Array(B * SAE_ROWS * c.h), xhat: new Float32Array(B * SAE_ROWS * c.d),
+  return {
+    ...args,
+    z: new Float32Array(B * SAE_ROWS * c.h),
+    xhat: new Float32Array(B * SAE_ROWS * c.d),
     sampleTerms: new Float32Array(2 * B),
-    workspace: new Float32Array(nk().workspaceFloats({ kernel: "sae", nSamples: B, d: c.d, h: c.h })) };
+    workspace: new Float32Array(nk().workspaceFloats({ kernel: "sae", nSamples: B, d: c.d, h: c.h })),
+  };
 }
 
 function saeFwdResult(args: Obj, loss: number | undefined): SaeForwardResult {
-  return { z: args.z as Float32Array, xhat: args.xhat as Float32Array, loss: loss as number,
-    sampleTerms: args.sampleTerms as Float32Array, workspace: args.workspace as Float32Array };
+  return {
+    z: args.z as Float32Array,
+    xhat: args.xhat as Float32Array,
+    loss: loss as number,
+    sampleTerms: args.sampleTerms as Float32Array,
+    workspace: args.workspace as Float32Array,
+  };
 }
 
 /** SAE forward and loss for nSamples = k.length samples of X [nSamples, 16, d]. */
-export function saeForward(o: KernelOptions, c: SaeConfig, w: SaeWeights, X: Float32Array, k: Int32Array): SaeForwardResult {
+export function saeForward(
+  o: KernelOptions,
+  c: SaeConfig,
+  w: SaeWeights,
+  X: Float32Array,
+  k: Int32Array,
+): SaeForwardResult {
   const args = saeFwdArgs(o, c, w, X, k);
   return saeFwdResult(args, call("saeForward", args));
 }
 
 export async function saeForwardAsync(
-  o: KernelOptions, c: SaeConfig, w: SaeWeights, X: Float32Array, k: Int32Array,
+  o: KernelOptions,
+  c: SaeConfig,
+  w: SaeWeights,
+  X: Float32Array,
+  k: Int32Array,
 ): Promise<SaeForwardResult> {
   const args = saeFwdArgs(o, c, w, X, k);
   return saeFwdResult(args, await callAsync("saeForward", args));
 }
 
 function saeBwdArgs(
-  o: KernelOptions, c: SaeConfig, w: SaeWeights, X: Float32Array, k: Int32Array, fwd: SaeForwardResult,
+  o: KernelOptions,
+  c: SaeConfig,
+  w: SaeWeights,
+  X: Float32Array,
+  k: Int32Array,
+  fwd: SaeForwardResult,
   b: SaeBackwardOptions,
 ): Obj {
   const args = saeBase("saeBackward", o, c, w, X, k);
-  const g = b.grads ?? { W1: new Float32Array(c.d * c.h), b1: new Float32Array(c.h), W2: new Float32Array(c.h * c.d),
-    b2: new Float32Array(c.d) };
-  return { ...args, z: fwd?.z, workspace: fwd?.workspace, dzUp: b.dzUp, gW1: g.W1, gb1: g.b1, gW2: g.W2, gb2: g.b2,
-    dX: b.dX ? new Float32Array(X.length) : undefined, accumulate: b.accumulate ?? false };
+  const g = b.grads ?? {
+    W1: new Float32Array(c.d * c.h),
+    b1: new Float32Array(c.h),
+    W2: new Float32Array(c.h * c.d),
+    b2: new Float32Array(c.d),
+  };
+  return {
+    ...args,
+    z: fwd?.z,
+    workspace: fwd?.workspace,
+    dzUp: b.dzUp,
+    gW1: g.W1,
+    gb1: g.b1,
+    gW2: g.W2,
+    gb2: g.b2,
+    dX: b.dX ? new Float32Array(X.length) : undefined,
+    accumulate: b.accumulate ?? false,
+  };
 }
 
 function saeGrads(args: Obj): SaeGrads {
-  return { W1: args.gW1 as Float32Array, b1: args.gb1 as Float32Array, W2: args.gW2 as Float32Array,
-    b2: args.gb2 as Float32Array, dX: args.dX as Float32Array | undefined };
+  return {
+    W1: args.gW1 as Float32Array,
+    b1: args.gb1 as Float32Array,
+    W2: args.gW2 as Float32Array,
+    b2: args.gb2 as Float32Array,
+    dX: args.dX as Float32Array | undefined,
+  };
 }
 
 /** Gradients of the batch SAE loss (+ the upstream dzUp) w.r.t. W1, b1, W2, b2 and, if asked, X. */
 export function saeBackward(
-  o: KernelOptions, c: SaeConfig, w: SaeWeights, X: Float32Array, k: Int32Array, fwd: SaeForwardResult,
+  o: KernelOptions,
+  c: SaeConfig,
+  w: SaeWeights,
+  X: Float32Array,
+  k: Int32Array,
+  fwd: SaeForwardResult,
   b: SaeBackwardOptions = {},
 ): SaeGrads {
   const args = saeBwdArgs(o, c, w, X, k, fwd, b);
@@ -319,7 +419,12 @@ export function saeBackward(
 }
 
 export async function saeBackwardAsync(
-  o: KernelOptions, c: SaeConfig, w: SaeWeights, X: Float32Array, k: Int32Array, fwd: SaeForwardResult,
+  o: KernelOptions,
+  c: SaeConfig,
+  w: SaeWeights,
+  X: Float32Array,
+  k: Int32Array,
+  fwd: SaeForwardResult,
   b: SaeBackwardOptions = {},
 ): Promise<SaeGrads> {
   const args = saeBwdArgs(o, c, w, X, k, fwd, b);
@@ -353,7 +458,8 @@ export interface ProjGrads extends ProjWeights {
 }
 
 function projBase(fn: string, o: KernelOptions, dims: ProjDims, w: ProjWeights, x: Float32Array): Obj {
-  if (dims === null || typeof dims !== "object") fail("DEP_INVALID_ARGUMENT", `${fn}: dims { h, H } are required`);
+  if (dims === null || typeof dims !== "object")
+    fail("DEP_INVALID_ARGUMENT", `${fn}: dims { h, H } are required`);
   const nRows = rowsOf(fn, "x", x, dims.h);
   return { ...base(fn, o), h: dims.h, H: dims.H, nRows, A1: w?.A1, c1: w?.c1, A2: w?.A2, c2: w?.c2, x };
 }
@@ -361,20 +467,32 @@ function projBase(fn: string, o: KernelOptions, dims: ProjDims, w: ProjWeights, 
 function projFwdArgs(o: KernelOptions, dims: ProjDims, w: ProjWeights, x: Float32Array): Obj {
   const args = projBase("projForward", o, dims, w, x);
   const n = args.nRows as number;
-  if (!Number.isInteger(dims.H) || dims.H < 1) fail("DEP_INVALID_ARGUMENT", "projForward: `H` must be a positive integer");
-  return { ...args, y: new Float32Array(n * dims.H),
-    workspace: new Float32Array(nk().workspaceFloats({ kernel: "proj", nRows: n, h: dims.h, H: dims.H })) };
+  if (!Number.isInteger(dims.H) || dims.H < 1)
+    fail("DEP_INVALID_ARGUMENT", "projForward: `H` must be a positive integer");
+  return {
+    ...args,
+    y: new Float32Array(n * dims.H),
+    workspace: new Float32Array(nk().workspaceFloats({ kernel: "proj", nRows: n, h: dims.h, H: dims.H })),
+  };
 }
 
 /** Projector forward over x [nRows, h]. */
-export function projForward(o: KernelOptions, dims: ProjDims, w: ProjWeights, x: Float32Array): ProjForwardResult {
+export function projForward(
+  o: KernelOptions,
+  dims: ProjDims,
+  w: ProjWeights,
+  x: Float32Array,
+): ProjForwardResult {
   const args = projFwdArgs(o, dims, w, x);
   call("projForward", args);
   return { y: args.y as Float32Array, workspace: args.workspace as Float32Array };
 }
 
 export async function projForwardAsync(
-  o: KernelOptions, dims: ProjDims, w: ProjWeights, x: Float32Array,
+  o: KernelOptions,
+  dims: ProjDims,
+  w: ProjWeights,
+  x: Float32Array,
 ): Promise<ProjForwardResult> {
   const args = projFwdArgs(o, dims, w, x);
   await callAsync("projForward", args);
@@ -389,25 +507,53 @@ export interface ProjBackwardOptions {
 }
 
 function projBwdArgs(
-  o: KernelOptions, dims: ProjDims, w: ProjWeights, x: Float32Array, fwd: ProjForwardResult, dy: Float32Array,
+  o: KernelOptions,
+  dims: ProjDims,
+  w: ProjWeights,
+  x: Float32Array,
+  fwd: ProjForwardResult,
+  dy: Float32Array,
   b: ProjBackwardOptions,
 ): Obj {
   const args = projBase("projBackward", o, dims, w, x);
   const { h, H } = dims;
-  const g = b.grads ?? { A1: new Float32Array(h * H), c1: new Float32Array(H), A2: new Float32Array(H * H),
-    c2: new Float32Array(H) };
-  return { ...args, workspace: fwd?.workspace, dy, gA1: g.A1, gc1: g.c1, gA2: g.A2, gc2: g.c2,
-    dx: b.dx ? new Float32Array(x.length) : undefined, accumulate: b.accumulate ?? false };
+  const g = b.grads ?? {
+    A1: new Float32Array(h * H),
+    c1: new Float32Array(H),
+    A2: new Float32Array(H * H),
+    c2: new Float32Array(H),
+  };
+  return {
+    ...args,
+    workspace: fwd?.workspace,
+    dy,
+    gA1: g.A1,
+    gc1: g.c1,
+    gA2: g.A2,
+    gc2: g.c2,
+    dx: b.dx ? new Float32Array(x.length) : undefined,
+    accumulate: b.accumulate ?? false,
+  };
 }
 
 function projGrads(args: Obj): ProjGrads {
-  return { A1: args.gA1 as Float32Array, c1: args.gc1 as Float32Array, A2: args.gA2 as Float32Array,
-    c2: args.gc2 as Float32Array, dx: args.dx as Float32Array | undefined };
+  return {
+    A1: args.gA1 as Float32Array,
+    c1: args.gc1 as Float32Array,
+    A2: args.gA2 as Float32Array,
+    c2: args.gc2 as Float32Array,
+    dx: args.dx as Float32Array | undefined,
+  };
 }
 
 /** Projector backward for upstream dy [nRows, H]. */
 export function projBackward(
-  o: KernelOptions, dims: ProjDims, w: ProjWeights, x: Float32Array, fwd: ProjForwardResult, dy: Float32Array,
+  o: KernelOptions,
+  dims: ProjDims,
+  w: ProjWeights,
+  x: Float32Array,
+  fwd: ProjForwardResult,
+  dy: Float32Array,
   b: ProjBackwardOptions = {},
 ): ProjGrads {
   const args = projBwdArgs(o, dims, w, x, fwd, dy, b);
@@ -416,7 +562,12 @@ export function projBackward(
 }
 
 export async function projBackwardAsync(
-  o: KernelOptions, dims: ProjDims, w: ProjWeights, x: Float32Array, fwd: ProjForwardResult, dy: Float32Array,
+  o: KernelOptions,
+  dims: ProjDims,
+  w: ProjWeights,
+  x: Float32Array,
+  fwd: ProjForwardResult,
+  dy: Float32Array,
   b: ProjBackwardOptions = {},
 ): Promise<ProjGrads> {
   const args = projBwdArgs(o, dims, w, x, fwd, dy, b);
@@ -436,19 +587,50 @@ export interface AdamWParams {
   step: number;
 }
 
-function adamwArgs(o: KernelOptions, p: AdamWParams, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): Obj {
-  if (p === null || typeof p !== "object") fail("DEP_INVALID_ARGUMENT", "adamwStep: params { lr, step } are required");
-  return { ...base("adamwStep", o), lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weightDecay: p.weightDecay,
-    step: p.step, param, grad, m, v };
+function adamwArgs(
+  o: KernelOptions,
+  p: AdamWParams,
+  param: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+): Obj {
+  if (p === null || typeof p !== "object")
+    fail("DEP_INVALID_ARGUMENT", "adamwStep: params { lr, step } are required");
+  return {
+    ...base("adamwStep", o),
+    lr: p.lr,
+    beta1: p.beta1,
+    beta2: p.beta2,
+    eps: p.eps,
+    weightDecay: p.weightDecay,
+    step: p.step,
+    param,
+    grad,
+    m,
+    v,
+  };
 }
 
 /** One fused AdamW update of param (in place) with its moments m, v. */
-export function adamwStep(o: KernelOptions, p: AdamWParams, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+export function adamwStep(
+  o: KernelOptions,
+  p: AdamWParams,
+  param: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+): void {
   call("adamwStep", adamwArgs(o, p, param, grad, m, v));
 }
 
 export async function adamwStepAsync(
-  o: KernelOptions, p: AdamWParams, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array,
+  o: KernelOptions,
+  p: AdamWParams,
+  param: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
 ): Promise<void> {
   await callAsync("adamwStep", adamwArgs(o, p, param, grad, m, v));
 }

@@ -14,8 +14,8 @@ dep_kstatus cpu_user_means(int nt, const void * emb, dep_dtype dtype, int32_t d,
                            int32_t n_users, float * means) {
     const IsaOps & ops = cpu_ops();
     const size_t es = dtype_size(dtype);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-    for (int32_t u = 0; u < n_users; ++u) {
+    parallel_for(nt, n_users, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
         float * m = means + static_cast<int64_t>(u) * d;
         std::fill(m, m + d, 0.0f);
         const int64_t n = off[u + 1] - off[u];
@@ -25,6 +25,7 @@ dep_kstatus cpu_user_means(int nt, const void * emb, dep_dtype dtype, int32_t d,
         const float inv = 1.0f / static_cast<float>(n);
         for (int32_t j = 0; j < d; ++j) m[j] *= inv;
     }
+    });
     return DEP_KOK;
 }
 
@@ -35,11 +36,9 @@ dep_kstatus cpu_diff_embed(int nt, const void * emb, dep_dtype dtype, int32_t d,
     const IsaOps & ops = cpu_ops();
     const size_t row_bytes = static_cast<size_t>(d) * dtype_size(dtype);
     const char * base = static_cast<const char *>(emb);
-#pragma omp parallel num_threads(nt)
-    {
+    parallel_for(nt, T, [&](int64_t t0, int64_t t1) {
         std::vector<float> s, w;  // per thread, sized once to the largest peer list it meets
-#pragma omp for schedule(static)
-        for (int32_t t = 0; t < T; ++t) {
+        for (int64_t t = t0; t < t1; ++t) {
             const int64_t p0 = poff[t], n = poff[t + 1] - p0;
             if (static_cast<int64_t>(s.size()) < n) {
                 s.resize(n);
@@ -53,24 +52,29 @@ dep_kstatus cpu_diff_embed(int nt, const void * emb, dep_dtype dtype, int32_t d,
                     // prefetch the mean two peers ahead; at the end, the first embedding rows
                     const void * pf = r + 2 < n ? static_cast<const void *>(mean_of(r + 2))
                                                 : (r + 2 - n < n ? static_cast<const void *>(row_of(r + 2 - n)) : nullptr);
+                    if (r + 2 >= n && r + 2 - n < 4)  // the first four rows: the gather pipeline's start
+                        for (int64_t q = r + 2 - n; q < 4 && q < n; q += 2) __builtin_prefetch(row_of(q));
                     s[r] = std::sqrt(ops.sqdist(mu, mean_of(r), d, pf));
                 }
             diff_weights(s.data(), n, wm, w.data());
             if (wout) std::copy(w.data(), w.data() + n, wout + p0);
             float * o = out + static_cast<int64_t>(t) * d;
             ops.load_row(o, base + self_row[t] * row_bytes, dtype, d);
-            for (int64_t r = 0; r < n; ++r) {
-                // prefetch two rows ahead; near the end, the next target's self row and first means
-                const void * pf = nullptr;
-                if (r + 2 < n) pf = row_of(r + 2);
-                else if (t + 1 < T && r + 2 == n) pf = base + self_row[t + 1] * row_bytes;
-                else if (t + 1 < T && poff[t + 2] > poff[t + 1])
-                    pf = wm != DEP_DIFF_UNIFORM ? static_cast<const void *>(means + static_cast<int64_t>(puser[poff[t + 1]]) * d)
-                                                : static_cast<const void *>(base + prow[poff[t + 1]] * row_bytes);
-                ops.axpy_row(o, w[r], row_of(r), dtype, d, pf);
+            int64_t r = 0;
+            for (; r + 4 <= n; r += 4) {  // four peers at a time; prefetch the next four
+                const void * rows[4] = {row_of(r), row_of(r + 1), row_of(r + 2), row_of(r + 3)};
+                const void * pf[4] = {nullptr, nullptr, nullptr, nullptr};
+                for (int q = 0; q < 4; ++q) {
+                    if (r + 4 + q < n) pf[q] = row_of(r + 4 + q);
+                    else if (q == 0 && t + 1 < t1) pf[q] = base + self_row[t + 1] * row_bytes;
+                    else if (q == 1 && t + 1 < t1 && wm != DEP_DIFF_UNIFORM)
+                        pf[q] = means + static_cast<int64_t>(puser[poff[t + 1]]) * d;
+                }
+                ops.axpy4_row(o, &w[r], rows, dtype, d, pf);
             }
+            for (; r < n; ++r) ops.axpy_row(o, w[r], row_of(r), dtype, d, nullptr);
         }
-    }
+    });
     return DEP_KOK;
 }
 
@@ -81,11 +85,12 @@ dep_kstatus cpu_adamw(int nt, const dep_adamw_params & p, int64_t n, float * pp,
     const float bc2s = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(p.beta2), p.step)));
     const int64_t chunk = 1 << 14;
     const int64_t nchunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t c = 0; c < nchunks; ++c) {
-        const int64_t i0 = c * chunk, len = std::min(chunk, n - i0);
-        ops.adamw(len, pp + i0, g + i0, m + i0, v + i0, p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, bc1, bc2s);
-    }
+    parallel_for(nt, nchunks, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+            const int64_t i0 = c * chunk, len = std::min(chunk, n - i0);
+            ops.adamw(len, pp + i0, g + i0, m + i0, v + i0, p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, bc1, bc2s);
+        }
+    });
     return DEP_KOK;
 }
 

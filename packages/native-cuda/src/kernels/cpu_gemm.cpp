@@ -4,13 +4,11 @@
 // multiply by GELU'(pre)) run on each register tile right after its last K block, while it is in L1.
 // Threads: the larger of M and N is split into n_threads contiguous ranges (whole tiles); each thread
 // runs the loop nest on its range with its own packing buffers (thread_local, grown once, never in the
-// hot loop). Also: the ISA dispatch (cpu_ops) and a threaded column sum for bias gradients.
+// hot loop); threads come from the pool of threads.cpp. Also: the ISA dispatch (cpu_ops) and a threaded column sum for bias gradients.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include <omp.h>
 
 #include "internal.h"
 
@@ -32,7 +30,7 @@ const IsaOps & cpu_ops() {
 
 namespace {
 
-constexpr int64_t KC = 256;
+constexpr int64_t KC = 384;
 constexpr int64_t NC = 1536;
 
 struct alignas(64) PackBufs {
@@ -63,7 +61,7 @@ void pack_a(const Gemm & g, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int 
 }
 
 // Bp: for each NR-column panel, K x NR (row k, col j at [k*NR + j]); zero-padded columns.
-void pack_b(const Gemm & g, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int NR, float * Bp) {
+void pack_b(const IsaOps & ops, const Gemm & g, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int NR, float * Bp) {
     for (int64_t jp = 0; jp < nc; jp += NR) {
         int64_t nr = std::min<int64_t>(NR, nc - jp);
         float * dst = Bp + jp * kc;
@@ -75,8 +73,9 @@ void pack_b(const Gemm & g, int64_t j0, int64_t nc, int64_t k0, int64_t kc, int 
                 std::memcpy(d, s, nr * sizeof(float));
                 for (int64_t j = nr; j < NR; ++j) d[j] = 0.0f;
             }
+        } else if (g.rsb == 1 && ops.pack_bt) {
+            ops.pack_bt(src, g.csb, kc, nr, dst);  // transposed source (B = W^T): 8x8 register transposes
         } else {
-            // transposed source: read each column (contiguous in k) once
             for (int64_t j = 0; j < nr; ++j) {
                 const float * s = src + j * g.csb;
                 for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = s[k * g.rsb];
@@ -119,7 +118,7 @@ void gemm_range(const IsaOps & ops, const Gemm & g, int64_t m0, int64_t m1, int6
             const int64_t kc = std::min(KC, g.K - pc);
             const bool last_k = pc + KC >= g.K;
             const int add = (pc > 0 || g.accumulate) ? 1 : 0;
-            if (kc > 0) pack_b(g, jc, nc, pc, kc, NR, Bp);
+            if (kc > 0) pack_b(ops, g, jc, nc, pc, kc, NR, Bp);
             for (int64_t ic = m0; ic < m1; ic += MC) {
                 const int64_t mc = std::min(MC, m1 - ic);
                 if (kc > 0) pack_a(g, ic, mc, pc, kc, MR, Ap);
@@ -163,22 +162,20 @@ void cpu_gemm(const IsaOps & ops, const Gemm & g, int n_threads) {
         gemm_range(ops, g, 0, g.M, 0, g.N);
         return;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        const int t = omp_get_thread_num();
+    parallel(nt, [&](int t) {
         const int64_t a = tiles * t / nt * unit, b = std::min(len, tiles * (t + 1) / nt * unit);
         if (a < b) {
             if (split_n) gemm_range(ops, g, 0, g.M, a, b);
             else gemm_range(ops, g, a, b, 0, g.N);
         }
-    }
+    });
 }
 
 void cpu_colsum(const float * X, int64_t rows, int64_t cols, int64_t ld, float * out, int accumulate, int n_threads) {
     const int64_t chunk = 256;
     const int64_t nchunks = (cols + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(std::max(1, n_threads)) schedule(static)
-    for (int64_t c = 0; c < nchunks; ++c) {
+    parallel_for(n_threads, nchunks, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
         const int64_t j0 = c * chunk, j1 = std::min(cols, j0 + chunk);
         float acc[chunk];
         for (int64_t j = j0; j < j1; ++j) acc[j - j0] = accumulate ? out[j] : 0.0f;
@@ -189,6 +186,7 @@ void cpu_colsum(const float * X, int64_t rows, int64_t cols, int64_t ld, float *
         }
         for (int64_t j = j0; j < j1; ++j) out[j] = acc[j - j0];
     }
+    });
 }
 
 }  // namespace dep_k

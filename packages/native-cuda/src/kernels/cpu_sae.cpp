@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "internal.h"
 
@@ -35,9 +36,9 @@ dep_kstatus cpu_sae_forward(int nt, const dep_sae_params & p, const dep_sae_weig
     if (p.linear_output) std::memcpy(a2, xh, sizeof(float) * M * d);
 
     const float rho = p.rho;
-    double total = 0.0;
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : total)
-    for (int32_t b = 0; b < B; ++b) {
+    std::vector<double> sample_loss(B);
+    parallel_for(nt, B, [&](int64_t b0, int64_t b1) {
+    for (int32_t b = static_cast<int32_t>(b0); b < b1; ++b) {
         const int32_t n = 2 * k[b];
         const float coef = static_cast<float>(p.recon_weight / (static_cast<double>(B) * n * d));
         double rec = 0.0;
@@ -72,8 +73,11 @@ dep_kstatus cpu_sae_forward(int nt, const dep_sae_params & p, const dep_sae_weig
             terms[2 * b] = static_cast<float>(rec);
             terms[2 * b + 1] = static_cast<float>(kl);
         }
-        total += static_cast<double>(p.recon_weight) * (rec + p.kl_weight * kl);
+        sample_loss[b] = static_cast<double>(p.recon_weight) * (rec + p.kl_weight * kl);
     }
+    });
+    double total = 0.0;
+    for (double l : sample_loss) total += l;
     *loss = static_cast<float>(total / B);
     if (xhat_out) std::memcpy(xhat_out, xh, sizeof(float) * M * d);
     return DEP_KOK;
@@ -88,8 +92,8 @@ dep_kstatus cpu_sae_backward(int nt, const dep_sae_params & p, const dep_sae_wei
     const SaeWs L = sae_ws_layout(B, d, h);
     float *a1 = ws + L.a1, *da2 = ws + L.da2, *dz = ws + L.dz, *kg = ws + L.kgrad, *xh = ws + L.xhat;
 
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < M; ++r) {
+    parallel_for(nt, M, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
         const int32_t b = static_cast<int32_t>(r / DEP_SAE_ROWS);
         float * o = dz + r * h;
         if (!sae_row_valid(static_cast<int32_t>(r % DEP_SAE_ROWS), k[b])) {
@@ -102,6 +106,7 @@ dep_kstatus cpu_sae_backward(int nt, const dep_sae_params & p, const dep_sae_wei
         else
             std::memcpy(o, kgb, sizeof(float) * h);
     }
+    });
     // decoder
     cpu_gemm(ops, Gemm{h, d, M, z, 1, h, da2, d, 1, g.W2, d, acc, EPI_NONE, nullptr, nullptr, nullptr}, nt);
     cpu_colsum(da2, M, d, d, g.b2, acc, nt);
@@ -111,8 +116,8 @@ dep_kstatus cpu_sae_backward(int nt, const dep_sae_params & p, const dep_sae_wei
     cpu_colsum(dz, M, h, h, g.b1, acc, nt);
     if (dX) {
         const float recw = p.recon_weight;
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t r = 0; r < M; ++r) {
+        parallel_for(nt, M, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
             const int32_t b = static_cast<int32_t>(r / DEP_SAE_ROWS);
             float * o = dX + r * d;
             if (!sae_row_valid(static_cast<int32_t>(r % DEP_SAE_ROWS), k[b])) {
@@ -122,6 +127,7 @@ dep_kstatus cpu_sae_backward(int nt, const dep_sae_params & p, const dep_sae_wei
             const float coef = static_cast<float>(recw / (static_cast<double>(B) * 2 * k[b] * d));
             ops.smoothl1(xh + r * d, X + r * d, d, -coef, o);  // d/dX SmoothL1(X^ - X) = -d/dX^
         }
+        });
         cpu_gemm(ops, Gemm{M, d, h, dz, h, 1, w.W1, 1, h, dX, d, 1, EPI_NONE, nullptr, nullptr, nullptr}, nt);
         // padding rows: dz rows are zero, so dX stays zero there
     }

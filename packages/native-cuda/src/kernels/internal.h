@@ -8,6 +8,7 @@
 #include "dep/kernels.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace dep_k {
@@ -15,6 +16,11 @@ namespace dep_k {
 // ---- errors: a thread-local message + index, set by the API layer and the kernels --------------------
 dep_kstatus fail(dep_kstatus st, const std::string & msg, int64_t index = -1);
 void clear_error();
+
+// ---- threads (threads.cpp): fn(t) for t in 0..n-1 on n threads, the caller being thread 0 ----------------
+void parallel(int n, const std::function<void(int)> & fn);
+// body(begin, end) over a static split of [0, n) into min(n_threads, n) contiguous ranges
+void parallel_for(int n_threads, int64_t n, const std::function<void(int64_t, int64_t)> & body);
 
 // ---- half-precision storage ------------------------------------------------------------------------
 inline float bf16_to_f32(uint16_t h) {
@@ -65,9 +71,14 @@ struct IsaOps {
     void (*load_row)(float * out, const void * row, dep_dtype t, int64_t n);
     //   pf (nullable): a row of the same dtype to prefetch meanwhile (the gather is latency-bound otherwise)
     void (*axpy_row)(float * out, float w, const void * row, dep_dtype t, int64_t n, const void * pf);
+    //   out -= sum_q w[q] * rows[q] over four rows at once; pf: four rows (nullable entries) to prefetch
+    void (*axpy4_row)(float * out, const float * w, const void * const * rows, dep_dtype t, int64_t n,
+                      const void * const * pf);
     // AdamW over n elements
     void (*adamw)(int64_t n, float * p, const float * g, float * m, float * v, float lr, float b1, float b2,
                   float eps, float wd, float bc1, float bc2_sqrt);
+    // GEMM packing of a transposed B panel: dst[k*NR + j] = src[j*ld + k] (k < kc, j < nr), zero padded
+    void (*pack_bt)(const float * src, int64_t ld, int64_t kc, int64_t nr, float * dst);
 };
 
 const IsaOps & isa_ops_avx512();
