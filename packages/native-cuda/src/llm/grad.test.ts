@@ -341,3 +341,34 @@ describe("gradBackward: transposed weight copies for the backward matmuls", () =
     expect(relDiff(grads.bf16!, grads.none!)).toBeLessThan(3e-2);
   });
 });
+
+describe("embeddings through llama.cpp embedding contexts", () => {
+  it("embedTokens gives causal per-token states; embed pools them (mean for a model without pooling)", async () => {
+    const llm = await Llm.load(paths.llama, { threads: 2, contextSize: 128 });
+    try {
+      const full = await llm.embedTokens("The quick brown fox jumps");
+      expect(full.width).toBe(llm.info.nEmbd);
+      expect(full.embeddings.length).toBe(full.tokens.length * full.width);
+      const prefix = await llm.embedTokens(full.tokens.subarray(0, 3));
+      let maxDiff = 0;
+      for (let i = 0; i < prefix.embeddings.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(prefix.embeddings[i]! - full.embeddings[i]!));
+      }
+      expect(maxDiff).toBeLessThan(1e-3);
+      // different positions have different states
+      const row = (k: number) => full.embeddings.subarray(k * full.width, (k + 1) * full.width);
+      expect(Array.from(row(0))).not.toEqual(Array.from(row(1)));
+      const [pooled, other] = await llm.embed(["The quick brown fox jumps", "Something else"]);
+      expect(pooled!.length).toBe(full.width);
+      expect(Array.from(other!)).not.toEqual(Array.from(pooled!));
+      for (let j = 0; j < full.width; j++) {
+        let mean = 0;
+        for (let k = 0; k < full.tokens.length; k++) mean += row(k)[j]! / full.tokens.length;
+        expect(Math.abs(pooled![j]! - mean)).toBeLessThan(1e-3);
+      }
+      await expect(llm.embedTokens(new Int32Array(0))).rejects.toMatchObject({ code: "DEP_EMBED" });
+    } finally {
+      await llm.dispose();
+    }
+  });
+});
