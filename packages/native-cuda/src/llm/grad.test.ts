@@ -213,6 +213,15 @@ describe.each(["llama", "qwen2"] as const)("tiny %s: soft prompts and gradients"
       expect(b.text).toBe(alone[i]!.text);
       expect(b.stopReason).toBe(alone[i]!.stopReason);
     });
+    // a stop string ends only its own request, with the same cut as alone
+    const text0 = alone[0]!.text;
+    const stop = text0.slice(Math.floor(text0.length / 2), Math.floor(text0.length / 2) + 2);
+    if (stop.trim().length > 0) {
+      const cut = await llm.generateBatch(requests.slice(0, 2), { maxTokens: 12, stop: [stop] });
+      expect(cut[0]!.stopReason).toBe("stop");
+      expect(cut[0]!.text).toBe(text0.slice(0, text0.indexOf(stop)));
+      if (!alone[1]!.text.includes(stop)) expect(cut[1]!.text).toBe(alone[1]!.text);
+    }
     // seeded sampling: one sampler per request, so the same draws as alone
     const opts = { maxTokens: 10, temperature: 0.9, topP: 0.95, seed: 5 };
     const s0 = await llm.complete(requests[0]!, opts);
