@@ -37,6 +37,7 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
             InstanceMethod<&NativeLlm::GenerateBatch>("generateBatch"),
             InstanceMethod<&NativeLlm::CancelRequest>("cancelRequest"),
             InstanceMethod<&NativeLlm::ReleaseGrad>("releaseGrad"),
+            InstanceMethod<&NativeLlm::Embed>("embed"),
             InstanceMethod<&NativeLlm::Dispose>("dispose"),
         });
         constructor = new Napi::FunctionReference(Napi::Persistent(cls));
@@ -182,6 +183,7 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
     Napi::Value LossAndGrad(const Napi::CallbackInfo & info);
     Napi::Value DebugLogits(const Napi::CallbackInfo & info);
     Napi::Value GenerateBatch(const Napi::CallbackInfo & info);
+    Napi::Value Embed(const Napi::CallbackInfo & info);
 
     Napi::Value TokenEmbeddings(const Napi::CallbackInfo & info) {
         Napi::Env env = info.Env();
@@ -708,6 +710,75 @@ Napi::Value NativeLlm::GenerateBatch(const Napi::CallbackInfo & info) {
     if (info.Length() > 2 && info[2].IsFunction()) on_token = info[2].As<Napi::Function>();
     auto * worker = new GenerateBatchWorker(env, info.This().As<Napi::Object>(), llm, std::move(reqs), s, n_parallel,
                                             on_token);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+
+// ---- embed(tokenLists, pooled) -> Promise<Float32Array[]> ----------------------------------------------
+
+class EmbedWorker : public Napi::AsyncWorker {
+  public:
+    EmbedWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, std::vector<std::vector<int32_t>> inputs, bool pooled)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), llm_(llm), inputs_(std::move(inputs)),
+          pooled_(pooled) {
+        owner_ = Napi::Persistent(owner);
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute() override {
+        const size_t width = static_cast<size_t>(dep_llm_embed_width(llm_));
+        char err[kErrSize] = {0};
+        for (size_t i = 0; i < inputs_.size(); ++i) {
+            const auto & t = inputs_[i];
+            outputs_.emplace_back(pooled_ ? width : width * t.size());
+            if (dep_llm_embed(llm_, t.data(), static_cast<int32_t>(t.size()), pooled_, outputs_.back().data(), err,
+                              sizeof(err)) != 0) {
+                SetError("input " + std::to_string(i) + ": " + err);
+                return;
+            }
+        }
+    }
+
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::Array arr = Napi::Array::New(env, outputs_.size());
+        for (size_t i = 0; i < outputs_.size(); ++i) {
+            Napi::Float32Array a = Napi::Float32Array::New(env, outputs_[i].size());
+            std::copy(outputs_[i].begin(), outputs_[i].end(), a.Data());
+            arr.Set(static_cast<uint32_t>(i), a);
+        }
+        deferred_.Resolve(arr);
+    }
+
+    void OnError(const Napi::Error & e) override { deferred_.Reject(make_error(Env(), "DEP_EMBED", e.Message()).Value()); }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;
+    dep_llm * llm_;
+    std::vector<std::vector<int32_t>> inputs_;
+    bool pooled_;
+    std::vector<std::vector<float>> outputs_;
+};
+
+Napi::Value NativeLlm::Embed(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsBoolean())
+        throw type_error(env, "embed(tokenLists: Int32Array[], pooled: boolean)");
+    dep_llm * llm = handle(env);
+    Napi::Array lists = info[0].As<Napi::Array>();
+    std::vector<std::vector<int32_t>> inputs;
+    for (uint32_t i = 0; i < lists.Length(); ++i) {
+        Napi::Value v = lists.Get(i);
+        if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+            throw type_error(env, "input " + std::to_string(i) + " must be an Int32Array of tokens");
+        Napi::Int32Array a = v.As<Napi::Int32Array>();
+        inputs.emplace_back(a.Data(), a.Data() + a.ElementLength());
+    }
+    auto * worker = new EmbedWorker(env, info.This().As<Napi::Object>(), llm, std::move(inputs), info[1].As<Napi::Boolean>().Value());
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pnpm bench:llm [--json] [--model path] [--threads 2] [--grad f16,none] [--gen 32] [--skip-peer]
+// pnpm bench:llm [--json] [--model path] [--threads 2] [--grad f16,none] [--gen 32] [--repeat 2] [--skip-peer]
 // TinyLlama, one run: prompt-eval and generation tokens/s for (a) a plain token prompt and (b) the same prompt
 // with 16 soft rows, through dep's llama.cpp bridge and through node-llama-cpp@3.21.1's prebuilt engine (the
 // same llama.cpp, as a peer); then lossAndGrad on a 384-position sequence with 16 soft rows, each gradient
@@ -18,6 +18,7 @@ const opt = (name, fallback) => {
 };
 const threads = Number(opt("threads", "2"));
 const nGen = Number(opt("gen", "32"));
+const repeat = Number(opt("repeat", "2"));
 const modelPath =
   opt("model", undefined) ??
   join(
@@ -106,14 +107,22 @@ const results = { model: modelPath, threads, generatedTokens: nGen, rows: [], gr
       [{ tokens: tokens.subarray(0, 1) }, { embeddings: soft }, { tokens: tokens.subarray(1) }],
     ],
   ]) {
-    const r = await llm.complete(segments, { maxTokens: nGen });
-    results.rows.push({
-      engine: name,
-      promptPositions: r.promptPositions,
-      promptTokPerS: r.timings.promptTokensPerSecond,
-      generated: r.tokens.length,
-      genTokPerS: r.timings.generatedTokensPerSecond,
-    });
+    // best of `repeat` runs: the machine may be shared, the best run is the least disturbed one
+    let best = null;
+    for (let i = 0; i < repeat; i++) {
+      const r = await llm.complete(segments, { maxTokens: nGen });
+      best = {
+        engine: name,
+        promptPositions: r.promptPositions,
+        promptTokPerS: Math.max(best?.promptTokPerS ?? 0, r.timings.promptTokensPerSecond),
+        generated: r.tokens.length,
+        genTokPerS: Math.max(best?.genTokPerS ?? 0, r.timings.generatedTokensPerSecond),
+      };
+    }
+    const r = {
+      timings: { promptTokensPerSecond: best.promptTokPerS, generatedTokensPerSecond: best.genTokPerS },
+    };
+    results.rows.push(best);
     log(
       `${name}: ${r.timings.promptTokensPerSecond.toFixed(1)} prompt tok/s, ${r.timings.generatedTokensPerSecond.toFixed(2)} gen tok/s`,
     );
@@ -126,20 +135,31 @@ const results = { model: modelPath, threads, generatedTokens: nGen, rows: [], gr
 if (!flag("skip-peer")) {
   try {
     const { getLlama } = await import("node-llama-cpp");
-    const llama = await getLlama({ gpu: false, maxThreads: threads, build: "never", logLevel: "error" });
+    // maxThreads 0: the context uses exactly `threads` (a positive maxThreads only caps a hint)
+    const llama = await getLlama({ gpu: false, maxThreads: 0, build: "never", logLevel: "error" });
     const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-    const ctx = await model.createContext({ contextSize: 1024, threads, batchSize: 512 });
+    const ctx = await model.createContext({
+      contextSize: 1024,
+      threads: { ideal: threads, min: threads },
+      batchSize: 512,
+    });
     const seq = ctx.getSequence();
     const tokens = model.tokenize(PROMPT_TEXT, true);
-    const t0 = performance.now();
-    await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(0, -1));
-    const promptMs = performance.now() - t0;
+    let promptMs = Infinity;
+    let genMs = Infinity;
     let n = 0;
-    const t1 = performance.now();
-    for await (const _tok of seq.evaluate(tokens.slice(-1), { temperature: 0 })) {
-      if (++n >= nGen) break;
+    for (let i = 0; i < repeat; i++) {
+      await seq.clearHistory();
+      const t0 = performance.now();
+      await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(0, -1));
+      promptMs = Math.min(promptMs, performance.now() - t0);
+      n = 0;
+      const t1 = performance.now();
+      for await (const _tok of seq.evaluate(tokens.slice(-1), { temperature: 0 })) {
+        if (++n >= nGen) break;
+      }
+      genMs = Math.min(genMs, performance.now() - t1);
     }
-    const genMs = performance.now() - t1;
     results.rows.push({
       engine:
         `node-llama-cpp ${llama.buildType ?? ""} (llama.cpp ${llama.llamaCppRelease?.release ?? "?"})`.replace(

@@ -197,6 +197,8 @@ void dep_llm_free(dep_llm * llm) {
     llm->grad.reset();
     llm->weights.reset();
     if (llm->batch_ctx) llama_free(llm->batch_ctx);
+    if (llm->embd_ctx_tokens) llama_free(llm->embd_ctx_tokens);
+    if (llm->embd_ctx_pooled) llama_free(llm->embd_ctx_pooled);
     if (llm->ctx) llama_free(llm->ctx);
     if (llm->model) llama_model_free(llm->model);
     delete llm;

@@ -27,6 +27,10 @@ struct dep_llm {
     // the hand-built gradient graph; its F32 weights are loaded on the first dep_llm_loss_and_grad
     std::unique_ptr<dep::grad::Model> grad;
 
+    // embedding contexts (per-token hidden states / pooled), created by the first dep_llm_embed
+    llama_context * embd_ctx_tokens = nullptr;
+    llama_context * embd_ctx_pooled = nullptr;
+
     // a second context with several sequences, created by the first dep_llm_generate_batch
     llama_context * batch_ctx = nullptr;
     int32_t batch_ctx_seqs = 0;

@@ -79,6 +79,7 @@ export interface NativeLlm {
   ): Promise<NativeGenerateStats[]>;
   cancelRequest(request: number): void;
   releaseGrad(): void;
+  embed(tokenLists: Int32Array[], pooled: boolean): Promise<Float32Array[]>;
 }
 
 export interface NativeLossAndGrad {

@@ -140,6 +140,15 @@ int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests
 // Stops one request of the running dep_llm_generate_batch (thread-safe; out-of-range indices are ignored).
 void dep_llm_batch_cancel(dep_llm * llm, int32_t request);
 
+// Hidden states from an embedding context (created on first use): pooled = false gives the final hidden
+// state of every token, out[n * width]; pooled = true gives one vector, out[width], pooled the model's way
+// (bge-m3 & co. from their GGUF metadata; the mean of the token states when the model has no pooling).
+int32_t dep_llm_embed(dep_llm * llm, const int32_t * tokens, int32_t n, bool pooled, float * out, char * err,
+                      size_t err_size);
+
+// The width of dep_llm_embed's vectors.
+int32_t dep_llm_embed_width(const dep_llm * llm);
+
 #ifdef __cplusplus
 }
 #endif

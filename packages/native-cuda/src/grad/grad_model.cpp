@@ -259,23 +259,33 @@ std::unique_ptr<Model> Model::load(const GgufWeights & w, int n_threads, int bac
             W = full.data();
         }
         const size_t row_bytes = ggml_row_size(dst->type, n_out);
-        std::vector<uint8_t> out(row_bytes * static_cast<size_t>(n_in));
+        std::vector<uint8_t> out(host ? 0 : row_bytes * static_cast<size_t>(n_in));
+        uint8_t * out_base = host ? static_cast<uint8_t *>(dst->data) : out.data();
         const int nt = std::max(1, n_threads);
         std::vector<std::thread> pool;
         for (int ti = 0; ti < nt; ++ti) {
             pool.emplace_back([&, ti] {
-                std::vector<float> row(static_cast<size_t>(n_out));
-                for (int64_t i = ti; i < n_in; i += nt) {
-                    for (int64_t o = 0; o < n_out; ++o) row[static_cast<size_t>(o)] = W[o * n_in + i];
-                    uint8_t * d = out.data() + static_cast<size_t>(i) * row_bytes;
-                    if (dst->type == GGML_TYPE_F32) std::memcpy(d, row.data(), row_bytes);
-                    else if (dst->type == GGML_TYPE_F16) ggml_fp32_to_fp16_row(row.data(), reinterpret_cast<ggml_fp16_t *>(d), n_out);
-                    else ggml_fp32_to_bf16_row(row.data(), reinterpret_cast<ggml_bf16_t *>(d), n_out);
+                // blocks of B input columns: each weight row contributes B contiguous floats per block
+                constexpr int64_t B = 32;
+                std::vector<float> rows(static_cast<size_t>(B * n_out));
+                for (int64_t i0 = ti * B; i0 < n_in; i0 += nt * B) {
+                    const int64_t nb = std::min(B, n_in - i0);
+                    for (int64_t o = 0; o < n_out; ++o) {
+                        const float * wrow = W + o * n_in + i0;
+                        for (int64_t k = 0; k < nb; ++k) rows[static_cast<size_t>(k * n_out + o)] = wrow[k];
+                    }
+                    for (int64_t k = 0; k < nb; ++k) {
+                        const float * row = rows.data() + k * n_out;
+                        uint8_t * d = out_base + static_cast<size_t>(i0 + k) * row_bytes;
+                        if (dst->type == GGML_TYPE_F32) std::memcpy(d, row, row_bytes);
+                        else if (dst->type == GGML_TYPE_F16) ggml_fp32_to_fp16_row(row, reinterpret_cast<ggml_fp16_t *>(d), n_out);
+                        else ggml_fp32_to_bf16_row(row, reinterpret_cast<ggml_bf16_t *>(d), n_out);
+                    }
                 }
             });
         }
         for (auto & th : pool) th.join();
-        ggml_backend_tensor_set(dst, out.data(), 0, out.size());
+        if (!host) ggml_backend_tensor_set(dst, out.data(), 0, out.size());
     }
     im.galloc_loss = ggml_gallocr_new(ggml_backend_get_default_buffer_type(im.backend));
     im.galloc_fwd = ggml_gallocr_new(ggml_backend_get_default_buffer_type(im.backend));

@@ -242,6 +242,37 @@ export class Llm {
     }
   }
 
+  /**
+   * Final hidden states of every token of `text` (tokenized with BOS when the model wants one), from an
+   * embedding context created on first use: `embeddings` is [tokens.length * width]. For BERTScore-style
+   * token matching.
+   */
+  async embedTokens(
+    text: string | Int32Array,
+  ): Promise<{ tokens: Int32Array; embeddings: Float32Array; width: number }> {
+    const tokens = typeof text === "string" ? this.tokenize(text, { addSpecial: true }) : text;
+    try {
+      const [embeddings] = await this.enqueue((handle) => handle.embed([tokens], false));
+      if (!embeddings) throw new DepError("DEP_NATIVE", "embed returned nothing");
+      return { tokens, embeddings, width: embeddings.length / Math.max(1, tokens.length) };
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /**
+   * One vector per text, pooled the model's way (GGUF sentence encoders such as bge-m3 carry their pooling
+   * in their metadata; for a model without pooling, the mean of its token states). Not normalized.
+   */
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    const lists = texts.map((t) => this.tokenize(t, { addSpecial: true }));
+    try {
+      return await this.enqueue((handle) => handle.embed(lists, true));
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
   /** Frees the gradient graph's F32 weights; the next lossAndGrad loads them again. */
   async releaseGradients(): Promise<void> {
     await this.enqueue(async (handle) => handle.releaseGrad());

@@ -213,6 +213,15 @@ describe.each(["llama", "qwen2"] as const)("tiny %s: soft prompts and gradients"
       expect(b.text).toBe(alone[i]!.text);
       expect(b.stopReason).toBe(alone[i]!.stopReason);
     });
+    // a stop string ends only its own request, with the same cut as alone
+    const text0 = alone[0]!.text;
+    const stop = text0.slice(Math.floor(text0.length / 2), Math.floor(text0.length / 2) + 2);
+    if (stop.trim().length > 0) {
+      const cut = await llm.generateBatch(requests.slice(0, 2), { maxTokens: 12, stop: [stop] });
+      expect(cut[0]!.stopReason).toBe("stop");
+      expect(cut[0]!.text).toBe(text0.slice(0, text0.indexOf(stop)));
+      if (!alone[1]!.text.includes(stop)) expect(cut[1]!.text).toBe(alone[1]!.text);
+    }
     // seeded sampling: one sampler per request, so the same draws as alone
     const opts = { maxTokens: 10, temperature: 0.9, topP: 0.95, seed: 5 };
     const s0 = await llm.complete(requests[0]!, opts);
@@ -339,5 +348,36 @@ describe("gradBackward: transposed weight copies for the backward matmuls", () =
     expect(relDiff(grads.f32!, grads.none!)).toBeLessThan(1e-4);
     expect(relDiff(grads.f16!, grads.none!)).toBeLessThan(5e-3);
     expect(relDiff(grads.bf16!, grads.none!)).toBeLessThan(3e-2);
+  });
+});
+
+describe("embeddings through llama.cpp embedding contexts", () => {
+  it("embedTokens gives causal per-token states; embed pools them (mean for a model without pooling)", async () => {
+    const llm = await Llm.load(paths.llama, { threads: 2, contextSize: 128 });
+    try {
+      const full = await llm.embedTokens("The quick brown fox jumps");
+      expect(full.width).toBe(llm.info.nEmbd);
+      expect(full.embeddings.length).toBe(full.tokens.length * full.width);
+      const prefix = await llm.embedTokens(full.tokens.subarray(0, 3));
+      let maxDiff = 0;
+      for (let i = 0; i < prefix.embeddings.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(prefix.embeddings[i]! - full.embeddings[i]!));
+      }
+      expect(maxDiff).toBeLessThan(1e-3);
+      // different positions have different states
+      const row = (k: number) => full.embeddings.subarray(k * full.width, (k + 1) * full.width);
+      expect(Array.from(row(0))).not.toEqual(Array.from(row(1)));
+      const [pooled, other] = await llm.embed(["The quick brown fox jumps", "Something else"]);
+      expect(pooled!.length).toBe(full.width);
+      expect(Array.from(other!)).not.toEqual(Array.from(pooled!));
+      for (let j = 0; j < full.width; j++) {
+        let mean = 0;
+        for (let k = 0; k < full.tokens.length; k++) mean += row(k)[j]! / full.tokens.length;
+        expect(Math.abs(pooled![j]! - mean)).toBeLessThan(1e-3);
+      }
+      await expect(llm.embedTokens(new Int32Array(0))).rejects.toMatchObject({ code: "DEP_EMBED" });
+    } finally {
+      await llm.dispose();
+    }
   });
 });
