@@ -1,5 +1,6 @@
 export { type BackendInfo, backendInfo } from "./backend.js";
 export { DepError, fromNative } from "./errors.js";
+export * from "./kernels.js";
 export { Generation, Llm } from "./llm/Llm.js";
 export type {
   ChatMessage,
@@ -12,4 +13,3 @@ export type {
   Segment,
 } from "./llm/types.js";
 export { addonPath } from "./native.js";
-export * from "./kernels.js";

@@ -46,6 +46,11 @@ export function registerGenerate(program: Command): void {
     .option("--max-length <n>", "prompt budget in positions", positiveInt, 3072)
     .option("--max-samples <n>", "generate for at most N samples", positiveInt)
     .option(
+      "--max-description-chars <n>",
+      "cut item descriptions in prompts (use the value the model was trained with)",
+      positiveInt,
+    )
+    .option(
       "-t, --threads <n>",
       "CPU threads (default: $DEP_THREADS or the CPU count)",
       positiveInt,
@@ -94,6 +99,7 @@ export function registerGenerate(program: Command): void {
           seed: o.seed,
           parallel: o.parallel,
           maxLength: o.maxLength,
+          ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
           ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
           signal: shutdownSignal,
           onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),

@@ -32,6 +32,7 @@ interface TrainFlags {
   saveEvery: number;
   threads: number;
   maxLength: number;
+  maxDescriptionChars?: number;
   saeWidth: number;
   linearOutput: boolean;
   diffWeighting: "reference" | "softmax-norm" | "uniform";
@@ -61,6 +62,7 @@ export const trainSchema = z.object({
   saveEvery: z.number().int().nonnegative(),
   threads: z.number().int().positive(),
   maxLength: z.number().int().positive(),
+  maxDescriptionChars: z.number().int().positive(),
   saeWidth: z.number().int().positive(),
   linearOutput: z.boolean(),
   diffWeighting: z.enum(["reference", "softmax-norm", "uniform"]),
@@ -104,6 +106,11 @@ export function registerTrain(program: Command): void {
       defaultThreads(),
     )
     .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positiveInt, 3072)
+    .option(
+      "--max-description-chars <n>",
+      "cut item descriptions in prompts (small-context LLMs)",
+      positiveInt,
+    )
     .option("--sae-width <n>", "SAE width h", positiveInt, 512)
     .option("--linear-output", "linear SAE decoder output instead of the reference's GELU", false)
     .addOption(
@@ -200,6 +207,7 @@ export function registerTrain(program: Command): void {
           ...(o.maxSteps ? { maxSteps: o.maxSteps } : {}),
           saveEvery: o.saveEvery,
           maxLength: o.maxLength,
+          ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
           h: o.saeWidth,
           linearOutput: o.linearOutput,
           weighting: o.diffWeighting,

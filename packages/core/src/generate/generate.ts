@@ -51,6 +51,8 @@ export interface GenerateOptions {
   /** samples decoded together */
   parallel?: number;
   maxLength?: number;
+  /** cut item descriptions in prompts to this many characters (default: whole) */
+  maxDescriptionChars?: number;
   maxSamples?: number;
   weighting?: DiffWeighting;
   referencePromptAlignment?: boolean;
@@ -138,6 +140,7 @@ export async function generatePredictions(
         slotKinds,
         noHistory: method === "non-personalized",
         overBudget: "keep-one",
+        ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       });
       let softRows: Float32Array | null = null;
       if (soft && o.model) {

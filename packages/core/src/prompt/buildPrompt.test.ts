@@ -84,6 +84,15 @@ describe("buildPrompt", () => {
     expect(diff.pieces.map((x) => ("text" in x ? x.text : "")).join("")).not.toContain("<his_start>");
   });
 
+  it("can cut item descriptions at a word boundary", () => {
+    const long = input(1);
+    long.target.item.description = "word ".repeat(100).trim();
+    const p = buildPrompt(llm, long, { maxDescriptionChars: 30 });
+    const text = p.pieces.map((x) => ("text" in x ? x.text : "")).join("");
+    expect(text).toContain("[Item Description]: word word word word word word...");
+    expect(p.nPositions).toBeLessThan(buildPrompt(llm, long).nPositions);
+  });
+
   it("turns a prompt and its soft rows into LLM segments, merging nothing across text", () => {
     const p = buildPrompt(llm, input(2));
     const width = llm.info.nEmbd;

@@ -20,17 +20,26 @@ export interface BuildPromptOptions {
   /** Show no history at all (the non-personalized baseline). */
   noHistory?: boolean;
   systemText?: string;
+  /**
+   * Cut item descriptions to at most this many characters (at a word boundary, marked with "..."), so
+   * that small-context LLMs keep more history; off by default (the reference shows them whole).
+   */
+  maxDescriptionChars?: number;
 }
 
 export const DEFAULT_MAX_LENGTH = 3072;
 
 export function buildPrompt(
   tok: PromptTokenizer,
-  input: PromptInput,
+  original: PromptInput,
   options: BuildPromptOptions = {},
 ): BuiltPrompt {
   const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
   const slots: SlotKinds = (options.softSlots ?? true) ? (options.slotKinds ?? "both") : "none";
+  const input =
+    options.maxDescriptionChars !== undefined
+      ? shortenDescriptions(original, options.maxDescriptionChars)
+      : original;
   const available = options.noHistory ? 0 : input.history.length;
   let last: BuiltPrompt | undefined;
   for (let k = available; k >= Math.min(1, available); k--) {
@@ -43,6 +52,24 @@ export function buildPrompt(
     `the prompt needs ${last?.nPositions} positions even with ${Math.min(1, available)} history review(s); ` +
       `the budget is ${maxLength} (raise --max-length or shorten item descriptions)`,
   );
+}
+
+function shorten(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  const space = cut.lastIndexOf(" ");
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).trimEnd()}...`;
+}
+
+function shortenDescriptions(input: PromptInput, max: number): PromptInput {
+  const item = (i: { title: string; description: string }) => ({
+    ...i,
+    description: shorten(i.description, max),
+  });
+  return {
+    target: { ...input.target, item: item(input.target.item) },
+    history: input.history.map((r) => ({ ...r, item: item(r.item) })),
+  };
 }
 
 function render(

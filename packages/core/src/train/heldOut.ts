@@ -9,6 +9,7 @@ export interface HeldOutOptions {
   model: DepModel | null;
   samples: readonly SampleData[];
   maxLength: number;
+  maxDescriptionChars?: number;
   slotKinds?: "both" | "his" | "diff";
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
@@ -26,6 +27,7 @@ export async function heldOutLoss(
     if (o.signal?.aborted) break;
     const r = await runSample(o.llm, o.model, s, {
       maxLength: o.maxLength,
+      ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       soft: o.model ? "dep" : "none",
       slotKinds: o.slotKinds ?? "both",
     });

@@ -45,6 +45,8 @@ export interface StepResult {
 
 export interface StepOptions {
   maxLength: number;
+  /** cut item descriptions in the prompt (see BuildPromptOptions.maxDescriptionChars) */
+  maxDescriptionChars?: number;
   /** "dep": soft rows from the model; "none": the same prompt without slots (the no-soft baseline) */
   soft?: "dep" | "none";
   /** which soft slots the prompt carries (default both; his/diff for the ablations) */
@@ -73,7 +75,12 @@ export async function runSample(
   const prompt = buildPrompt(
     llm,
     { target: s.input.target, history: s.input.history.slice(0, s.k) },
-    { maxLength: Math.max(1, o.maxLength), softSlots: soft === "dep", slotKinds: o.slotKinds ?? "both" },
+    {
+      maxLength: Math.max(1, o.maxLength),
+      softSlots: soft === "dep",
+      slotKinds: o.slotKinds ?? "both",
+      ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
+    },
   );
   const k = prompt.nHistory;
   if (soft === "none" || !model) {

@@ -38,6 +38,8 @@ export interface TrainOptions {
   /** write the resumable state every N optimizer updates (0: only at epoch ends and on interruption) */
   saveEvery?: number;
   maxLength?: number;
+  /** cut item descriptions in prompts to this many characters (default: whole) */
+  maxDescriptionChars?: number;
   /** SAE width (reference 512) */
   h?: number;
   linearOutput?: boolean;
@@ -90,6 +92,7 @@ function resolveSettings(o: TrainOptions) {
     gradAccum: o.gradAccum ?? 16,
     seed: o.seed ?? 42,
     maxLength: o.maxLength ?? 3072,
+    maxDescriptionChars: o.maxDescriptionChars ?? null,
     h: o.h ?? 512,
     linearOutput: o.linearOutput ?? false,
     weighting: o.weighting ?? ("reference" as DiffWeighting),
@@ -260,6 +263,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const t0 = performance.now();
       const r = await runSample(llm, model, sample, {
         maxLength: s.maxLength,
+        ...(s.maxDescriptionChars !== null ? { maxDescriptionChars: s.maxDescriptionChars } : {}),
         grads,
         slotKinds: slotKindsOf(s.variant),
       }).catch((err: DepError) => {
