@@ -130,23 +130,24 @@ export type GgufEmbeddingBackendFactory = (
   options: { threads: number; batchSize: number },
 ) => Promise<GgufEmbeddingBackend>;
 
-/**
- * The default backend: `Llm.loadEmbedder(path, {threads, batchSize})` from @dep/native-cuda (an embedding
- * context with pooling from the GGUF metadata). That call is being added to the native package; until it exists
- * this fails with DEP_UNSUPPORTED rather than pretending.
- */
+/** The default backend: an `Llm` from @dep/native-cuda and its llama.cpp embedding context (`Llm.embed`). */
 export const nativeGgufBackend: GgufEmbeddingBackendFactory = async (path, options) => {
-  const load = Reflect.get(Llm, "loadEmbedder") as
-    | ((p: string, o: { threads: number; batchSize: number }) => Promise<GgufEmbeddingBackend>)
-    | undefined;
-  if (typeof load !== "function") {
-    throw new DepError(
-      "DEP_UNSUPPORTED",
-      "gguf embedders need Llm.loadEmbedder from @dep/native-cuda (llama.cpp embedding context), which this build " +
-        "does not have yet; use use-lite, or precomputed:DIR with embeddings made elsewhere",
-    );
-  }
-  return load.call(Llm, path, options);
+  // llama.cpp embedding context: the GGUF's own pooling (bge-m3: CLS), mean of token states without one
+  const llm = await Llm.load(path, { threads: options.threads, batchSize: Math.max(512, options.batchSize) });
+  const dim = llm.info.nEmbd;
+  return {
+    dim,
+    pooling: "gguf",
+    async embed(texts) {
+      const rows = await llm.embed(texts);
+      const out = new Float32Array(texts.length * dim);
+      rows.forEach((r, i) => {
+        out.set(r, i * dim);
+      });
+      return out;
+    },
+    dispose: () => llm.dispose(),
+  };
 };
 
 /** A llama.cpp embedding GGUF (e.g. bge-m3); rows are L2-normalised here whatever the model returns. */

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeTinyModel } from "@dep/native-cuda/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../data/load.js";
 import { synthesize } from "../data/synth/synthesize.js";
@@ -147,9 +148,20 @@ describe("embedding store", () => {
     expect(pre.id).toBe("mine");
   });
 
-  it("gguf: fails clearly until the native embedding call exists", async () => {
+  it("gguf: embeds through llama.cpp, deterministically, and names a missing model", async () => {
+    const model = join(dir, "tiny-encoder.gguf");
+    writeTinyModel(model, { arch: "llama", seed: 4 });
+    const e = await createEmbedder(`gguf:${model}`, { threads: 2 });
+    const a = await e.embed(["a first review text", "another, different text"]);
+    const b = await e.embed(["a first review text"]);
+    await e.dispose?.();
+    expect(e.dim).toBe(64);
+    expect(a.length).toBe(2 * 64);
+    expect(a.every(Number.isFinite)).toBe(true);
+    expect(Array.from(b)).toEqual(Array.from(a.subarray(0, 64)));
+    expect(Array.from(a.subarray(64))).not.toEqual(Array.from(a.subarray(0, 64)));
     await expect(createEmbedder("gguf:/models/bge-m3.gguf")).rejects.toMatchObject({
-      code: "DEP_UNSUPPORTED",
+      code: "DEP_MODEL_LOAD",
     });
     await expect(createEmbedder("word2vec")).rejects.toMatchObject({ code: "DEP_INVALID_ARGUMENT" });
   });
