@@ -161,6 +161,24 @@ describe("difference embeddings (SPEC §3)", () => {
     }
   }
 
+  it("the fused native kernel (the default) agrees with the TypeScript oracle", async () => {
+    for (const weighting of ["reference", "softmax-norm", "uniform"] as const) {
+      const native = await buildDifferenceSamples({ dataset: ds, store, split: "test", weighting });
+      const oracle = await buildDifferenceSamples({
+        dataset: ds,
+        store,
+        split: "test",
+        weighting,
+        kernel: computeDifferences,
+      });
+      expect(Array.from(native.k)).toEqual(Array.from(oracle.k));
+      let maxErr = 0;
+      for (let i = 0; i < native.x.length; i++)
+        maxErr = Math.max(maxErr, Math.abs(native.x[i]! - oracle.x[i]!));
+      expect(maxErr).toBeLessThan(1e-5);
+    }
+  });
+
   it("weightings really differ, and the reference weights are near-uniform", async () => {
     const a = await buildDifferenceSamples({ dataset: ds, store, split: "test", weighting: "reference" });
     const b = await buildDifferenceSamples({ dataset: ds, store, split: "test", weighting: "uniform" });

@@ -17,7 +17,8 @@ import { EmbeddingStore, textKey } from "../embed/store.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { SafetensorsWriter } from "../io/safetensors.js";
 import { Rng } from "../util/rng.js";
-import { computeDifferences, type DiffCsr, type DiffWeighting } from "./diff.js";
+import { type DiffCsr, type DiffWeighting, sliceCsr } from "./diff.js";
+import { nativeDiffKernel } from "./nativeDiff.js";
 import { buildPeerIndex, type PeerIndex, userKeyOf } from "./peerIndex.js";
 
 export const MAX_HISTORY = 8;
@@ -51,7 +52,7 @@ export interface DifferenceSamplesOptions {
   subset?: "all" | "dep";
   valSize?: number;
   seed?: number;
-  /** swap in another kernel (default: the TypeScript `computeDifferences`) */
+  /** swap in another kernel (default: the fused native kernel; `computeDifferences` is the TypeScript oracle) */
   kernel?: DiffKernel;
   /** samples per kernel call when streaming (default 4096) */
   chunkSamples?: number;
@@ -254,7 +255,7 @@ export async function materializeDifferences(
   plan: DifferencePlan,
   s0: number,
   s1: number,
-  kernel: DiffKernel = computeDifferences,
+  kernel: DiffKernel = nativeDiffKernel(),
   /** reuse this buffer (length >= (s1-s0)*16*dim) for x instead of allocating one */
   into?: Float32Array,
 ): Promise<{ x: Float32Array; k: Int32Array; targets: number; kernelMs: number }> {
