@@ -429,7 +429,12 @@ int gemm_bf16() {
         const char * e = std::getenv("DEP_CUDA_GEMM");
         g_bf16 = e && std::string(e) == "bf16" ? 1 : 0;
     }
-    return g_bf16;
+    if (!g_bf16) return 0;
+    static const int tensor_bf16 = [] {  // BF16 wmma needs sm_80+; older devices keep the F32 path
+        cudaDeviceProp prop;
+        return cudaGetDeviceProperties(&prop, 0) == cudaSuccess && prop.major >= 8 ? 1 : 0;
+    }();
+    return tensor_bf16;
 }
 
 dep_kstatus sync() {
