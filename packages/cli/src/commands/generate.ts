@@ -9,7 +9,8 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { defaultThreads, nonNegativeNumber, positiveInt, shutdownSignal } from "../runtime.js";
+import { positiveInt, shutdownSignal } from "../runtime.js";
+import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 
 export const METHODS: GenerationMethod[] = [
   "dep",
@@ -21,7 +22,7 @@ export const METHODS: GenerationMethod[] = [
 ];
 
 export function registerGenerate(program: Command): void {
-  program
+  const cmd = program
     .command("generate")
     .description(
       "write personalized reviews for a split (SPEC §7); resumable — a rerun skips finished samples",
@@ -32,31 +33,13 @@ export function registerGenerate(program: Command): void {
     )
     .requiredOption("--data <dir>", "dataset folder")
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
-    .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .requiredOption("--out <file>", "predictions JSONL (appended to; finished samples are skipped)")
     .addOption(new Option("--method <m>", "generation method (dep needs --checkpoint)").choices(METHODS))
     .option("--no-soft", "the DEP prompt without soft rows (same as --method no-soft)")
     .option("--rag-k <n>", "history reviews shown by the rag method", positiveInt, 4)
-    .option("-n, --max-tokens <n>", "new tokens per review", positiveInt, 2048)
-    .option("--temperature <t>", "sampling temperature", nonNegativeNumber, 0.8)
-    .option("--top-p <p>", "nucleus sampling mass", nonNegativeNumber, 0.95)
-    .option("--seed <n>", "sampler seed", (v) => Number.parseInt(v, 10), 42)
-    .option("--parallel <n>", "samples decoded together", positiveInt, 4)
-    .option("--max-length <n>", "prompt budget in positions", positiveInt, 3072)
-    .option("--max-samples <n>", "generate for at most N samples", positiveInt)
-    .option(
-      "--max-description-chars <n>",
-      "cut item descriptions in prompts (use the value the model was trained with)",
-      positiveInt,
-    )
-    .option(
-      "-t, --threads <n>",
-      "CPU threads (default: $DEP_THREADS or the CPU count)",
-      positiveInt,
-      defaultThreads(),
-    )
-    .option("--json", "no progress line; print the result as JSON", false)
+    .option("--json", "no progress line; print the result as JSON", false);
+  addSamplingOptions(cmd)
     .addHelpText(
       "after",
       "\nExample:\n  $ dep generate --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --out preds.jsonl",
@@ -93,14 +76,7 @@ export function registerGenerate(program: Command): void {
           embDir: o.embeddings,
           split: o.split,
           outFile: o.out,
-          maxTokens: o.maxTokens,
-          temperature: o.temperature,
-          topP: o.topP,
-          seed: o.seed,
-          parallel: o.parallel,
-          maxLength: o.maxLength,
-          ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
-          ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
+          ...samplingOf(o),
           signal: shutdownSignal,
           onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),
         });

@@ -5,6 +5,7 @@
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DepError } from "@dep/native-cuda";
+import { floatToHalf } from "@dep/native-cuda/gguf";
 import { tempPathFor, wrapIo } from "./atomic.js";
 
 export type Dtype =
@@ -461,31 +462,8 @@ export function bf16BitsToF32(h: number): number {
   return f32buf[0]!;
 }
 
-export function f32ToF16Bits(x: number): number {
-  f32buf[0] = x;
-  const u = u32buf[0]!;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  e = half >>> 10;
-  return sign | half;
-}
+/** IEEE half bits of a float, round to nearest even (the GGUF writer's conversion). */
+export const f32ToF16Bits: (x: number) => number = floatToHalf;
 
 export function f16BitsToF32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;

@@ -29,6 +29,7 @@ export interface SelectOptions {
   seed?: number;
   parallel?: number;
   maxLength?: number;
+  maxDescriptionChars?: number;
   punktDir?: string;
   signal?: AbortSignal;
   onProgress?: (p: { epoch: number; done: number; total: number }) => void;
@@ -77,6 +78,7 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
       seed: o.seed ?? 42,
       parallel: o.parallel ?? 4,
       maxLength: o.maxLength ?? 3072,
+      ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       onProgress: (p) => o.onProgress?.({ epoch: c.epoch, done: p.done, total: p.total }),
     });

@@ -126,10 +126,13 @@ function writeScalar(sink: ByteSink, type: GgufValueType, v: string | number | b
   }
 }
 
-/** IEEE 754 half from a float (round to nearest even), as stored by ggml's F16. */
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** IEEE 754 half bits from a float (round to nearest even), as stored by ggml's F16 and safetensors' F16. */
 export function floatToHalf(value: number): number {
-  const f32 = new Float32Array([value]);
-  const x = new Uint32Array(f32.buffer)[0]!;
+  f32Scratch[0] = value;
+  const x = u32Scratch[0]!;
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
