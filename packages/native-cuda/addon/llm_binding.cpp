@@ -347,6 +347,12 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
     p.n_batch = int_option(opts, "batchSize", p.n_batch);
     p.n_gpu_layers = int_option(opts, "gpuLayers", 0);
     p.n_seq_max = int_option(opts, "sequences", 1);
+    Napi::Value gw = opts.Get("gradWeights");
+    if (!gw.IsUndefined() && !gw.IsNull()) {
+        const std::string v = gw.IsString() ? gw.As<Napi::String>().Utf8Value() : "";
+        if (v != "f32" && v != "f16") throw type_error(env, "option `gradWeights` must be \"f32\" or \"f16\"");
+        p.grad_f16 = v == "f16";
+    }
     Napi::Value kv = opts.Get("kvCacheType");
     if (!kv.IsUndefined() && !kv.IsNull()) {
         const std::string v = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "";

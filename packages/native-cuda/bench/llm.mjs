@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pnpm bench:llm [--json] [--model path] [--threads 2] [--grad f16,none] [--gen 32] [--repeat 2] [--skip-peer]
+// pnpm bench:llm [--json] [--model path] [--threads 2] [--grad f32/f16,f16/f16,f32/none] [--gen 32] [--repeat 2] [--skip-peer]
 // TinyLlama, one run: prompt-eval and generation tokens/s for (a) a plain token prompt and (b) the same prompt
 // with 16 soft rows, through dep's llama.cpp bridge and through node-llama-cpp@3.21.1's prebuilt engine (the
 // same llama.cpp, as a peer); then lossAndGrad on a 384-position sequence with 16 soft rows, each gradient
@@ -57,8 +57,10 @@ const PROMPT_TEXT =
 
 // ---- child: lossAndGrad in one gradient mode --------------------------------------------------------
 if (opt("child-grad", undefined)) {
-  const mode = opt("child-grad", "f16");
-  const llm = await Llm.load(modelPath, { threads, contextSize: 512, gradBackward: mode });
+  // mode: "<gradWeights>/<gradBackward>", e.g. "f32/f16"
+  const mode = opt("child-grad", "f32/f16");
+  const [gradWeights, gradBackward] = mode.includes("/") ? mode.split("/") : ["f32", mode];
+  const llm = await Llm.load(modelPath, { threads, contextSize: 512, gradWeights, gradBackward });
   const soft = rowsLike(llm, 16, 3);
   const text = llm.tokenize(`${PROMPT_TEXT} ${PROMPT_TEXT} ${PROMPT_TEXT}`, { addSpecial: true });
   const head = text.subarray(0, 16);
@@ -184,7 +186,7 @@ if (!flag("skip-peer")) {
 }
 
 // ---- lossAndGrad, one child per gradient mode ---------------------------------------------------------
-for (const mode of opt("grad", "f16,none").split(",").filter(Boolean)) {
+for (const mode of opt("grad", "f32/f16,f16/f16").split(",").filter(Boolean)) {
   log(`lossAndGrad (${mode}) ...`);
   const r = spawnSync(
     process.execPath,
@@ -223,7 +225,7 @@ if (json) {
     );
   console.log("");
   console.log(
-    "| lossAndGrad backward | positions | targets | step s | first call s (load) | weights GiB | compute GiB | peak RSS GiB |",
+    "| weights/backward     | positions | targets | step s | first call s (load) | weights GiB | compute GiB | peak RSS GiB |",
   );
   console.log(
     "| -------------------- | --------- | ------- | ------ | ------------------- | ----------- | ----------- | ------------ |",

@@ -116,6 +116,7 @@ dep_llm_params dep_llm_default_params(void) {
     p.n_seq_max = 1;
     p.grad_backward = 0;
     p.kv_f32 = false;
+    p.grad_f16 = false;
     return p;
 }
 

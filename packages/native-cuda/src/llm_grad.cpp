@@ -28,8 +28,9 @@ int ensure_grad(dep_llm * llm, std::string & err) {
     dep::grad::GgufWeights * w = dep::llm_weights(llm, err);
     if (!w) return -1;
     static const int kTypes[] = {-1, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_F32};
-    llm->grad = dep::grad::Model::load(*w, llm->params.n_threads, kTypes[llm->params.grad_backward & 3],
-                                       &llm->abort_requested, err);
+    llm->grad = dep::grad::Model::load(*w, llm->params.n_threads,
+                                       llm->params.grad_f16 ? GGML_TYPE_F16 : GGML_TYPE_F32,
+                                       kTypes[llm->params.grad_backward & 3], &llm->abort_requested, err);
     if (!llm->grad) return llm->abort_requested.load() && err == "aborted" ? 2 : -1;
     return 0;
 }

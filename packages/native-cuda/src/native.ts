@@ -105,6 +105,7 @@ export interface NativeModule {
       sequences?: number;
       gradBackward?: "none" | "f16" | "bf16" | "f32";
       kvCacheType?: "f16" | "f32";
+      gradWeights?: "f32" | "f16";
     },
   ): Promise<NativeLlm>;
 }

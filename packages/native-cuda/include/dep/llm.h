@@ -24,6 +24,7 @@ typedef struct dep_llm_params {
     int32_t grad_backward; // gradient graph: a transposed weight copy for the backward matmuls, which turns
                            // ggml's slow out_prod into mul_mat: 0 none, 1 F16 (+2 B/param), 2 BF16, 3 F32
     bool    kv_f32;        // keep the KV cache in F32 instead of F16 (exact parity with the gradient graph)
+    bool    grad_f16;      // gradient graph: matrices in F16 instead of F32 (2 B/param; F16-rounded activations)
 } dep_llm_params;
 
 typedef struct dep_llm_info {

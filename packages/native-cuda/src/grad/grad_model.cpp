@@ -57,8 +57,9 @@ Model::~Model() = default;
 size_t Model::weight_bytes() const { return impl_->wbuf ? ggml_backend_buffer_get_size(impl_->wbuf) : 0; }
 size_t Model::compute_bytes() const { return impl_->max_compute; }
 
-std::unique_ptr<Model> Model::load(const GgufWeights & w, int n_threads, int backward_type,
+std::unique_ptr<Model> Model::load(const GgufWeights & w, int n_threads, int forward_type, int backward_type,
                                    std::atomic<bool> * abort_flag, std::string & err) {
+    const ggml_type proj_type = forward_type == GGML_TYPE_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
     std::unique_ptr<Model> m(new Model());
     m->impl_ = std::make_unique<Impl>();
     Hparams & hp = m->hp_;
@@ -141,7 +142,9 @@ std::unique_ptr<Model> Model::load(const GgufWeights & w, int n_threads, int bac
                 return nullptr;
             }
         }
-        ggml_tensor * t = ggml_new_tensor(im.wctx, keep_type ? src->type : GGML_TYPE_F32, ggml_n_dims(src), src->ne);
+        // matrices (2-D) take the forward type, vectors stay F32
+        const ggml_type type = keep_type ? src->type : ggml_n_dims(src) >= 2 ? proj_type : GGML_TYPE_F32;
+        ggml_tensor * t = ggml_new_tensor(im.wctx, type, ggml_n_dims(src), src->ne);
         ggml_set_name(t, name.c_str());
         pending.push_back({t, src});
         return t;
@@ -232,6 +235,14 @@ std::unique_ptr<Model> Model::load(const GgufWeights & w, int n_threads, int bac
             continue;
         }
         const int64_t rows = ggml_nrows(p.src);
+        if (p.dst->type == GGML_TYPE_F16) {
+            tmp.resize(static_cast<size_t>(ggml_nelements(p.src)));
+            if (!w.rows_to_f32(p.src, 0, rows, tmp.data(), n_threads, err)) return nullptr;
+            std::vector<ggml_fp16_t> h(tmp.size());
+            ggml_fp32_to_fp16_row(tmp.data(), h.data(), static_cast<int64_t>(tmp.size()));
+            ggml_backend_tensor_set(p.dst, h.data(), 0, ggml_nbytes(p.dst));
+            continue;
+        }
         float * dst = nullptr;
         if (host) {
             dst = static_cast<float *>(p.dst->data);
@@ -251,11 +262,19 @@ std::unique_ptr<Model> Model::load(const GgufWeights & w, int n_threads, int bac
         const int64_t n_in = src->ne[0], n_out = src->ne[1];
         std::vector<float> full;
         const float * W = nullptr;
-        if (host) {
+        if (host && src->type == GGML_TYPE_F32) {
             W = static_cast<const float *>(src->data);
         } else {
+            // the exact values, dequantized again from the file
+            const ggml_tensor * file_src = nullptr;
+            for (const auto & p : pending)
+                if (p.dst == src) file_src = p.src;
+            if (!file_src) {
+                err = "internal: no source for a transposed weight";
+                return nullptr;
+            }
             full.resize(static_cast<size_t>(n_in * n_out));
-            ggml_backend_tensor_get(src, full.data(), 0, ggml_nbytes(src));
+            if (!w.rows_to_f32(file_src, 0, n_out, full.data(), n_threads, err)) return nullptr;
             W = full.data();
         }
         const size_t row_bytes = ggml_row_size(dst->type, n_out);

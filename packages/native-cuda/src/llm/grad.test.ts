@@ -317,7 +317,21 @@ describe("tiny llama: runtime behaviour", () => {
   }, 300_000);
 });
 
-describe("gradBackward: transposed weight copies for the backward matmuls", () => {
+async function weightBytesOf(gradWeights: "f32" | "f16"): Promise<number> {
+  const llm = await Llm.load(paths.qwen2, { threads: 2, contextSize: 128, gradWeights });
+  try {
+    return (
+      await llm.lossAndGrad(
+        [{ text: "a" }, { embeddings: new Float32Array(llm.info.nEmbd) }],
+        llm.tokenize(" b"),
+      )
+    ).memory.weightBytes;
+  } finally {
+    await llm.dispose();
+  }
+}
+
+describe("gradBackward / gradWeights: weight storage of the gradient graph", () => {
   it("f32 copies give the exact gradients, f16/bf16 close ones", async () => {
     const grads: Record<string, Float32Array> = {};
     let loss0 = 0;
@@ -348,6 +362,26 @@ describe("gradBackward: transposed weight copies for the backward matmuls", () =
     expect(relDiff(grads.f32!, grads.none!)).toBeLessThan(1e-4);
     expect(relDiff(grads.f16!, grads.none!)).toBeLessThan(5e-3);
     expect(relDiff(grads.bf16!, grads.none!)).toBeLessThan(3e-2);
+    // F16 matrices in the forward pass too: close to the F32 graph
+    const llm = await Llm.load(paths.qwen2, {
+      threads: 2,
+      contextSize: 128,
+      gradWeights: "f16",
+      gradBackward: "f16",
+    });
+    try {
+      const soft = randomRows(3, llm.info.nEmbd, 9);
+      const r = await llm.lossAndGrad(
+        [{ text: "Item:" }, { embeddings: soft }, { text: " review" }],
+        llm.tokenize(" solid and cheap"),
+      );
+      expect(Math.abs(r.loss - loss0) / loss0).toBeLessThan(1e-2);
+      expect(r.loss).not.toBe(loss0);
+      expect(relDiff(r.grads[0]!, grads.none!)).toBeLessThan(3e-2);
+      expect(await weightBytesOf("f16")).toBeLessThan(0.75 * (await weightBytesOf("f32")));
+    } finally {
+      await llm.dispose();
+    }
   });
 });
 

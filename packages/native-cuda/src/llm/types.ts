@@ -18,6 +18,11 @@ export interface LlmLoadOptions {
    */
   gradBackward?: "none" | "f16" | "bf16" | "f32";
   /**
+   * lossAndGrad only: storage of the frozen matrices in the forward pass. "f32" (default, exact) or "f16"
+   * (2 bytes/param instead of 4, and ~3x faster CPU matmuls; activations are rounded to F16 inside them).
+   */
+  gradWeights?: "f32" | "f16";
+  /**
    * llama.cpp's KV cache type (default "f16"). "f32" (which also turns flash attention off, as it rounds K/V
    * to F16) makes llama_decode's logits match the F32 gradient graph to ~1e-3.
    */
