@@ -130,9 +130,17 @@ export function registerDemo(program: Command): void {
           );
         }
 
-        const llm = Object.assign(await Llm.load(modelPath, { threads: o.threads, contextSize: 2048 }), {
-          path: modelPath,
-        });
+        const llm = Object.assign(
+          await Llm.load(modelPath, {
+            threads: o.threads,
+            contextSize: 2048,
+            gradBackward: "f16",
+            gradWeights: "f16",
+          }),
+          {
+            path: modelPath,
+          },
+        );
         try {
           const runsDir = join(dir, "runs");
           const depRun = join(runsDir, "dep");

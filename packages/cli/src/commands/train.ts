@@ -41,6 +41,8 @@ interface TrainFlags {
   maxSamples?: number;
   kernelBackend: "auto" | "reference" | "cpu" | "cuda";
   resume: boolean;
+  gradBackward: "none" | "f16" | "bf16" | "f32";
+  gradWeights: "f32" | "f16";
   dumpGrads?: string;
   config?: string;
   printConfig: boolean;
@@ -71,6 +73,8 @@ export const trainSchema = z.object({
   maxSamples: z.number().int().positive(),
   kernelBackend: z.enum(["auto", "reference", "cpu", "cuda"]),
   resume: z.boolean(),
+  gradBackward: z.enum(["none", "f16", "bf16", "f32"]),
+  gradWeights: z.enum(["f32", "f16"]),
 });
 
 export function registerTrain(program: Command): void {
@@ -134,6 +138,19 @@ export function registerTrain(program: Command): void {
         .choices(["auto", "reference", "cpu", "cuda"])
         .default("auto"),
     )
+    .addOption(
+      new Option(
+        "--grad-backward <t>",
+        "transposed weight copy for the LLM backward (none: exact, slowest, least memory)",
+      )
+        .choices(["none", "f16", "bf16", "f32"])
+        .default("f16"),
+    )
+    .addOption(
+      new Option("--grad-weights <t>", "storage of the frozen LLM matrices in the gradient graph")
+        .choices(["f32", "f16"])
+        .default("f32"),
+    )
     .option("--resume", "continue the run in --out from its last saved state", false)
     .option(
       "--dump-grads <file>",
@@ -157,6 +174,8 @@ export function registerTrain(program: Command): void {
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
         contextSize: Math.min(4096, o.maxLength + 1024),
+        gradBackward: o.gradBackward,
+        gradWeights: o.gradWeights,
       });
       try {
         if (o.dumpGrads) {
