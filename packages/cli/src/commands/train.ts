@@ -163,7 +163,7 @@ export function registerTrain(program: Command): void {
       "after",
       "\nExample:\n  $ dep train --data data/ --embeddings emb/ --out runs/dep --epochs 1 --grad-accum 4 --threads 2",
     )
-    .action(async (flags: TrainFlags, cmd: Command) => {
+    .action(async (_flags: TrainFlags, cmd: Command) => {
       applyConfigFile(cmd, trainSchema);
       const o = cmd.opts() as TrainFlags;
       if (o.printConfig) {

@@ -17,7 +17,7 @@ import { EmbeddingStore, textKey } from "../embed/store.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { SafetensorsWriter } from "../io/safetensors.js";
 import { Rng } from "../util/rng.js";
-import { type DiffCsr, type DiffWeighting, sliceCsr } from "./diff.js";
+import type { DiffCsr, DiffWeighting } from "./diff.js";
 import { nativeDiffKernel } from "./nativeDiff.js";
 import { buildPeerIndex, type PeerIndex, userKeyOf } from "./peerIndex.js";
 
