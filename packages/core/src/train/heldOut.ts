@@ -29,6 +29,7 @@ export async function heldOutLoss(
       maxLength: o.maxLength,
       ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       soft: o.model ? "dep" : "none",
+      overBudget: "keep-one", // every held-out sample counts, even one slightly over the budget
       slotKinds: o.slotKinds ?? "both",
     });
     weighted += r.lossLm * r.targetIds.length;

@@ -45,6 +45,8 @@ export interface StepResult {
 
 export interface StepOptions {
   maxLength: number;
+  /** when even one history review does not fit: fail (training skips the sample) or keep it (evaluation) */
+  overBudget?: "error" | "keep-one";
   /** cut item descriptions in the prompt (see BuildPromptOptions.maxDescriptionChars) */
   maxDescriptionChars?: number;
   /** "dep": soft rows from the model; "none": the same prompt without slots (the no-soft baseline) */
@@ -79,6 +81,7 @@ export async function runSample(
       maxLength: Math.max(1, o.maxLength),
       softSlots: soft === "dep",
       slotKinds: o.slotKinds ?? "both",
+      overBudget: o.overBudget ?? "error",
       ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
     },
   );
