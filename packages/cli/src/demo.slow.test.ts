@@ -1,0 +1,51 @@
+// The whole demo at its smallest size, as a user runs it (slow tier: DEP_SLOW_TESTS=1, TinyLlama cached).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+const dir = mkdtempSync(join(tmpdir(), "dep-demo-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.runIf(process.env.DEP_SLOW_TESTS === "1")("dep demo --size small (slow)", () => {
+  it("runs every stage, writes the report, and a rerun reuses the finished stages", () => {
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [bin, "demo", "--size", "small", "--threads", "2", "--out", dir, "--json"],
+        {
+          encoding: "utf8",
+          timeout: 1_500_000,
+        },
+      );
+    const first = run();
+    expect(first.status, first.stderr).toBe(0);
+    const summary = JSON.parse(first.stdout);
+    for (const f of [
+      "table.md",
+      "table.csv",
+      "table.json",
+      "methods.png",
+      "methods.svg",
+      "training.png",
+      "config.json",
+    ]) {
+      expect(existsSync(join(summary.report, f)), f).toBe(true);
+    }
+    for (const m of ["dep", "no-soft", "rag"]) {
+      const lines = readFileSync(join(summary.report, "predictions", `${m}.jsonl`), "utf8")
+        .trim()
+        .split("\n");
+      expect(lines).toHaveLength(4);
+      expect(JSON.parse(lines[0]!).prediction.length).toBeGreaterThan(0);
+    }
+    for (const k of ["trained", "untrained", "no-soft"])
+      expect(Number.isFinite(summary.heldOut[k])).toBe(true);
+    const again = run();
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).seconds).toBeLessThan(summary.seconds);
+  }, 1_800_000);
+});
