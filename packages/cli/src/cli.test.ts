@@ -1,6 +1,6 @@
 // Runs the built `dep` binary as a user would: spawned processes, real files.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,5 +84,42 @@ describe("dep CLI", () => {
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/^dep: error: .*corrupt\.gguf.*\[DEP_MODEL_LOAD\]\n$/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("exits 3 on bad input data, naming the file and line, and leaves no partial output", () => {
+    const preds = join(dir, "bad.jsonl");
+    writeFileSync(preds, '{"prediction":"a","reference":"b"}\nnot json\n{"prediction":1,"reference":"c"}\n');
+    const r = dep(["eval", "--predictions", preds]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/bad\.jsonl:2: not valid JSON/);
+    expect(r.stderr).toMatch(/bad\.jsonl:3/);
+    const data = join(dir, "nodata");
+    const d = dep(["data", "inspect", data]);
+    expect(d.code).toBe(3);
+    const out = join(dir, "report-out");
+    const rep = dep(["report", "--runs", join(dir, "no-such-run"), "--out", out]);
+    expect(rep.code).toBe(3);
+    expect(rep.stderr).toMatch(/no eval\.json/);
+    expect(existsSync(join(out, "table.md"))).toBe(false);
+  });
+
+  it("exits 3 on a corrupt checkpoint", () => {
+    const ckpt = join(dir, "ckpt");
+    mkdirSync(ckpt, { recursive: true });
+    writeFileSync(join(ckpt, "config.json"), "{ not json");
+    const r = dep([
+      "generate",
+      "--checkpoint",
+      ckpt,
+      "--data",
+      dir,
+      "--embeddings",
+      dir,
+      "--out",
+      join(dir, "p.jsonl"),
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/config\.json: not valid JSON.*\[DEP_CHECKPOINT\]/);
+    expect(existsSync(join(dir, "p.jsonl"))).toBe(false);
   });
 });
