@@ -62,7 +62,13 @@ export {
 export { type EmbeddingDtype, EmbeddingStore, type StoreMeta, textKey } from "./embed/store.js";
 export * from "./generate/generate.js";
 // io
-export { AtomicLineWriter, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from "./io/atomic.js";
+export {
+  AtomicLineWriter,
+  recoverReplacedDir,
+  writeDirAtomic,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./io/atomic.js";
 export {
   bf16ToF32,
   DTYPE_BYTES,

@@ -2,7 +2,7 @@
 // so a crash or an error never leaves a half-written file under the final name.
 import { randomBytes } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 
@@ -127,15 +127,35 @@ export async function writeDirAtomic<T>(
   await mkdir(dirname(outDir), { recursive: true });
   const tmp = tempPathFor(outDir);
   await mkdir(tmp, { recursive: true });
+  let result: T;
   try {
-    const result = await fn(tmp);
-    if (exists) await rm(outDir, { recursive: true, force: true });
-    await rename(tmp, outDir);
-    return result;
+    result = await fn(tmp);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+  // move the old folder aside before moving the new one in: a kill between the two renames leaves the
+  // old folder under `.NAME.old-*`, which recoverReplacedDir puts back
+  const aside = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}`);
+  if (exists) await rename(outDir, aside);
+  await rename(tmp, outDir);
+  if (exists) await rm(aside, { recursive: true, force: true });
+  return result;
+}
+
+/** Restores a folder left aside by an interrupted writeDirAtomic (call before reading `outDir`). */
+export async function recoverReplacedDir(outDir: string): Promise<void> {
+  const present = await stat(outDir).then(
+    () => true,
+    () => false,
+  );
+  if (present) return;
+  const prefix = `.${basename(outDir)}.old-`;
+  const aside = (await readdir(dirname(outDir)).catch(() => [] as string[]))
+    .filter((f) => f.startsWith(prefix))
+    .sort();
+  const last = aside.at(-1);
+  if (last) await rename(join(dirname(outDir), last), outDir);
 }
 
 export function wrapIo(err: unknown, path: string, what: string): DepError {

@@ -3,9 +3,10 @@
 // checkpoint folder is written under a temporary name and renamed into place, so a kill at any moment
 // leaves either the old or the new checkpoint, never a half-written one.
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
+import { writeDirAtomic } from "../io/atomic.js";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.js";
 import {
   type DepDims,
@@ -30,52 +31,22 @@ export interface ModelCheckpointConfig extends DepDims {
 const MODEL_FILE = "model.safetensors";
 const CONFIG_FILE = "config.json";
 
-/**
- * Replaces a folder atomically: fill a temporary sibling, move the old folder aside, move the new one in,
- * delete the old one. A kill between the two moves leaves the previous folder under `.NAME.old-PID`,
- * which `recoverReplacedDir` puts back.
- */
-export async function replaceDirAtomic(target: string, fill: (tmp: string) => Promise<void>): Promise<void> {
-  const parent = dirname(target);
-  await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}`);
-  const old = join(parent, `.${basename(target)}.old-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
-  try {
-    await fill(tmp);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  if (existsSync(target)) await rename(target, old);
-  await rename(tmp, target);
-  await rm(old, { recursive: true, force: true });
-}
-
-/** Restores a folder left aside by an interrupted replaceDirAtomic (call before reading `target`). */
-export async function recoverReplacedDir(target: string): Promise<void> {
-  if (existsSync(target)) return;
-  const parent = dirname(target);
-  if (!existsSync(parent)) return;
-  const prefix = `.${basename(target)}.old-`;
-  const aside = (await readdir(parent)).filter((f) => f.startsWith(prefix)).sort();
-  const last = aside.at(-1);
-  if (last) await rename(join(parent, last), target);
-}
-
 export async function saveModelCheckpoint(
   dir: string,
   params: DepParams,
   config: ModelCheckpointConfig,
 ): Promise<void> {
-  await replaceDirAtomic(dir, async (tmp) => {
-    const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-    for (const [name, t] of Object.entries(toTorchTensors(params, config)))
-      tensors[name] = { dtype: "F32", ...t };
-    await writeSafetensors(join(tmp, MODEL_FILE), tensors, { format: "pt", producer: "dep" });
-    await writeFile(join(tmp, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-  });
+  await writeDirAtomic(
+    dir,
+    async (tmp) => {
+      const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
+      for (const [name, t] of Object.entries(toTorchTensors(params, config)))
+        tensors[name] = { dtype: "F32", ...t };
+      await writeSafetensors(join(tmp, MODEL_FILE), tensors, { format: "pt", producer: "dep" });
+      await writeFile(join(tmp, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    },
+    { overwrite: true },
+  );
 }
 
 export function readCheckpointConfig(dir: string): ModelCheckpointConfig {

@@ -4,16 +4,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
+import { recoverReplacedDir, writeDirAtomic } from "../io/atomic.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import type { DepDims, DepParams } from "../model/params.js";
 import { paramList, toTorchTensors } from "../model/params.js";
-import {
-  loadOptimizerState,
-  loadReferenceWeights,
-  recoverReplacedDir,
-  replaceDirAtomic,
-  saveOptimizerState,
-} from "./checkpoint.js";
+import { loadOptimizerState, loadReferenceWeights, saveOptimizerState } from "./checkpoint.js";
 
 export interface TrainerPosition {
   epoch: number;
@@ -48,12 +43,16 @@ async function saveParams(path: string, p: DepParams, dims: DepDims): Promise<vo
 }
 
 export async function saveTrainerState(runDir: string, s: TrainerState, dims: DepDims): Promise<void> {
-  await replaceDirAtomic(join(runDir, STATE_DIR), async (tmp) => {
-    await saveParams(join(tmp, "model.safetensors"), s.params, dims);
-    await saveParams(join(tmp, "grads.safetensors"), s.grads, dims);
-    await saveOptimizerState(join(tmp, "optimizer.safetensors"), s.m, s.v, dims);
-    await writeFile(join(tmp, "trainer_state.json"), `${JSON.stringify(s.position, null, 2)}\n`);
-  });
+  await writeDirAtomic(
+    join(runDir, STATE_DIR),
+    async (tmp) => {
+      await saveParams(join(tmp, "model.safetensors"), s.params, dims);
+      await saveParams(join(tmp, "grads.safetensors"), s.grads, dims);
+      await saveOptimizerState(join(tmp, "optimizer.safetensors"), s.m, s.v, dims);
+      await writeFile(join(tmp, "trainer_state.json"), `${JSON.stringify(s.position, null, 2)}\n`);
+    },
+    { overwrite: true },
+  );
 }
 
 export async function hasTrainerState(runDir: string): Promise<boolean> {
