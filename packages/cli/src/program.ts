@@ -9,6 +9,7 @@ import { registerEmbed } from "./commands/embed.js";
 import { registerEval } from "./commands/eval.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
+import { registerLoss } from "./commands/loss.js";
 import { registerReport } from "./commands/report.js";
 import { registerSelect } from "./commands/select.js";
 import { registerTrain } from "./commands/train.js";
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerComplete(program);
   registerTrain(program);
   registerSelect(program);
+  registerLoss(program);
   registerGenerate(program);
   registerEval(program);
   registerReport(program);

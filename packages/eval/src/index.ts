@@ -18,6 +18,7 @@ export {
   type TokenEncoder,
 } from "./metrics/bertscore.js";
 export { type BleuOptions, type BleuResult, bleu, SACREBLEU_VERSION, tokenize13a } from "./metrics/bleu.js";
+export { llmTokenEncoder, loadGgufTokenEncoder, type TokenEmbeddingLlm } from "./metrics/ggufEncoder.js";
 export {
   type MeteorOptions,
   type MeteorResult,

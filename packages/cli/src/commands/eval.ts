@@ -3,9 +3,11 @@ import {
   evaluatePredictions,
   formatGroupTable,
   formatReport,
+  loadGgufTokenEncoder,
   readPredictions,
 } from "@dep/eval";
 import type { Command } from "commander";
+import { defaultThreads, positiveInt } from "../runtime.js";
 
 interface EvalOptions {
   predictions: string;
@@ -13,13 +15,16 @@ interface EvalOptions {
   groupBy?: string;
   punkt?: string;
   seed: number;
+  bertscoreModel?: string;
+  bertscoreIdf: boolean;
+  threads: number;
 }
 
 export function registerEval(program: Command): void {
   program
     .command("eval")
     .description(
-      "score predictions against references: BLEU (sacreBLEU), ROUGE (rouge_score + HF bootstrap), METEOR (NLTK)",
+      "score predictions against references: BLEU (sacreBLEU), ROUGE (rouge_score + HF bootstrap), METEOR (NLTK), BERTScore (a GGUF model)",
     )
     .requiredOption(
       "--predictions <file>",
@@ -32,16 +37,44 @@ export function registerEval(program: Command): void {
     )
     .option("--punkt <dir>", "Punkt English parameters (default: $NLTK_DATA/tokenizers/punkt_tab/english)")
     .option("--seed <n>", "seed of the HF ROUGE bootstrap", (v) => Number.parseInt(v, 10), 42)
+    .option(
+      "--bertscore-model <gguf>",
+      "also score BERTScore with this GGUF model's last-layer token states (any llama.cpp model)",
+    )
+    .option("--bertscore-idf", "weight BERTScore tokens by idf over the references", false)
+    .option(
+      "-t, --threads <n>",
+      "CPU threads for the BERTScore model (default: $DEP_THREADS or the CPU count)",
+      positiveInt,
+      defaultThreads(),
+    )
     .addHelpText(
       "after",
-      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json",
+      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf",
     )
     .action(async (opts: EvalOptions) => {
-      const common = { seed: opts.seed, ...(opts.punkt ? { punktDir: opts.punkt } : {}) };
-      const report = await evaluatePredictions(opts.predictions, common);
-      const groups = opts.groupBy
-        ? await evaluateByGroup(await readPredictions(opts.predictions), opts.groupBy, common)
+      const encoder = opts.bertscoreModel
+        ? await loadGgufTokenEncoder(opts.bertscoreModel, { threads: opts.threads })
         : null;
+      const common = {
+        seed: opts.seed,
+        ...(opts.punkt ? { punktDir: opts.punkt } : {}),
+        ...(encoder ? { bertScoreEncoder: encoder, bertScoreOptions: { idf: opts.bertscoreIdf } } : {}),
+      };
+      let report: Awaited<ReturnType<typeof evaluatePredictions>>;
+      let groups: Awaited<ReturnType<typeof evaluateByGroup>> | null;
+      try {
+        report = await evaluatePredictions(opts.predictions, common);
+        groups = opts.groupBy
+          ? await evaluateByGroup(await readPredictions(opts.predictions), opts.groupBy, common)
+          : null;
+      } finally {
+        await encoder?.dispose();
+      }
+      if (encoder && encoder.truncated > 0)
+        console.error(
+          `warning: ${encoder.truncated} texts were longer than the BERTScore model's context and were cut`,
+        );
       if (opts.json) {
         console.log(JSON.stringify(groups ? { ...report, groups } : report));
         return;

@@ -41,6 +41,8 @@ export interface StepResult {
   x: Float32Array;
   /** dL_lm/d(soft rows) [2k, H] (when soft rows were used) */
   softGrad: Float32Array | null;
+  /** wall seconds of this sample: DEP kernels (SAE + projectors, fwd + bwd), the LLM's forward+backward, the rest */
+  seconds: { kernels: number; llm: number; glue: number };
 }
 
 export interface StepOptions {
@@ -72,6 +74,7 @@ export async function runSample(
   s: SampleData,
   o: StepOptions,
 ): Promise<StepResult> {
+  const t0 = performance.now();
   const soft = o.soft ?? "dep";
   const targetIds = targetTokens(llm, s.targetText);
   const prompt = buildPrompt(
@@ -89,7 +92,9 @@ export async function runSample(
   if (soft === "none" || !model) {
     if (soft !== "none") throw new DepError("DEP_INVALID_ARGUMENT", "runSample: soft rows need a model");
     const { segments } = promptSegmentsWithRows(prompt, null, llm.info.nEmbd);
+    const tLlm = performance.now();
     const r = await llm.lossAndGrad(segments, targetIds);
+    const llmSeconds = (performance.now() - tLlm) / 1000;
     return {
       lossLm: r.loss,
       saeLoss: 0,
@@ -100,15 +105,20 @@ export async function runSample(
       targetIds,
       x: new Float32Array(0),
       softGrad: null,
+      seconds: splitSeconds(t0, 0, llmSeconds),
     };
   }
   const d = model.config.d;
   const H = model.config.H;
   const x = trimSampleX(s.x, s.index, k, d);
+  let tKernels = performance.now();
   const fwd = model.forward(x, Int32Array.of(k));
+  let kernelSeconds = (performance.now() - tKernels) / 1000;
   const softRows = fwd.soft[0]!;
   const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H);
+  const tLlm = performance.now();
   const r = await llm.lossAndGrad(segments, targetIds);
+  const llmSeconds = (performance.now() - tLlm) / 1000;
   const softGrad = new Float32Array(softRows.length);
   embeddingRows.forEach((rows, e) => {
     const g = r.grads[e]!;
@@ -116,7 +126,11 @@ export async function runSample(
       softGrad.set(g.subarray(j * H, (j + 1) * H), row * H);
     });
   });
-  if (o.grads) model.backward(fwd, [softGrad], o.grads);
+  if (o.grads) {
+    tKernels = performance.now();
+    model.backward(fwd, [softGrad], o.grads);
+    kernelSeconds += (performance.now() - tKernels) / 1000;
+  }
   return {
     lossLm: r.loss,
     saeLoss: fwd.saeLoss,
@@ -127,5 +141,11 @@ export async function runSample(
     targetIds,
     x,
     softGrad,
+    seconds: splitSeconds(t0, kernelSeconds, llmSeconds),
   };
+}
+
+function splitSeconds(t0: number, kernels: number, llm: number): StepResult["seconds"] {
+  const total = (performance.now() - t0) / 1000;
+  return { kernels, llm, glue: Math.max(0, total - kernels - llm) };
 }

@@ -293,17 +293,24 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               target_tokens: r.targetIds.length,
               lr,
               seconds,
+              seconds_kernels: r.seconds.kernels,
+              seconds_llm: r.seconds.llm,
+              seconds_glue: r.seconds.glue,
+              seconds_optimizer: 0,
             };
-      await appendFile(metricsPath, `${JSON.stringify(row)}\n`);
-      pos.metricsLines++;
       const endOfEpoch = pos.position === data.length;
       if (pos.accumulated === s.gradAccum || endOfEpoch) {
+        const tOpt = performance.now();
         optimizer.update(model.params, grads, lr, 1 / s.gradAccum);
         zeroGrads(grads);
+        if ("seconds_optimizer" in row) row.seconds_optimizer = (performance.now() - tOpt) / 1000;
         pos.accumulated = 0;
         pos.optimizerStep++;
-        if (o.saveEvery && pos.optimizerStep % o.saveEvery === 0 && !endOfEpoch) await save();
       }
+      await appendFile(metricsPath, `${JSON.stringify(row)}\n`);
+      pos.metricsLines++;
+      if (pos.accumulated === 0 && o.saveEvery && pos.optimizerStep % o.saveEvery === 0 && !endOfEpoch)
+        await save();
       if (r instanceof DepError) continue;
       finalLoss = r.lossLm + r.saeLoss;
       o.onProgress?.({

@@ -1,0 +1,155 @@
+// `dep loss`: the held-out language-model loss of users' target reviews under a checkpoint's soft rows, the
+// same run's initial (untrained) soft rows, or no soft rows — the learning check of SPEC §6 without
+// sampling noise.
+import {
+  DepModel,
+  type DepVariant,
+  ensureModel,
+  heldOutLoss,
+  initParams,
+  loadModelCheckpoint,
+  loadTrainingSamples,
+  Rng,
+  slotKindsOf,
+  TINYLLAMA,
+} from "@dep/core";
+import { DepError, Llm } from "@dep/native-cuda";
+import { type Command, Option } from "commander";
+import { Progress } from "../progress.js";
+import { defaultThreads, positiveInt, shutdownSignal } from "../runtime.js";
+
+type SoftRows = "trained" | "untrained" | "none";
+
+export function registerLoss(program: Command): void {
+  program
+    .command("loss")
+    .description(
+      "held-out LM loss of the target reviews with a checkpoint's soft rows, its run's initial ones, or none",
+    )
+    .requiredOption("--checkpoint <dir>", "a checkpoint folder (RUNDIR/checkpoints/epoch-N or last)")
+    .requiredOption("--data <dir>", "dataset folder")
+    .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
+    .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
+    .addOption(
+      new Option(
+        "--soft <rows>",
+        "trained: the checkpoint; untrained: the initialisation its run started from; none: no soft slots",
+      )
+        .choices(["trained", "untrained", "none"])
+        .default("trained"),
+    )
+    .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
+    .option("--max-samples <n>", "use at most N samples", positiveInt)
+    .option("--max-length <n>", "prompt budget in positions (default: the run's)", positiveInt)
+    .option(
+      "--max-description-chars <n>",
+      "cut item descriptions in prompts (default: the run's)",
+      positiveInt,
+    )
+    .option(
+      "-t, --threads <n>",
+      "CPU threads (default: $DEP_THREADS or the CPU count)",
+      positiveInt,
+      defaultThreads(),
+    )
+    .option("--json", "no progress line; print the result as JSON", false)
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ dep loss --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --soft none",
+    )
+    .action(
+      async (o: {
+        checkpoint: string;
+        data: string;
+        embeddings: string;
+        split: "train" | "val" | "test";
+        soft: SoftRows;
+        model?: string;
+        maxSamples?: number;
+        maxLength?: number;
+        maxDescriptionChars?: number;
+        threads: number;
+        json: boolean;
+      }) => {
+        const { config, params } = await loadModelCheckpoint(o.checkpoint);
+        const hp = config.hyperparameters as {
+          seed?: number;
+          maxLength?: number;
+          maxDescriptionChars?: number | null;
+          variant?: DepVariant;
+          weighting?: "reference" | "softmax-norm" | "uniform";
+          referencePromptAlignment?: boolean;
+        };
+        const maxLength = o.maxLength ?? hp.maxLength ?? 3072;
+        const maxDescriptionChars = o.maxDescriptionChars ?? hp.maxDescriptionChars ?? undefined;
+        const kernel = { threads: o.threads, backend: "auto" as const };
+        const model =
+          o.soft === "none"
+            ? null
+            : new DepModel(
+                config,
+                o.soft === "trained"
+                  ? params
+                  : (() => {
+                      // the trainer's initialisation: the same seed and stream (train/trainer.ts)
+                      const rng = new Rng(hp.seed ?? 42).fork("init");
+                      return initParams(config, () => rng.float());
+                    })(),
+                kernel,
+              );
+        const { data } = await loadTrainingSamples(o.data, o.embeddings, o.split, {
+          weighting: hp.weighting ?? "reference",
+          referencePromptAlignment: hp.referencePromptAlignment ?? false,
+          seed: hp.seed ?? 42,
+          ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
+        });
+        const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
+        const llm = await Llm.load(modelPath, {
+          threads: o.threads,
+          contextSize: 4096,
+          gradBackward: "f16",
+          gradWeights: "f16",
+        });
+        try {
+          if (config.H !== llm.info.nEmbd) {
+            throw new DepError(
+              "DEP_CHECKPOINT",
+              `${o.checkpoint} projects to width ${config.H} but ${modelPath} has nEmbd ${llm.info.nEmbd}: use the LLM it was trained with (${config.llm.file})`,
+            );
+          }
+          const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
+          const t0 = performance.now();
+          const r = await heldOutLoss({
+            llm,
+            model,
+            samples: data,
+            maxLength,
+            ...(maxDescriptionChars ? { maxDescriptionChars } : {}),
+            slotKinds: slotKindsOf(hp.variant ?? "dep"),
+            signal: shutdownSignal,
+            onProgress: (done, total) => progress.update(done, total),
+          });
+          progress.done();
+          if (shutdownSignal.aborted)
+            throw new DepError("DEP_INTERRUPTED", `loss interrupted after ${r.n} samples`);
+          const result = {
+            checkpoint: o.checkpoint,
+            split: o.split,
+            soft: o.soft,
+            variant: hp.variant ?? "dep",
+            n: r.n,
+            tokenMean: r.tokenMean,
+            sampleMean: r.sampleMean,
+            seconds: (performance.now() - t0) / 1000,
+          };
+          console.log(
+            o.json
+              ? JSON.stringify(result)
+              : `${o.split} LM loss (${o.soft} soft rows, ${result.variant}): ${r.tokenMean.toFixed(4)} per token, ${r.sampleMean.toFixed(4)} per sample mean, n=${r.n}`,
+          );
+        } finally {
+          await llm.dispose();
+        }
+      },
+    );
+}
