@@ -46,6 +46,7 @@ export {
   type EmbedDatasetOptions,
   type EmbedDatasetResult,
   embedDataset,
+  itemText,
 } from "./embed/embedDataset.js";
 export {
   createEmbedder,

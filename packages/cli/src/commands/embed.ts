@@ -17,6 +17,7 @@ export function registerEmbed(program: Command): void {
     )
     .requiredOption("--out <dir>", "embedding store folder (created, or resumed when it exists)")
     .option("--batch-size <n>", "texts per embedder call", positiveInt, 32)
+    .option("--items", "also embed every item's title and description (needed by pplug-style)", false)
     .addOption(
       new Option("--dtype <t>", "storage type of a new store").choices(["F32", "F16", "BF16"]).default("F32"),
     )
@@ -32,6 +33,7 @@ export function registerEmbed(program: Command): void {
         outDir: o.out,
         batchSize: o.batchSize,
         dtype: o.dtype,
+        items: o.items,
         signal: shutdownSignal,
         onProgress: (p) => progress.update(p.done, p.total),
       });

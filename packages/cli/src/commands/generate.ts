@@ -1,8 +1,11 @@
 import {
+  checkpointVariant,
+  DEP_VARIANTS,
   DepModel,
   ensureModel,
   type GenerationMethod,
   generatePredictions,
+  isTrainedMethod,
   loadModelCheckpoint,
   TINYLLAMA,
 } from "@dep/core";
@@ -12,14 +15,7 @@ import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 
-export const METHODS: GenerationMethod[] = [
-  "dep",
-  "his-only",
-  "diff-only",
-  "no-soft",
-  "non-personalized",
-  "rag",
-];
+export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag"];
 
 export function registerGenerate(program: Command): void {
   const cmd = program
@@ -29,13 +25,18 @@ export function registerGenerate(program: Command): void {
     )
     .option(
       "--checkpoint <dir>",
-      "a checkpoint folder (RUNDIR/checkpoints/epoch-N); needed by dep / his-only / diff-only",
+      "a checkpoint folder (RUNDIR/checkpoints/epoch-N); needed by the trained methods (dep, his-only, diff-only, no-sae, pplug-style)",
     )
     .requiredOption("--data <dir>", "dataset folder")
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .requiredOption("--out <file>", "predictions JSONL (appended to; finished samples are skipped)")
-    .addOption(new Option("--method <m>", "generation method (dep needs --checkpoint)").choices(METHODS))
+    .addOption(
+      new Option(
+        "--method <m>",
+        "generation method (default: the checkpoint's variant with --checkpoint, else no-soft)",
+      ).choices(METHODS),
+    )
     .option("--no-soft", "the DEP prompt without soft rows (same as --method no-soft)")
     .option("--rag-k <n>", "history reviews shown by the rag method", positiveInt, 4)
     .option("--json", "no progress line; print the result as JSON", false);
@@ -45,12 +46,13 @@ export function registerGenerate(program: Command): void {
       "\nExample:\n  $ dep generate --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --out preds.jsonl",
     )
     .action(async (o) => {
+      const ckpt0 = o.checkpoint && o.soft !== false ? await loadModelCheckpoint(o.checkpoint) : null;
       const method: GenerationMethod =
-        o.soft === false ? "no-soft" : (o.method ?? (o.checkpoint ? "dep" : "no-soft"));
-      const needsModel = method === "dep" || method === "his-only" || method === "diff-only";
+        o.soft === false ? "no-soft" : (o.method ?? (ckpt0 ? checkpointVariant(ckpt0.config) : "no-soft"));
+      const needsModel = isTrainedMethod(method);
       if (needsModel && !o.checkpoint)
         throw new DepError("DEP_USAGE", `--method ${method} needs --checkpoint`);
-      const ckpt = needsModel ? await loadModelCheckpoint(o.checkpoint) : null;
+      const ckpt = needsModel ? ckpt0 : null;
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,

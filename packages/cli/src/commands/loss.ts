@@ -2,8 +2,8 @@
 // same run's initial (untrained) soft rows, or no soft rows — the learning check of SPEC §6 without
 // sampling noise.
 import {
+  checkpointVariant,
   DepModel,
-  type DepVariant,
   ensureModel,
   heldOutLoss,
   initParams,
@@ -76,10 +76,10 @@ export function registerLoss(program: Command): void {
           seed?: number;
           maxLength?: number;
           maxDescriptionChars?: number | null;
-          variant?: DepVariant;
           weighting?: "reference" | "softmax-norm" | "uniform";
           referencePromptAlignment?: boolean;
         };
+        const variant = checkpointVariant(config);
         const maxLength = o.maxLength ?? hp.maxLength ?? 3072;
         const maxDescriptionChars = o.maxDescriptionChars ?? hp.maxDescriptionChars ?? undefined;
         const kernel = { threads: o.threads, backend: "auto" as const };
@@ -102,6 +102,7 @@ export function registerLoss(program: Command): void {
           referencePromptAlignment: hp.referencePromptAlignment ?? false,
           seed: hp.seed ?? 42,
           ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
+          itemQueries: variant === "pplug-style",
         });
         const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
         const llm = await Llm.load(modelPath, {
@@ -125,7 +126,7 @@ export function registerLoss(program: Command): void {
             samples: data,
             maxLength,
             ...(maxDescriptionChars ? { maxDescriptionChars } : {}),
-            slotKinds: slotKindsOf(hp.variant ?? "dep"),
+            slotKinds: slotKindsOf(variant),
             signal: shutdownSignal,
             onProgress: (done, total) => progress.update(done, total),
           });
@@ -136,7 +137,7 @@ export function registerLoss(program: Command): void {
             checkpoint: o.checkpoint,
             split: o.split,
             soft: o.soft,
-            variant: hp.variant ?? "dep",
+            variant,
             n: r.n,
             tokenMean: r.tokenMean,
             sampleMean: r.sampleMean,

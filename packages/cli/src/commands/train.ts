@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import {
+  DEP_VARIANTS,
   DepModel,
   type DepVariant,
   dumpGrads,
@@ -69,7 +70,7 @@ export const trainSchema = z.object({
   linearOutput: z.boolean(),
   diffWeighting: z.enum(["reference", "softmax-norm", "uniform"]),
   referencePromptAlignment: z.boolean(),
-  variant: z.enum(["dep", "his-only", "diff-only"]),
+  variant: z.enum(DEP_VARIANTS as [DepVariant, ...DepVariant[]]),
   maxSamples: z.number().int().positive(),
   kernelBackend: z.enum(["auto", "reference", "cpu", "cuda"]),
   resume: z.boolean(),
@@ -128,8 +129,11 @@ export function registerTrain(program: Command): void {
       false,
     )
     .addOption(
-      new Option("--variant <v>", "DEP or an ablation")
-        .choices(["dep", "his-only", "diff-only"])
+      new Option(
+        "--variant <v>",
+        "DEP, an ablation (his-only, diff-only, no-sae) or the pplug-style baseline (needs dep embed --items)",
+      )
+        .choices(DEP_VARIANTS)
         .default("dep"),
     )
     .option("--max-samples <n>", "use at most N training samples", positiveInt)

@@ -21,6 +21,8 @@ export interface EmbedDatasetOptions {
   batchSize?: number;
   /** rows per part file: finished work survives an interruption at this granularity (default 1024) */
   flushEvery?: number;
+  /** also embed every item's title and description (`itemText`): the query of the pplug-style method */
+  items?: boolean;
   /** storage dtype of a new store (default F32) */
   dtype?: EmbeddingDtype;
   onProgress?: (p: { done: number; total: number; textsPerSecond: number; etaSeconds: number }) => void;
@@ -38,8 +40,16 @@ export interface EmbedDatasetResult {
   textsPerSecond: number;
 }
 
-/** Distinct review texts of a dataset in first-appearance order (profile reviews, then the target, row by row). */
-export function datasetTexts(ds: Dataset): string[] {
+/** An item as input-aware methods embed it (pplug-style's query): its title, a newline, its description. */
+export function itemText(item: { title: string; description: string }): string {
+  return `${item.title}\n${item.description}`;
+}
+
+/**
+ * Distinct review texts of a dataset in first-appearance order (profile reviews, then the target, row by
+ * row), then with `items` every item's `itemText`.
+ */
+export function datasetTexts(ds: Dataset, o: { items?: boolean } = {}): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const row of ds.rows) {
@@ -47,6 +57,15 @@ export function datasetTexts(ds: Dataset): string[] {
       if (!seen.has(r.text)) {
         seen.add(r.text);
         out.push(r.text);
+      }
+    }
+  }
+  if (o.items) {
+    for (const item of ds.items.values()) {
+      const text = itemText(item);
+      if (!seen.has(text)) {
+        seen.add(text);
+        out.push(text);
       }
     }
   }
@@ -74,7 +93,7 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
       dtype: options.dtype ?? "F32",
     },
   });
-  const texts = datasetTexts(ds);
+  const texts = datasetTexts(ds, { items: options.items ?? false });
   const keys = texts.map(textKey);
   const todo: number[] = [];
   for (let i = 0; i < texts.length; i++) if (!store.has(keys[i]!)) todo.push(i);

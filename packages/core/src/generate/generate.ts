@@ -12,6 +12,7 @@ import { promptSegments } from "../prompt/segments.js";
 import type { PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples } from "../train/trainer.js";
+import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "../train/variants.js";
 
 /** The frozen-LLM surface generation needs (structurally satisfied by `Llm`). */
 export interface GeneratingLlm extends PromptTokenizer {
@@ -34,9 +35,10 @@ export interface GenerateOptions {
   /** the trained model (needed by the dep methods) */
   model: DepModel | null;
   /**
-   * dep / his-only / diff-only: the DEP prompt with the model's soft rows (all, his or diff slots);
-   * no-soft: the same prompt without soft rows; non-personalized: no history at all; rag: the `ragK`
-   * history reviews most relevant to the target item (BM25), as text. Default: dep with a model, else no-soft.
+   * dep / his-only / diff-only / no-sae: the DEP prompt with the model's soft rows (all, his or diff
+   * slots); pplug-style: the DEP prompt's text with one user token before the history; no-soft: the same
+   * prompt without soft rows; non-personalized: no history at all; rag: the `ragK` history reviews most
+   * relevant to the target item (BM25), as text. Default: the checkpoint's variant with a model, else no-soft.
    */
   method?: GenerationMethod;
   ragK?: number;
@@ -60,7 +62,12 @@ export interface GenerateOptions {
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
 }
 
-export type GenerationMethod = "dep" | "his-only" | "diff-only" | "no-soft" | "non-personalized" | "rag";
+/** The trained methods (DEP_VARIANTS: soft rows from a checkpoint) and the untrained baselines. */
+export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag";
+
+export function isTrainedMethod(method: GenerationMethod): method is DepVariant {
+  return (DEP_VARIANTS as readonly string[]).includes(method);
+}
 
 export interface PredictionLine {
   method: GenerationMethod;
@@ -105,15 +112,22 @@ export async function generatePredictions(
   o: GenerateOptions,
 ): Promise<{ written: number; skipped: number; total: number }> {
   const split = o.split ?? "test";
-  const method: GenerationMethod = o.method ?? (o.model ? "dep" : "no-soft");
-  const soft = method === "dep" || method === "his-only" || method === "diff-only";
+  const method: GenerationMethod = o.method ?? (o.model ? variantOf(o.model.architecture) : "no-soft");
+  const soft = isTrainedMethod(method);
   if (soft && !o.model) throw new DepError("DEP_USAGE", `method ${method} needs a trained checkpoint`);
-  const slotKinds = method === "his-only" ? "his" : method === "diff-only" ? "diff" : "both";
+  if (soft && o.model && o.model.architecture !== architectureOf(method)) {
+    throw new DepError(
+      "DEP_USAGE",
+      `method ${method} needs a checkpoint of the ${architectureOf(method)} architecture; this one is ${o.model.architecture}`,
+    );
+  }
+  const slotKinds = soft ? slotKindsOf(method) : "both";
   const { data, samples, rows, dataset } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
     weighting: o.weighting ?? "reference",
     referencePromptAlignment: o.referencePromptAlignment ?? false,
     seed: o.seed ?? 42,
     maxSamples: o.maxSamples ?? null,
+    itemQueries: method === "pplug-style",
   });
   const done = readFinished(o.outFile);
   if (!existsSync(o.outFile)) writeFileSync(o.outFile, "");
@@ -145,7 +159,7 @@ export async function generatePredictions(
       let softRows: Float32Array | null = null;
       if (soft && o.model) {
         const x = trimSampleX(s.x, s.index, prompt.nHistory, o.model.config.d);
-        softRows = o.model.forward(x, Int32Array.of(prompt.nHistory)).soft[0]!;
+        softRows = o.model.forward(x, Int32Array.of(prompt.nHistory), s.query).soft[0]!;
       }
       requests.push(promptSegments(prompt, softRows, H));
       promptTokens.push(prompt.nPositions);

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { Rng } from "../util/rng.js";
-import { DepModel } from "./DepModel.js";
-import { fromTorchTensors, initParams, PARAM_SLOTS, paramList, toTorchTensors } from "./params.js";
+import { DepModel, inputAwareMean } from "./DepModel.js";
+import {
+  type DepDims,
+  fromTorchTensors,
+  initParams,
+  PARAM_SLOTS,
+  paramList,
+  paramSlots,
+  toTorchTensors,
+} from "./params.js";
 
 const dims = { d: 12, h: 8, H: 10 };
 const uniform = (seed: number) => {
@@ -80,41 +88,106 @@ describe("DepModel", () => {
   });
 
   it("backward matches central finite differences of saeLoss + <R, soft>", () => {
-    const model = new DepModel(dims, initParams(dims, uniform(6)), { threads: 2, backend: "reference" });
-    const { X, k } = batch([2, 3], 7);
-    const r = new Rng(8);
-    const R = [2, 3].map((kb) => Float32Array.from({ length: 2 * kb * dims.H }, () => r.float() * 2 - 1));
-    const objective = () => {
-      const f = model.forward(X, k);
-      let j = f.saeLoss;
-      f.soft.forEach((s, b) => {
-        for (let i = 0; i < s.length; i++) j += s[i]! * R[b]![i]!;
-      });
-      return j;
-    };
-    const grads = model.zeroGrads();
-    model.backward(model.forward(X, k), R, grads);
-    const params = paramList(model.params);
-    const gl = paramList(grads);
-    let checked = 0;
-    for (let t = 0; t < params.length; t++) {
-      const p = params[t]!;
-      for (const idx of [0, Math.floor(p.length / 2), p.length - 1]) {
-        const orig = p[idx]!;
-        const eps = 1e-2;
-        p[idx] = orig + eps;
-        const up = objective();
-        p[idx] = orig - eps;
-        const down = objective();
-        p[idx] = orig;
-        const fd = (up - down) / (2 * eps);
-        const an = gl[t]![idx]!;
-        expect(Math.abs(fd - an), `${PARAM_SLOTS[t]!.name}[${idx}]: fd ${fd} vs ${an}`).toBeLessThanOrEqual(
-          2e-2 * Math.max(1, Math.abs(fd)),
-        );
-        checked++;
-      }
+    expect(checkGradients(dims)).toBe(36);
+  });
+});
+
+/** Checks every parameter tensor's gradient at three entries against central differences; returns the count. */
+function checkGradients(dimensions: DepDims, query?: Float32Array): number {
+  const model = new DepModel(dimensions, initParams(dimensions, uniform(6)), {
+    threads: 2,
+    backend: "reference",
+  });
+  const { X, k } = batch([2, 3], 7);
+  const r = new Rng(8);
+  const f0 = model.forward(X, k, query);
+  const R = f0.soft.map((s) => Float32Array.from({ length: s.length }, () => r.float() * 2 - 1));
+  const objective = () => {
+    const f = model.forward(X, k, query);
+    let j = f.saeLoss;
+    f.soft.forEach((s, b) => {
+      for (let i = 0; i < s.length; i++) j += s[i]! * R[b]![i]!;
+    });
+    return j;
+  };
+  const grads = model.zeroGrads();
+  model.backward(f0, R, grads);
+  const params = paramList(model.params);
+  const gl = paramList(grads);
+  const names = paramSlots(dimensions).map((s) => s.name);
+  expect(params.length).toBe(names.length);
+  let checked = 0;
+  for (let t = 0; t < params.length; t++) {
+    const p = params[t]!;
+    for (const idx of [0, Math.floor(p.length / 2), p.length - 1]) {
+      const orig = p[idx]!;
+      const eps = 1e-2;
+      p[idx] = orig + eps;
+      const up = objective();
+      p[idx] = orig - eps;
+      const down = objective();
+      p[idx] = orig;
+      const fd = (up - down) / (2 * eps);
+      const an = gl[t]![idx]!;
+      expect(Math.abs(fd - an), `${names[t]}[${idx}]: fd ${fd} vs ${an}`).toBeLessThanOrEqual(
+        2e-2 * Math.max(1, Math.abs(fd)),
+      );
+      checked++;
     }
-    expect(checked).toBe(36);
+  }
+  return checked;
+}
+
+describe("the no-sae ablation and the pplug-style architecture", () => {
+  const noSae: DepDims = { ...dims, architecture: "no-sae" };
+  const pplug: DepDims = { ...dims, architecture: "pplug" };
+  const query = (() => {
+    const r = new Rng(9);
+    return Float32Array.from({ length: 2 * dims.d }, () => r.float() * 2 - 1);
+  })();
+
+  it("no-sae: projectors read X directly ([H, d] first layers, no SAE tensors) and backprop exactly", () => {
+    const t = toTorchTensors(initParams(noSae, uniform(1)), noSae);
+    expect(Object.keys(t)).toEqual(PARAM_SLOTS.map((s) => s.name).filter((n) => !n.startsWith("sae.")));
+    expect(t["align_mlp_his.0.weight"]!.shape).toEqual([dims.H, dims.d]);
+    const model = new DepModel(noSae, initParams(noSae, uniform(4)), { threads: 2, backend: "reference" });
+    const { X, k } = batch([3, 1], 5);
+    const f = model.forward(X, k);
+    expect(f.soft.map((s) => s.length)).toEqual([6 * dims.H, 2 * dims.H]);
+    expect(f.saeLoss).toBe(0);
+    // changing an X row changes exactly the soft row it feeds
+    const X2 = X.slice();
+    X2[(16 + 8) * dims.d] = (X2[(16 + 8) * dims.d] ?? 0) + 1; // sample 1, diff row 0
+    const g = model.forward(X2, k);
+    expect(Array.from(g.soft[0]!)).toEqual(Array.from(f.soft[0]!));
+    expect(Array.from(g.soft[1]!.subarray(0, dims.H))).toEqual(Array.from(f.soft[1]!.subarray(0, dims.H)));
+    expect(Array.from(g.soft[1]!.subarray(dims.H))).not.toEqual(Array.from(f.soft[1]!.subarray(dims.H)));
+    expect(checkGradients(noSae)).toBe(24);
+  });
+
+  it("pplug: one user token from the query-weighted mean of the his rows", () => {
+    const { X, k } = batch([2, 3], 7);
+    const { u, weights } = inputAwareMean(X, k, query, dims.d);
+    expect(weights.length).toBe(5);
+    expect(weights[0]! + weights[1]!).toBeCloseTo(1, 6);
+    expect(weights[2]! + weights[3]! + weights[4]!).toBeCloseTo(1, 6);
+    // a query equal to one history row puts the most weight on it
+    const q = Float32Array.from({ length: 2 * dims.d }, (_, j) =>
+      j < dims.d ? X[j + dims.d]! : X[(16 + 2) * dims.d + j - dims.d]!,
+    );
+    const w = inputAwareMean(X, k, q, dims.d).weights;
+    expect(w[1]).toBeGreaterThan(w[0]!);
+    expect(w[4]).toBeGreaterThan(Math.max(w[2]!, w[3]!));
+    // u is the weighted sum of the rows
+    for (const j of [0, 5, dims.d - 1])
+      expect(u[j]!).toBeCloseTo(weights[0]! * X[j]! + weights[1]! * X[dims.d + j]!, 5);
+    const t = toTorchTensors(initParams(pplug, uniform(1)), pplug);
+    expect(Object.keys(t)).toEqual(
+      PARAM_SLOTS.map((s) => s.name).filter((n) => n.startsWith("align_mlp_his.")),
+    );
+    const model = new DepModel(pplug, initParams(pplug, uniform(4)), { threads: 2, backend: "reference" });
+    expect(model.forward(X, k, query).soft.map((s) => s.length)).toEqual([dims.H, dims.H]);
+    expect(() => model.forward(X, k)).toThrow(/needs a query embedding/);
+    expect(checkGradients(pplug, query)).toBe(12);
   });
 });

@@ -2,6 +2,7 @@
 // input-embedding space. Forward and backward run through the native kernels; gradients accumulate into
 // one DepParams-shaped buffer so that gradient accumulation is a plain sum.
 import {
+  DepError,
   type KernelOptions,
   type ProjForwardResult,
   projBackward,
@@ -13,7 +14,7 @@ import {
   saeBackward,
   saeForward,
 } from "@dep/native-cuda";
-import { type DepDims, type DepParams, zeroParams } from "./params.js";
+import { type Architecture, type DepDims, type DepParams, projectorInput, zeroParams } from "./params.js";
 
 export interface DepModelConfig extends DepDims {
   /** X^ = z W2 + b2 instead of the reference's GELU(z W2 + b2) */
@@ -25,20 +26,26 @@ export interface DepModelConfig extends DepDims {
 
 /** What a forward pass keeps for its backward. */
 export interface DepForward {
-  /** per sample: soft rows [2k, H], his rows first, then diff rows */
+  /**
+   * per sample: soft rows, his rows first, then diff rows ([2k, H]); one row [1, H] (the user token) for
+   * the pplug architecture
+   */
   soft: Float32Array[];
-  /** the SAE's loss term (mean over the batch's samples; already weighted 100 and 1e-3 as SPEC §6) */
+  /** the SAE's loss term (mean over the batch's samples; already weighted 100 and 1e-3 as SPEC §6; 0 without SAE) */
   saeLoss: number;
   /** per sample (SmoothL1 mean, KL) */
   sampleTerms: Float32Array;
   readonly cache: {
     X: Float32Array;
     k: Int32Array;
-    sae: SaeForwardResult;
+    sae: SaeForwardResult | null;
+    /** projector inputs: SAE codes (dep), X rows (no-sae), or the weighted means (pplug; zDiff empty) */
     zHis: Float32Array;
     zDiff: Float32Array;
     his: ProjForwardResult;
-    diff: ProjForwardResult;
+    diff: ProjForwardResult | null;
+    /** pplug: the softmax weights over each sample's k his rows, concatenated */
+    weights: Float32Array | null;
   };
 }
 
@@ -53,6 +60,10 @@ export class DepModel {
     this.kernel = kernel;
   }
 
+  get architecture(): Architecture {
+    return this.config.architecture ?? "dep";
+  }
+
   get saeConfig(): SaeConfig {
     const c = this.config;
     return {
@@ -65,28 +76,58 @@ export class DepModel {
     };
   }
 
-  /** X: [B, 16, d] (his rows 0..k-1, diff rows 8..8+k-1); k: [B], each in 1..8. */
-  forward(X: Float32Array, k: Int32Array): DepForward {
-    const { h, H } = this.config;
-    const sae = saeForward(this.kernel, this.saeConfig, this.params.sae, X, k);
+  /**
+   * X: [B, 16, d] (his rows 0..k-1, diff rows 8..8+k-1); k: [B], each in 1..8. `query` [B, d]: the
+   * embedding of each sample's input (the target item's text), needed by the pplug architecture only.
+   */
+  forward(X: Float32Array, k: Int32Array, query?: Float32Array): DepForward {
+    const { d, H } = this.config;
+    const nIn = projectorInput(this.config);
+    const arch = this.architecture;
     const n = k.reduce((a, b) => a + b, 0);
-    const zHis = new Float32Array(n * h);
-    const zDiff = new Float32Array(n * h);
-    let r = 0;
-    for (let b = 0; b < k.length; b++) {
-      for (let i = 0; i < k[b]!; i++, r++) {
-        zHis.set(sae.z.subarray((b * SAE_ROWS + i) * h, (b * SAE_ROWS + i + 1) * h), r * h);
-        zDiff.set(
-          sae.z.subarray((b * SAE_ROWS + SAE_MAX_K + i) * h, (b * SAE_ROWS + SAE_MAX_K + i + 1) * h),
-          r * h,
+    const B = k.length;
+    let sae: SaeForwardResult | null = null;
+    let weights: Float32Array | null = null;
+    let zHis: Float32Array;
+    let zDiff: Float32Array;
+    if (arch === "pplug") {
+      if (!query || query.length !== B * d) {
+        throw new DepError(
+          "DEP_INVALID_ARGUMENT",
+          `the pplug model needs a query embedding [${B}, ${d}] per sample (got ${query?.length ?? 0} floats)`,
         );
       }
+      ({ u: zHis, weights } = inputAwareMean(X, k, query, d));
+      zDiff = new Float32Array(0);
+    } else {
+      // the his and diff rows the projectors read: SAE codes (dep) or X itself (no-sae)
+      let source = X;
+      if (arch === "dep") {
+        sae = saeForward(this.kernel, this.saeConfig, this.params.sae, X, k);
+        source = sae.z;
+      }
+      zHis = new Float32Array(n * nIn);
+      zDiff = new Float32Array(n * nIn);
+      let r = 0;
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < k[b]!; i++, r++) {
+          const his = (b * SAE_ROWS + i) * nIn;
+          const diff = (b * SAE_ROWS + SAE_MAX_K + i) * nIn;
+          zHis.set(source.subarray(his, his + nIn), r * nIn);
+          zDiff.set(source.subarray(diff, diff + nIn), r * nIn);
+        }
+      }
     }
-    const his = projForward(this.kernel, { h, H }, this.params.his, zHis);
-    const diff = projForward(this.kernel, { h, H }, this.params.diff, zDiff);
+    const dims = { h: nIn, H };
+    const his = projForward(this.kernel, dims, this.params.his, zHis);
+    const diff = arch === "pplug" ? null : projForward(this.kernel, dims, this.params.diff, zDiff);
     const soft: Float32Array[] = [];
-    r = 0;
-    for (let b = 0; b < k.length; b++) {
+    let r = 0;
+    for (let b = 0; b < B; b++) {
+      if (!diff) {
+        soft.push(his.y.slice(b * H, (b + 1) * H));
+        continue;
+      }
       const kb = k[b]!;
       const rows = new Float32Array(2 * kb * H);
       rows.set(his.y.subarray(r * H, (r + kb) * H), 0);
@@ -96,9 +137,9 @@ export class DepModel {
     }
     return {
       soft,
-      saeLoss: sae.loss,
-      sampleTerms: sae.sampleTerms,
-      cache: { X, k, sae, zHis, zDiff, his, diff },
+      saeLoss: sae ? sae.loss : 0,
+      sampleTerms: sae ? sae.sampleTerms : new Float32Array(2 * B),
+      cache: { X, k, sae, zHis, zDiff, his, diff, weights },
     };
   }
 
@@ -107,9 +148,25 @@ export class DepModel {
    * forward's `soft`; null = no LM gradient for that sample).
    */
   backward(fwd: DepForward, dSoft: ReadonlyArray<Float32Array | null>, grads: DepParams): void {
-    const { h, H } = this.config;
-    const { X, k } = fwd.cache;
-    const n = fwd.cache.zHis.length / h;
+    const { H } = this.config;
+    const nIn = projectorInput(this.config);
+    const dims = { h: nIn, H };
+    const { X, k, sae } = fwd.cache;
+    const withSae = sae !== null;
+    if (!fwd.cache.diff) {
+      // pplug: one row per sample, the weights are not trained (frozen sentence embeddings)
+      const dy = new Float32Array(k.length * H);
+      dSoft.forEach((g, b) => {
+        if (g) dy.set(g.subarray(0, H), b * H);
+      });
+      projBackward(this.kernel, dims, this.params.his, fwd.cache.zHis, fwd.cache.his, dy, {
+        grads: grads.his,
+        accumulate: true,
+        dx: false,
+      });
+      return;
+    }
+    const n = fwd.cache.zHis.length / nIn;
     const dyHis = new Float32Array(n * H);
     const dyDiff = new Float32Array(n * H);
     let r = 0;
@@ -122,24 +179,18 @@ export class DepModel {
       }
       r += kb;
     }
-    const gh = projBackward(this.kernel, { h, H }, this.params.his, fwd.cache.zHis, fwd.cache.his, dyHis, {
+    const gh = projBackward(this.kernel, dims, this.params.his, fwd.cache.zHis, fwd.cache.his, dyHis, {
       grads: grads.his,
       accumulate: true,
-      dx: true,
+      dx: withSae,
     });
-    const gd = projBackward(
-      this.kernel,
-      { h, H },
-      this.params.diff,
-      fwd.cache.zDiff,
-      fwd.cache.diff,
-      dyDiff,
-      {
-        grads: grads.diff,
-        accumulate: true,
-        dx: true,
-      },
-    );
+    const gd = projBackward(this.kernel, dims, this.params.diff, fwd.cache.zDiff, fwd.cache.diff, dyDiff, {
+      grads: grads.diff,
+      accumulate: true,
+      dx: withSae,
+    });
+    if (!sae) return;
+    const h = nIn;
     const dzUp = new Float32Array(k.length * SAE_ROWS * h);
     r = 0;
     for (let b = 0; b < k.length; b++) {
@@ -148,7 +199,7 @@ export class DepModel {
         dzUp.set(gd.dx!.subarray(r * h, (r + 1) * h), (b * SAE_ROWS + SAE_MAX_K + i) * h);
       }
     }
-    saeBackward(this.kernel, this.saeConfig, this.params.sae, X, k, fwd.cache.sae, {
+    saeBackward(this.kernel, this.saeConfig, this.params.sae, X, k, sae, {
       dzUp,
       grads: grads.sae,
       accumulate: true,
@@ -158,4 +209,39 @@ export class DepModel {
   zeroGrads(): DepParams {
     return zeroParams(this.config);
   }
+}
+
+/**
+ * PPlug's input-aware personal aggregation: u = sum_i w_i e_i over a sample's k his rows, with
+ * w = softmax_i(cos(query, e_i)), from frozen sentence embeddings.
+ */
+export function inputAwareMean(
+  X: Float32Array,
+  k: Int32Array,
+  query: Float32Array,
+  d: number,
+): { u: Float32Array; weights: Float32Array } {
+  const B = k.length;
+  const u = new Float32Array(B * d);
+  const weights = new Float32Array(k.reduce((a, b) => a + b, 0));
+  const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1;
+  let w0 = 0;
+  for (let b = 0; b < B; b++) {
+    const q = query.subarray(b * d, (b + 1) * d);
+    const qn = norm(q);
+    const rows = Array.from({ length: k[b]! }, (_, i) =>
+      X.subarray((b * SAE_ROWS + i) * d, (b * SAE_ROWS + i + 1) * d),
+    );
+    const cos = rows.map((e) => e.reduce((s, x, j) => s + x * q[j]!, 0) / (qn * norm(e)));
+    const max = Math.max(...cos);
+    const ex = cos.map((c) => Math.exp(c - max));
+    const sum = ex.reduce((a, b) => a + b, 0);
+    rows.forEach((e, i) => {
+      const w = ex[i]! / sum;
+      weights[w0 + i] = w;
+      for (let j = 0; j < d; j++) u[b * d + j]! += w * e[j]!;
+    });
+    w0 += k[b]!;
+  }
+  return { u, weights };
 }

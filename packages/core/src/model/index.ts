@@ -1,11 +1,14 @@
-export { type DepForward, DepModel, type DepModelConfig } from "./DepModel.js";
+export { type DepForward, DepModel, type DepModelConfig, inputAwareMean } from "./DepModel.js";
 export {
+  type Architecture,
   type DepDims,
   type DepParams,
   fromTorchTensors,
   initParams,
   PARAM_SLOTS,
   paramList,
+  paramSlots,
+  projectorInput,
   toTorchTensors,
   zeroParams,
 } from "./params.js";

@@ -15,6 +15,18 @@ export interface DepDims {
   h: number;
   /** the LLM's input-embedding width */
   H: number;
+  /**
+   * dep (default): SAE + his/diff projectors from the SAE code; no-sae: the two projectors straight from X;
+   * pplug: one projector (`align_mlp_his`) from an input-aware weighted mean of the his rows.
+   */
+  architecture?: Architecture;
+}
+
+export type Architecture = "dep" | "no-sae" | "pplug";
+
+/** Input width of the projectors: the SAE code, or the sentence embedding itself without an SAE. */
+export function projectorInput(dims: DepDims): number {
+  return (dims.architecture ?? "dep") === "dep" ? dims.h : dims.d;
 }
 
 export interface DepParams {
@@ -36,9 +48,9 @@ interface ParamSlot {
 const proj = (key: "his" | "diff"): ParamSlot[] => [
   {
     name: `align_mlp_${key}.0.weight`,
-    torchShape: (d) => [d.H, d.h],
+    torchShape: (d) => [d.H, projectorInput(d)],
     get: (p) => p[key].A1,
-    linear: (d) => [d.h, d.H],
+    linear: (d) => [projectorInput(d), d.H],
   },
   { name: `align_mlp_${key}.0.bias`, torchShape: (d) => [d.H], get: (p) => p[key].c1 },
   {
@@ -69,13 +81,28 @@ export const PARAM_SLOTS: readonly ParamSlot[] = [
   ...proj("diff"),
 ];
 
+/** The parameter tensors an architecture has (PARAM_SLOTS minus the SAE and/or the diff projector). */
+export function paramSlots(dims: DepDims): readonly ParamSlot[] {
+  const arch = dims.architecture ?? "dep";
+  return PARAM_SLOTS.filter(
+    (s) =>
+      (arch === "dep" || !s.name.startsWith("sae.")) &&
+      (arch !== "pplug" || !s.name.startsWith("align_mlp_diff.")),
+  );
+}
+
+/** Zero parameters; tensors the architecture lacks are empty arrays. */
 export function zeroParams(dims: DepDims): DepParams {
-  const { d, h, H } = dims;
-  const projector = (): ProjWeights => ({
-    A1: new Float32Array(h * H),
-    c1: new Float32Array(H),
-    A2: new Float32Array(H * H),
-    c2: new Float32Array(H),
+  const { H } = dims;
+  const arch = dims.architecture ?? "dep";
+  const d = arch === "dep" ? dims.d : 0;
+  const h = arch === "dep" ? dims.h : 0;
+  const nIn = projectorInput(dims);
+  const projector = (present: boolean): ProjWeights => ({
+    A1: new Float32Array(present ? nIn * H : 0),
+    c1: new Float32Array(present ? H : 0),
+    A2: new Float32Array(present ? H * H : 0),
+    c2: new Float32Array(present ? H : 0),
   });
   return {
     sae: {
@@ -84,14 +111,14 @@ export function zeroParams(dims: DepDims): DepParams {
       W2: new Float32Array(h * d),
       b2: new Float32Array(d),
     },
-    his: projector(),
-    diff: projector(),
+    his: projector(true),
+    diff: projector(arch !== "pplug"),
   };
 }
 
-/** Flat views of every parameter, in PARAM_SLOTS order (for the optimizer). */
+/** Flat views of every parameter the architecture has, in PARAM_SLOTS order (for the optimizer). */
 export function paramList(p: DepParams): Float32Array[] {
-  return PARAM_SLOTS.map((s) => s.get(p));
+  return PARAM_SLOTS.map((s) => s.get(p)).filter((a) => a.length > 0);
 }
 
 /**
@@ -103,12 +130,12 @@ export function initParams(dims: DepDims, uniform: () => number): DepParams {
   const fanIn: Record<string, number> = {
     "sae.encoder.0": dims.d,
     "sae.decoder.0": dims.h,
-    "align_mlp_his.0": dims.h,
+    "align_mlp_his.0": projectorInput(dims),
     "align_mlp_his.2": dims.H,
-    "align_mlp_diff.0": dims.h,
+    "align_mlp_diff.0": projectorInput(dims),
     "align_mlp_diff.2": dims.H,
   };
-  for (const slot of PARAM_SLOTS) {
+  for (const slot of paramSlots(dims)) {
     const layer = slot.name.slice(0, slot.name.lastIndexOf("."));
     const bound = 1 / Math.sqrt(fanIn[layer]!);
     const data = slot.get(p);
@@ -123,7 +150,7 @@ export function toTorchTensors(
   dims: DepDims,
 ): Record<string, { shape: number[]; data: Float32Array }> {
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const slot of PARAM_SLOTS) {
+  for (const slot of paramSlots(dims)) {
     const data = slot.get(p);
     const shape = slot.torchShape(dims);
     out[slot.name] = { shape, data: slot.linear ? linearToTorch(data, ...slot.linear(dims)) : data.slice() };
@@ -138,7 +165,7 @@ export function fromTorchTensors(
   where: string,
 ): DepParams {
   const p = zeroParams(dims);
-  for (const slot of PARAM_SLOTS) {
+  for (const slot of paramSlots(dims)) {
     const t = tensors.get(slot.name);
     const shape = slot.torchShape(dims);
     if (!t) throw new DepError("DEP_CHECKPOINT", `${where}: tensor ${slot.name} is missing`);

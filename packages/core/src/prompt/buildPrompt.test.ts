@@ -84,6 +84,23 @@ describe("buildPrompt", () => {
     expect(diff.pieces.map((x) => ("text" in x ? x.text : "")).join("")).not.toContain("<his_start>");
   });
 
+  it("carries one user slot before the history for pplug-style", () => {
+    const p = buildPrompt(llm, input(3), { slotKinds: "user" });
+    expect(p.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1))).toEqual([0]);
+    expect(p.nSoftRows).toBe(1);
+    const text = p.pieces.map((x) => ("text" in x ? x.text : "")).join("");
+    expect(text.indexOf("[User Embedding]: <user_start>")).toBeLessThan(
+      text.indexOf("[User's Past Reviews]"),
+    );
+    expect(text).not.toContain("<his_start>");
+    expect(text).toContain("[Review 3]:");
+    const width = llm.info.nEmbd;
+    expect(promptSegments(p, new Float32Array(width), width).filter((s) => "embeddings" in s)).toHaveLength(
+      1,
+    );
+    expect(() => promptSegments(p, new Float32Array(6 * width), width)).toThrow(/needs 1 rows/);
+  });
+
   it("can cut item descriptions at a word boundary", () => {
     const long = input(1);
     long.target.item.description = "word ".repeat(100).trim();

@@ -2,7 +2,7 @@
 // template, split at the slot marks, tokenize each text piece, and drop history reviews from the end
 // until it fits (down to one).
 import { DepError } from "@dep/native-cuda";
-import { SLOT_PATTERN, type SlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
+import { SLOT_PATTERN, type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
 import type { BuiltPrompt, PromptInput, PromptPiece, PromptTokenizer } from "./types.js";
 
 export interface BuildPromptOptions {
@@ -10,8 +10,8 @@ export interface BuildPromptOptions {
   maxLength?: number;
   /** Include the soft slots (false: the same prompt without soft rows, the no-soft baseline). */
   softSlots?: boolean;
-  /** Which slots to include when softSlots is on (default both; "his"/"diff" for the ablations). */
-  slotKinds?: "both" | "his" | "diff";
+  /** Which slots to include when softSlots is on (default both; "his"/"diff" for the ablations, "user" for pplug-style). */
+  slotKinds?: SoftSlotKinds;
   /**
    * When even one history review does not fit: "error" (default; training skips such samples) or
    * "keep-one" (generation: use the one-review prompt and let the LLM's context decide).
@@ -114,6 +114,7 @@ function render(
   return {
     pieces,
     nHistory: k,
+    nSoftRows: slotKinds === "none" ? 0 : slotKinds === "user" ? (k > 0 ? 1 : 0) : 2 * k,
     nPositions: ids.length,
     inputIds: Int32Array.from(ids),
     slotIndex: Int32Array.from(slots),

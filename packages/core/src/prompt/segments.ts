@@ -21,16 +21,17 @@ export function promptSegmentsWithRows(
 ): { segments: Segment[]; embeddingRows: number[][] } {
   const nSlots = prompt.pieces.filter((p) => "softRow" in p).length;
   if (nSlots > 0) {
-    // rows are numbered [his 0..k-1; diff k..2k-1] even when a prompt uses only one kind
     if (!softRows)
       throw new DepError(
         "DEP_INVALID_ARGUMENT",
         `the prompt has ${nSlots} soft slots but no soft rows were given`,
       );
-    if (softRows.length !== 2 * prompt.nHistory * width) {
+    // DEP's layout has 2k rows (also when a prompt uses only one kind); pplug-style's one user row
+    const expected = prompt.nSoftRows;
+    if (softRows.length !== expected * width) {
       throw new DepError(
         "DEP_INVALID_ARGUMENT",
-        `soft rows hold ${softRows.length} values; the prompt needs ${2 * prompt.nHistory} rows of width ${width}`,
+        `soft rows hold ${softRows.length} values; the prompt needs ${expected} rows of width ${width}`,
       );
     }
   }

@@ -12,8 +12,12 @@ export const SYSTEM_TEXT =
 export const SLOT_MARK = (row: number) => `\uE000SLOT${row}\uE000`;
 export const SLOT_PATTERN = /\uE000SLOT(\d+)\uE000/;
 
-/** Which soft slots a prompt carries: both (DEP), his only, diff only (ablations), or none. */
-export type SlotKinds = "both" | "his" | "diff" | "none";
+/**
+ * Which soft slots a prompt carries: both (DEP), his only, diff only (ablations), one user token before
+ * the history (pplug-style), or none.
+ */
+export type SlotKinds = "both" | "his" | "diff" | "user" | "none";
+export type SoftSlotKinds = Exclude<SlotKinds, "none">;
 
 function historyBlock(i: number, k: number, r: PromptHistoryReview, slots: SlotKinds): string {
   const lines = [
@@ -39,6 +43,7 @@ export function userMessage(input: PromptInput, k: number, slots: SlotKinds): st
     `[Item Description]: ${input.target.item.description}`,
   ];
   if (k > 0) {
+    if (slots === "user") parts.push(`[User Embedding]: <user_start>${SLOT_MARK(0)}<user_end>`);
     parts.push("[User's Past Reviews]:");
     for (let i = 0; i < k; i++) parts.push(historyBlock(i, k, input.history[i]!, slots));
   }

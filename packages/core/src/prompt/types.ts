@@ -29,6 +29,8 @@ export interface BuiltPrompt {
   pieces: PromptPiece[];
   /** History reviews kept after the budget cut (a prefix of the input's history). */
   nHistory: number;
+  /** Soft rows the prompt's slots index: 2k ([his; diff], also with one kind of slot), 1 (user), 0 (none). */
+  nSoftRows: number;
   /** Prompt length in model positions (tokens + soft slots). */
   nPositions: number;
   /** Token ids per position, -1 at soft slots (the dump-grads `input_ids` layout). */

@@ -12,10 +12,11 @@ import {
   type DepDims,
   type DepParams,
   fromTorchTensors,
-  PARAM_SLOTS,
   paramList,
+  paramSlots,
   toTorchTensors,
 } from "../model/params.js";
+import { DEP_VARIANTS, type DepVariant, variantOf } from "./variants.js";
 
 export interface ModelCheckpointConfig extends DepDims {
   format: "dep-checkpoint/1";
@@ -26,6 +27,13 @@ export interface ModelCheckpointConfig extends DepDims {
   hyperparameters: Record<string, unknown>;
   epoch: number | null;
   optimizerStep: number;
+}
+
+/** The method a checkpoint was trained as (its run's --variant; "dep" for checkpoints from elsewhere). */
+export function checkpointVariant(config: ModelCheckpointConfig): DepVariant {
+  const v = config.hyperparameters.variant;
+  if (typeof v === "string" && (DEP_VARIANTS as readonly string[]).includes(v)) return v as DepVariant;
+  return variantOf(config.architecture ?? "dep");
 }
 
 const MODEL_FILE = "model.safetensors";
@@ -86,7 +94,7 @@ export async function loadReferenceWeights(path: string, dims: DepDims): Promise
   if (!existsSync(path)) throw new DepError("DEP_CHECKPOINT", `${path} is missing`);
   let file: Awaited<ReturnType<typeof readSafetensors>>;
   try {
-    file = await readSafetensors(path, { names: PARAM_SLOTS.map((s) => s.name) });
+    file = await readSafetensors(path, { names: paramSlots(dims).map((s) => s.name) });
   } catch (err) {
     const e = err as DepError;
     throw new DepError("DEP_CHECKPOINT", `${path}: ${e.message}`, { cause: err });
@@ -120,7 +128,7 @@ export async function loadOptimizerState(
   const file = await readSafetensors(path);
   for (const [prefix, p] of [["m", m] as const, ["v", v] as const]) {
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const slot of PARAM_SLOTS) {
+    for (const slot of paramSlots(dims)) {
       const t = file.tensors.get(`${prefix}.${slot.name}`);
       if (!t)
         throw new DepError("DEP_CHECKPOINT", `${path}: optimizer tensor ${prefix}.${slot.name} is missing`);

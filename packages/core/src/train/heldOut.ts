@@ -1,6 +1,7 @@
 // Held-out language-model loss: how well the frozen LLM predicts users' target reviews with trained soft
 // rows, untrained ones, or none — the learning check of SPEC §6 without sampling noise.
 import type { DepModel } from "../model/DepModel.js";
+import type { SoftSlotKinds } from "../prompt/text.js";
 import { runSample, type SampleData, type TrainingLlm } from "./step.js";
 
 export interface HeldOutOptions {
@@ -10,7 +11,7 @@ export interface HeldOutOptions {
   samples: readonly SampleData[];
   maxLength: number;
   maxDescriptionChars?: number;
-  slotKinds?: "both" | "his" | "diff";
+  slotKinds?: SoftSlotKinds;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }

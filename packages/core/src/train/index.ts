@@ -14,12 +14,11 @@ export {
   targetTokens,
 } from "./step.js";
 export {
-  type DepVariant,
   epochOrder,
   loadTrainingSamples,
-  slotKindsOf,
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
   train,
 } from "./trainer.js";
+export { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "./variants.js";

@@ -5,6 +5,7 @@ import type { DepModel } from "../model/DepModel.js";
 import type { DepParams } from "../model/params.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
 import { promptSegmentsWithRows } from "../prompt/segments.js";
+import type { SoftSlotKinds } from "../prompt/text.js";
 import type { BuiltPrompt, PromptInput, PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "./promptInput.js";
 
@@ -25,6 +26,8 @@ export interface SampleData {
   k: number;
   input: PromptInput;
   targetText: string;
+  /** the target item's embedding [d] (pplug-style's query) */
+  query?: Float32Array;
 }
 
 export interface StepResult {
@@ -54,7 +57,7 @@ export interface StepOptions {
   /** "dep": soft rows from the model; "none": the same prompt without slots (the no-soft baseline) */
   soft?: "dep" | "none";
   /** which soft slots the prompt carries (default both; his/diff for the ablations) */
-  slotKinds?: "both" | "his" | "diff";
+  slotKinds?: SoftSlotKinds;
   /** accumulate gradients into these (omit for a loss-only pass) */
   grads?: DepParams;
 }
@@ -112,7 +115,7 @@ export async function runSample(
   const H = model.config.H;
   const x = trimSampleX(s.x, s.index, k, d);
   let tKernels = performance.now();
-  const fwd = model.forward(x, Int32Array.of(k));
+  const fwd = model.forward(x, Int32Array.of(k), s.query);
   let kernelSeconds = (performance.now() - tKernels) / 1000;
   const softRows = fwd.soft[0]!;
   const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H);

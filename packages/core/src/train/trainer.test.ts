@@ -2,8 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Llm } from "@dep/native-cuda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TrainFixture, trainFixture } from "../testing/fixtures.js";
-import { loadModelCheckpoint } from "./checkpoint.js";
+import { embedDataset } from "../embed/embedDataset.js";
+import { generatePredictions } from "../generate/generate.js";
+import { DepModel } from "../model/DepModel.js";
+import { bagOfWordsEmbedder, type TrainFixture, trainFixture } from "../testing/fixtures.js";
+import { checkpointVariant, loadModelCheckpoint } from "./checkpoint.js";
 import { epochOrder, type TrainOptions, train } from "./trainer.js";
 
 let fx: TrainFixture;
@@ -76,16 +79,65 @@ describe("trainer", () => {
       text
         .trim()
         .split("\n")
-        .map((l) => {
-          const { seconds: _s, ...rest } = JSON.parse(l);
-          return rest;
-        });
+        .map((l) =>
+          Object.fromEntries(Object.entries(JSON.parse(l)).filter(([key]) => !key.startsWith("seconds"))),
+        );
     expect(strip(resumedLog)).toEqual(strip(readFileSync(join(fx.dir, "full", "metrics.jsonl"), "utf8")));
 
     // the weights moved
     const init = await train({ ...options(join(fx.dir, "zero")), lr: 0, epochs: 1 });
     const z = await loadModelCheckpoint(init.epochCheckpoints[0]!);
     expect(Buffer.from(z.params.his.A2.buffer).equals(Buffer.from(a.params.his.A2.buffer))).toBe(false);
+  }, 600_000);
+
+  it("trains the no-sae ablation and the pplug-style baseline, each with only its own tensors", async () => {
+    const noSae = await train({ ...options(join(fx.dir, "no-sae")), variant: "no-sae", epochs: 1 });
+    const n = await loadModelCheckpoint(noSae.epochCheckpoints[0]!);
+    expect(n.config.architecture).toBe("no-sae");
+    expect(checkpointVariant(n.config)).toBe("no-sae");
+    expect(n.params.sae.W1.length).toBe(0);
+    expect(n.params.his.A1.length).toBe(n.config.d * n.config.H);
+    const log = readFileSync(join(fx.dir, "no-sae", "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    expect(log.map((l) => JSON.parse(l).loss_sae)).toEqual(new Array(log.length).fill(0));
+
+    // pplug-style embeds the target item: without `dep embed --items` it says so
+    await expect(
+      train({ ...options(join(fx.dir, "pplug-no-items")), variant: "pplug-style", epochs: 1 }),
+    ).rejects.toMatchObject({ code: "DEP_EMBED_MISSING", message: expect.stringMatching(/--items/) });
+    await embedDataset({
+      dataDir: fx.dataDir,
+      embedder: bagOfWordsEmbedder(),
+      outDir: fx.embDir,
+      items: true,
+    });
+    const pplug = await train({ ...options(join(fx.dir, "pplug")), variant: "pplug-style", epochs: 1 });
+    const p = await loadModelCheckpoint(pplug.epochCheckpoints[0]!);
+    expect(p.config.architecture).toBe("pplug");
+    expect(p.params.diff.A1.length).toBe(0);
+    const model = new DepModel(p.config, p.params, { threads: 2, backend: "cpu" });
+    const outFile = join(fx.dir, "pplug", "preds.jsonl");
+    const common = {
+      llm,
+      model,
+      dataDir: fx.dataDir,
+      embDir: fx.embDir,
+      outFile,
+      maxSamples: 2,
+      maxTokens: 4,
+      maxLength: 1200,
+    };
+    await expect(generatePredictions({ ...common, method: "dep" })).rejects.toMatchObject({
+      code: "DEP_USAGE",
+    });
+    const g = await generatePredictions(common);
+    expect(g.written).toBe(2);
+    const lines = readFileSync(outFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.method)).toEqual(["pplug-style", "pplug-style"]);
   }, 600_000);
 
   it("refuses to resume with other settings", async () => {

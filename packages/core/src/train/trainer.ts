@@ -7,7 +7,9 @@ import { appendFile, mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { DepError, type KernelBackend } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
-import type { Dataset, DplRow } from "../data/types.js";
+import { type Dataset, type DplRow, itemKey } from "../data/types.js";
+import { itemText } from "../embed/embedDataset.js";
+import { EmbeddingStore, textKey } from "../embed/store.js";
 import { DepModel } from "../model/DepModel.js";
 import { type DepDims, initParams } from "../model/params.js";
 import type { DiffWeighting } from "../peers/diff.js";
@@ -19,6 +21,7 @@ import { promptInputFor } from "./promptInput.js";
 import { linearWarmupDecay } from "./schedule.js";
 import { hasTrainerState, loadTrainerState, saveTrainerState, type TrainerState } from "./state.js";
 import { runSample, type SampleData, type TrainingLlm } from "./step.js";
+import { architectureOf, type DepVariant, slotKindsOf } from "./variants.js";
 
 export interface TrainOptions {
   dataDir: string;
@@ -53,12 +56,6 @@ export interface TrainOptions {
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
-}
-
-export type DepVariant = "dep" | "his-only" | "diff-only";
-
-export function slotKindsOf(variant: DepVariant): "both" | "his" | "diff" {
-  return variant === "his-only" ? "his" : variant === "diff-only" ? "diff" : "both";
 }
 
 export interface TrainProgress {
@@ -125,6 +122,8 @@ export async function loadTrainingSamples(
     referencePromptAlignment: boolean;
     seed: number;
     maxSamples?: number | null;
+    /** attach each sample's query (its target item's embedded `itemText`): the pplug-style method's input */
+    itemQueries?: boolean;
   },
 ): Promise<{ dataset: Dataset; rows: DplRow[]; samples: DifferenceSamples; data: SampleData[] }> {
   const dataset = await loadDataset({ dir: dataDir, splits: split === "test" ? ["test"] : [split, "test"] });
@@ -139,7 +138,15 @@ export async function loadTrainingSamples(
   });
   const rows = dataset.rows.filter((r) => r.split === split);
   const n = o.maxSamples ? Math.min(o.maxSamples, samples.samples.length) : samples.samples.length;
-  const data: SampleData[] = samples.samples.slice(0, n).map((info, index) => {
+  const kept = samples.samples.slice(0, n);
+  const queries = o.itemQueries
+    ? await itemQueries(
+        dataset,
+        kept.map((info) => rows[info.row]!),
+        embDir,
+      )
+    : null;
+  const data: SampleData[] = kept.map((info, index) => {
     const row = rows[info.row]!;
     return {
       x: samples.x,
@@ -147,9 +154,33 @@ export async function loadTrainingSamples(
       k: info.k,
       input: promptInputFor(dataset, row, info),
       targetText: row.data.text,
+      ...(queries ? { query: queries.subarray(index * samples.dim, (index + 1) * samples.dim) } : {}),
     };
   });
   return { dataset, rows, samples, data };
+}
+
+/** The embedded `itemText` of each row's target item, [n, d], from the store (dep embed --items). */
+async function itemQueries(dataset: Dataset, rows: readonly DplRow[], embDir: string): Promise<Float32Array> {
+  const store = await EmbeddingStore.open(embDir);
+  const texts = rows.map((row) => {
+    const item = dataset.items.get(itemKey(row.category, row.data.asin));
+    if (!item)
+      throw new DepError(
+        "DEP_INPUT_MISSING_ITEM",
+        `item ${row.data.asin} (${row.category}) is not in the item metadata`,
+      );
+    return itemText(item);
+  });
+  const keys = texts.map(textKey);
+  const missing = keys.findIndex((key) => !store.has(key));
+  if (missing >= 0) {
+    throw new DepError(
+      "DEP_EMBED_MISSING",
+      `${embDir} has no embedding of item ${rows[missing]!.data.asin}'s text: the pplug-style method embeds the target item; run \`dep embed --items\` with the same embedder`,
+    );
+  }
+  return store.gather(keys);
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
@@ -165,12 +196,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
   await mkdir(runDir, { recursive: true });
 
-  const { data, samples } = await loadTrainingSamples(o.dataDir, o.embDir, "train", s);
+  const { data, samples } = await loadTrainingSamples(o.dataDir, o.embDir, "train", {
+    ...s,
+    itemQueries: s.variant === "pplug-style",
+  });
   if (data.length === 0)
     throw new DepError("DEP_INPUT", `${o.dataDir}: no training sample has a qualifying review`);
 
   const llm = o.llm;
-  const dims: DepDims = { d: samples.dim, h: s.h, H: llm.info.nEmbd };
+  const dims: DepDims = {
+    d: samples.dim,
+    h: s.h,
+    H: llm.info.nEmbd,
+    architecture: architectureOf(s.variant),
+  };
   const kernel = { backend: o.kernelBackend ?? "cpu", threads: o.threads } as const;
   const model = new DepModel(
     { ...dims, linearOutput: s.linearOutput },

@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  checkpointVariant,
   DepModel,
   type GeneratingLlm,
   generatePredictions,
@@ -67,6 +68,7 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
     await generatePredictions({
       llm: o.llm,
       model,
+      method: checkpointVariant(config),
       dataDir: o.dataDir,
       embDir: o.embDir,
       split,
