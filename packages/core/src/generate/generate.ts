@@ -1,10 +1,11 @@
 // `dep generate` (SPEC §7): personalized reviews for a split, with the reference sampling (temperature
 // 0.8, top-p 0.95, up to 2048 new tokens). Several samples decode together; every finished sample is one
 // JSONL line appended at once, so a rerun skips what is done (a torn last line is dropped on resume).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { DepError, type Segment } from "@dep/native-cuda";
 import { ragPromptInput } from "../baselines/rag.js";
+import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
@@ -76,29 +77,11 @@ export interface PredictionLine {
 
 /** Reads the finished lines of a predictions file; drops (and truncates away) a torn last line. */
 export function readFinished(path: string): Map<string, PredictionLine> {
-  const done = new Map<string, PredictionLine>();
-  if (!existsSync(path)) return done;
-  const text = readFileSync(path, "utf8");
-  const lines = text.split("\n");
-  let keep = 0;
-  for (const [i, line] of lines.entries()) {
-    if (!line.trim()) continue;
-    try {
-      const row = JSON.parse(line) as PredictionLine;
-      if (typeof row.sample_id !== "string") throw new Error("no sample_id");
-      done.set(row.sample_id, row);
-      keep = lines.slice(0, i + 1).join("\n").length + 1;
-    } catch {
-      if (i !== lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) {
-        throw new DepError(
-          "DEP_INPUT",
-          `${path}:${i + 1}: not a predictions line; remove the file to start over`,
-        );
-      }
-    }
-  }
-  if (keep !== text.length) writeFileSync(path, text.slice(0, keep));
-  return done;
+  const rows = readJsonLines(path, "a predictions line", (row) => {
+    if (typeof (row as PredictionLine | null)?.sample_id !== "string") throw new Error("no sample_id");
+    return row as PredictionLine;
+  });
+  return new Map(rows.map((row) => [row.sample_id, row]));
 }
 
 export async function generatePredictions(
