@@ -38,6 +38,7 @@ export function userMessage(input: PromptInput, k: number, slots: SlotKinds): st
     `[Item Title]: ${input.target.item.title}`,
     `[Item Description]: ${input.target.item.description}`,
   ];
+  if (input.profileSummary !== undefined) parts.push(`[User Profile Summary]: ${input.profileSummary}`);
   if (k > 0) {
     parts.push("[User's Past Reviews]:");
     for (let i = 0; i < k; i++) parts.push(historyBlock(i, k, input.history[i]!, slots));
