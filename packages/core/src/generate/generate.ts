@@ -1,16 +1,18 @@
 // `dep generate` (SPEC §7): personalized reviews for a split, with the reference sampling (temperature
 // 0.8, top-p 0.95, up to 2048 new tokens). Several samples decode together; every finished sample is one
 // JSONL line appended at once, so a rerun skips what is done (a torn last line is dropped on resume).
+// The pag method also keeps its user summaries that way, in `<out>.profiles.jsonl` (see baselines/pag.ts).
 import { existsSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { DepError, type Segment } from "@dep/native-cuda";
+import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baselines/pag.js";
 import { ragPromptInput } from "../baselines/rag.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
 import { promptSegments } from "../prompt/segments.js";
-import type { PromptTokenizer } from "../prompt/types.js";
+import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples } from "../train/trainer.js";
 
@@ -37,10 +39,14 @@ export interface GenerateOptions {
   /**
    * dep / his-only / diff-only: the DEP prompt with the model's soft rows (all, his or diff slots);
    * no-soft: the same prompt without soft rows; non-personalized: no history at all; rag: the `ragK`
-   * history reviews most relevant to the target item (BM25), as text. Default: dep with a model, else no-soft.
+   * history reviews most relevant to the target item (BM25), as text; pag: the rag prompt plus an
+   * LLM-written summary of the user (baselines/pag.ts). Default: dep with a model, else no-soft.
    */
   method?: GenerationMethod;
+  /** history reviews shown by rag and pag (default 4) */
   ragK?: number;
+  /** pag: new tokens per user summary (default 128) */
+  pagSummaryTokens?: number;
   dataDir: string;
   embDir: string;
   split?: "train" | "val" | "test";
@@ -61,7 +67,14 @@ export interface GenerateOptions {
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
 }
 
-export type GenerationMethod = "dep" | "his-only" | "diff-only" | "no-soft" | "non-personalized" | "rag";
+export type GenerationMethod =
+  | "dep"
+  | "his-only"
+  | "diff-only"
+  | "no-soft"
+  | "non-personalized"
+  | "rag"
+  | "pag";
 
 export interface PredictionLine {
   method: GenerationMethod;
@@ -104,19 +117,39 @@ export async function generatePredictions(
   const parallel = Math.max(1, o.parallel ?? 4);
   const maxLength = o.maxLength ?? 3072;
   const H = o.llm.info.nEmbd;
+  const sampling = {
+    temperature: o.temperature ?? 0.8,
+    topP: o.topP ?? 0.95,
+    seed: o.seed ?? 42,
+    parallel,
+  };
+  const profiles =
+    method === "pag"
+      ? new UserProfiles({
+          llm: o.llm,
+          dataset,
+          rows: samples.samples.map((info) => rows[info.row]!),
+          path: profilesPathFor(o.outFile),
+          settings: { ...sampling, maxTokens: o.pagSummaryTokens ?? DEFAULT_SUMMARY_TOKENS, maxLength },
+        })
+      : null;
   let written = 0;
   let generatedTokens = 0;
   for (let start = 0; start < todo.length; start += parallel) {
     if (o.signal?.aborted) break;
     const chunk = todo.slice(start, start + parallel);
+    const chunkRows = chunk.map((i) => rows[samples.samples[i]!.row]!);
+    const summaries = profiles ? await profiles.summariesFor(chunkRows, o.signal) : null;
+    if (o.signal?.aborted) break;
     const requests: Segment[][] = [];
     const promptTokens: number[] = [];
-    for (const i of chunk) {
+    for (const [j, i] of chunk.entries()) {
       const s = data[i]!;
-      const input =
-        method === "rag"
-          ? ragPromptInput(dataset, rows[samples.samples[i]!.row]!, o.ragK ?? 4)
+      const input: PromptInput =
+        method === "rag" || method === "pag"
+          ? ragPromptInput(dataset, chunkRows[j]!, o.ragK ?? 4)
           : { target: s.input.target, history: s.input.history.slice(0, s.k) };
+      if (summaries) input.profileSummary = summaries[j]!;
       const prompt = buildPrompt(o.llm, input, {
         maxLength,
         softSlots: soft,
@@ -134,17 +167,14 @@ export async function generatePredictions(
       promptTokens.push(prompt.nPositions);
     }
     const results = await o.llm.generateBatch(requests, {
+      ...sampling,
       maxTokens: o.maxTokens ?? 2048,
-      temperature: o.temperature ?? 0.8,
-      topP: o.topP ?? 0.95,
-      seed: o.seed ?? 42,
-      parallel,
       ...(o.signal ? { signal: o.signal } : {}),
     });
     if (o.signal?.aborted) break; // a chunk cut short is not written: it is redone on resume
     const lines = chunk.map((i, j) => {
       const info = samples.samples[i]!;
-      const row = rows[info.row]!;
+      const row = chunkRows[j]!;
       const r = results[j]!;
       generatedTokens += r.tokens.length;
       const line: PredictionLine = {
