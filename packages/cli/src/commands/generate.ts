@@ -1,4 +1,5 @@
 import {
+  DEFAULT_SUMMARY_TOKENS,
   DepModel,
   ensureModel,
   type GenerationMethod,
@@ -19,6 +20,7 @@ export const METHODS: GenerationMethod[] = [
   "no-soft",
   "non-personalized",
   "rag",
+  "pag",
 ];
 
 export function registerGenerate(program: Command): void {
@@ -35,9 +37,20 @@ export function registerGenerate(program: Command): void {
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .requiredOption("--out <file>", "predictions JSONL (appended to; finished samples are skipped)")
-    .addOption(new Option("--method <m>", "generation method (dep needs --checkpoint)").choices(METHODS))
+    .addOption(
+      new Option(
+        "--method <m>",
+        "generation method (dep needs --checkpoint; pag keeps its user summaries in OUT.profiles.jsonl)",
+      ).choices(METHODS),
+    )
     .option("--no-soft", "the DEP prompt without soft rows (same as --method no-soft)")
-    .option("--rag-k <n>", "history reviews shown by the rag method", positiveInt, 4)
+    .option("--rag-k <n>", "history reviews shown by the rag and pag methods", positiveInt, 4)
+    .option(
+      "--pag-summary-tokens <n>",
+      "new tokens per user summary of the pag method",
+      positiveInt,
+      DEFAULT_SUMMARY_TOKENS,
+    )
     .option("--json", "no progress line; print the result as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -54,7 +67,11 @@ export function registerGenerate(program: Command): void {
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
-        contextSize: Math.min(4096, o.maxLength + o.maxTokens),
+        // the pag summaries are written in the same context: up to --max-length prompt tokens too
+        contextSize: Math.min(
+          4096,
+          o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
+        ),
       });
       try {
         if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
@@ -72,6 +89,7 @@ export function registerGenerate(program: Command): void {
           model,
           method,
           ragK: o.ragK,
+          pagSummaryTokens: o.pagSummaryTokens,
           dataDir: o.data,
           embDir: o.embeddings,
           split: o.split,
