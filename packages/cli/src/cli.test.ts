@@ -1,9 +1,10 @@
 // Runs the built `dep` binary as a user would: spawned processes, real files.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { trainFixture } from "@dep/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
@@ -121,5 +122,54 @@ describe("dep CLI", () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/config\.json: not valid JSON.*\[DEP_CHECKPOINT\]/);
     expect(existsSync(join(dir, "p.jsonl"))).toBe(false);
+  });
+
+  it("generate --method pag writes the predictions and one summary per user of --pag-summary-tokens", async () => {
+    const fx = await trainFixture(12, 4);
+    try {
+      const out = join(fx.dir, "pag.jsonl");
+      const r = dep([
+        "generate",
+        "--method",
+        "pag",
+        "--pag-summary-tokens",
+        "5",
+        "--data",
+        fx.dataDir,
+        "--embeddings",
+        fx.embDir,
+        "--model",
+        fx.modelPath,
+        "--out",
+        out,
+        "--max-samples",
+        "3",
+        "--max-tokens",
+        "4",
+        "--max-length",
+        "600",
+        "--threads",
+        "1",
+        "--json",
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ method: "pag", written: 3 });
+      const lines = (f: string) =>
+        readFileSync(f, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+      expect(lines(out).map((l) => l.method)).toEqual(["pag", "pag", "pag"]);
+      const profiles = lines(`${out}.profiles.jsonl`);
+      expect(profiles.map((p) => p.user_id).sort()).toEqual(
+        lines(out)
+          .map((l) => l.user_id)
+          .sort(),
+      );
+      for (const p of profiles) expect(p.generated_tokens).toBeLessThanOrEqual(5);
+      expect(profiles.some((p) => p.generated_tokens === 5)).toBe(true);
+    } finally {
+      fx.cleanup();
+    }
   });
 });

@@ -3,6 +3,16 @@
 
 export * from "./assets.js";
 export { Bm25, bm25Tokens } from "./baselines/bm25.js";
+export {
+  DEFAULT_SUMMARY_TOKENS,
+  type ProfileLine,
+  profilesPathFor,
+  SUMMARY_REQUEST,
+  SUMMARY_SYSTEM_TEXT,
+  type SummaryPrompt,
+  summaryPrompt,
+  UserProfiles,
+} from "./baselines/pag.js";
 export { ragPromptInput } from "./baselines/rag.js";
 // data
 export { discoverFiles, type SourceFile, splitFromName } from "./data/files.js";

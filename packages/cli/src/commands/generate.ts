@@ -1,5 +1,6 @@
 import {
   checkpointVariant,
+  DEFAULT_SUMMARY_TOKENS,
   DEP_VARIANTS,
   DepModel,
   ensureModel,
@@ -15,7 +16,7 @@ import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 
-export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag"];
+export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
 
 export function registerGenerate(program: Command): void {
   const cmd = program
@@ -34,11 +35,17 @@ export function registerGenerate(program: Command): void {
     .addOption(
       new Option(
         "--method <m>",
-        "generation method (default: the checkpoint's variant with --checkpoint, else no-soft)",
+        "generation method (default: the checkpoint's variant with --checkpoint, else no-soft; pag keeps its user summaries in OUT.profiles.jsonl)",
       ).choices(METHODS),
     )
     .option("--no-soft", "the DEP prompt without soft rows (same as --method no-soft)")
-    .option("--rag-k <n>", "history reviews shown by the rag method", positiveInt, 4)
+    .option("--rag-k <n>", "history reviews shown by the rag and pag methods", positiveInt, 4)
+    .option(
+      "--pag-summary-tokens <n>",
+      "new tokens per user summary of the pag method",
+      positiveInt,
+      DEFAULT_SUMMARY_TOKENS,
+    )
     .option("--json", "no progress line; print the result as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -56,7 +63,11 @@ export function registerGenerate(program: Command): void {
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
-        contextSize: Math.min(4096, o.maxLength + o.maxTokens),
+        // the pag summaries are written in the same context: up to --max-length prompt tokens too
+        contextSize: Math.min(
+          4096,
+          o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
+        ),
       });
       try {
         if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
@@ -74,6 +85,7 @@ export function registerGenerate(program: Command): void {
           model,
           method,
           ragK: o.ragK,
+          pagSummaryTokens: o.pagSummaryTokens,
           dataDir: o.data,
           embDir: o.embeddings,
           split: o.split,

@@ -1,15 +1,18 @@
 // `dep generate` (SPEC §7): personalized reviews for a split, with the reference sampling (temperature
 // 0.8, top-p 0.95, up to 2048 new tokens). Several samples decode together; every finished sample is one
 // JSONL line appended at once, so a rerun skips what is done (a torn last line is dropped on resume).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+// The pag method also keeps its user summaries that way, in `<out>.profiles.jsonl` (see baselines/pag.ts).
+import { existsSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { DepError, type Segment } from "@dep/native-cuda";
+import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baselines/pag.js";
 import { ragPromptInput } from "../baselines/rag.js";
+import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
 import { promptSegments } from "../prompt/segments.js";
-import type { PromptTokenizer } from "../prompt/types.js";
+import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples } from "../train/trainer.js";
 import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "../train/variants.js";
@@ -38,10 +41,14 @@ export interface GenerateOptions {
    * dep / his-only / diff-only / no-sae: the DEP prompt with the model's soft rows (all, his or diff
    * slots); pplug-style: the DEP prompt's text with one user token before the history; no-soft: the same
    * prompt without soft rows; non-personalized: no history at all; rag: the `ragK` history reviews most
-   * relevant to the target item (BM25), as text. Default: the checkpoint's variant with a model, else no-soft.
+   * relevant to the target item (BM25), as text; pag: the rag prompt plus an LLM-written summary of the
+   * user (baselines/pag.ts). Default: the checkpoint's variant with a model, else no-soft.
    */
   method?: GenerationMethod;
+  /** history reviews shown by rag and pag (default 4) */
   ragK?: number;
+  /** pag: new tokens per user summary (default 128) */
+  pagSummaryTokens?: number;
   dataDir: string;
   embDir: string;
   split?: "train" | "val" | "test";
@@ -63,7 +70,7 @@ export interface GenerateOptions {
 }
 
 /** The trained methods (DEP_VARIANTS: soft rows from a checkpoint) and the untrained baselines. */
-export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag";
+export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag" | "pag";
 
 export function isTrainedMethod(method: GenerationMethod): method is DepVariant {
   return (DEP_VARIANTS as readonly string[]).includes(method);
@@ -83,29 +90,11 @@ export interface PredictionLine {
 
 /** Reads the finished lines of a predictions file; drops (and truncates away) a torn last line. */
 export function readFinished(path: string): Map<string, PredictionLine> {
-  const done = new Map<string, PredictionLine>();
-  if (!existsSync(path)) return done;
-  const text = readFileSync(path, "utf8");
-  const lines = text.split("\n");
-  let keep = 0;
-  for (const [i, line] of lines.entries()) {
-    if (!line.trim()) continue;
-    try {
-      const row = JSON.parse(line) as PredictionLine;
-      if (typeof row.sample_id !== "string") throw new Error("no sample_id");
-      done.set(row.sample_id, row);
-      keep = lines.slice(0, i + 1).join("\n").length + 1;
-    } catch {
-      if (i !== lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) {
-        throw new DepError(
-          "DEP_INPUT",
-          `${path}:${i + 1}: not a predictions line; remove the file to start over`,
-        );
-      }
-    }
-  }
-  if (keep !== text.length) writeFileSync(path, text.slice(0, keep));
-  return done;
+  const rows = readJsonLines(path, "a predictions line", (row) => {
+    if (typeof (row as PredictionLine | null)?.sample_id !== "string") throw new Error("no sample_id");
+    return row as PredictionLine;
+  });
+  return new Map(rows.map((row) => [row.sample_id, row]));
 }
 
 export async function generatePredictions(
@@ -135,19 +124,39 @@ export async function generatePredictions(
   const parallel = Math.max(1, o.parallel ?? 4);
   const maxLength = o.maxLength ?? 3072;
   const H = o.llm.info.nEmbd;
+  const sampling = {
+    temperature: o.temperature ?? 0.8,
+    topP: o.topP ?? 0.95,
+    seed: o.seed ?? 42,
+    parallel,
+  };
+  const profiles =
+    method === "pag"
+      ? new UserProfiles({
+          llm: o.llm,
+          dataset,
+          rows: samples.samples.map((info) => rows[info.row]!),
+          path: profilesPathFor(o.outFile),
+          settings: { ...sampling, maxTokens: o.pagSummaryTokens ?? DEFAULT_SUMMARY_TOKENS, maxLength },
+        })
+      : null;
   let written = 0;
   let generatedTokens = 0;
   for (let start = 0; start < todo.length; start += parallel) {
     if (o.signal?.aborted) break;
     const chunk = todo.slice(start, start + parallel);
+    const chunkRows = chunk.map((i) => rows[samples.samples[i]!.row]!);
+    const summaries = profiles ? await profiles.summariesFor(chunkRows, o.signal) : null;
+    if (o.signal?.aborted) break;
     const requests: Segment[][] = [];
     const promptTokens: number[] = [];
-    for (const i of chunk) {
+    for (const [j, i] of chunk.entries()) {
       const s = data[i]!;
-      const input =
-        method === "rag"
-          ? ragPromptInput(dataset, rows[samples.samples[i]!.row]!, o.ragK ?? 4)
+      const input: PromptInput =
+        method === "rag" || method === "pag"
+          ? ragPromptInput(dataset, chunkRows[j]!, o.ragK ?? 4)
           : { target: s.input.target, history: s.input.history.slice(0, s.k) };
+      if (summaries) input.profileSummary = summaries[j]!;
       const prompt = buildPrompt(o.llm, input, {
         maxLength,
         softSlots: soft,
@@ -165,17 +174,14 @@ export async function generatePredictions(
       promptTokens.push(prompt.nPositions);
     }
     const results = await o.llm.generateBatch(requests, {
+      ...sampling,
       maxTokens: o.maxTokens ?? 2048,
-      temperature: o.temperature ?? 0.8,
-      topP: o.topP ?? 0.95,
-      seed: o.seed ?? 42,
-      parallel,
       ...(o.signal ? { signal: o.signal } : {}),
     });
     if (o.signal?.aborted) break; // a chunk cut short is not written: it is redone on resume
     const lines = chunk.map((i, j) => {
       const info = samples.samples[i]!;
-      const row = rows[info.row]!;
+      const row = chunkRows[j]!;
       const r = results[j]!;
       generatedTokens += r.tokens.length;
       const line: PredictionLine = {

@@ -101,6 +101,30 @@ describe("buildPrompt", () => {
     expect(() => promptSegments(p, new Float32Array(6 * width), width)).toThrow(/needs 1 rows/);
   });
 
+  it("shows a profile summary (pag) on its own line before the past reviews, and nothing else changes", () => {
+    const textOf = (p: ReturnType<typeof buildPrompt>) =>
+      p.pieces.map((x) => ("text" in x ? x.text : "")).join("");
+    const plain = textOf(buildPrompt(llm, input(2), { softSlots: false }));
+    const summary = "Likes long reads; rates 4 or 5; writes briefly.";
+    const withSummary = buildPrompt(llm, { ...input(2), profileSummary: summary }, { softSlots: false });
+    expect(textOf(withSummary)).toBe(
+      plain.replace("[User's Past Reviews]:", `[User Profile Summary]: ${summary}\n[User's Past Reviews]:`),
+    );
+    expect(textOf(withSummary).indexOf("[Item Description]")).toBeLessThan(
+      textOf(withSummary).indexOf("[User Profile Summary]"),
+    );
+    // kept when descriptions are cut, and when the budget drops history reviews
+    const options = { softSlots: false, maxDescriptionChars: 10 };
+    const all = buildPrompt(llm, { ...input(6), profileSummary: summary }, options);
+    const cut = buildPrompt(
+      llm,
+      { ...input(6), profileSummary: summary },
+      { ...options, maxLength: all.nPositions - 1 },
+    );
+    expect(cut.nHistory).toBe(5);
+    expect(textOf(cut)).toContain(`[User Profile Summary]: ${summary}\n[User's Past Reviews]:`);
+  });
+
   it("can cut item descriptions at a word boundary", () => {
     const long = input(1);
     long.target.item.description = "word ".repeat(100).trim();

@@ -67,6 +67,7 @@ function shortenDescriptions(input: PromptInput, max: number): PromptInput {
     description: shorten(i.description, max),
   });
   return {
+    ...input,
     target: { ...input.target, item: item(input.target.item) },
     history: input.history.map((r) => ({ ...r, item: item(r.item) })),
   };

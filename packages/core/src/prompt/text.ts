@@ -42,6 +42,7 @@ export function userMessage(input: PromptInput, k: number, slots: SlotKinds): st
     `[Item Title]: ${input.target.item.title}`,
     `[Item Description]: ${input.target.item.description}`,
   ];
+  if (input.profileSummary !== undefined) parts.push(`[User Profile Summary]: ${input.profileSummary}`);
   if (k > 0) {
     if (slots === "user") parts.push(`[User Embedding]: <user_start>${SLOT_MARK(0)}<user_end>`);
     parts.push("[User's Past Reviews]:");

@@ -20,6 +20,8 @@ export interface PromptInput {
    * diff[i]. With reference alignment the caller passes the first k profile reviews instead (SPEC §3).
    */
   history: readonly PromptHistoryReview[];
+  /** An LLM-written summary of the user, shown before the past reviews (the pag baseline). */
+  profileSummary?: string;
 }
 
 /** A prompt piece: literal text, or one input position filled with soft row `row` of [his; diff]. */
