@@ -2,7 +2,9 @@
 // The learning demonstration of SPEC §6 through the `dep` CLI: a synthetic population with planted user
 // differences, TinyLlama frozen, DEP and its his-only / diff-only ablations trained on CPU, then the
 // held-out LM loss of test users' target reviews with trained soft rows, the initial (untrained) soft rows,
-// and no soft rows. Resumable: finished stages are reused. Writes OUT/learning.{json,md} and prints the table.
+// and no soft rows. Then every untrained baseline and the trained variants generate for the same test users,
+// are scored and reported (OUT/report). Resumable: finished stages are reused. Writes OUT/learning.{json,md}
+// and prints the tables.
 //
 //   node tools/learning.mjs [--out DIR] [--users 80] [--train 64] [--epochs 2] [--test 24] [--threads 2]
 import { execFileSync } from "node:child_process";
@@ -22,6 +24,7 @@ const { values: a } = parseArgs({
     test: { type: "string", default: "24" },
     "max-length": { type: "string", default: "512" },
     "max-description-chars": { type: "string", default: "160" },
+    "max-tokens": { type: "string", default: "48" },
     threads: { type: "string", default: process.env.DEP_THREADS ?? "2" },
     seed: { type: "string", default: "42" },
   },
@@ -123,6 +126,53 @@ for (const v of variants) {
   }
 }
 
+// generation with every method for the same test users, then eval and the report
+const methods = [...variants, "no-soft", "non-personalized", "rag", "pag"];
+results.generate ??= {};
+for (const m of methods) {
+  const run = join(out, "runs", m);
+  mkdirSync(run, { recursive: true });
+  if (!variants.includes(m))
+    writeFileSync(join(run, "run.json"), `${JSON.stringify({ method: m, category: "synthetic" })}\n`);
+  const preds = join(run, "preds.jsonl");
+  if (!results.generate[m]) {
+    log(`dep generate --method ${m}`);
+    const ckpt = variants.includes(m) ? ["--checkpoint", join(run, "checkpoints", `epoch-${a.epochs}`)] : [];
+    const t = performance.now();
+    const r = json(
+      "generate",
+      ...ckpt,
+      "--method",
+      m,
+      "--data",
+      data,
+      "--embeddings",
+      emb,
+      "--out",
+      preds,
+      "--max-samples",
+      a.test,
+      "--max-tokens",
+      a["max-tokens"],
+      "--parallel",
+      "4",
+      "--threads",
+      a.threads,
+      "--seed",
+      a.seed,
+      ...prompt,
+    );
+    results.generate[m] = { ...r, seconds: (performance.now() - t) / 1000 };
+    save();
+  }
+  const report = json("eval", "--predictions", preds);
+  writeFileSync(
+    join(run, "eval.json"),
+    `${JSON.stringify({ ...report, method: m, category: "synthetic" })}\n`,
+  );
+}
+dep("report", "--runs", ...methods.map((m) => join(out, "runs", m)), "--out", join(out, "report"), "--json");
+
 // per-step time split from the DEP run's metrics.jsonl
 const steps = readFileSync(join(out, "runs", "dep", "metrics.jsonl"), "utf8")
   .split("\n")
@@ -159,6 +209,10 @@ const md = [
   ]),
   "",
   `Training wall time: ${variants.map((v) => `${v} ${(results.trainSeconds[v] ?? 0).toFixed(0)} s`).join(", ")}.`,
+  `Generation (${a["max-tokens"]} new tokens, 4 in parallel, ${a.threads} threads, including model load): ${methods.map((m) => `${m} ${(results.generate[m].written / results.generate[m].seconds).toFixed(3)} samples/s`).join(", ")}.`,
+  "",
+  readFileSync(join(out, "report", "table.md"), "utf8").trim(),
+  "",
   `Per step (dep, ${s.n} steps, ${s.promptTokens.toFixed(0)} prompt + ${s.targetTokens.toFixed(0)} target tokens): ${s.seconds.toFixed(2)} s = LLM fwd+bwd ${s.llm.toFixed(2)} s (${pct(s.llm)}), kernels ${(1000 * s.kernels).toFixed(1)} ms (${pct(s.kernels)}), optimizer ${(1000 * s.optimizer).toFixed(1)} ms (${pct(s.optimizer)}), glue ${(1000 * s.glue).toFixed(1)} ms (${pct(s.glue)}).`,
 ].join("\n");
 writeFileSync(join(out, "learning.md"), `${md}\n`);

@@ -1,4 +1,5 @@
-// The whole demo at its smallest size, as a user runs it (slow tier: DEP_SLOW_TESTS=1, TinyLlama cached).
+// The whole demo at its smallest size, as a user runs it (slow tier: DEP_SLOW_TESTS=1, TinyLlama cached);
+// also the small learning check of SPEC §6: trained soft rows lower the held-out LM loss.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,6 +45,9 @@ describe.runIf(process.env.DEP_SLOW_TESTS === "1")("dep demo --size small (slow)
     }
     for (const k of ["trained", "untrained", "no-soft"])
       expect(Number.isFinite(summary.heldOut[k])).toBe(true);
+    // it learns: trained soft rows predict held-out users' reviews better than the initial ones or none
+    expect(summary.heldOut.trained).toBeLessThan(summary.heldOut.untrained);
+    expect(summary.heldOut.trained).toBeLessThan(summary.heldOut["no-soft"]);
     const again = run();
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).seconds).toBeLessThan(summary.seconds);
