@@ -31,6 +31,7 @@ describe("dep CLI", () => {
       "diff",
       "train",
       "select",
+      "loss",
       "generate",
       "assets",
       "complete",
@@ -48,6 +49,7 @@ describe("dep CLI", () => {
     "diff",
     "train",
     "select",
+    "loss",
     "generate",
     "assets",
     "complete",
@@ -59,6 +61,40 @@ describe("dep CLI", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: dep /);
     expect(r.stdout).toMatch(/Example:/);
+  });
+
+  it("takes options from --config on every command: checked like flags, flags win", () => {
+    const config = join(dir, "train.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ data: "d", embeddings: "e", out: "o", epochs: 3, variant: "no-sae" }),
+    );
+    const r = dep(["train", "--config", config, "--epochs", "4", "--print-config"]);
+    expect(r.code, r.stderr).toBe(0);
+    const merged = JSON.parse(r.stdout);
+    expect(merged).toMatchObject({ data: "d", out: "o", epochs: 4, variant: "no-sae", lr: 0.00001 });
+    for (const [bad, message] of [
+      [{ epochs: 0 }, /epochs: expected a positive integer/],
+      [{ variant: "dpe" }, /variant: "dpe" is not one of dep, his-only/],
+      [{ epoch: 2 }, /unknown option "epoch" for dep train/],
+      [{ resume: "yes" }, /resume: expected true or false/],
+    ] as const) {
+      writeFileSync(config, JSON.stringify({ data: "d", embeddings: "e", out: "o", ...bad }));
+      const e = dep(["train", "--config", config]);
+      expect(e.code).toBe(2);
+      expect(e.stderr).toMatch(message);
+      expect(e.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    // a required option may come from the file; without it (or the flag) it is a usage error
+    const preds = join(dir, "config-preds.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "a good book", reference: "a good book" })}\n`);
+    writeFileSync(config, JSON.stringify({ predictions: preds, json: true }));
+    const ev = dep(["eval", "--config", config]);
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(JSON.parse(ev.stdout).n).toBe(1);
+    const missing = dep(["eval", "--json"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/required option '--predictions <file>'/);
   });
 
   it("reports the backend as JSON", () => {

@@ -13,6 +13,7 @@ import { registerLoss } from "./commands/loss.js";
 import { registerReport } from "./commands/report.js";
 import { registerSelect } from "./commands/select.js";
 import { registerTrain } from "./commands/train.js";
+import { addConfigOptions } from "./config.js";
 import { readVersions } from "./versions.js";
 
 export function buildProgram(): Command {
@@ -36,5 +37,14 @@ export function buildProgram(): Command {
   registerEval(program);
   registerReport(program);
   registerDemo(program);
+  forEachLeaf(program, addConfigOptions);
   return program;
+}
+
+/** Commands that run an action (not groups such as `dep data`). */
+function forEachLeaf(cmd: Command, fn: (c: Command) => void): void {
+  for (const c of cmd.commands) {
+    if (c.commands.length > 0) forEachLeaf(c, fn);
+    else fn(c);
+  }
 }

@@ -13,8 +13,6 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { z } from "zod";
-import { applyConfigFile, printableConfig } from "../config.js";
 import { Progress } from "../progress.js";
 import { defaultThreads, nonNegativeNumber, positiveInt, shutdownSignal } from "../runtime.js";
 
@@ -45,38 +43,8 @@ interface TrainFlags {
   gradBackward: "none" | "f16" | "bf16" | "f32";
   gradWeights: "f32" | "f16";
   dumpGrads?: string;
-  config?: string;
-  printConfig: boolean;
   json: boolean;
 }
-
-export const trainSchema = z.object({
-  data: z.string(),
-  embeddings: z.string(),
-  model: z.string(),
-  out: z.string(),
-  epochs: z.number().int().positive(),
-  lr: z.number().nonnegative(),
-  weightDecay: z.number().nonnegative(),
-  warmupRatio: z.number().min(0).max(1),
-  gradAccum: z.number().int().positive(),
-  seed: z.number().int().nonnegative(),
-  maxSteps: z.number().int().positive(),
-  saveEvery: z.number().int().nonnegative(),
-  threads: z.number().int().positive(),
-  maxLength: z.number().int().positive(),
-  maxDescriptionChars: z.number().int().positive(),
-  saeWidth: z.number().int().positive(),
-  linearOutput: z.boolean(),
-  diffWeighting: z.enum(["reference", "softmax-norm", "uniform"]),
-  referencePromptAlignment: z.boolean(),
-  variant: z.enum(DEP_VARIANTS as [DepVariant, ...DepVariant[]]),
-  maxSamples: z.number().int().positive(),
-  kernelBackend: z.enum(["auto", "reference", "cpu", "cuda"]),
-  resume: z.boolean(),
-  gradBackward: z.enum(["none", "f16", "bf16", "f32"]),
-  gradWeights: z.enum(["f32", "f16"]),
-});
 
 export function registerTrain(program: Command): void {
   program
@@ -160,20 +128,12 @@ export function registerTrain(program: Command): void {
       "--dump-grads <file>",
       "run one sample without updating and write params, grads and inputs (safetensors)",
     )
-    .option("--config <file>", "JSON file with these options (camelCase keys); flags override it")
-    .option("--print-config", "print the merged options and exit", false)
     .option("--json", "no progress line; print the result as JSON", false)
     .addHelpText(
       "after",
       "\nExample:\n  $ dep train --data data/ --embeddings emb/ --out runs/dep --epochs 1 --grad-accum 4 --threads 2",
     )
-    .action(async (_flags: TrainFlags, cmd: Command) => {
-      applyConfigFile(cmd, trainSchema);
-      const o = cmd.opts() as TrainFlags;
-      if (o.printConfig) {
-        console.log(printableConfig(o as unknown as Record<string, unknown>));
-        return;
-      }
+    .action(async (o: TrainFlags) => {
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
