@@ -25,10 +25,13 @@ const { values: a } = parseArgs({
     "max-length": { type: "string", default: "512" },
     "max-description-chars": { type: "string", default: "160" },
     "max-tokens": { type: "string", default: "48" },
+    report: { type: "boolean", default: true },
+    "no-report": { type: "boolean", default: false },
     threads: { type: "string", default: process.env.DEP_THREADS ?? "2" },
     seed: { type: "string", default: "42" },
   },
 });
+if (a["no-report"]) a.report = false;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "packages/cli/dist/bin.js");
 const home = process.env.DEP_HOME ?? join(process.env.HOME ?? ".", ".cache", "dep");
@@ -104,7 +107,7 @@ for (const v of variants) {
   }
   for (const soft of v === "dep" ? ["trained", "untrained", "none"] : ["trained", "untrained"]) {
     const key = soft === "none" ? "no-soft" : `${v}/${soft}`;
-    if (results.loss[key]) continue;
+    if (results.loss[key]?.maxSamples === a.test) continue;
     log(`dep loss ${key}`);
     const r = json(
       "loss",
@@ -121,57 +124,10 @@ for (const v of variants) {
       "--threads",
       a.threads,
     );
-    results.loss[key] = r;
+    results.loss[key] = { ...r, maxSamples: a.test };
     save();
   }
 }
-
-// generation with every method for the same test users, then eval and the report
-const methods = [...variants, "no-soft", "non-personalized", "rag", "pag"];
-results.generate ??= {};
-for (const m of methods) {
-  const run = join(out, "runs", m);
-  mkdirSync(run, { recursive: true });
-  if (!variants.includes(m))
-    writeFileSync(join(run, "run.json"), `${JSON.stringify({ method: m, category: "synthetic" })}\n`);
-  const preds = join(run, "preds.jsonl");
-  if (!results.generate[m]) {
-    log(`dep generate --method ${m}`);
-    const ckpt = variants.includes(m) ? ["--checkpoint", join(run, "checkpoints", `epoch-${a.epochs}`)] : [];
-    const t = performance.now();
-    const r = json(
-      "generate",
-      ...ckpt,
-      "--method",
-      m,
-      "--data",
-      data,
-      "--embeddings",
-      emb,
-      "--out",
-      preds,
-      "--max-samples",
-      a.test,
-      "--max-tokens",
-      a["max-tokens"],
-      "--parallel",
-      "4",
-      "--threads",
-      a.threads,
-      "--seed",
-      a.seed,
-      ...prompt,
-    );
-    results.generate[m] = { ...r, seconds: (performance.now() - t) / 1000 };
-    save();
-  }
-  const report = json("eval", "--predictions", preds);
-  writeFileSync(
-    join(run, "eval.json"),
-    `${JSON.stringify({ ...report, method: m, category: "synthetic" })}\n`,
-  );
-}
-dep("report", "--runs", ...methods.map((m) => join(out, "runs", m)), "--out", join(out, "report"), "--json");
 
 // per-step time split from the DEP run's metrics.jsonl
 const steps = readFileSync(join(out, "runs", "dep", "metrics.jsonl"), "utf8")
@@ -193,6 +149,12 @@ results.step = {
 results.settings = a;
 save();
 
+function stepSeconds(v) {
+  return readFileSync(join(out, "runs", v, "metrics.jsonl"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .reduce((sum, l) => sum + (JSON.parse(l).seconds ?? 0) + (JSON.parse(l).seconds_optimizer ?? 0), 0);
+}
 const L = results.loss;
 const row = (name, key) => `| ${name} | ${L[key].tokenMean.toFixed(4)} | ${L[key].sampleMean.toFixed(4)} |`;
 const s = results.step;
@@ -208,13 +170,75 @@ const md = [
     row(`${v}, trained`, `${v}/trained`),
   ]),
   "",
-  `Training wall time: ${variants.map((v) => `${v} ${(results.trainSeconds[v] ?? 0).toFixed(0)} s`).join(", ")}.`,
-  `Generation (${a["max-tokens"]} new tokens, 4 in parallel, ${a.threads} threads, including model load): ${methods.map((m) => `${m} ${(results.generate[m].written / results.generate[m].seconds).toFixed(3)} samples/s`).join(", ")}.`,
-  "",
-  readFileSync(join(out, "report", "table.md"), "utf8").trim(),
-  "",
+  `Training time (sum of step times in metrics.jsonl): ${variants.map((v) => `${v} ${stepSeconds(v).toFixed(0)} s`).join(", ")}.`,
   `Per step (dep, ${s.n} steps, ${s.promptTokens.toFixed(0)} prompt + ${s.targetTokens.toFixed(0)} target tokens): ${s.seconds.toFixed(2)} s = LLM fwd+bwd ${s.llm.toFixed(2)} s (${pct(s.llm)}), kernels ${(1000 * s.kernels).toFixed(1)} ms (${pct(s.kernels)}), optimizer ${(1000 * s.optimizer).toFixed(1)} ms (${pct(s.optimizer)}), glue ${(1000 * s.glue).toFixed(1)} ms (${pct(s.glue)}).`,
 ].join("\n");
 writeFileSync(join(out, "learning.md"), `${md}\n`);
 console.log(md);
+if (a.report) {
+  // generation with every method for the same test users, then eval and the report
+  const methods = [...variants, "no-soft", "non-personalized", "rag", "pag"];
+  results.generate ??= {};
+  for (const m of methods) {
+    const run = join(out, "runs", m);
+    mkdirSync(run, { recursive: true });
+    if (!variants.includes(m))
+      writeFileSync(join(run, "run.json"), `${JSON.stringify({ method: m, category: "synthetic" })}\n`);
+    const preds = join(run, "preds.jsonl");
+    if (!results.generate[m]) {
+      log(`dep generate --method ${m}`);
+      const ckpt = variants.includes(m)
+        ? ["--checkpoint", join(run, "checkpoints", `epoch-${a.epochs}`)]
+        : [];
+      const t = performance.now();
+      const r = json(
+        "generate",
+        ...ckpt,
+        "--method",
+        m,
+        "--data",
+        data,
+        "--embeddings",
+        emb,
+        "--out",
+        preds,
+        "--max-samples",
+        a.test,
+        "--max-tokens",
+        a["max-tokens"],
+        "--parallel",
+        "4",
+        "--threads",
+        a.threads,
+        "--seed",
+        a.seed,
+        ...prompt,
+      );
+      results.generate[m] = { ...r, seconds: (performance.now() - t) / 1000 };
+      save();
+    }
+    const report = json("eval", "--predictions", preds);
+    writeFileSync(
+      join(run, "eval.json"),
+      `${JSON.stringify({ ...report, method: m, category: "synthetic" })}\n`,
+    );
+  }
+  dep(
+    "report",
+    "--runs",
+    ...methods.map((m) => join(out, "runs", m)),
+    "--out",
+    join(out, "report"),
+    "--json",
+  );
+
+  const genMd = [
+    "",
+    `Generation (${a["max-tokens"]} new tokens, 4 in parallel, ${a.threads} threads, including model load): ${methods.map((m) => `${m} ${(results.generate[m].written / results.generate[m].seconds).toFixed(3)} samples/s`).join(", ")}.`,
+    "",
+    readFileSync(join(out, "report", "table.md"), "utf8").trim(),
+  ].join("\n");
+  writeFileSync(join(out, "learning.md"), `${md}\n${genMd}\n`);
+  console.log(genMd);
+}
 log(`done: ${out}`);
