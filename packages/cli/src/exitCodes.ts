@@ -12,7 +12,7 @@ export const EXIT = {
 /** Maps a DepError code to its exit code. */
 export function exitCodeFor(code: string | undefined): number {
   if (!code) return EXIT.failure;
-  if (code === "DEP_INTERRUPTED" || code === "ABORT_ERR") return EXIT.interrupted;
+  if (code === "DEP_INTERRUPTED" || code === "DEP_ABORTED" || code === "ABORT_ERR") return EXIT.interrupted;
   if (code === "DEP_INVALID_ARGUMENT" || code === "DEP_USAGE" || code.startsWith("commander."))
     return EXIT.usage;
   if (code.startsWith("DEP_INPUT") || code === "DEP_EMBEDDINGS" || code === "DEP_CHECKPOINT")

@@ -17,6 +17,12 @@ export function registerEmbed(program: Command): void {
     )
     .requiredOption("--out <dir>", "embedding store folder (created, or resumed when it exists)")
     .option("--batch-size <n>", "texts per embedder call", positiveInt, 32)
+    .option(
+      "--flush-every <n>",
+      "rows per part file written to the store (what a killed run keeps)",
+      positiveInt,
+      1024,
+    )
     .addOption(
       new Option("--dtype <t>", "storage type of a new store").choices(["F32", "F16", "BF16"]).default("F32"),
     )
@@ -31,10 +37,11 @@ export function registerEmbed(program: Command): void {
         embedder,
         outDir: o.out,
         batchSize: o.batchSize,
+        flushEvery: o.flushEvery,
         dtype: o.dtype,
         signal: shutdownSignal,
         onProgress: (p) => progress.update(p.done, p.total),
-      });
+      }).finally(() => embedder.dispose?.());
       progress.done();
       if (o.json) console.log(JSON.stringify(r));
       else
