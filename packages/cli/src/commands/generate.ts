@@ -1,4 +1,5 @@
 import {
+  assertStoreFits,
   DepModel,
   ensureModel,
   type GenerationMethod,
@@ -51,6 +52,7 @@ export function registerGenerate(program: Command): void {
       if (needsModel && !o.checkpoint)
         throw new DepError("DEP_USAGE", `--method ${method} needs --checkpoint`);
       const ckpt = needsModel ? await loadModelCheckpoint(o.checkpoint) : null;
+      if (ckpt) await assertStoreFits(o.embeddings, ckpt.config, o.checkpoint);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,

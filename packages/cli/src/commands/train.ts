@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import {
+  assertStoreFits,
   DepModel,
   type DepVariant,
   dumpGrads,
@@ -7,6 +8,7 @@ import {
   initParams,
   loadTrainingSamples,
   Rng,
+  stateTrainedOn,
   TINYLLAMA,
   train,
 } from "@dep/core";
@@ -170,6 +172,8 @@ export function registerTrain(program: Command): void {
         console.log(printableConfig(o as unknown as Record<string, unknown>));
         return;
       }
+      const trained = o.resume ? await stateTrainedOn(o.out) : null;
+      if (trained) await assertStoreFits(o.embeddings, trained, `the run in ${o.out}`);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,

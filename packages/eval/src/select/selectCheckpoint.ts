@@ -5,10 +5,12 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  assertStoreFits,
   DepModel,
   type GeneratingLlm,
   generatePredictions,
   loadModelCheckpoint,
+  readCheckpointConfig,
   readFinished,
   writeJsonAtomic,
 } from "@dep/core";
@@ -57,6 +59,7 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
   if (checkpoints.length === 0) {
     throw new DepError("DEP_INPUT", `${o.runDir}: no checkpoints/epoch-N folders (train first: dep train)`);
   }
+  for (const c of checkpoints) await assertStoreFits(o.embDir, readCheckpointConfig(c.dir), c.dir);
   const outDir = join(o.runDir, "select");
   await mkdir(outDir, { recursive: true });
   const epochs: Selection["epochs"] = [];
