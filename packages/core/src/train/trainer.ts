@@ -163,11 +163,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       `${runDir} already holds a run: pass --resume to continue it, or choose another --out`,
     );
   }
-  await mkdir(runDir, { recursive: true });
-
   const { data, samples } = await loadTrainingSamples(o.dataDir, o.embDir, "train", s);
   if (data.length === 0)
     throw new DepError("DEP_INPUT", `${o.dataDir}: no training sample has a qualifying review`);
+  await mkdir(runDir, { recursive: true }); // only once the inputs are valid: bad input leaves no folder
 
   const llm = o.llm;
   const dims: DepDims = { d: samples.dim, h: s.h, H: llm.info.nEmbd };
