@@ -38,6 +38,8 @@ describe("dep CLI", () => {
       "eval",
       "report",
       "demo",
+      "loss",
+      "bench",
     ])
       expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
   });
@@ -56,6 +58,8 @@ describe("dep CLI", () => {
     "eval",
     "report",
     "demo",
+    "loss",
+    "bench",
   ])("has help for %s with an example", (cmd) => {
     const r = dep([cmd, "--help"]);
     expect(r.code).toBe(0);
@@ -95,6 +99,27 @@ describe("dep CLI", () => {
     const missing = dep(["eval", "--json"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/required option '--predictions <file>'/);
+  });
+
+  it("dep bench: lists the benchmarks, refuses an unknown one, forwards options and the exit code", () => {
+    const help = dep(["bench", "--help"]);
+    expect(help.code).toBe(0);
+    for (const name of ["kernels", "llm", "data"]) expect(help.stdout).toMatch(new RegExp(`\\n  ${name} `));
+    for (const name of ["kernels", "llm", "data"]) {
+      const r = dep(["bench", name, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: dep bench ${name} \\[options\\] \\[args\\.\\.\\.\\]`));
+      expect(r.stdout).toMatch(/--threads <n> +CPU threads \(default: the benchmark's own, 2\)/);
+      expect(r.stdout).toMatch(/takes, after --:\n {2}--/);
+    }
+    const unknown = dep(["bench", "nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'nope'/);
+    // llm.mjs checks its model before loading anything: exit 2 and the path given after --
+    const model = join(dir, "no-such-model.gguf");
+    const llm = dep(["bench", "llm", "--threads", "1", "--", "--model", model]);
+    expect(llm.code).toBe(2);
+    expect(llm.stderr).toContain(`${model} is missing`);
   });
 
   it("reports the backend as JSON", () => {

@@ -9,14 +9,18 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/** The options ask for something impossible: another --out, other flags. */
+const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_EMBED_MISMATCH"]);
+
+/** The data, embeddings or checkpoint given are bad, or do not fit together. */
+const INPUT = new Set(["DEP_EMBEDDINGS", "DEP_CHECKPOINT", "DEP_EMBED_MISSING", "DEP_NO_SAMPLES"]);
+
 /** Maps a DepError code to its exit code. */
 export function exitCodeFor(code: string | undefined): number {
   if (!code) return EXIT.failure;
-  if (code === "DEP_INTERRUPTED" || code === "ABORT_ERR") return EXIT.interrupted;
-  if (code === "DEP_INVALID_ARGUMENT" || code === "DEP_USAGE" || code.startsWith("commander."))
-    return EXIT.usage;
-  if (code.startsWith("DEP_INPUT") || code === "DEP_EMBEDDINGS" || code === "DEP_CHECKPOINT")
-    return EXIT.input;
+  if (code === "DEP_INTERRUPTED" || code === "DEP_ABORTED" || code === "ABORT_ERR") return EXIT.interrupted;
+  if (USAGE.has(code) || code.startsWith("commander.")) return EXIT.usage;
+  if (code.startsWith("DEP_INPUT") || INPUT.has(code)) return EXIT.input;
   if (code.startsWith("DEP_MODEL") || code.startsWith("DEP_ASSET") || code.startsWith("DEP_GGUF"))
     return EXIT.model;
   return EXIT.runtime;

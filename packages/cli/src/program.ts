@@ -1,6 +1,7 @@
 // Builds the `dep` command tree. One file per subcommand under commands/.
 import { Command } from "commander";
 import { registerAssets } from "./commands/assets.js";
+import { registerBench } from "./commands/bench.js";
 import { registerComplete } from "./commands/complete.js";
 import { registerData } from "./commands/data.js";
 import { registerDemo } from "./commands/demo.js";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerReport(program);
   registerDemo(program);
+  registerBench(program);
   forEachLeaf(program, addConfigOptions);
   return program;
 }

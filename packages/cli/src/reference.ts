@@ -15,7 +15,8 @@ export function cliReference(): string {
   for (const cmd of [program, ...program.commands]) {
     for (const c of [cmd, ...cmd.commands]) {
       for (const opt of c.options) {
-        if (opt.long === "--threads") opt.default(undefined, "$DEP_THREADS or the CPU count");
+        if (opt.long === "--threads" && opt.defaultValue !== undefined)
+          opt.default(undefined, "$DEP_THREADS or the CPU count");
       }
     }
   }

@@ -1,11 +1,13 @@
 // Data-pipeline benchmark: prints figures, asserts nothing.
 //
-//   pnpm --filter @dep/core bench:data [-- --users 100000 --diff-users 12500 --embed-sample 256 --memory 1GB]
+//   pnpm --filter @dep/core bench:data [-- --users 100000 --diff-users 12500 --embed-sample 256 --memory 1GB
+//                                          --threads 2]
 //
 // Each stage runs in its own child process so its peak RSS (process.resourceUsage().maxRSS, which includes
 // DuckDB's native memory) is that stage's alone:
 //   synth     synthesize --users (raw Amazon'23 export only: the DPL form repeats every history 10x)
-//   prepare   prepareAmazon on the largest category of that export, DuckDB memory limit --memory, parquet out
+//   prepare   prepareAmazon on the largest category of that export, DuckDB memory limit --memory and
+//             --threads threads, parquet out
 //   synth-dpl synthesize --diff-users users as DPL (8 train rows per user: 100k train samples at 12,500 users)
 //   embed     use-lite throughput on --embed-sample review texts
 //   store     an embedding store for every text of the DPL set: random unit vectors, d = 512 (use-lite's size);
@@ -78,7 +80,7 @@ async function stage(name: string, args: Args): Promise<Record<string, unknown>>
         category: cat,
         outDir: join(work, "prepared"),
         memoryLimit: args.memory,
-        threads: 2,
+        threads: Number(args.threads),
         format: "parquet",
       });
       r.reviewsIn = res.stats.reviewsIn;
@@ -171,12 +173,13 @@ async function main(): Promise<void> {
   args["diff-users"] ??= "12500";
   args["embed-sample"] ??= "256";
   args.memory ??= "1GB";
+  args.threads ??= "2";
   const work = args.work ?? (await mkdtemp(join(tmpdir(), "dep-bench-")));
   const stages = (args.stages ?? "synth,prepare,synth-dpl,embed,store,diff").split(",");
   const self = fileURLToPath(import.meta.url);
   console.log(
     `dep data bench: users=${args.users} diff-users=${args["diff-users"]} embed-sample=${args["embed-sample"]} ` +
-      `duckdb-memory=${args.memory} node=${process.version} work=${work}`,
+      `duckdb-memory=${args.memory} threads=${args.threads} node=${process.version} work=${work}`,
   );
   const results: Record<string, unknown> = {};
   try {

@@ -70,7 +70,14 @@ export {
   l2normalizeRows,
   nativeGgufBackend,
 } from "./embed/embedders.js";
-export { type EmbeddingDtype, EmbeddingStore, type StoreMeta, textKey } from "./embed/store.js";
+export {
+  type EmbeddingDtype,
+  EmbeddingStore,
+  readStoreMeta,
+  type StoreMeta,
+  textKey,
+} from "./embed/store.js";
+export { assertStoreFits, stateTrainedOn, type TrainedOn } from "./embed/storeFit.js";
 export * from "./generate/generate.js";
 // io
 export {

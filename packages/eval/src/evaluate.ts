@@ -81,9 +81,11 @@ export async function readPredictions(path: string): Promise<PredictionRecord[]>
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new DepError("DEP_INPUT", `cannot read predictions file ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    const why =
+      (err as { code?: string }).code === "ENOENT"
+        ? "no such file; pass the JSONL that dep generate wrote"
+        : `cannot read it (${(err as Error).message})`;
+    throw new DepError("DEP_INPUT", `${path}: ${why}`, { cause: err });
   }
   return parsePredictions(text, path);
 }

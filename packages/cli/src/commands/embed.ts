@@ -18,6 +18,12 @@ export function registerEmbed(program: Command): void {
     .requiredOption("--out <dir>", "embedding store folder (created, or resumed when it exists)")
     .option("--batch-size <n>", "texts per embedder call", positiveInt, 32)
     .option("--items", "also embed every item's title and description (needed by pplug-style)", false)
+    .option(
+      "--flush-every <n>",
+      "rows per part file written to the store (what a killed run keeps)",
+      positiveInt,
+      1024,
+    )
     .addOption(
       new Option("--dtype <t>", "storage type of a new store").choices(["F32", "F16", "BF16"]).default("F32"),
     )
@@ -32,11 +38,12 @@ export function registerEmbed(program: Command): void {
         embedder,
         outDir: o.out,
         batchSize: o.batchSize,
+        flushEvery: o.flushEvery,
         dtype: o.dtype,
         items: o.items,
         signal: shutdownSignal,
         onProgress: (p) => progress.update(p.done, p.total),
-      });
+      }).finally(() => embedder.dispose?.());
       progress.done();
       if (o.json) console.log(JSON.stringify(r));
       else

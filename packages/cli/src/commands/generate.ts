@@ -1,4 +1,5 @@
 import {
+  assertStoreFits,
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
   DEP_VARIANTS,
@@ -60,6 +61,7 @@ export function registerGenerate(program: Command): void {
       if (needsModel && !o.checkpoint)
         throw new DepError("DEP_USAGE", `--method ${method} needs --checkpoint`);
       const ckpt = needsModel ? ckpt0 : null;
+      if (ckpt) await assertStoreFits(o.embeddings, ckpt.config, o.checkpoint);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,

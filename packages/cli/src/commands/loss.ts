@@ -2,6 +2,7 @@
 // same run's initial (untrained) soft rows, or no soft rows — the learning check of SPEC §6 without
 // sampling noise.
 import {
+  assertStoreFits,
   checkpointVariant,
   DepModel,
   ensureModel,
@@ -72,6 +73,7 @@ export function registerLoss(program: Command): void {
         json: boolean;
       }) => {
         const { config, params } = await loadModelCheckpoint(o.checkpoint);
+        await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
           seed?: number;
           maxLength?: number;

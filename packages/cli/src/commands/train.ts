@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import {
+  assertStoreFits,
   DEP_VARIANTS,
   DepModel,
   type DepVariant,
@@ -8,6 +9,7 @@ import {
   initParams,
   loadTrainingSamples,
   Rng,
+  stateTrainedOn,
   TINYLLAMA,
   train,
 } from "@dep/core";
@@ -134,6 +136,8 @@ export function registerTrain(program: Command): void {
       "\nExample:\n  $ dep train --data data/ --embeddings emb/ --out runs/dep --epochs 1 --grad-accum 4 --threads 2",
     )
     .action(async (o: TrainFlags) => {
+      const trained = o.resume ? await stateTrainedOn(o.out) : null;
+      if (trained) await assertStoreFits(o.embeddings, trained, `the run in ${o.out}`);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,

@@ -82,6 +82,12 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
   let metaPaths = options.meta;
   let defaultCategory = options.category;
   if (options.dir) {
+    if (!(await stat(options.dir).catch(() => null))) {
+      throw new DepError(
+        "DEP_INPUT",
+        `${options.dir}: no such dataset folder; pass a folder written by dep data synth or dep data prepare`,
+      );
+    }
     const manifest = await readManifest(options.dir);
     mainPaths ??= join(options.dir, "main");
     metaPaths ??= join(options.dir, "meta");

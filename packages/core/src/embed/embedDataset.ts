@@ -119,8 +119,7 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
   const tRun = performance.now();
   try {
     for (let i = 0; i < todo.length; i += batch) {
-      if (options.signal?.aborted)
-        throw new DepError("DEP_ABORTED", "embedding aborted; finished rows were kept");
+      if (options.signal?.aborted) throw new DepError("DEP_ABORTED", "embedding aborted");
       const idx = todo.slice(i, i + batch);
       const vecs = await embedder.embed(
         idx.map((j) => texts[j]!),
@@ -146,7 +145,12 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
     }
   } catch (err) {
     await flush(); // keep every finished batch
-    throw err;
+    if (!options.signal?.aborted) throw err;
+    throw new DepError(
+      "DEP_ABORTED",
+      `embedding interrupted: ${reused + done} of ${texts.length} texts are in ${options.outDir}; rerun to continue`,
+      { cause: err },
+    );
   }
   await flush();
   await store.compact();

@@ -25,6 +25,7 @@ import {
   readSafetensorsHeader,
   SafetensorsWriter,
   type TensorData,
+  type TensorInfo,
   toFloat32,
   writeSafetensors,
 } from "../io/safetensors.js";
@@ -60,6 +61,60 @@ function firstNonFinite(a: Float32Array): number {
     if (v - v !== 0) return i;
   }
   return -1;
+}
+
+function missingMeta(metaPath: string): DepError {
+  return new DepError(
+    "DEP_INPUT",
+    `${metaPath}: missing. An embedding store needs meta.json ({"embedder", "dim", "normalized"}) beside ` +
+      "embeddings.safetensors and keys.jsonl; create it, or run `dep embed` to build the store",
+  );
+}
+
+/** Parses meta.json and checks the fields every reader relies on; fills the optional ones. */
+function parseMeta(metaPath: string, text: string): StoreMeta {
+  let meta: StoreMeta;
+  try {
+    meta = JSON.parse(text) as StoreMeta;
+  } catch (err) {
+    throw new DepError("DEP_INPUT", `${metaPath}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!Number.isInteger(meta.dim) || meta.dim <= 0 || typeof meta.embedder !== "string") {
+    throw new DepError("DEP_INPUT", `${metaPath}: needs a string "embedder" and a positive integer "dim"`);
+  }
+  meta.dtype ??= "F32";
+  meta.rows ??= -1;
+  meta.normalized ??= false;
+  return meta;
+}
+
+/** The header of the main embeddings file, checked against meta.json; null when the store has none yet. */
+async function mainHeader(embPath: string, meta: StoreMeta): Promise<TensorInfo | null> {
+  if (!(await stat(embPath).catch(() => null))) return null;
+  const header = await readSafetensorsHeader(embPath);
+  const info = header.tensors.get("embeddings");
+  if (!info) throw new DepError("DEP_INPUT", `${embPath}: no tensor named "embeddings"`);
+  if (info.shape.length !== 2 || info.shape[1] !== meta.dim) {
+    throw new DepError(
+      "DEP_INPUT",
+      `${embPath}: tensor embeddings has shape [${info.shape}], expected [N, ${meta.dim}] (meta.json dim); ` +
+        "fix meta.json or re-embed",
+    );
+  }
+  if (!["F32", "F16", "BF16"].includes(info.dtype)) {
+    throw new DepError("DEP_INPUT", `${embPath}: embeddings must be F32, F16 or BF16, not ${info.dtype}`);
+  }
+  return info;
+}
+
+/** A store's meta.json, checked against its embeddings file's header; cheap (reads no rows). */
+export async function readStoreMeta(dir: string): Promise<StoreMeta> {
+  const metaPath = join(dir, "meta.json");
+  const text = await readFile(metaPath, "utf8").catch(() => null);
+  if (text === null) throw missingMeta(metaPath);
+  const meta = parseMeta(metaPath, text);
+  await mainHeader(join(dir, "embeddings.safetensors"), meta);
+  return meta;
 }
 
 export class EmbeddingStore {
@@ -108,31 +163,12 @@ export class EmbeddingStore {
     let meta: StoreMeta;
     if (metaText === null) {
       const hasMain = await stat(join(dir, "embeddings.safetensors")).catch(() => null);
-      if (!options.create || hasMain) {
-        throw new DepError(
-          "DEP_INPUT",
-          `${metaPath}: missing. An embedding store needs meta.json ({"embedder", "dim", "normalized"}) beside ` +
-            "embeddings.safetensors and keys.jsonl; create it, or run `dep embed` to build the store",
-        );
-      }
+      if (!options.create || hasMain) throw missingMeta(metaPath);
       meta = { format: "dep-embeddings", version: 1, rows: 0, ...options.create };
       await mkdir(dir, { recursive: true });
       await writeJsonAtomic(metaPath, meta);
     } else {
-      try {
-        meta = JSON.parse(metaText) as StoreMeta;
-      } catch (err) {
-        throw new DepError("DEP_INPUT", `${metaPath}: not valid JSON (${(err as Error).message})`);
-      }
-      if (!Number.isInteger(meta.dim) || meta.dim <= 0 || typeof meta.embedder !== "string") {
-        throw new DepError(
-          "DEP_INPUT",
-          `${metaPath}: needs a string "embedder" and a positive integer "dim"`,
-        );
-      }
-      meta.dtype ??= "F32";
-      meta.rows ??= -1;
-      meta.normalized ??= false;
+      meta = parseMeta(metaPath, metaText);
       if (options.create && (options.create.embedder !== meta.embedder || options.create.dim !== meta.dim)) {
         throw new DepError(
           "DEP_EMBED_MISMATCH",
@@ -150,21 +186,8 @@ export class EmbeddingStore {
     const { dir, meta } = this;
     const embPath = join(dir, "embeddings.safetensors");
     const keysPath = join(dir, "keys.jsonl");
-    const hasEmb = await stat(embPath).catch(() => null);
-    if (hasEmb) {
-      const header = await readSafetensorsHeader(embPath);
-      const info = header.tensors.get("embeddings");
-      if (!info) throw new DepError("DEP_INPUT", `${embPath}: no tensor named "embeddings"`);
-      if (info.shape.length !== 2 || info.shape[1] !== meta.dim) {
-        throw new DepError(
-          "DEP_INPUT",
-          `${embPath}: tensor embeddings has shape [${info.shape}], expected [N, ${meta.dim}] (meta.json dim); ` +
-            "fix meta.json or re-embed",
-        );
-      }
-      if (!["F32", "F16", "BF16"].includes(info.dtype)) {
-        throw new DepError("DEP_INPUT", `${embPath}: embeddings must be F32, F16 or BF16, not ${info.dtype}`);
-      }
+    const info = await mainHeader(embPath, meta);
+    if (info) {
       const keysText = await readFile(keysPath, "utf8").catch(() => {
         throw new DepError(
           "DEP_INPUT",

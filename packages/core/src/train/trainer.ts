@@ -194,14 +194,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       `${runDir} already holds a run: pass --resume to continue it, or choose another --out`,
     );
   }
-  await mkdir(runDir, { recursive: true });
-
   const { data, samples } = await loadTrainingSamples(o.dataDir, o.embDir, "train", {
     ...s,
     itemQueries: s.variant === "pplug-style",
   });
   if (data.length === 0)
     throw new DepError("DEP_INPUT", `${o.dataDir}: no training sample has a qualifying review`);
+  await mkdir(runDir, { recursive: true }); // only once the inputs are valid: bad input leaves no folder
 
   const llm = o.llm;
   const dims: DepDims = {

@@ -5,11 +5,13 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  assertStoreFits,
   checkpointVariant,
   DepModel,
   type GeneratingLlm,
   generatePredictions,
   loadModelCheckpoint,
+  readCheckpointConfig,
   readFinished,
   writeJsonAtomic,
 } from "@dep/core";
@@ -58,6 +60,7 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
   if (checkpoints.length === 0) {
     throw new DepError("DEP_INPUT", `${o.runDir}: no checkpoints/epoch-N folders (train first: dep train)`);
   }
+  for (const c of checkpoints) await assertStoreFits(o.embDir, readCheckpointConfig(c.dir), c.dir);
   const outDir = join(o.runDir, "select");
   await mkdir(outDir, { recursive: true });
   const epochs: Selection["epochs"] = [];
