@@ -1,6 +1,6 @@
 // Process-wide plumbing for commands: one AbortSignal that Ctrl-C trips, and the default thread count.
 import { availableParallelism } from "node:os";
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -23,6 +23,11 @@ export const shutdownSignal: AbortSignal = controller.signal;
 export function defaultThreads(): number {
   const env = Number(process.env.DEP_THREADS);
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+/** `-t, --threads <n>`, defaulting to $DEP_THREADS or the CPU count (always pass it: oversubscription is slow). */
+export function threadsOption(description = "CPU threads (default: $DEP_THREADS or the CPU count)"): Option {
+  return new Option("-t, --threads <n>", description).argParser(positiveInt).default(defaultThreads());
 }
 
 /** Parses a positive integer option value (for commander). */

@@ -1,6 +1,6 @@
 // The generation options shared by `dep generate` and `dep select` (SPEC §7 reference sampling defaults).
 import type { Command } from "commander";
-import { defaultThreads, nonNegativeNumber, positiveInt } from "./runtime.js";
+import { nonNegativeNumber, positiveInt, threadsOption } from "./runtime.js";
 
 export interface SamplingFlags {
   model?: string;
@@ -30,12 +30,7 @@ export function addSamplingOptions(cmd: Command): Command {
       "cut item descriptions in prompts (as the model was trained)",
       positiveInt,
     )
-    .option(
-      "-t, --threads <n>",
-      "CPU threads (default: $DEP_THREADS or the CPU count)",
-      positiveInt,
-      defaultThreads(),
-    );
+    .addOption(threadsOption());
 }
 
 /** The options object generatePredictions / selectCheckpoint take from these flags. */

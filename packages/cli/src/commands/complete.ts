@@ -1,7 +1,7 @@
 import { ensureModel, TINYLLAMA } from "@dep/core";
 import { Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { defaultThreads, nonNegativeNumber, positiveInt, shutdownSignal } from "../runtime.js";
+import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
 export interface CompleteOptions {
   model?: string;
@@ -64,12 +64,7 @@ export function registerComplete(program: Command): void {
     .option("-m, --model <gguf>", "GGUF model (default: the cached TinyLlama, assembled if missing)")
     .option("--chat", "wrap the prompt in the model's chat template as a user message", false)
     .option("-n, --max-tokens <n>", "tokens to generate", positiveInt, 64)
-    .option(
-      "-t, --threads <n>",
-      "CPU threads (default: $DEP_THREADS or the CPU count)",
-      positiveInt,
-      defaultThreads(),
-    )
+    .addOption(threadsOption())
     .addOption(
       new Option("--temperature <t>", "sampling temperature; 0 = greedy")
         .default(0)

@@ -1,7 +1,7 @@
 import { inspectDataset, prepareAmazon, synthesize } from "@dep/core";
 import type { Command } from "commander";
 import { Progress } from "../progress.js";
-import { defaultThreads, positiveInt, shutdownSignal } from "../runtime.js";
+import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
 export function registerData(program: Command): void {
   const data = program
@@ -56,7 +56,7 @@ export function registerData(program: Command): void {
     .requiredOption("--category <name>", "category name for the output")
     .requiredOption("--out <dir>", "output dataset folder")
     .option("--memory-limit <size>", "DuckDB memory limit (it spills to disk beyond)", "2GB")
-    .option("-t, --threads <n>", "DuckDB threads", positiveInt, defaultThreads())
+    .addOption(threadsOption("DuckDB threads"))
     .option("--temp-dir <dir>", "where DuckDB spills")
     .option("--format <f>", "output format: jsonl or parquet", "jsonl")
     .option("--skip-bad", "skip malformed JSON lines instead of failing", false)

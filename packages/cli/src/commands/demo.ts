@@ -25,7 +25,7 @@ import {
 import { evaluatePredictions, writeReport } from "@dep/eval";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { defaultThreads, positiveInt, shutdownSignal } from "../runtime.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface DemoSize {
   users: number;
@@ -80,12 +80,7 @@ export function registerDemo(program: Command): void {
       (v) => Number.parseInt(v, 10),
       42,
     )
-    .option(
-      "-t, --threads <n>",
-      "CPU threads (default: $DEP_THREADS or the CPU count)",
-      positiveInt,
-      defaultThreads(),
-    )
+    .addOption(threadsOption())
     .option("--out <dir>", "demo folder (default: $DEP_HOME/demo/<size>-seed<seed>)")
     .option("--json", "print the summary as JSON", false)
     .addHelpText(

@@ -1,7 +1,7 @@
 import { createEmbedder, embedDataset } from "@dep/core";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { defaultThreads, positiveInt, shutdownSignal } from "../runtime.js";
+import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
 export function registerEmbed(program: Command): void {
   program
@@ -27,7 +27,7 @@ export function registerEmbed(program: Command): void {
     .addOption(
       new Option("--dtype <t>", "storage type of a new store").choices(["F32", "F16", "BF16"]).default("F32"),
     )
-    .option("-t, --threads <n>", "CPU threads for gguf embedders", positiveInt, defaultThreads())
+    .addOption(threadsOption("CPU threads for gguf embedders"))
     .option("--json", "print the result as JSON", false)
     .addHelpText("after", "\nExample:\n  $ dep embed --data data/synth --out emb/synth")
     .action(async (o) => {

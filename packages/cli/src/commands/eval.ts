@@ -7,7 +7,7 @@ import {
   readPredictions,
 } from "@dep/eval";
 import type { Command } from "commander";
-import { defaultThreads, positiveInt } from "../runtime.js";
+import { threadsOption } from "../runtime.js";
 
 interface EvalOptions {
   predictions: string;
@@ -42,12 +42,7 @@ export function registerEval(program: Command): void {
       "also score BERTScore with this GGUF model's last-layer token states (any llama.cpp model)",
     )
     .option("--bertscore-idf", "weight BERTScore tokens by idf over the references", false)
-    .option(
-      "-t, --threads <n>",
-      "CPU threads for the BERTScore model (default: $DEP_THREADS or the CPU count)",
-      positiveInt,
-      defaultThreads(),
-    )
+    .addOption(threadsOption("CPU threads for the BERTScore model (default: $DEP_THREADS or the CPU count)"))
     .addHelpText(
       "after",
       "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf",

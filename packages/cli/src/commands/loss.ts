@@ -17,7 +17,7 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { defaultThreads, positiveInt, shutdownSignal } from "../runtime.js";
+import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
 type SoftRows = "trained" | "untrained" | "none";
 
@@ -47,12 +47,7 @@ export function registerLoss(program: Command): void {
       "cut item descriptions in prompts (default: the run's)",
       positiveInt,
     )
-    .option(
-      "-t, --threads <n>",
-      "CPU threads (default: $DEP_THREADS or the CPU count)",
-      positiveInt,
-      defaultThreads(),
-    )
+    .addOption(threadsOption())
     .option("--json", "no progress line; print the result as JSON", false)
     .addHelpText(
       "after",

@@ -16,7 +16,7 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { defaultThreads, nonNegativeNumber, positiveInt, shutdownSignal } from "../runtime.js";
+import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
 interface TrainFlags {
   data: string;
@@ -74,12 +74,7 @@ export function registerTrain(program: Command): void {
       (v) => Number.parseInt(v, 10),
       0,
     )
-    .option(
-      "-t, --threads <n>",
-      "CPU threads (default: $DEP_THREADS or the CPU count)",
-      positiveInt,
-      defaultThreads(),
-    )
+    .addOption(threadsOption())
     .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positiveInt, 3072)
     .option(
       "--max-description-chars <n>",
