@@ -7,6 +7,7 @@
 // and prints the tables.
 //
 //   node tools/learning.mjs [--out DIR] [--users 80] [--train 64] [--epochs 2] [--test 24] [--threads 2]
+//                           [--no-report] [--bertscore-model GGUF]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -26,6 +27,7 @@ const { values: a } = parseArgs({
     "max-description-chars": { type: "string", default: "160" },
     "max-tokens": { type: "string", default: "48" },
     report: { type: "boolean", default: true },
+    "bertscore-model": { type: "string" },
     "no-report": { type: "boolean", default: false },
     threads: { type: "string", default: process.env.DEP_THREADS ?? "2" },
     seed: { type: "string", default: "42" },
@@ -41,6 +43,9 @@ const emb = join(out, "emb");
 const t0 = performance.now();
 const log = (s) =>
   console.error(`[learning ${((performance.now() - t0) / 1000).toFixed(0).padStart(5)}s] ${s}`);
+// METEOR needs NLTK's Punkt parameters: $NLTK_DATA, else the shared copy beside the repository if present
+const punkt = join(root, "..", "shared", "nltk_data");
+if (!process.env.NLTK_DATA && existsSync(punkt)) process.env.NLTK_DATA = punkt;
 const dep = (...args) =>
   execFileSync(process.execPath, [bin, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
 const json = (...args) =>
@@ -217,7 +222,10 @@ if (a.report) {
       results.generate[m] = { ...r, seconds: (performance.now() - t) / 1000 };
       save();
     }
-    const report = json("eval", "--predictions", preds);
+    const bertscore = a["bertscore-model"]
+      ? ["--bertscore-model", a["bertscore-model"], "--threads", a.threads]
+      : [];
+    const report = json("eval", "--predictions", preds, ...bertscore);
     writeFileSync(
       join(run, "eval.json"),
       `${JSON.stringify({ ...report, method: m, category: "synthetic" })}\n`,
