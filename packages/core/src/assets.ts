@@ -135,6 +135,14 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/** A model file's sha256: from its verification stamp while size and mtime still match, else streamed. */
+export async function modelFileSha256(path: string): Promise<string> {
+  const st = statSync(path);
+  const stamp = readStamp(path);
+  if (stamp && stamp.size === st.size && stamp.mtimeMs === st.mtimeMs) return stamp.sha256;
+  return sha256File(path);
+}
+
 interface StampFile {
   sha256: string;
   size: number;

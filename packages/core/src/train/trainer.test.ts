@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Llm } from "@dep/native-cuda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256File } from "../assets.js";
 import { embedDataset } from "../embed/embedDataset.js";
 import { generatePredictions } from "../generate/generate.js";
 import { DepModel } from "../model/DepModel.js";
@@ -95,6 +96,11 @@ describe("trainer", () => {
     const n = await loadModelCheckpoint(noSae.epochCheckpoints[0]!);
     expect(n.config.architecture).toBe("no-sae");
     expect(checkpointVariant(n.config)).toBe("no-sae");
+    expect(n.config.llm).toEqual({
+      file: "tiny.gguf",
+      sha256: await sha256File(fx.modelPath),
+      nEmbd: llm.info.nEmbd,
+    });
     expect(n.params.sae.W1.length).toBe(0);
     expect(n.params.his.A1.length).toBe(n.config.d * n.config.H);
     const log = readFileSync(join(fx.dir, "no-sae", "metrics.jsonl"), "utf8")

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { appendFile, mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { DepError, type KernelBackend } from "@dep/native-cuda";
+import { modelFileSha256 } from "../assets.js";
 import { loadDataset } from "../data/load.js";
 import { type Dataset, type DplRow, itemKey } from "../data/types.js";
 import { itemText } from "../embed/embedDataset.js";
@@ -268,7 +269,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     format: "dep-checkpoint/1",
     ...dims,
     linearOutput: s.linearOutput,
-    llm: { file: basename(llm.path ?? "unknown"), sha256: null, nEmbd: dims.H },
+    // which frozen LLM the projectors were trained for (its sha256 is streamed once per run start)
+    llm: {
+      file: basename(llm.path ?? "unknown"),
+      sha256: llm.path && existsSync(llm.path) ? await modelFileSha256(llm.path) : null,
+      nEmbd: dims.H,
+    },
     embedder: samples.plan.embedder,
     hyperparameters: {
       ...s,
