@@ -158,7 +158,8 @@ function stepSeconds(v) {
   return readFileSync(join(out, "runs", v, "metrics.jsonl"), "utf8")
     .split("\n")
     .filter(Boolean)
-    .reduce((sum, l) => sum + (JSON.parse(l).seconds ?? 0) + (JSON.parse(l).seconds_optimizer ?? 0), 0);
+    .map((l) => JSON.parse(l))
+    .reduce((sum, r) => sum + (r.seconds ?? 0) + (r.seconds_optimizer ?? 0), 0);
 }
 const L = results.loss;
 const row = (name, key) => `| ${name} | ${L[key].tokenMean.toFixed(4)} | ${L[key].sampleMean.toFixed(4)} |`;

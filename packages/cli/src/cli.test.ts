@@ -20,47 +20,31 @@ function dep(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const COMMANDS = [
+  "info",
+  "data",
+  "embed",
+  "diff",
+  "train",
+  "select",
+  "loss",
+  "generate",
+  "assets",
+  "complete",
+  "eval",
+  "report",
+  "demo",
+  "bench",
+];
+
 describe("dep CLI", () => {
   it("prints help with every command", () => {
     const r = dep(["--help"]);
     expect(r.code).toBe(0);
-    for (const cmd of [
-      "info",
-      "data",
-      "embed",
-      "diff",
-      "train",
-      "select",
-      "loss",
-      "generate",
-      "assets",
-      "complete",
-      "eval",
-      "report",
-      "demo",
-      "loss",
-      "bench",
-    ])
-      expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
+    for (const cmd of COMMANDS) expect(r.stdout).toMatch(new RegExp(`\\n\\s+${cmd}\\b`));
   });
 
-  it.each([
-    "info",
-    "data",
-    "embed",
-    "diff",
-    "train",
-    "select",
-    "loss",
-    "generate",
-    "assets",
-    "complete",
-    "eval",
-    "report",
-    "demo",
-    "loss",
-    "bench",
-  ])("has help for %s with an example", (cmd) => {
+  it.each(COMMANDS)("has help for %s with an example", (cmd) => {
     const r = dep([cmd, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: dep /);

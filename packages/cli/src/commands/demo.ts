@@ -13,10 +13,9 @@ import {
   type GenerationMethod,
   generatePredictions,
   heldOutLoss,
-  initParams,
   loadModelCheckpoint,
   loadTrainingSamples,
-  Rng,
+  runInitialParams,
   synthesize,
   TINYLLAMA,
   train,
@@ -181,12 +180,7 @@ export function registerDemo(program: Command): void {
               seed: o.seed,
               maxSamples: size.testSamples,
             });
-            const rng = new Rng(o.seed).fork("init");
-            const untrained = new DepModel(
-              config,
-              initParams(config, () => rng.float()),
-              kernel,
-            );
+            const untrained = new DepModel(config, runInitialParams(config, o.seed), kernel);
             const result: Record<string, number> = {};
             for (const [name, model] of [
               ["trained", trained],

@@ -7,10 +7,9 @@ import {
   DepModel,
   ensureModel,
   heldOutLoss,
-  initParams,
   loadModelCheckpoint,
   loadTrainingSamples,
-  Rng,
+  runInitialParams,
   slotKindsOf,
   TINYLLAMA,
 } from "@dep/core";
@@ -85,13 +84,7 @@ export function registerLoss(program: Command): void {
             ? null
             : new DepModel(
                 config,
-                o.soft === "trained"
-                  ? params
-                  : (() => {
-                      // the trainer's initialisation: the same seed and stream (train/trainer.ts)
-                      const rng = new Rng(hp.seed ?? 42).fork("init");
-                      return initParams(config, () => rng.float());
-                    })(),
+                o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42),
                 kernel,
               );
         const { data } = await loadTrainingSamples(o.data, o.embeddings, o.split, {

@@ -6,9 +6,8 @@ import {
   type DepVariant,
   dumpGrads,
   ensureModel,
-  initParams,
   loadTrainingSamples,
-  Rng,
+  runInitialParams,
   stateTrainedOn,
   TINYLLAMA,
   train,
@@ -152,10 +151,9 @@ export function registerTrain(program: Command): void {
           if (!sample)
             throw new DepError("DEP_INPUT", `${o.data}: no training sample has a qualifying review`);
           const dims = { d: samples.dim, h: o.saeWidth, H: llm.info.nEmbd };
-          const rng = new Rng(o.seed).fork("init");
           const model = new DepModel(
             { ...dims, linearOutput: o.linearOutput },
-            initParams(dims, () => rng.float()),
+            runInitialParams(dims, o.seed),
             { threads: o.threads, backend: o.kernelBackend },
           );
           const r = await dumpGrads(llm, model, sample, o.dumpGrads, o.maxLength);

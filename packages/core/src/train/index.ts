@@ -16,6 +16,7 @@ export {
 export {
   epochOrder,
   loadTrainingSamples,
+  runInitialParams,
   type TrainOptions,
   type TrainProgress,
   type TrainResult,

@@ -12,7 +12,7 @@ import { type Dataset, type DplRow, itemKey } from "../data/types.js";
 import { itemText } from "../embed/embedDataset.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
 import { DepModel } from "../model/DepModel.js";
-import { type DepDims, initParams } from "../model/params.js";
+import { type DepDims, type DepParams, initParams } from "../model/params.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildDifferenceSamples, type DifferenceSamples } from "../peers/samples.js";
 import { Rng } from "../util/rng.js";
@@ -99,6 +99,12 @@ function resolveSettings(o: TrainOptions) {
     variant: o.variant ?? ("dep" as DepVariant),
     threads: o.threads,
   };
+}
+
+/** The parameters a run starts from: PyTorch-default initialisation from the run's seed (its "init" stream). */
+export function runInitialParams(dims: DepDims, seed: number): DepParams {
+  const rng = new Rng(seed).fork("init");
+  return initParams(dims, () => rng.float());
 }
 
 /** Sample order of an epoch: a seeded permutation, derived from (seed, epoch) so resuming needs no RNG state. */
@@ -213,13 +219,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const kernel = { backend: o.kernelBackend ?? "cpu", threads: o.threads } as const;
   const model = new DepModel(
     { ...dims, linearOutput: s.linearOutput },
-    initParams(
-      dims,
-      (() => {
-        const rng = new Rng(s.seed).fork("init");
-        return () => rng.float();
-      })(),
-    ),
+    runInitialParams(dims, s.seed),
     kernel,
   );
   const optimizer = new AdamW({ ...REFERENCE_ADAMW, lr: s.lr, weightDecay: s.weightDecay }, dims, kernel);
