@@ -1,10 +1,14 @@
-// Paths the tests use. Punkt parameters come from the shared data beside the clone (`../shared`
-// relative to the repository root), never from an absolute path.
+// Paths the tests use. NLTK's Punkt parameters are found as NLTK finds them ($NLTK_DATA, ~/nltk_data, the
+// system folders: see findPunktDir); without them the tests that check NLTK's exact numbers skip, and
+// src/punktNotice.ts says so once per run.
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { it } from "vitest";
+import { findPunktDir } from "./metrics/meteor/punkt.js";
 
 export const PACKAGE_ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
-export const REPO_ROOT = resolve(PACKAGE_ROOT, "..", "..");
-export const SHARED_NLTK_DATA = resolve(REPO_ROOT, "..", "shared", "nltk_data");
-export const PUNKT_DIR = join(SHARED_NLTK_DATA, "tokenizers", "punkt_tab", "english");
 export const VECTORS_DIR = join(PACKAGE_ROOT, "test-vectors");
+/** NLTK's punkt_tab English folder, or undefined when no NLTK data folder has it. */
+export const PUNKT_DIR: string | undefined = findPunktDir() ?? undefined;
+/** `it` for a test that needs NLTK's Punkt parameters (skipped without them). */
+export const itWithPunkt = it.skipIf(PUNKT_DIR === undefined);

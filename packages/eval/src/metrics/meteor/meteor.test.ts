@@ -1,12 +1,15 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PUNKT_DIR } from "../../testPaths.js";
+import { itWithPunkt, PUNKT_DIR } from "../../testPaths.js";
 import { meteor, punktTokenizer, singleMeteorScore } from "./meteor.js";
 import { porterStem } from "./porter.js";
-import { findPunktDir } from "./punkt.js";
+import { findPunktDir, nltkDataPath } from "./punkt.js";
 import { sharedWordNet } from "./wordnet.js";
 import { treebankWordTokenize, wordTokenize } from "./wordTokenize.js";
 
-const punkt = punktTokenizer(PUNKT_DIR);
+const punkt = PUNKT_DIR ? punktTokenizer(PUNKT_DIR) : null;
 
 describe("METEOR public vectors (METRICS.md)", () => {
   const cases: Array<[string, string, number]> = [
@@ -20,13 +23,13 @@ describe("METEOR public vectors (METRICS.md)", () => {
     ["creates or updates a virtual machine scale set", "create or update a vm set", 0.7806451613],
   ];
   for (const [pred, ref, expected] of cases) {
-    it(`scores "${pred}"`, () => {
+    itWithPunkt(`scores "${pred}"`, () => {
       // METRICS.md gives 10 decimals; the tolerance there is 1e-9
       expect(Math.abs(meteor([pred], [ref], { punktDir: PUNKT_DIR }).score - expected)).toBeLessThan(1e-9);
     });
   }
 
-  it("averages with numpy's mean and names NLTK 3.10 in the signature", () => {
+  itWithPunkt("averages with numpy's mean and names NLTK 3.10 in the signature", () => {
     const r = meteor(
       cases.map((c) => c[0]),
       cases.map((c) => c[1]),
@@ -35,6 +38,7 @@ describe("METEOR public vectors (METRICS.md)", () => {
     expect(r.perPair).toHaveLength(4);
     expect(r.score).toBeCloseTo((0.6944444444 + 0.5 + 0.9653916211 + 0.7806451613) / 4, 9);
     expect(r.signature).toContain("nltk:3.10");
+    expect(r.signature).toContain("|punkt:yes|");
   });
 
   it("is 0 without matches or with an empty side", () => {
@@ -131,15 +135,47 @@ describe("Punkt sentence splitting (punkt_tab English)", () => {
     ],
     ["J. R. R. Tolkien wrote it. It is good.", ["J. R. R. Tolkien wrote it.", "It is good."]],
   ];
-  it("keeps abbreviations and initials, realigns closing punctuation", () => {
+  itWithPunkt("keeps abbreviations and initials, realigns closing punctuation", () => {
     if (!punkt) throw new Error("punkt parameters missing");
     for (const [text, sents] of cases) expect(punkt.tokenize(text)).toEqual(sents);
   });
 
-  it("finds parameters through NLTK_DATA and nowhere else", () => {
-    const nltkData = PUNKT_DIR.replace(/[/\\]tokenizers[/\\]punkt_tab[/\\]english$/, "");
-    expect(findPunktDir(undefined, { NLTK_DATA: nltkData })).toBe(PUNKT_DIR);
-    expect(findPunktDir(undefined, {})).toBeNull();
+  it("finds parameters where NLTK looks: $NLTK_DATA entries first, then ~/nltk_data, then the system", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "dep-nltk-"));
+    const punktIn = (dataDir: string) => {
+      const dir = join(dataDir, "tokenizers", "punkt_tab", "english");
+      mkdirSync(dir, { recursive: true });
+      for (const f of ["abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab"])
+        writeFileSync(join(dir, f), "");
+      return dir;
+    };
+    try {
+      const home = join(tmp, "home");
+      const inHome = punktIn(join(home, "nltk_data"));
+      const second = punktIn(join(tmp, "second"));
+      const empty = join(tmp, "empty");
+      mkdirSync(empty);
+      expect(findPunktDir(undefined, { HOME: home })).toBe(inHome);
+      expect(
+        findPunktDir(undefined, { HOME: home, NLTK_DATA: `${empty}${delimiter}${join(tmp, "second")}` }),
+      ).toBe(second);
+      expect(nltkDataPath({ HOME: home, NLTK_DATA: empty })).toEqual([
+        empty,
+        join(home, "nltk_data"),
+        "/usr/share/nltk_data",
+        "/usr/local/share/nltk_data",
+        "/usr/lib/nltk_data",
+        "/usr/local/lib/nltk_data",
+      ]);
+      // a folder missing one of the four files does not count
+      rmSync(join(inHome, "collocations.tab"));
+      const systemHasIt = nltkDataPath({})
+        .slice(-4)
+        .some((d) => findPunktDir(join(d, "tokenizers", "punkt_tab", "english")));
+      if (!systemHasIt) expect(findPunktDir(undefined, { HOME: home })).toBeNull();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 
@@ -224,7 +260,7 @@ describe("word_tokenize (NLTK 3.10)", () => {
       ],
     ],
   ];
-  it("tokenizes quotes, contractions, dashes and punctuation like NLTK", () => {
+  itWithPunkt("tokenizes quotes, contractions, dashes and punctuation like NLTK", () => {
     for (const [text, toks] of cases) expect(wordTokenize(text, punkt), text).toEqual(toks);
   });
 

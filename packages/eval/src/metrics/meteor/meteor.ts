@@ -11,7 +11,7 @@ import { wordTokenize } from "./wordTokenize.js";
 export const NLTK_VERSION = "3.10";
 
 export interface MeteorOptions {
-  /** Directory with NLTK's punkt_tab English files; default `$NLTK_DATA/tokenizers/punkt_tab/english`. */
+  /** Directory with NLTK's punkt_tab English files; default: the first of NLTK's data folders that has them. */
   punktDir?: string;
   alpha?: number;
   beta?: number;
@@ -122,7 +122,8 @@ export function punktTokenizer(punktDir?: string): PunktSentenceTokenizer | null
     if (!warnedNoPunkt) {
       warnedNoPunkt = true;
       process.emitWarning(
-        "METEOR: no Punkt English parameters (set NLTK_DATA to a dir with tokenizers/punkt_tab/english, or pass punktDir); " +
+        "METEOR: no Punkt English parameters in NLTK's data folders ($NLTK_DATA, ~/nltk_data, /usr/share/nltk_data, ...; " +
+          "set NLTK_DATA to a folder with tokenizers/punkt_tab/english, or pass punktDir); " +
           "treating each text as one sentence, which can differ from NLTK on multi-sentence texts",
         { code: "DEP_NO_PUNKT" },
       );
@@ -168,6 +169,6 @@ export function meteor(predictions: string[], references: string[], opts: Meteor
   const gamma = opts.gamma ?? 0.5;
   const signature =
     `nltk:${NLTK_VERSION}|meteor:single_meteor_score|alpha:${alpha}|beta:${beta}|gamma:${gamma}` +
-    `|tok:word_tokenize${sentences ? "+punkt_tab:english" : "+no-punkt"}|stem:porter-nltk|wordnet:3.0`;
+    `|tok:word_tokenize|punkt:${sentences ? "yes" : "no"}|stem:porter-nltk|wordnet:3.0`;
   return { score: numpyMean(perPair), perPair, signature };
 }

@@ -1,6 +1,7 @@
 // Port of the decision logic of NLTK's PunktSentenceTokenizer (nltk/tokenize/punkt.py, NLTK 3.8-3.10),
 // driven by trained English parameters in NLTK's `punkt_tab` format. No training: only tokenizing.
 import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { PY_DIGIT, PY_SPACE, PY_WORD, pyStrip } from "../pyText.js";
 
@@ -46,14 +47,28 @@ export function loadPunktParameters(dir: string): PunktParameters {
 
 const PUNKT_FILES = ["abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab"];
 
-/** The English punkt_tab directory: `explicit` if given, else the first `$NLTK_DATA` entry that has one. */
+/**
+ * Where NLTK looks for its data (nltk/data.py `path`, Unix): each `$NLTK_DATA` entry, then `~/nltk_data`,
+ * then the system folders. (NLTK also looks under its Python's `sys.prefix`, which has no equivalent here.)
+ */
+export function nltkDataPath(env: NodeJS.ProcessEnv = process.env): string[] {
+  const fromEnv = (env.NLTK_DATA ?? "").split(delimiter).filter((p) => p.length > 0);
+  const home = env.HOME ?? homedir();
+  return [
+    ...fromEnv,
+    ...(home ? [join(home, "nltk_data")] : []),
+    "/usr/share/nltk_data",
+    "/usr/local/share/nltk_data",
+    "/usr/lib/nltk_data",
+    "/usr/local/lib/nltk_data",
+  ];
+}
+
+/** The English punkt_tab directory: `explicit` if given, else the first NLTK data folder that has one. */
 export function findPunktDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string | null {
   const candidates = explicit
     ? [explicit]
-    : (env.NLTK_DATA ?? "")
-        .split(delimiter)
-        .filter((p) => p.length > 0)
-        .map((p) => join(p, "tokenizers", "punkt_tab", "english"));
+    : nltkDataPath(env).map((p) => join(p, "tokenizers", "punkt_tab", "english"));
   for (const dir of candidates) if (PUNKT_FILES.every((f) => existsSync(join(dir, f)))) return dir;
   return null;
 }
