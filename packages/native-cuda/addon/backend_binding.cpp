@@ -4,22 +4,32 @@
 
 namespace dep_addon {
 
-static Napi::Value backend_info(const Napi::CallbackInfo & info) {
-    Napi::Env env = info.Env();
-    dep_backend_info bi;
-    dep_backend_info_get(&bi);
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array features = Napi::Array::New(env);
-    std::string all(bi.cpu_features);
+// "A B C" -> ["A", "B", "C"]
+static Napi::Array words(Napi::Env env, const std::string & all) {
+    Napi::Array out = Napi::Array::New(env);
     size_t start = 0;
     uint32_t n = 0;
     while (start < all.size()) {
         size_t end = all.find(' ', start);
         if (end == std::string::npos) end = all.size();
-        if (end > start) features.Set(n++, Napi::String::New(env, all.substr(start, end - start)));
+        if (end > start) out.Set(n++, Napi::String::New(env, all.substr(start, end - start)));
         start = end + 1;
     }
-    out.Set("cpuFeatures", features);
+    return out;
+}
+
+static Napi::Value backend_info(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    dep_backend_info bi;
+    dep_backend_info_get(&bi);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("cpuFeatures", words(env, bi.cpu_features));
+    Napi::Object cpu = Napi::Object::New(env);
+    cpu.Set("machineFeatures", words(env, bi.machine_features));
+    cpu.Set("target", Napi::String::New(env, bi.cpu_target));
+    cpu.Set("amxCompiled", Napi::Boolean::New(env, bi.amx_compiled != 0));
+    cpu.Set("repackTypes", words(env, bi.cpu_repack_types));
+    out.Set("cpu", cpu);
     out.Set("llamaCppVersion", Napi::String::New(env, bi.llama_cpp_tag));
     out.Set("ggmlVersion", Napi::String::New(env, bi.ggml_version));
     Napi::Object cuda = Napi::Object::New(env);

@@ -75,6 +75,10 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
         o.Set("eos", li.eos);
         o.Set("addBos", li.add_bos);
         o.Set("nParams", static_cast<double>(li.n_params));
+        Napi::Object buffers = Napi::Object::New(env);
+        for (int32_t i = 0; i < li.n_weight_buffers; ++i)
+            buffers.Set(li.weight_buffers[i].name, li.weight_buffers[i].bytes);
+        o.Set("weightBuffers", buffers);
         return o;
     }
 
@@ -368,9 +372,60 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
         else if (v == "f32") p.grad_backward = 3;
         else throw type_error(env, "option `gradBackward` must be \"none\", \"f16\", \"bf16\" or \"f32\"");
     }
+    Napi::Value repack = opts.Get("cpuRepack");
+    if (!repack.IsUndefined() && !repack.IsNull()) {
+        if (!repack.IsBoolean()) throw type_error(env, "option `cpuRepack` must be a boolean");
+        p.cpu_repack = repack.As<Napi::Boolean>().Value();
+    }
     if (p.n_ctx < 0 || p.n_batch <= 0 || p.n_seq_max <= 0 || p.n_gpu_layers < 0)
         throw type_error(env, "contextSize must be >= 0; batchSize and sequences > 0; gpuLayers >= 0");
     auto * worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), p);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// ---- quantizeModel(src, dst, type, threads) -> Promise<void> ------------------------------------------
+
+class QuantizeWorker : public Napi::AsyncWorker {
+  public:
+    QuantizeWorker(Napi::Env env, std::string src, std::string dst, std::string type, int32_t threads,
+                   bool embeddings_f16)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), src_(std::move(src)),
+          dst_(std::move(dst)), type_(std::move(type)), threads_(threads), embeddings_f16_(embeddings_f16) {}
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute() override {
+        char err[kErrSize] = {0};
+        if (!dep_llm_quantize(src_.c_str(), dst_.c_str(), type_.c_str(), threads_, embeddings_f16_, err, sizeof(err)))
+            SetError(err);
+    }
+
+    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+
+    void OnError(const Napi::Error & e) override {
+        deferred_.Reject(make_error(Env(), "DEP_QUANTIZE", e.Message()).Value());
+    }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    std::string src_, dst_, type_;
+    int32_t threads_;
+    bool embeddings_f16_;
+};
+
+Napi::Value QuantizeModel(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 5 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString() || !info[3].IsNumber() ||
+        !info[4].IsBoolean())
+        throw type_error(env, "quantizeModel(src: string, dst: string, type: string, threads: number, embeddingsF16: boolean)");
+    const double threads = info[3].As<Napi::Number>().DoubleValue();
+    if (!(threads >= 1 && threads <= 1024) || threads != std::floor(threads))
+        throw type_error(env, "quantizeModel: threads must be an integer in [1, 1024]");
+    auto * worker = new QuantizeWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                                       info[2].As<Napi::String>().Utf8Value(), static_cast<int32_t>(threads),
+                                       info[4].As<Napi::Boolean>().Value());
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -795,6 +850,7 @@ Napi::Value NativeLlm::Embed(const Napi::CallbackInfo & info) {
 void init_llm(Napi::Env env, Napi::Object exports) {
     NativeLlm::Init(env, exports);
     exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+    exports.Set("quantizeModel", Napi::Function::New(env, QuantizeModel, "quantizeModel"));
 }
 
 }  // namespace dep_addon

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // pnpm bench:llm [--json] [--model path] [--threads 2] [--grad f32/f16,f16/f16,f32/none] [--gen 32] [--repeat 2] [--skip-peer]
+//                [--repack on|off|both]
 // TinyLlama, one run: prompt-eval and generation tokens/s for (a) a plain token prompt and (b) the same prompt
-// with 16 soft rows, through dep's llama.cpp bridge and through node-llama-cpp@3.21.1's prebuilt engine (the
-// same llama.cpp, as a peer); then lossAndGrad on a 384-position sequence with 16 soft rows, each gradient
+// with 16 soft rows, alone and 4 batched, with ggml's CPU weight repacking on and off, through dep's llama.cpp
+// bridge and through node-llama-cpp@3.21.1's prebuilt engine (the same llama.cpp, as a peer); then lossAndGrad on a 384-position sequence with 16 soft rows, each gradient
 // mode in a child process so that its peak memory is its own.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -96,37 +97,73 @@ if (!existsSync(modelPath)) {
 
 const results = { model: modelPath, threads, generatedTokens: nGen, rows: [], grad: [], notes: [] };
 
-// ---- dep: (a) plain prompt, (b) the same prompt with 16 soft rows ------------------------------------
-{
-  const llm = await Llm.load(modelPath, { threads, contextSize: 1024 });
+// ---- dep: (a) plain prompt, (b) the same prompt with 16 soft rows; alone and 4 batched; repack on and off ----
+const BATCH = 4;
+const repackModes = { both: [true, false], on: [true], off: [false] }[opt("repack", "both")];
+if (!repackModes) throw new Error("--repack must be on, off or both");
+for (const cpuRepack of repackModes) {
+  const llm = await Llm.load(modelPath, { threads, contextSize: 1024, cpuRepack });
   const tokens = llm.tokenize(PROMPT_TEXT, { addSpecial: true });
-  const soft = rowsLike(llm, 16, 1);
+  const withSoft = (seed) => [
+    { tokens: tokens.subarray(0, 1) },
+    { embeddings: rowsLike(llm, 16, seed) },
+    { tokens: tokens.subarray(1) },
+  ];
+  // batched requests differ (a different last word / other soft rows), as different users' prompts do
+  const plainVariants = Array.from({ length: BATCH }, (_, i) => [
+    { tokens: Int32Array.of(...tokens, ...llm.tokenize([" Thanks.", " Please.", " Go.", " Now."][i])) },
+  ]);
+  const repack = cpuRepack ? "on" : "off";
   await llm.complete([{ tokens: tokens.subarray(0, 8) }], { maxTokens: 2 }); // warm-up
   for (const [name, segments] of [
-    ["dep (a) tokens", [{ tokens }]],
-    [
-      "dep (b) tokens + 16 soft rows",
-      [{ tokens: tokens.subarray(0, 1) }, { embeddings: soft }, { tokens: tokens.subarray(1) }],
-    ],
+    ["(a) tokens", [{ tokens }]],
+    ["(b) tokens + 16 soft rows", withSoft(1)],
   ]) {
     // best of `repeat` runs: the machine may be shared, the best run is the least disturbed one
     let best = null;
     for (let i = 0; i < repeat; i++) {
       const r = await llm.complete(segments, { maxTokens: nGen });
       best = {
-        engine: name,
+        engine: `dep ${name}`,
+        repack,
+        batch: 1,
         promptPositions: r.promptPositions,
         promptTokPerS: Math.max(best?.promptTokPerS ?? 0, r.timings.promptTokensPerSecond),
         generated: r.tokens.length,
         genTokPerS: Math.max(best?.genTokPerS ?? 0, r.timings.generatedTokensPerSecond),
       };
     }
-    const r = {
-      timings: { promptTokensPerSecond: best.promptTokPerS, generatedTokensPerSecond: best.genTokPerS },
-    };
     results.rows.push(best);
     log(
-      `${name}: ${r.timings.promptTokensPerSecond.toFixed(1)} prompt tok/s, ${r.timings.generatedTokensPerSecond.toFixed(2)} gen tok/s`,
+      `${best.engine} repack ${repack}: ${best.promptTokPerS.toFixed(1)} prompt tok/s, ${best.genTokPerS.toFixed(2)} gen tok/s`,
+    );
+  }
+  for (const [name, requests] of [
+    [`(a) tokens, ${BATCH} batched`, plainVariants],
+    [`(b) + 16 soft rows, ${BATCH} batched`, Array.from({ length: BATCH }, (_, i) => withSoft(10 + i))],
+  ]) {
+    let best = null;
+    for (let i = 0; i < repeat; i++) {
+      const t0 = performance.now();
+      const rs = await llm.generateBatch(requests, { maxTokens: nGen, parallel: BATCH });
+      const wallMs = performance.now() - t0;
+      // prompts are decoded one slot after another, then all slots generate together
+      const promptMs = rs.reduce((a, r) => a + r.timings.promptMs, 0);
+      const positions = rs.reduce((a, r) => a + r.promptPositions, 0);
+      const generated = rs.reduce((a, r) => a + r.tokens.length, 0);
+      best = {
+        engine: `dep ${name}`,
+        repack,
+        batch: BATCH,
+        promptPositions: positions,
+        promptTokPerS: Math.max(best?.promptTokPerS ?? 0, (positions * 1000) / promptMs),
+        generated,
+        genTokPerS: Math.max(best?.genTokPerS ?? 0, (generated * 1000) / (wallMs - promptMs)),
+      };
+    }
+    results.rows.push(best);
+    log(
+      `${best.engine} repack ${repack}: ${best.promptTokPerS.toFixed(1)} prompt tok/s, ${best.genTokPerS.toFixed(2)} gen tok/s (all requests)`,
     );
   }
   results.promptTokens = tokens.length;
@@ -168,6 +205,8 @@ if (!flag("skip-peer")) {
           /\s+/g,
           " ",
         ),
+      repack: "on",
+      batch: 1,
       promptPositions: tokens.length,
       promptTokPerS: ((tokens.length - 1) * 1000) / promptMs,
       generated: n,
@@ -217,12 +256,22 @@ if (json) {
   console.log(
     `model ${results.model}, ${threads} threads, prompt ${results.promptTokens} tokens, ${nGen} generated`,
   );
-  console.log(`| ${pad("engine", 44)} | prompt pos | prompt tok/s | gen tok/s |`);
-  console.log(`| ${"-".repeat(44)} | ---------- | ------------ | --------- |`);
+  console.log(`| ${pad("engine", 44)} | repack | prompt pos | prompt tok/s | gen tok/s |`);
+  console.log(`| ${"-".repeat(44)} | ------ | ---------- | ------------ | --------- |`);
   for (const r of results.rows)
     console.log(
-      `| ${pad(r.engine, 44)} | ${pad(r.promptPositions, 10)} | ${pad(num(r.promptTokPerS), 12)} | ${pad(num(r.genTokPerS, 2), 9)} |`,
+      `| ${pad(r.engine, 44)} | ${pad(r.repack, 6)} | ${pad(r.promptPositions, 10)} | ${pad(num(r.promptTokPerS), 12)} | ${pad(num(r.genTokPerS, 2), 9)} |`,
     );
+  // soft rows against plain, same repack setting and batch size: the issue's budget is 10%
+  for (const r of results.rows.filter((x) => x.engine.includes("soft rows"))) {
+    const plain = results.rows.find(
+      (x) => x.repack === r.repack && x.batch === r.batch && x.engine.startsWith("dep (a)"),
+    );
+    if (plain)
+      console.log(
+        `soft/plain, repack ${r.repack}, batch ${r.batch}: prompt ${(r.promptTokPerS / plain.promptTokPerS).toFixed(3)}, generation ${(r.genTokPerS / plain.genTokPerS).toFixed(3)}`,
+      );
+  }
   console.log("");
   console.log(
     "| weights/backward     | positions | targets | step s | first call s (load) | weights GiB | compute GiB | peak RSS GiB |",

@@ -59,6 +59,41 @@ int32_t decode_segment(dep_llm * llm, llama_context * ctx, const dep_segment & s
     return 0;
 }
 
+int32_t decode_prompt(dep_llm * llm, llama_context * ctx, const dep_segment * segments, int32_t n_segments,
+                      int32_t seq_id, std::string & why) {
+    int64_t n_total = 0;
+    bool any_embd = false;
+    for (int32_t i = 0; i < n_segments; ++i) {
+        n_total += segments[i].n;
+        any_embd = any_embd || (segments[i].embd && segments[i].n > 0);
+    }
+    const int32_t n = static_cast<int32_t>(n_total);
+    if (!any_embd) {
+        std::vector<int32_t> tokens;
+        tokens.reserve(static_cast<size_t>(n));
+        for (int32_t i = 0; i < n_segments; ++i) tokens.insert(tokens.end(), segments[i].tokens, segments[i].tokens + segments[i].n);
+        return decode_segment(llm, ctx, dep_segment{tokens.data(), nullptr, n}, 0, seq_id, true, false, why);
+    }
+    const size_t n_embd = static_cast<size_t>(llama_model_n_embd(llm->model));
+    std::vector<float> rows(static_cast<size_t>(n) * n_embd);
+    size_t at = 0;
+    for (int32_t i = 0; i < n_segments; ++i) {
+        const dep_segment & seg = segments[i];
+        float * dst = rows.data() + at * n_embd;
+        if (seg.embd) {
+            std::memcpy(dst, seg.embd, sizeof(float) * static_cast<size_t>(seg.n) * n_embd);
+        } else if (seg.n > 0) {
+            char err[512] = {0};
+            if (dep_llm_token_embeddings(llm, seg.tokens, seg.n, dst, err, sizeof(err)) != 0) {
+                why = std::string("could not look up the prompt's token rows: ") + err;
+                return -1;
+            }
+        }
+        at += static_cast<size_t>(seg.n);
+    }
+    return decode_segment(llm, ctx, dep_segment{nullptr, rows.data(), n}, 0, seq_id, true, false, why);
+}
+
 int32_t count_positions(const dep_llm * llm, const dep_segment * segments, int32_t n_segments, std::string & err) {
     const int32_t n_vocab = llama_vocab_n_tokens(llm->vocab);
     int64_t n_prompt = 0;
@@ -117,6 +152,7 @@ dep_llm_params dep_llm_default_params(void) {
     p.grad_backward = 0;
     p.kv_f32 = false;
     p.grad_f16 = false;
+    p.cpu_repack = true;
     return p;
 }
 
@@ -149,7 +185,10 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
 
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = params.n_gpu_layers;
+    mp.use_extra_bufts = params.cpu_repack;
+    dep::begin_buffer_capture();
     llama_model * model = llama_model_load_from_file(path, mp);
+    const auto buffers = dep::take_buffer_capture();
     if (!model) {
         std::string why = dep::take_logged_errors();
         set_err(err, err_size, std::string("llama.cpp could not load ") + path + (why.empty() ? "" : ": " + why));
@@ -187,6 +226,12 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
     }
     llm->params = params;
     llm->path = path;
+    for (const auto & [name, bytes] : buffers) {
+        auto it = std::find_if(llm->weight_buffers.begin(), llm->weight_buffers.end(),
+                               [&](const auto & b) { return b.first == name; });
+        if (it == llm->weight_buffers.end()) llm->weight_buffers.emplace_back(name, bytes);
+        else it->second += bytes;
+    }
     llm->params.n_ctx = static_cast<int32_t>(llama_n_ctx(llm->ctx));
     char buf[128] = {0};
     if (llama_model_meta_val_str(model, "general.architecture", buf, sizeof(buf)) > 0) llm->arch = buf;
@@ -219,6 +264,12 @@ void dep_llm_get_info(const dep_llm * llm, dep_llm_info * out) {
     out->eos = llama_vocab_eos(llm->vocab);
     out->add_bos = llama_vocab_get_add_bos(llm->vocab);
     out->n_params = llama_model_n_params(llm->model);
+    for (const auto & [name, bytes] : llm->weight_buffers) {
+        if (out->n_weight_buffers == DEP_MAX_WEIGHT_BUFFERS) break;
+        dep_weight_buffer & b = out->weight_buffers[out->n_weight_buffers++];
+        std::snprintf(b.name, sizeof(b.name), "%s", name.c_str());
+        b.bytes = bytes;
+    }
 }
 
 const char * dep_llm_chat_template(const dep_llm * llm) { return llama_model_chat_template(llm->model, nullptr); }
@@ -277,13 +328,9 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
     llama_memory_clear(llama_get_memory(llm->ctx), true);
 
     auto t0 = std::chrono::steady_clock::now();
-    int32_t pos = 0;
-    int32_t last_nonempty = -1;
-    for (int32_t i = 0; i < n_segments; ++i) if (segments[i].n > 0) last_nonempty = i;
-    for (int32_t i = 0; i < n_segments; ++i) {
-        if (segments[i].n == 0) continue;
+    {
         std::string why;
-        const int32_t rc = dep::decode_segment(llm, llm->ctx, segments[i], pos, 0, i == last_nonempty, false, why);
+        const int32_t rc = dep::decode_prompt(llm, llm->ctx, segments, n_segments, 0, why);
         if (rc == 2) {
             st.n_prompt = n_prompt;
             st.stop_reason = 2;
@@ -295,7 +342,6 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
             set_err(err, err_size, why);
             return -1;
         }
-        pos += segments[i].n;
     }
     st.n_prompt = n_prompt;
     st.prompt_ms = ms_since(t0);

@@ -162,18 +162,10 @@ int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests
                 sl.max_tokens = std::max(0, std::min(s->max_tokens, n_ctx - n_prompt[static_cast<size_t>(r)]));
                 auto t0 = std::chrono::steady_clock::now();
                 const dep_batch_request & req = requests[r];
-                int32_t last = -1;
-                for (int32_t i = 0; i < req.n_segments; ++i)
-                    if (req.segments[i].n > 0) last = i;
-                for (int32_t i = 0; i < req.n_segments; ++i) {
-                    if (req.segments[i].n == 0) continue;
-                    const int32_t rc = dep::decode_segment(llm, ctx, req.segments[i], sl.pos, static_cast<int32_t>(si),
-                                                           i == last, false, why);
-                    if (rc == 2) aborted = true;
-                    if (rc == -1) rc_out = -1;
-                    if (rc != 0) break;
-                    sl.pos += req.segments[i].n;
-                }
+                const int32_t rc = dep::decode_prompt(llm, ctx, req.segments, req.n_segments, static_cast<int32_t>(si), why);
+                if (rc == 2) aborted = true;
+                if (rc == -1) rc_out = -1;
+                sl.pos = n_prompt[static_cast<size_t>(r)];
                 stats[r].prompt_ms = ms_since(t0);
                 sl.t_gen = std::chrono::steady_clock::now();
                 if (aborted || rc_out != 0) break;

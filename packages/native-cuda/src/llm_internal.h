@@ -19,6 +19,7 @@ struct dep_llm {
     dep_llm_params params{};
     std::string arch;
     std::string path;
+    std::vector<std::pair<std::string, double>> weight_buffers;  // (buffer type, bytes), summed per type
     std::atomic<bool> abort_requested{false};
 
     // second read-only mapping of the GGUF (token rows, gradient weights); opened on first use
@@ -52,6 +53,13 @@ int32_t count_positions(const dep_llm * llm, const dep_segment * segments, int32
 // want_last_logits is set. Returns 0, 2 when aborted, -1 on error (message in why).
 int32_t decode_segment(dep_llm * llm, llama_context * ctx, const dep_segment & seg, int32_t pos, int32_t seq_id,
                        bool want_last_logits, bool all_logits, std::string & why);
+
+// Decodes a whole prompt into sequence seq_id of ctx from position 0, with the last position's logits. A
+// prompt that mixes tokens and embedding rows goes in as one run of embedding rows (token rows looked up in
+// token_embd.weight, as llama.cpp's own lookup gives them), so a soft-row prompt takes the same few
+// n_batch-sized decode calls as a plain one instead of one call per segment. Returns like decode_segment.
+int32_t decode_prompt(dep_llm * llm, llama_context * ctx, const dep_segment * segments, int32_t n_segments,
+                      int32_t seq_id, std::string & why);
 
 // The sampler chain dep_llm_generate uses for s (caller frees it).
 llama_sampler * make_sampler(const dep_sampling * s);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace dep {
 
@@ -11,5 +13,10 @@ void install_log_capture();
 
 // The error/warning lines logged since the last call, joined with "; " (and cleared).
 std::string take_logged_errors();
+
+// Model weight buffers as llama.cpp reports them while loading ("CPU_REPACK model buffer size = 4.5 MiB"):
+// begin on the loading thread, load, then take the (name, bytes) pairs logged on that thread meanwhile.
+void begin_buffer_capture();
+std::vector<std::pair<std::string, double>> take_buffer_capture();
 
 }  // namespace dep

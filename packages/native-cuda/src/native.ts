@@ -6,7 +6,18 @@ import { fileURLToPath } from "node:url";
 import { DepError } from "./errors.js";
 
 export interface NativeBackendInfo {
+  /** CPU features llama.cpp's CPU code was compiled for (what it can use), e.g. ["AVX2", "FMA"]. */
   cpuFeatures: string[];
+  cpu: {
+    /** What this CPU offers (cpuid), e.g. ["AVX2", "AVX512", "AMX_INT8"]. */
+    machineFeatures: string[];
+    /** How llama.cpp's CPU code was compiled: "native" (-march=native) or "portable" (x86-64-v3). */
+    target: "native" | "portable";
+    /** ggml's AMX matmul path is compiled in (DEP_GGML_AMX=ON; off by default: llama.cpp issue 20824). */
+    amxCompiled: boolean;
+    /** ggml's extra CPU weight layouts available on this machine (e.g. ["CPU_REPACK"]); [] when none. */
+    repackTypes: string[];
+  };
   llamaCppVersion: string;
   ggmlVersion: string;
   cuda: {
@@ -36,6 +47,8 @@ export interface NativeLlmInfo {
   eos: number;
   addBos: boolean;
   nParams: number;
+  /** Bytes of weights per ggml buffer type, e.g. { CPU: 1.2e6, CPU_REPACK: 3.4e6 } (repacked weights). */
+  weightBuffers: Record<string, number>;
 }
 
 export type NativeSegment = { tokens: Int32Array } | { embeddings: Float32Array };
@@ -106,8 +119,16 @@ export interface NativeModule {
       gradBackward?: "none" | "f16" | "bf16" | "f32";
       kvCacheType?: "f16" | "f32";
       gradWeights?: "f32" | "f16";
+      cpuRepack?: boolean;
     },
   ): Promise<NativeLlm>;
+  quantizeModel(
+    src: string,
+    dst: string,
+    type: string,
+    threads: number,
+    embeddingsF16: boolean,
+  ): Promise<void>;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");

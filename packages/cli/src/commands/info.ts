@@ -1,5 +1,6 @@
+import { cpus } from "node:os";
 import { assetPresent, depHome, modelPath, TINYLLAMA } from "@dep/core";
-import { addonPath, backendInfo } from "@dep/native-cuda";
+import { addonPath, backendInfo, cpuRepackDefault } from "@dep/native-cuda";
 import type { Command } from "commander";
 import { readVersions } from "../versions.js";
 
@@ -17,6 +18,7 @@ export function registerInfo(program: Command): void {
         versions: { ...readVersions(), llamaCpp: backend.llamaCppVersion, ggml: backend.ggmlVersion },
         addon: addonPath(),
         cpuFeatures: backend.cpuFeatures,
+        cpu: { ...backend.cpu, model: cpus()[0]?.model ?? "unknown", repack: cpuRepackDefault() },
         cuda: backend.cuda,
         cache: depHome(),
         assets: { [TINYLLAMA.id]: { path: modelPath(TINYLLAMA), present: assetPresent(TINYLLAMA) } },
@@ -32,7 +34,14 @@ export function registerInfo(program: Command): void {
         `dep ${info.versions.dep}  (node ${process.versions.node}, llama.cpp ${info.versions.llamaCpp}, ggml ${info.versions.ggml})`,
       );
       console.log(`addon      ${info.addon}`);
-      console.log(`cpu        ${backend.cpuFeatures.join(" ") || "(none detected)"}`);
+      const cpu = info.cpu;
+      console.log(`cpu        ${cpu.model}: ${cpu.machineFeatures.join(" ") || "(no AVX2 or later)"}`);
+      console.log(
+        `llama.cpp  ${cpu.target} build (${backend.cpuFeatures.join(" ") || "no SIMD"}); AMX path ${cpu.amxCompiled ? "compiled in" : "off (DEP_GGML_AMX=ON builds it)"}`,
+      );
+      console.log(
+        `repacking  ${cpu.repack ? "on" : "off (DEP_CPU_REPACK=0)"}: ${cpu.repackTypes.length > 0 ? cpu.repackTypes.join(" ") : "no repacked layouts on this CPU"}`,
+      );
       console.log(`cuda       ${cuda}${backend.cuda.ggmlCuda ? "; llama.cpp on GPU: yes" : ""}`);
       console.log(`cache      ${info.cache}`);
       for (const [id, a] of Object.entries(info.assets)) {

@@ -19,6 +19,10 @@ typedef struct dep_cuda_device {
 
 typedef struct dep_backend_info {
     char    cpu_features[512];     // space-separated CPU features this build uses, e.g. "AVX2 FMA F16C"
+    char    machine_features[256]; // what this CPU offers (cpuid), same names, e.g. "AVX2 AVX512 AMX_INT8"
+    char    cpu_target[16];        // how llama.cpp's CPU code was compiled: "native" or "portable"
+    int32_t amx_compiled;          // ggml's AMX matmul path is in this build (DEP_GGML_AMX=ON)
+    char    cpu_repack_types[128]; // ggml's extra CPU weight layouts on this machine, e.g. "CPU_REPACK"
     char    llama_cpp_tag[32];     // llama.cpp release tag the addon was built from
     char    ggml_version[32];
     int32_t cuda_compiled;         // our .cu kernels were compiled in

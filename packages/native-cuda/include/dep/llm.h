@@ -25,7 +25,17 @@ typedef struct dep_llm_params {
                            // ggml's slow out_prod into mul_mat: 0 none, 1 F16 (+2 B/param), 2 BF16, 3 F32
     bool    kv_f32;        // keep the KV cache in F32 instead of F16 (exact parity with the gradient graph)
     bool    grad_f16;      // gradient graph: matrices in F16 instead of F32 (2 B/param; F16-rounded activations)
+    bool    cpu_repack;    // let ggml repack quantized weights into its CPU-optimised layouts (Q4_0, Q4_K,
+                           // Q2_K, IQ4_NL: faster matmuls); false keeps the GGUF's own layout
 } dep_llm_params;
+
+#define DEP_MAX_WEIGHT_BUFFERS 8
+
+// Where the model's weights live, by ggml buffer type ("CPU", "CPU_REPACK", "CUDA0", ...).
+typedef struct dep_weight_buffer {
+    char   name[32];
+    double bytes;
+} dep_weight_buffer;
 
 typedef struct dep_llm_info {
     char    arch[64];      // general.architecture, e.g. "llama", "qwen2"
@@ -40,6 +50,8 @@ typedef struct dep_llm_info {
     int32_t eos;
     bool    add_bos;       // the model wants BOS at the start of a prompt
     uint64_t n_params;
+    int32_t n_weight_buffers;
+    dep_weight_buffer weight_buffers[DEP_MAX_WEIGHT_BUFFERS];
 } dep_llm_info;
 
 // One piece of a prompt: either n tokens or n embedding rows of width n_embd (exactly one pointer set).
@@ -71,6 +83,13 @@ typedef bool (*dep_token_callback)(int32_t token, void * user_data);
 // Defaults: 1 thread (callers should pass their core count), training context capped at 4096, batch 512.
 dep_llm_params dep_llm_default_params(void);
 dep_sampling   dep_sampling_default(void);
+
+// Quantizes a GGUF model (F32/F16 weights) to `type`, a ggml type name ("Q4_0", "Q8_0", "Q4_K", "IQ4_XS",
+// ...), every 2-D weight the same type (llama.cpp's quantizer, pure mode); norms and biases stay F32, and
+// with embeddings_f16 so do token_embd/output in F16 (quicker for test models whose vocabulary dominates).
+// Writes dst atomically (temporary name, then rename). Returns false with a message in err.
+bool dep_llm_quantize(const char * src, const char * dst, const char * type, int32_t n_threads,
+                      bool embeddings_f16, char * err, size_t err_size);
 
 // Checks that path is a complete GGUF file (magic, header, tensor data within the file size).
 bool dep_gguf_check(const char * path, char * err, size_t err_size);

@@ -37,8 +37,9 @@ export class Llm {
         "Llm.load: `threads` is required and must be a positive integer (use the physical core count)",
       );
     }
+    const cpuRepack = options.cpuRepack ?? cpuRepackDefault();
     try {
-      return new Llm(path, await native().loadModel(path, options));
+      return new Llm(path, await native().loadModel(path, { ...options, cpuRepack }));
     } catch (err) {
       throw fromNative(err);
     }
@@ -297,6 +298,35 @@ export class Llm {
   #handle(): NativeLlm {
     if (!this.#native) throw new DepError("DEP_DISPOSED", `the model ${this.path} was disposed`);
     return this.#native;
+  }
+}
+
+/**
+ * Whether ggml may repack quantized weights into its CPU layouts when a model loads: DEP_CPU_REPACK=0 turns it
+ * off (a way out should a CPU's repacked kernels misbehave), 1 or unset leaves it on.
+ */
+export function cpuRepackDefault(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.DEP_CPU_REPACK;
+  if (v === undefined || v === "" || v === "1") return true;
+  if (v === "0") return false;
+  throw new DepError("DEP_INVALID_ARGUMENT", `DEP_CPU_REPACK must be 0 or 1 (got "${v}")`);
+}
+
+/**
+ * Quantizes a GGUF (F32/F16 weights) to `type` ("Q4_0", "Q8_0", "Q4_K", "IQ4_XS", ...) with llama.cpp's own
+ * quantizer, every 2-D weight the same type (`embeddingsF16`: token_embd and output in F16 instead, which
+ * keeps test models with a large vocabulary quick to quantize); writes `dst` atomically.
+ */
+export async function quantizeModel(
+  src: string,
+  dst: string,
+  type: string,
+  options: { threads?: number; embeddingsF16?: boolean } = {},
+): Promise<void> {
+  try {
+    await native().quantizeModel(src, dst, type, options.threads ?? 1, options.embeddingsF16 ?? false);
+  } catch (err) {
+    throw fromNative(err);
   }
 }
 

@@ -27,6 +27,11 @@ export interface LlmLoadOptions {
    * to F16) makes llama_decode's logits match the F32 gradient graph to ~1e-3.
    */
   kvCacheType?: "f16" | "f32";
+  /**
+   * Let ggml repack quantized weights (Q4_0, Q4_K, Q2_K, IQ4_NL on AVX2/AVX-512) into its faster CPU layouts
+   * at load. Default: on, unless DEP_CPU_REPACK=0 is set. Off keeps the GGUF's layout (slower prompts).
+   */
+  cpuRepack?: boolean;
 }
 
 export type LlmInfo = NativeLlmInfo & {
