@@ -1,7 +1,7 @@
 // Runs the built `dep` binary as a user would: spawned processes, real files.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { trainFixture } from "@dep/core/testing";
@@ -113,6 +113,24 @@ describe("dep CLI", () => {
     expect(info.versions.llamaCpp).toBe("v0.4.0");
     expect(info.cache).toBe(join(dir, "home"));
     expect(info.assets["tinyllama-1.1b-chat"].present).toBe(false);
+  });
+
+  it("says which CPU paths llama.cpp takes: CPU, build target, AMX, repacking", () => {
+    const json = JSON.parse(dep(["info", "--json"]).stdout);
+    expect(json.cpu.model).toBe(cpus()[0]?.model);
+    expect(["native", "portable"]).toContain(json.cpu.target);
+    expect(json.cpu.amxCompiled).toBe(false);
+    expect(json.cpu.repack).toBe(true);
+    const text = dep(["info"]).stdout;
+    expect(text).toContain(`cpu        ${cpus()[0]?.model}: ${json.cpu.machineFeatures.join(" ")}`);
+    expect(text).toMatch(new RegExp(`^llama.cpp  ${json.cpu.target} build \\(.*\\); AMX path off`, "m"));
+    expect(text).toMatch(/^repacking {2}on: /m);
+    const off = dep(["info", "--json"], { DEP_CPU_REPACK: "0" });
+    expect(JSON.parse(off.stdout).cpu.repack).toBe(false);
+    expect(dep(["info"], { DEP_CPU_REPACK: "0" }).stdout).toMatch(/^repacking {2}off \(DEP_CPU_REPACK=0\)/m);
+    const bad = dep(["info"], { DEP_CPU_REPACK: "maybe" });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('DEP_CPU_REPACK must be 0 or 1 (got "maybe")');
   });
 
   it("exits 2 on a usage error", () => {
