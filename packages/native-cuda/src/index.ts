@@ -4,6 +4,7 @@ export * from "./kernels.js";
 export { Generation, Llm } from "./llm/Llm.js";
 export type {
   ChatMessage,
+  BatchRequestOptions,
   GenerateBatchOptions,
   GenerateOptions,
   GenerationResult,
