@@ -3,8 +3,8 @@ export { DepError, fromNative } from "./errors.js";
 export * from "./kernels.js";
 export { Generation, Llm } from "./llm/Llm.js";
 export type {
-  ChatMessage,
   BatchRequestOptions,
+  ChatMessage,
   GenerateBatchOptions,
   GenerateOptions,
   GenerationResult,

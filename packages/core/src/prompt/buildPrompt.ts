@@ -97,7 +97,11 @@ export function renderMessages(
   messages: ReadonlyArray<{ role: string; content: string }>,
   nSoftRows: number,
 ): BuiltPrompt {
-  const rendered = tok.applyChatTemplate(messages, { addAssistant: true });
+  return splitSlots(tok, tok.applyChatTemplate(messages, { addAssistant: true }), nSoftRows);
+}
+
+/** Tokenizes rendered prompt text, with SLOT_MARK(row) in it turned into soft positions. */
+export function splitSlots(tok: PromptTokenizer, rendered: string, nSoftRows: number): BuiltPrompt {
   const pieces: PromptPiece[] = [];
   const ids: number[] = [];
   const slots: number[] = [];

@@ -10,8 +10,8 @@
 import { appendFile } from "node:fs/promises";
 import { DepError, type Llm, type Segment } from "@dep/native-cuda";
 import { ragPromptInput } from "../baselines/rag.js";
-import { normaliseWhitespace } from "../data/prepareReference.js";
 import { loadDataset } from "../data/load.js";
+import { normaliseWhitespace } from "../data/prepareReference.js";
 import { type Dataset, type DplRow, itemKey, type Review } from "../data/types.js";
 import type { Embedder } from "../embed/embedders.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
@@ -26,14 +26,22 @@ import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { userKeyOf } from "../peers/peerIndex.js";
 import { type DifferencePlan, materializeDifferences, planDifferences } from "../peers/samples.js";
-import { renderMessages } from "../prompt/buildPrompt.js";
+import { renderMessages, splitSlots } from "../prompt/buildPrompt.js";
 import { promptSegments } from "../prompt/segments.js";
 import { SLOT_MARK } from "../prompt/text.js";
 import type { BuiltPrompt, PromptInput, PromptItem } from "../prompt/types.js";
 import { promptInputFor, trimSampleX } from "../train/promptInput.js";
 
 /** The methods a server can run per request (pag needs LLM-written summaries, pplug-style item queries). */
-export const SERVED_METHODS = ["dep", "his-only", "diff-only", "no-sae", "no-soft", "non-personalized", "rag"] as const;
+export const SERVED_METHODS = [
+  "dep",
+  "his-only",
+  "diff-only",
+  "no-sae",
+  "no-soft",
+  "non-personalized",
+  "rag",
+] as const;
 
 export interface PersonalizerOptions {
   llm: Pick<Llm, "tokenize" | "applyChatTemplate" | "info">;
@@ -74,7 +82,10 @@ export interface ItemPromptRequest {
 export interface MessagesPromptRequest {
   user?: string;
   category?: string;
-  messages: ReadonlyArray<{ role: string; content: string }>;
+  /** chat messages, rendered with the model's template ... */
+  messages?: ReadonlyArray<{ role: string; content: string }>;
+  /** ... or a plain prompt, used as it is (BOS added when the model wants one) */
+  text?: string;
 }
 
 export interface ServePrompt {
@@ -225,7 +236,12 @@ export class Personalizer {
     const title = r.title ?? "";
     const input: PromptInput =
       method === "rag"
-        ? ragPromptInput(this.dataset, { ...row, data: targetReview(r.item, rating, title) }, this.#o.ragK ?? 4, target)
+        ? ragPromptInput(
+            this.dataset,
+            { ...row, data: targetReview(r.item, rating, title) },
+            this.#o.ragK ?? 4,
+            target,
+          )
         : {
             target: { item: target, rating, title },
             history: info ? promptInputFor(this.dataset, row, info).history : [],
@@ -236,7 +252,9 @@ export class Personalizer {
     const { prompt, segments } = methodPrompt(this.#o.llm, input, {
       method,
       maxLength: this.#o.maxLength ?? 3072,
-      ...(this.#o.maxDescriptionChars !== undefined ? { maxDescriptionChars: this.#o.maxDescriptionChars } : {}),
+      ...(this.#o.maxDescriptionChars !== undefined
+        ? { maxDescriptionChars: this.#o.maxDescriptionChars }
+        : {}),
       softRows: (k) => {
         if (!x) return null;
         const got = this.#rows(key, x, k, plan.dim, version);
@@ -257,13 +275,15 @@ export class Personalizer {
 
   /** Chat messages as given, with the user's soft rows where the messages mark them. */
   async messagesPrompt(r: MessagesPromptRequest): Promise<ServePrompt> {
-    const marks = r.messages.flatMap((m) => [...m.content.matchAll(MARKER_PATTERN)]);
+    const texts = r.text !== undefined ? [r.text] : (r.messages ?? []).map((m) => m.content);
+    const marks = texts.flatMap((t) => [...t.matchAll(MARKER_PATTERN)]);
     const key = r.user !== undefined ? this.resolveUser(r.user, r.category) : null;
     let softRows: Float32Array | null = null;
     let hit: boolean | null = null;
     let k = 0;
     if (marks.length > 0) {
-      if (!key) throw new DepError("DEP_USAGE", "the messages mark soft rows ([[dep:...]]) but name no `user`");
+      if (!key)
+        throw new DepError("DEP_USAGE", "the messages mark soft rows ([[dep:...]]) but name no `user`");
       if (!this.#o.model || this.#o.model.architecture === "pplug") {
         throw new DepError("DEP_USAGE", "soft-row marks need a DEP checkpoint (dep serve --checkpoint)");
       }
@@ -273,7 +293,7 @@ export class Personalizer {
         const i = Number(m[2]);
         if (i < 1 || i > k) {
           throw new DepError(
-            "DEP_USAGE",
+            "DEP_SERVE_BAD_MARK",
             `${m[0]}: user ${displayKey(key)} has ${k} qualifying review(s); mark rows 1..${k}`,
           );
         }
@@ -284,13 +304,18 @@ export class Personalizer {
       softRows = got.rows;
       hit = got.hit;
     }
-    const messages = r.messages.map((m) => ({
-      role: m.role,
-      content: m.content.replace(MARKER_PATTERN, (_, kind: string, i: string) =>
+    const mark = (t: string) =>
+      t.replace(MARKER_PATTERN, (_, kind: string, i: string) =>
         SLOT_MARK(kind === "his" ? Number(i) - 1 : k + Number(i) - 1),
-      ),
-    }));
-    const prompt = renderMessages(this.#o.llm, messages, 2 * k);
+      );
+    const prompt =
+      r.text !== undefined
+        ? splitSlots(this.#o.llm, mark(r.text), 2 * k)
+        : renderMessages(
+            this.#o.llm,
+            (r.messages ?? []).map((m) => ({ role: m.role, content: mark(m.content) })),
+            2 * k,
+          );
     return {
       segments: promptSegments(prompt, softRows, this.#o.llm.info.nEmbd),
       prompt,
@@ -307,32 +332,39 @@ export class Personalizer {
    * them. Updates run one at a time.
    */
   addReview(user: string, review: NewReview, category?: string): Promise<UserSummary> {
-    const run = this.#updates.catch(() => undefined).then(async () => {
-      const key = this.resolveUser(user, category);
-      const u = this.#state(key);
-      const clean: Review = {
-        asin: review.asin,
-        rating: review.rating,
-        title: normaliseWhitespace(review.title),
-        text: normaliseWhitespace(review.text),
-        timestamp: review.timestamp ?? Date.now(),
-      };
-      this.#item(u.row.category, { asin: clean.asin });
-      if (clean.text.length === 0) throw new DepError("DEP_USAGE", "the review's text is empty");
-      if (u.row.profile.some((r) => r.asin === clean.asin)) {
-        throw new DepError(
-          "DEP_SERVE_CONFLICT",
-          `user ${displayKey(key)} already reviewed item ${clean.asin} (one review per item and user)`,
-        );
-      }
-      await this.#ensureEmbedded([clean.text]);
-      const line: OverlayLine = { user_id: u.row.userId, category: u.row.category, review: clean, added_at: Date.now() };
-      await appendFile(this.overlayFile, `${JSON.stringify(line)}\n`);
-      this.#apply(key, clean, line.added_at);
-      await this.#replan();
-      this.#invalidate(key);
-      return this.summary(key);
-    });
+    const run = this.#updates
+      .catch(() => undefined)
+      .then(async () => {
+        const key = this.resolveUser(user, category);
+        const u = this.#state(key);
+        const clean: Review = {
+          asin: review.asin,
+          rating: review.rating,
+          title: normaliseWhitespace(review.title),
+          text: normaliseWhitespace(review.text),
+          timestamp: review.timestamp ?? Date.now(),
+        };
+        this.#item(u.row.category, { asin: clean.asin });
+        if (clean.text.length === 0) throw new DepError("DEP_USAGE", "the review's text is empty");
+        if (u.row.profile.some((r) => r.asin === clean.asin)) {
+          throw new DepError(
+            "DEP_SERVE_CONFLICT",
+            `user ${displayKey(key)} already reviewed item ${clean.asin} (one review per item and user)`,
+          );
+        }
+        await this.#ensureEmbedded([clean.text]);
+        const line: OverlayLine = {
+          user_id: u.row.userId,
+          category: u.row.category,
+          review: clean,
+          added_at: Date.now(),
+        };
+        await appendFile(this.overlayFile, `${JSON.stringify(line)}\n`);
+        this.#apply(key, clean, line.added_at);
+        await this.#replan();
+        this.#invalidate(key);
+        return this.summary(key);
+      });
     this.#updates = run;
     return run;
   }
@@ -381,7 +413,13 @@ export class Personalizer {
   }
 
   /** The soft rows for the first k history reviews: the model's output on X, cached per user and k. */
-  #rows(key: string, x: Float32Array, k: number, d: number, version: number): { rows: Float32Array; hit: boolean } {
+  #rows(
+    key: string,
+    x: Float32Array,
+    k: number,
+    d: number,
+    version: number,
+  ): { rows: Float32Array; hit: boolean } {
     const entry = this.#soft.get(key);
     const cached = entry?.rows.get(k);
     if (cached) {
@@ -470,7 +508,13 @@ function displayKey(key: string): string {
 
 /** A stand-in target review for the rag prompt (only its asin, rating and title are read). */
 function targetReview(item: ItemRef, rating: number | string, title: string): Review {
-  return { asin: "asin" in item ? item.asin : "", rating: Number(rating) || 0, title, text: "", timestamp: 0 };
+  return {
+    asin: "asin" in item ? item.asin : "",
+    rating: Number(rating) || 0,
+    title,
+    text: "",
+    timestamp: 0,
+  };
 }
 
 function meanRating(profile: readonly Review[]): number {

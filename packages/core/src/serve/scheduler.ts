@@ -143,7 +143,7 @@ export class GenerationScheduler {
           })),
         },
       );
-      batch.forEach((j, i) => j.resolve(results[i]!));
+      for (const [i, j] of batch.entries()) j.resolve(results[i]!);
     } catch (err) {
       for (const j of batch) j.reject(err);
     }

@@ -160,7 +160,10 @@ export class Llm {
       return await this.enqueue(async (handle) => {
         const streamers = per.map(
           (p) =>
-            new TextStreamer((tokens) => handle.detokenize(tokens, true, false), p?.stop ?? options.stop ?? []),
+            new TextStreamer(
+              (tokens) => handle.detokenize(tokens, true, false),
+              p?.stop ?? options.stop ?? [],
+            ),
         );
         // why a request was cut short from here (it is then cancelled natively, freeing its sequence)
         const ended = new Map<number, GenerationResult["stopReason"]>();
