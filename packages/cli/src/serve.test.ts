@@ -386,7 +386,9 @@ describe("dep serve: a user's new review shapes the next answer, and survives a 
     s = await serve();
     const replayed = await post(s, "/v1/dep/prompt", itemRequest());
     expect(replayed.body.text).toBe(after.body.text);
-    const user = (await (await fetch(`${s.url}/v1/users/${sample.user}`)).json()) as { last_update: string | null };
+    const user = (await (await fetch(`${s.url}/v1/users/${sample.user}`)).json()) as {
+      last_update: string | null;
+    };
     expect(user).toMatchObject({ added_reviews: 1, history_length: sample.row.profile.length + 1 });
     expect(user.last_update).not.toBeNull();
     expect(await s.stop("SIGTERM")).toBe(0);

@@ -24,8 +24,8 @@ import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from ".
 import { apiKeyDigest, type ServeState, serveHandler } from "../serve/http.js";
 import { serveMetrics } from "../serve/metrics.js";
 
-const ENDPOINTS = `
-Endpoints (JSON; errors are {"error": {"message", "type", "param", "code"}}):
+/** The HTTP API, for --help and docs/CLI.md. */
+export const SERVE_ENDPOINTS = `Endpoints (JSON; errors are {"error": {"message", "type", "param", "code"}}):
   POST /v1/chat/completions     OpenAI chat completions: stream (SSE), max_tokens, temperature, top_p,
                                 seed, stop, n=1; \`user\` is the user id. A \`dep\` object
                                 {item: {asin} | {title, description}, rating?, title?, method?, category?}
@@ -78,7 +78,7 @@ export function registerServe(program: Command): void {
     .addOption(threadsOption())
     .addHelpText(
       "after",
-      `${ENDPOINTS}
+      `\n${SERVE_ENDPOINTS}
 
 Example:
   $ dep serve --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --port 8080
