@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createGgufEmbedder, embedDataset } from "@dep/core";
+import { createGgufEmbedder, embedDataset, modelPath, TINYLLAMA } from "@dep/core";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,14 +47,16 @@ interface Server {
 const servers = new Set<Server>();
 
 /** Starts `dep serve` on an ephemeral loopback port; resolves once it prints its `listening on` line. */
-async function serve(extra: string[] = []): Promise<Server> {
+async function serve(
+  extra: string[] = [],
+  llm: { model?: string; checkpoint?: boolean } = {},
+): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
       bin,
       "serve",
-      "--checkpoint",
-      checkpoint,
+      ...(llm.checkpoint === false ? [] : ["--checkpoint", checkpoint]),
       "--data",
       fx.dataDir,
       "--embeddings",
@@ -62,11 +64,11 @@ async function serve(extra: string[] = []): Promise<Server> {
       "--embedder",
       `gguf:${fx.modelPath}`,
       "--model",
-      fx.modelPath,
+      llm.model ?? fx.modelPath,
       "--port",
       "0",
       "--threads",
-      "1",
+      llm.model ? (process.env.DEP_THREADS ?? "2") : "1",
       "--max-length",
       "1200",
       "--max-tokens",
@@ -441,4 +443,44 @@ describe("dep serve: API key, queue bound, drain", () => {
     expect(rest.trimEnd().endsWith("data: [DONE]")).toBe(true);
     expect(await stopping).toBe(0);
   }, 300_000);
+});
+
+describe.runIf(process.env.DEP_SLOW_TESTS === "1")("dep serve with the real TinyLlama (slow)", () => {
+  it("streams what it answers, as `dep generate` writes it for the sample", async () => {
+    const tinyllama = modelPath(TINYLLAMA);
+    const threads = process.env.DEP_THREADS ?? "2";
+    const out = join(fx.dir, "preds-tinyllama.jsonl");
+    const g = dep([
+      "generate",
+      ...["--method", "no-soft", "--data", fx.dataDir, "--embeddings", emb, "--model", tinyllama],
+      ...[
+        "--out",
+        out,
+        "--max-samples",
+        "1",
+        "--max-tokens",
+        "12",
+        "--max-length",
+        "1200",
+        "--threads",
+        threads,
+      ],
+      "--json",
+    ]);
+    expect(g.code, g.stderr).toBe(0);
+    const line = JSON.parse(readFileSync(out, "utf8").trim().split("\n")[0]!);
+    const s = await serve([], { model: tinyllama, checkpoint: false });
+    const api = client(s);
+    const body = itemRequest({ dep: { ...itemRequest().dep, method: "no-soft" } });
+    const full = await api.chat.completions.create(body as never);
+    const text = full.choices[0]!.message.content!;
+    expect(text.trim()).toBe(line.prediction);
+    expect(full.usage!.prompt_tokens).toBe(line.prompt_tokens);
+    const stream = await api.chat.completions.create({ ...(body as object), stream: true } as never);
+    let streamed = "";
+    for await (const c of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>)
+      streamed += c.choices[0]?.delta.content ?? "";
+    expect(streamed).toBe(text);
+    expect(await s.stop("SIGTERM")).toBe(0);
+  }, 600_000);
 });
