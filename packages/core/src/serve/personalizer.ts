@@ -152,6 +152,8 @@ export class Personalizer {
   readonly #itemUsers = new Map<string, Set<string>>();
   #version = 0;
   #updates: Promise<unknown> = Promise.resolve();
+  /** the added reviews: in the peer structures at once (the dataset's held-out tail stays held out) */
+  readonly #added = new Set<Review>();
   readonly cacheStats = { hits: 0, misses: 0 };
 
   private constructor(o: PersonalizerOptions, dataset: Dataset, store: EmbeddingStore) {
@@ -446,6 +448,7 @@ export class Personalizer {
     let i = p.length;
     while (i > 0 && p[i - 1]!.timestamp > review.timestamp) i--;
     p.splice(i, 0, review);
+    this.#added.add(review);
     this.#noteItem(key, u.row.category, review.asin);
     u.added++;
     u.lastUpdate = at;
@@ -477,6 +480,7 @@ export class Personalizer {
       split: "test",
       weighting: this.#o.weighting ?? "reference",
       referencePromptAlignment: this.#o.referencePromptAlignment ?? false,
+      alwaysPeers: this.#added,
     });
     this.#sampleOf = new Map(this.#plan.samples.map((s, i) => [`${s.category}\u0000${s.userId}`, i]));
     this.#version++;
