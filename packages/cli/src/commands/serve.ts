@@ -20,6 +20,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, InvalidArgumentError } from "commander";
+import { assertCheckpointFitsLlm } from "../checkpointFit.js";
 import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 import { apiKeyDigest, type ServeState, serveHandler } from "../serve/http.js";
 import { serveMetrics } from "../serve/metrics.js";
@@ -124,12 +125,7 @@ Example:
         const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
         const contextSize = Math.min(4096, o.maxLength + o.maxTokens);
         llm = await Llm.load(modelPath, { threads: o.threads, contextSize });
-        if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
-          throw new DepError(
-            "DEP_CHECKPOINT",
-            `${o.checkpoint} projects to width ${ckpt.config.H} but ${modelPath} has nEmbd ${llm.info.nEmbd}: use the LLM it was trained with (${ckpt.config.llm.file})`,
-          );
-        }
+        if (ckpt) assertCheckpointFitsLlm(ckpt.config, o.checkpoint, llm, modelPath);
         const model = ckpt
           ? new DepModel(ckpt.config, ckpt.params, { threads: o.threads, backend: "auto" })
           : null;
