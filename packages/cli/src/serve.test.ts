@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createGgufEmbedder, embedDataset, modelPath, TINYLLAMA } from "@dep/core";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
+import { writeTinyModel } from "@dep/native-cuda/gguf";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -483,4 +484,34 @@ describe.runIf(process.env.DEP_SLOW_TESTS === "1")("dep serve with the real Tiny
     expect(streamed).toBe(text);
     expect(await s.stop("SIGTERM")).toBe(0);
   }, 600_000);
+});
+
+describe("dep serve: startup errors are one line with their exit code", () => {
+  it("names a checkpoint of another width, a port in use and a store it cannot embed for", async () => {
+    const narrow = join(fx.dir, "narrow.gguf");
+    writeTinyModel(narrow, { arch: "llama", seed: 3, nEmbd: 32, contextLength: 2048 });
+    const base = ["serve", "--data", fx.dataDir, "--embeddings", emb, "--threads", "1", "--port", "0"];
+    const width = dep([
+      ...base,
+      "--checkpoint",
+      checkpoint,
+      "--embedder",
+      `gguf:${fx.modelPath}`,
+      "--model",
+      narrow,
+    ]);
+    expect(width.code, width.stderr).toBe(3);
+    expect(width.stderr).toMatch(
+      /^dep: error: .*projects to width 64 but .*narrow\.gguf has nEmbd 32.*\[DEP_CHECKPOINT\]\n$/,
+    );
+    const noEmbedder = dep([...base, "--model", fx.modelPath]);
+    expect(noEmbedder.code, noEmbedder.stderr).toBe(2);
+    expect(noEmbedder.stderr).toMatch(/pass --embedder/);
+    const s = await serve();
+    const port = new URL(s.url).port;
+    const busy = dep(["serve", "--data", fx.dataDir, "--embeddings", emb, "--port", port, "--threads", "1"]);
+    expect(busy.code, busy.stderr).toBe(2);
+    expect(busy.stderr).toMatch(new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+    expect(await s.stop("SIGTERM")).toBe(0);
+  }, 180_000);
 });

@@ -24,7 +24,10 @@ const content = z.union([
 ]);
 
 const message = z.object({
-  role: z.enum(["system", "developer", "user", "assistant"]),
+  // OpenAI's newer name for the system role; chat templates know "system"
+  role: z
+    .enum(["system", "developer", "user", "assistant"])
+    .transform((r) => (r === "developer" ? "system" : r)),
   content,
 });
 
