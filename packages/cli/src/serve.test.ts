@@ -470,7 +470,11 @@ describe.runIf(process.env.DEP_SLOW_TESTS === "1")("dep serve with the real Tiny
     ]);
     expect(g.code, g.stderr).toBe(0);
     const line = JSON.parse(readFileSync(out, "utf8").trim().split("\n")[0]!);
-    const s = await serve([], { model: tinyllama, checkpoint: false });
+    // without the review added above: the histories `dep generate` sees
+    const s = await serve(["--reviews-file", join(fx.dir, "no-reviews.jsonl")], {
+      model: tinyllama,
+      checkpoint: false,
+    });
     const api = client(s);
     const body = itemRequest({ dep: { ...itemRequest().dep, method: "no-soft" } });
     const full = await api.chat.completions.create(body as never);
