@@ -29,6 +29,7 @@ const COMMANDS = [
   "select",
   "loss",
   "generate",
+  "serve",
   "assets",
   "complete",
   "eval",

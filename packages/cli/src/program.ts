@@ -13,6 +13,7 @@ import { registerInfo } from "./commands/info.js";
 import { registerLoss } from "./commands/loss.js";
 import { registerReport } from "./commands/report.js";
 import { registerSelect } from "./commands/select.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTrain } from "./commands/train.js";
 import { addConfigOptions } from "./config.js";
 import { readVersions } from "./versions.js";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSelect(program);
   registerLoss(program);
   registerGenerate(program);
+  registerServe(program);
   registerEval(program);
   registerReport(program);
   registerDemo(program);

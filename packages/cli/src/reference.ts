@@ -1,11 +1,14 @@
 // The CLI reference in Markdown, generated from the parser itself (docs/CLI.md; a test keeps it in sync).
 import type { Command } from "commander";
+import { SERVE_ENDPOINTS } from "./commands/serve.js";
 import { EXIT } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
 
 function walk(cmd: Command, path: string[], out: string[]): void {
   const name = [...path, cmd.name()].join(" ");
   out.push(`## \`${name}\``, "", "```text", cmd.helpInformation({ error: false }).trimEnd(), "```", "");
+  // what --help adds after the options, where it is reference material (not the examples)
+  if (name === "dep serve") out.push("```text", SERVE_ENDPOINTS, "```", "");
   for (const sub of cmd.commands) if (sub.name() !== "help") walk(sub, [...path, cmd.name()], out);
 }
 

@@ -133,5 +133,18 @@ export {
   writeDiffFile,
 } from "./peers/samples.js";
 export * from "./prompt/index.js";
+export {
+  type ItemPromptRequest,
+  type ItemRef,
+  MARKER_PATTERN,
+  type MessagesPromptRequest,
+  type NewReview,
+  Personalizer,
+  type PersonalizerOptions,
+  SERVED_METHODS,
+  type ServePrompt,
+  type UserSummary,
+} from "./serve/personalizer.js";
+export { GenerationScheduler, type SchedulerOptions, type SchedulerRequest } from "./serve/scheduler.js";
 export * from "./train/index.js";
 export { getOrInsert, hash32, Rng } from "./util/rng.js";

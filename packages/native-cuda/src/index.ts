@@ -3,6 +3,7 @@ export { DepError, fromNative } from "./errors.js";
 export * from "./kernels.js";
 export { cpuRepackDefault, Generation, Llm, quantizeModel } from "./llm/Llm.js";
 export type {
+  BatchRequestOptions,
   ChatMessage,
   GenerateBatchOptions,
   GenerateOptions,

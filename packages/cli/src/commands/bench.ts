@@ -67,6 +67,23 @@ const BENCHMARKS: Benchmark[] = [
       "  --json                 also print every stage's figures as JSON",
     example: "dep bench data -- --users 2000 --diff-users 500",
   },
+  {
+    name: "serve",
+    description: "dep serve under a bounded load on loopback: req/s, p50/p95 latency, gen tok/s, RSS",
+    pkg: "@dep/cli",
+    script: "bench/serve.mjs",
+    options:
+      "  --json                 one JSON document instead of the table\n" +
+      "  --model <gguf>         the LLM (default: the cached TinyLlama)\n" +
+      "  --parallel <n>         dep serve --parallel (default: 4)\n" +
+      "  --clients <list>       concurrent clients per row (default: 1,4,16)\n" +
+      "  --per-client <n>       requests each client sends in turn (default: 2)\n" +
+      "  --gen <n>              new tokens per request (default: 16)\n" +
+      "  --prompt <kind>        chat (a short message, default) | item (the DEP prompt of a test item)\n" +
+      "  --checkpoint <dir>     serve with soft rows (default: none, the no-soft prompt)\n" +
+      "  --rss-requests <n>     short requests while RSS is sampled (default: 1000)",
+    example: "dep bench serve --threads 2 -- --clients 1,4 --rss-requests 200",
+  },
 ];
 
 const require = createRequire(import.meta.url);

@@ -13,6 +13,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
+import { assertCheckpointFitsLlm } from "../checkpointFit.js";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
@@ -72,12 +73,7 @@ export function registerGenerate(program: Command): void {
         ),
       });
       try {
-        if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
-          throw new DepError(
-            "DEP_CHECKPOINT",
-            `${o.checkpoint} projects to width ${ckpt.config.H} but ${modelPath} has nEmbd ${llm.info.nEmbd}: use the LLM it was trained with (${ckpt.config.llm.file})`,
-          );
-        }
+        if (ckpt) assertCheckpointFitsLlm(ckpt.config, o.checkpoint, llm, modelPath);
         const model = ckpt
           ? new DepModel(ckpt.config, ckpt.params, { threads: o.threads, backend: "auto" })
           : null;

@@ -15,6 +15,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
+import { assertCheckpointFitsLlm } from "../checkpointFit.js";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
@@ -102,12 +103,7 @@ export function registerLoss(program: Command): void {
           gradWeights: "f16",
         });
         try {
-          if (config.H !== llm.info.nEmbd) {
-            throw new DepError(
-              "DEP_CHECKPOINT",
-              `${o.checkpoint} projects to width ${config.H} but ${modelPath} has nEmbd ${llm.info.nEmbd}: use the LLM it was trained with (${config.llm.file})`,
-            );
-          }
+          assertCheckpointFitsLlm(config, o.checkpoint, llm, modelPath);
           const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
           const t0 = performance.now();
           const r = await heldOutLoss({

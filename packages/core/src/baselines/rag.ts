@@ -2,12 +2,13 @@
 // item title + review title + text against the target item's title and description), shown as text.
 import type { Dataset, DplRow } from "../data/types.js";
 import { itemKey } from "../data/types.js";
-import type { PromptInput } from "../prompt/types.js";
+import type { PromptInput, PromptItem } from "../prompt/types.js";
 import { Bm25, bm25Tokens } from "./bm25.js";
 
-export function ragPromptInput(ds: Dataset, row: DplRow, k: number): PromptInput {
+/** `targetItem` replaces the item metadata of `row.data.asin` (an item the dataset does not have). */
+export function ragPromptInput(ds: Dataset, row: DplRow, k: number, targetItem?: PromptItem): PromptInput {
   const meta = (asin: string) => ds.items.get(itemKey(row.category, asin));
-  const target = meta(row.data.asin);
+  const target = targetItem ?? meta(row.data.asin);
   const docs = row.profile.map((r) => bm25Tokens(`${meta(r.asin)?.title ?? ""} ${r.title} ${r.text}`));
   const chosen = new Bm25(docs).top(bm25Tokens(`${target?.title ?? ""} ${target?.description ?? ""}`), k);
   return {

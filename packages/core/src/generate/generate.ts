@@ -12,7 +12,7 @@ import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
 import { promptSegments } from "../prompt/segments.js";
-import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
+import type { BuiltPrompt, PromptInput, PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples } from "../train/trainer.js";
 import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "../train/variants.js";
@@ -88,6 +88,46 @@ export interface PredictionLine {
   generated_tokens: number;
 }
 
+/** Throws DEP_USAGE when a trained method has no checkpoint, or one of another architecture. */
+export function assertMethodFits(method: GenerationMethod, model: DepModel | null): void {
+  if (!isTrainedMethod(method)) return;
+  if (!model) throw new DepError("DEP_USAGE", `method ${method} needs a trained checkpoint`);
+  if (model.architecture !== architectureOf(method)) {
+    throw new DepError(
+      "DEP_USAGE",
+      `method ${method} needs a checkpoint of the ${architectureOf(method)} architecture; this one is ${model.architecture}`,
+    );
+  }
+}
+
+/**
+ * The prompt of one generation request for a method (the same for `dep generate` and `dep serve`): the DEP
+ * prompt with the method's soft slots, or without them; `softRows(k)` gives the 2k rows for the k history
+ * reviews kept after the budget cut (trained methods only).
+ */
+export function methodPrompt(
+  llm: PromptTokenizer & { readonly info: { nEmbd: number } },
+  input: PromptInput,
+  o: {
+    method: GenerationMethod;
+    maxLength: number;
+    maxDescriptionChars?: number;
+    softRows: (nHistory: number) => Float32Array | null;
+  },
+): { prompt: BuiltPrompt; segments: Segment[]; softRows: Float32Array | null } {
+  const soft = isTrainedMethod(o.method);
+  const prompt = buildPrompt(llm, input, {
+    maxLength: o.maxLength,
+    softSlots: soft,
+    slotKinds: soft ? slotKindsOf(o.method as DepVariant) : "both",
+    noHistory: o.method === "non-personalized",
+    overBudget: "keep-one",
+    ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
+  });
+  const softRows = soft ? o.softRows(prompt.nHistory) : null;
+  return { prompt, segments: promptSegments(prompt, softRows, llm.info.nEmbd), softRows };
+}
+
 /** Reads the finished lines of a predictions file; drops (and truncates away) a torn last line. */
 export function readFinished(path: string): Map<string, PredictionLine> {
   const rows = readJsonLines(path, "a predictions line", (row) => {
@@ -102,15 +142,7 @@ export async function generatePredictions(
 ): Promise<{ written: number; skipped: number; total: number }> {
   const split = o.split ?? "test";
   const method: GenerationMethod = o.method ?? (o.model ? variantOf(o.model.architecture) : "no-soft");
-  const soft = isTrainedMethod(method);
-  if (soft && !o.model) throw new DepError("DEP_USAGE", `method ${method} needs a trained checkpoint`);
-  if (soft && o.model && o.model.architecture !== architectureOf(method)) {
-    throw new DepError(
-      "DEP_USAGE",
-      `method ${method} needs a checkpoint of the ${architectureOf(method)} architecture; this one is ${o.model.architecture}`,
-    );
-  }
-  const slotKinds = soft ? slotKindsOf(method) : "both";
+  assertMethodFits(method, o.model);
   const { data, samples, rows, dataset } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
     weighting: o.weighting ?? "reference",
     referencePromptAlignment: o.referencePromptAlignment ?? false,
@@ -123,7 +155,6 @@ export async function generatePredictions(
   const todo = data.map((_, i) => i).filter((i) => !done.has(samples.samples[i]!.id));
   const parallel = Math.max(1, o.parallel ?? 4);
   const maxLength = o.maxLength ?? 3072;
-  const H = o.llm.info.nEmbd;
   const sampling = {
     temperature: o.temperature ?? 0.8,
     topP: o.topP ?? 0.95,
@@ -157,20 +188,17 @@ export async function generatePredictions(
           ? ragPromptInput(dataset, chunkRows[j]!, o.ragK ?? 4)
           : { target: s.input.target, history: s.input.history.slice(0, s.k) };
       if (summaries) input.profileSummary = summaries[j]!;
-      const prompt = buildPrompt(o.llm, input, {
+      const { prompt, segments } = methodPrompt(o.llm, input, {
+        method,
         maxLength,
-        softSlots: soft,
-        slotKinds,
-        noHistory: method === "non-personalized",
-        overBudget: "keep-one",
         ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
+        softRows: (nHistory) => {
+          if (!o.model) return null;
+          const x = trimSampleX(s.x, s.index, nHistory, o.model.config.d);
+          return o.model.forward(x, Int32Array.of(nHistory), s.query).soft[0]!;
+        },
       });
-      let softRows: Float32Array | null = null;
-      if (soft && o.model) {
-        const x = trimSampleX(s.x, s.index, prompt.nHistory, o.model.config.d);
-        softRows = o.model.forward(x, Int32Array.of(prompt.nHistory), s.query).soft[0]!;
-      }
-      requests.push(promptSegments(prompt, softRows, H));
+      requests.push(segments);
       promptTokens.push(prompt.nPositions);
     }
     const results = await o.llm.generateBatch(requests, {

@@ -42,8 +42,25 @@ export function buildPeerIndex(options: {
   embeddings: Float32Array;
   dim: number;
   rowOf: (review: Review, row: DplRow) => number;
+  /**
+   * Reviews that are in E[u] and reviewers[] wherever they sit in the profile (dep serve's added reviews:
+   * they count at once instead of waiting to be two reviews from the end). Default: none.
+   */
+  alwaysPeers?: ReadonlySet<Review>;
 }): PeerIndex {
   const { dataset, embeddings, dim, rowOf } = options;
+  const always = options.alwaysPeers ?? new Set<Review>();
+  // profile review i of a P-review test row: in E[u] when i < P0-1, a reviewer entry when i < P0-2, where P0
+  // counts the reviews that are not always in (so the dataset's own held-out tail stays held out)
+  const cuts = (row: DplRow) => {
+    const P0 = row.profile.filter((r) => !always.has(r)).length;
+    let seen = 0;
+    return row.profile.map((r) => {
+      if (always.has(r)) return { inE: true, reviewer: true };
+      const i = seen++;
+      return { inE: i < P0 - 1, reviewer: i < P0 - 2 };
+    });
+  };
   const tests = new Map<string, DplRow>();
   for (const row of dataset.rows) {
     if (row.split !== "test") continue;
@@ -65,7 +82,7 @@ export function buildPeerIndex(options: {
         `user ${users[u]!.split("\u0000")[1]}: the test row has ${P} profile review(s); SPEC §2 needs at least 2`,
       );
     }
-    ePtr[u + 1] = ePtr[u]! + P - 1;
+    ePtr[u + 1] = ePtr[u]! + cuts(tests.get(users[u]!)!).filter((c) => c.inE).length;
   }
   const eRow = new Int32Array(ePtr[U]!);
   const means = new Float32Array(U * dim);
@@ -74,20 +91,22 @@ export function buildPeerIndex(options: {
   const revIndex = new Map<string, number[]>();
   for (let u = 0; u < U; u++) {
     const row = tests.get(users[u]!)!;
-    const P = row.profile.length;
     acc.fill(0);
-    for (let i = 0; i < P - 1; i++) {
-      const r = rowOf(row.profile[i]!, row);
-      eRow[ePtr[u]! + i] = r;
+    let n = 0; // index into E[u]
+    for (const [p, cut] of cuts(row).entries()) {
+      if (!cut.inE) continue;
+      const r = rowOf(row.profile[p]!, row);
+      eRow[ePtr[u]! + n] = r;
       const off = r * dim;
       for (let j = 0; j < dim; j++) acc[j] = acc[j]! + embeddings[off + j]!;
+      if (cut.reviewer) {
+        const key = `${row.category}\u0000${row.profile[p]!.asin}`;
+        getOrInsert(revUsers, key, () => []).push(u);
+        getOrInsert(revIndex, key, () => []).push(n);
+      }
+      n++;
     }
-    for (let j = 0; j < dim; j++) means[u * dim + j] = acc[j]! / (P - 1);
-    for (let i = 0; i < P - 2; i++) {
-      const key = `${row.category}\u0000${row.profile[i]!.asin}`;
-      getOrInsert(revUsers, key, () => []).push(u);
-      getOrInsert(revIndex, key, () => []).push(i);
-    }
+    for (let j = 0; j < dim; j++) means[u * dim + j] = acc[j]! / n;
   }
   const reviewers = new Map<string, Reviewers>();
   for (const [k, us] of revUsers) {

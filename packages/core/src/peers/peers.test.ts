@@ -8,6 +8,7 @@ import { EmbeddingStore, textKey } from "../embed/store.js";
 import { readSafetensors, toFloat32, typedView } from "../io/safetensors.js";
 import { Rng } from "../util/rng.js";
 import { computeDifferences, type DiffWeighting } from "./diff.js";
+import { buildPeerIndex } from "./peerIndex.js";
 import { buildDifferenceSamples, diffSidecarPath, writeDiffFile } from "./samples.js";
 
 const D = 7;
@@ -252,6 +253,32 @@ describe("difference embeddings (SPEC §3)", () => {
     await expect(buildDifferenceSamples({ dataset: other, store, split: "test" })).rejects.toMatchObject({
       code: "DEP_EMBED_MISSING",
     });
+  });
+
+  it("counts `alwaysPeers` reviews in E[u] and reviewers[] wherever they are (dep serve's added reviews)", () => {
+    const rowOf = (r: Review) => store.rowOf(textKey(r.text))!;
+    const args = { dataset: ds, embeddings: store.matrix(), dim: D, rowOf };
+    const plain = buildPeerIndex(args);
+    const test = ds.rows.find((r) => r.split === "test")!;
+    const u = plain.userNumber.get(`${test.category}\u0000${test.userId}`)!;
+    const P = test.profile.length;
+    const last = test.profile[P - 1]!; // held out of E[u] and reviewers[] by SPEC §2
+    const second = test.profile[P - 2]!; // in E[u], not in reviewers[]
+    const withAdded = buildPeerIndex({ ...args, alwaysPeers: new Set([last]) });
+    const rows = (ix: typeof plain) => Array.from(ix.eRow.subarray(ix.ePtr[u]!, ix.ePtr[u + 1]!));
+    expect(rows(plain)).toEqual(test.profile.slice(0, P - 1).map(rowOf));
+    // the added review joins E[u] and reviewers[]; the dataset's own held-out tail stays held out
+    expect(rows(withAdded)).toEqual([...test.profile.slice(0, P - 2), last].map(rowOf));
+    const has = (ix: typeof plain, r: Review) => {
+      const rv = ix.reviewers.get(`${test.category}\u0000${r.asin}`);
+      return rv ? Array.from(rv.user).includes(u) : false;
+    };
+    expect(has(plain, last)).toBe(false);
+    expect(has(withAdded, last)).toBe(true);
+    expect(has(withAdded, second)).toBe(false);
+    expect(Array.from(withAdded.means.subarray(u * D, (u + 1) * D))).not.toEqual(
+      Array.from(plain.means.subarray(u * D, (u + 1) * D)),
+    );
   });
 
   it("computeDifferences rejects a target without peers", () => {

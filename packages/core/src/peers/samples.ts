@@ -54,6 +54,8 @@ export interface DifferenceSamplesOptions {
   seed?: number;
   /** swap in another kernel (default: the fused native kernel; `computeDifferences` is the TypeScript oracle) */
   kernel?: DiffKernel;
+  /** reviews counted in the peer structures wherever they are in a profile (see buildPeerIndex) */
+  alwaysPeers?: ReadonlySet<Review>;
   /** samples per kernel call when streaming (default 4096) */
   chunkSamples?: number;
   onProgress?: (p: { stage: string; done: number; total: number }) => void;
@@ -150,7 +152,13 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
     keyCache.set(r, n);
     return n;
   };
-  const index = buildPeerIndex({ dataset, embeddings, dim, rowOf });
+  const index = buildPeerIndex({
+    dataset,
+    embeddings,
+    dim,
+    rowOf,
+    ...(options.alwaysPeers ? { alwaysPeers: options.alwaysPeers } : {}),
+  });
   const t2 = performance.now();
   options.onProgress?.({ stage: "index", done: index.users.length, total: index.users.length });
 

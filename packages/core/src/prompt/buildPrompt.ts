@@ -80,13 +80,28 @@ function render(
   slotKinds: SlotKinds,
   system: string,
 ): BuiltPrompt {
-  const rendered = tok.applyChatTemplate(
-    [
-      { role: "system", content: system },
-      { role: "user", content: userMessage(input, k, slotKinds) },
-    ],
-    { addAssistant: true },
-  );
+  const messages = [
+    { role: "system", content: system },
+    { role: "user", content: userMessage(input, k, slotKinds) },
+  ];
+  const nSoftRows = slotKinds === "none" ? 0 : slotKinds === "user" ? (k > 0 ? 1 : 0) : 2 * k;
+  return { ...renderMessages(tok, messages, nSoftRows), nHistory: k };
+}
+
+/**
+ * Renders chat messages with the model's template, with SLOT_MARK(row) in their text turned into soft
+ * positions (row `row` of the `nSoftRows` soft rows). nHistory is 0: the caller knows what the rows are.
+ */
+export function renderMessages(
+  tok: PromptTokenizer,
+  messages: ReadonlyArray<{ role: string; content: string }>,
+  nSoftRows: number,
+): BuiltPrompt {
+  return splitSlots(tok, tok.applyChatTemplate(messages, { addAssistant: true }), nSoftRows);
+}
+
+/** Tokenizes rendered prompt text, with SLOT_MARK(row) in it turned into soft positions. */
+export function splitSlots(tok: PromptTokenizer, rendered: string, nSoftRows: number): BuiltPrompt {
   const pieces: PromptPiece[] = [];
   const ids: number[] = [];
   const slots: number[] = [];
@@ -114,8 +129,8 @@ function render(
   }
   return {
     pieces,
-    nHistory: k,
-    nSoftRows: slotKinds === "none" ? 0 : slotKinds === "user" ? (k > 0 ? 1 : 0) : 2 * k,
+    nHistory: 0,
+    nSoftRows,
     nPositions: ids.length,
     inputIds: Int32Array.from(ids),
     slotIndex: Int32Array.from(slots),

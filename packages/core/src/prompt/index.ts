@@ -1,6 +1,12 @@
-export { type BuildPromptOptions, buildPrompt, DEFAULT_MAX_LENGTH } from "./buildPrompt.js";
+export {
+  type BuildPromptOptions,
+  buildPrompt,
+  DEFAULT_MAX_LENGTH,
+  renderMessages,
+  splitSlots,
+} from "./buildPrompt.js";
 export { promptSegments, promptSegmentsWithRows } from "./segments.js";
-export { type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
+export { SLOT_MARK, type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
 export type {
   BuiltPrompt,
   PromptHistoryReview,

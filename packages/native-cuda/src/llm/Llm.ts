@@ -156,32 +156,62 @@ export class Llm {
     if (nativeRequests.length === 0) return [];
     const sampling = { ...samplingOf(options), parallel: options.parallel ?? 4 };
     if (options.signal?.aborted) return nativeRequests.map(() => emptyResult("aborted"));
+    const per = nativeRequests.map((_, i) => options.perRequest?.[i]);
     try {
       return await this.enqueue(async (handle) => {
-        const streamers = nativeRequests.map(
-          () => new TextStreamer((tokens) => handle.detokenize(tokens, true, false), options.stop ?? []),
+        const streamers = per.map(
+          (p) =>
+            new TextStreamer(
+              (tokens) => handle.detokenize(tokens, true, false),
+              p?.stop ?? options.stop ?? [],
+            ),
         );
-        const stopped = new Set<number>();
+        // why a request was cut short from here (it is then cancelled natively, freeing its sequence)
+        const ended = new Map<number, GenerationResult["stopReason"]>();
+        const end = (request: number, reason: GenerationResult["stopReason"]) => {
+          if (ended.has(request)) return;
+          ended.set(request, reason);
+          handle.cancelRequest(request);
+        };
         const onAbort = () => handle.abort();
         options.signal?.addEventListener("abort", onAbort, { once: true });
+        const cancels = per.map((p, i) => {
+          if (!p?.signal) return null;
+          const cancel = () => end(i, "aborted");
+          if (p.signal.aborted) cancel();
+          else p.signal.addEventListener("abort", cancel, { once: true });
+          return cancel;
+        });
         try {
           const stats = await handle.generateBatch(nativeRequests, sampling, (request, token) => {
             const streamer = streamers[request];
-            if (!streamer || stopped.has(request)) return;
-            streamer.push(token);
-            if (streamer.stopped) {
-              stopped.add(request);
+            if (!streamer) return;
+            if (ended.has(request)) {
+              // tokens arrive asynchronously: a cancel sent before the native batch began is sent again
               handle.cancelRequest(request);
+              return;
             }
+            const piece = streamer.push(token);
+            if (piece) per[request]?.onText?.(piece);
+            if (streamer.stopped) end(request, "stop");
+            else if (streamer.tokens.length >= (per[request]?.maxTokens ?? Number.POSITIVE_INFINITY))
+              end(request, "maxTokens");
           });
           return stats.map((st, i) => {
             const streamer = streamers[i];
             if (!streamer) throw new DepError("DEP_NATIVE", "generateBatch: missing request result");
-            streamer.flush();
-            return makeResult(streamer, st, stopped.has(i));
+            const tail = ended.get(i) === "aborted" ? "" : streamer.flush();
+            if (tail) per[i]?.onText?.(tail);
+            const result = makeResult(streamer, st, ended.get(i) === "stop");
+            const reason = ended.get(i);
+            return reason && reason !== "stop" ? { ...result, stopReason: reason } : result;
           });
         } finally {
           options.signal?.removeEventListener("abort", onAbort);
+          per.forEach((p, i) => {
+            const cancel = cancels[i];
+            if (cancel) p?.signal?.removeEventListener("abort", cancel);
+          });
         }
       });
     } catch (err) {

@@ -229,6 +229,46 @@ describe.each(["llama", "qwen2"] as const)("tiny %s: soft prompts and gradients"
     expect(Array.from(sb[1]!.tokens)).toEqual(Array.from(s0.tokens));
   });
 
+  it("generateBatch per request: streamed text, its own token cap, stop strings and cancellation", async () => {
+    const requests: Segment[][] = [
+      [{ text: "Once upon a time" }],
+      [{ text: "The best pizza in town" }],
+      [{ text: "My phone" }],
+    ];
+    const alone = [];
+    for (const r of requests) alone.push(await llm.complete(r, { maxTokens: 12 }));
+    const pieces: string[][] = requests.map(() => []);
+    const cancel = new AbortController();
+    cancel.abort();
+    const stop = alone[2]!.text.slice(2, 4);
+    const batch = await llm.generateBatch(requests, {
+      maxTokens: 12,
+      parallel: 2,
+      perRequest: [
+        { onText: (p) => pieces[0]!.push(p) },
+        { maxTokens: 5, onText: (p) => pieces[1]!.push(p) },
+        { signal: cancel.signal, stop: [stop], onText: (p) => pieces[2]!.push(p) },
+      ],
+    });
+    expect(batch[0]!.text).toBe(alone[0]!.text);
+    expect(pieces[0]!.join("")).toBe(alone[0]!.text);
+    expect(Array.from(batch[1]!.tokens)).toEqual(Array.from(alone[1]!.tokens.subarray(0, 5)));
+    expect(batch[1]!.stopReason).toBe(alone[1]!.tokens.length > 5 ? "maxTokens" : alone[1]!.stopReason);
+    expect(pieces[1]!.join("")).toBe(batch[1]!.text);
+    expect(batch[2]!.stopReason).toBe("aborted");
+    expect(batch[2]!.tokens.length).toBe(0);
+    // a request cancelled mid-way frees its sequence: the others still finish as alone
+    const mid = new AbortController();
+    const r = await llm.generateBatch(requests, {
+      maxTokens: 12,
+      parallel: 2,
+      perRequest: [{ signal: mid.signal, onText: () => mid.abort() }],
+    });
+    expect(r[0]!.stopReason).toBe("aborted");
+    expect(r[1]!.text).toBe(alone[1]!.text);
+    expect(r[2]!.text).toBe(alone[2]!.text);
+  });
+
   it("raises coded errors for bad inputs", async () => {
     const tokens = llm.tokenize("hello", { addSpecial: true });
     await expect(llm.lossAndGrad([{ tokens }], new Int32Array(0))).rejects.toMatchObject({

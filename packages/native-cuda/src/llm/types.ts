@@ -82,6 +82,20 @@ export interface GenerateBatchOptions extends Omit<GenerateOptions, "signal"> {
   parallel?: number;
   /** Stops every request within one decoding step. */
   signal?: AbortSignal;
+  /** Per-request settings, by request index (e.g. one HTTP client per request). */
+  perRequest?: ReadonlyArray<BatchRequestOptions | undefined>;
+}
+
+/** What may differ between the requests of one batch (the sampler settings may not). */
+export interface BatchRequestOptions {
+  /** At most this many tokens for this request (at most the batch's `maxTokens`). */
+  maxTokens?: number;
+  /** Stop strings for this request, in place of the batch's `stop`. */
+  stop?: readonly string[];
+  /** Cancels this request alone (stop reason "aborted"); its sequence is freed for the next request. */
+  signal?: AbortSignal;
+  /** Receives this request's text as it is produced (whole UTF-8 characters, stop strings held back). */
+  onText?: (piece: string) => void;
 }
 
 export interface LossAndGradResult {
