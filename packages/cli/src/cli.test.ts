@@ -149,6 +149,26 @@ describe("dep CLI", () => {
     expect(existsSync(join(out, "table.md"))).toBe(false);
   });
 
+  it("writes per-sample scores with --per-sample --out, atomically, and prints the same corpus scores", () => {
+    const preds = join(dir, "good.jsonl");
+    const lines = [
+      { sample_id: "a", prediction: "the cat sat on the mat", reference: "the cat is on the mat" },
+      { sample_id: "b", prediction: "hello world", reference: "goodbye world" },
+    ];
+    writeFileSync(preds, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    const out = join(dir, "per-sample", "scores.json");
+    const r = dep(["eval", "--predictions", preds, "--per-sample", "--out", out, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const per = JSON.parse(readFileSync(out, "utf8"));
+    expect(Object.keys(per.samples)).toEqual(["a", "b"]);
+    expect(per.samples.b.bleu).toBeCloseTo(50, 10); // p1 = 1/2, p2 smoothed to 1/2, effective order 2
+    expect(per.corpus).toEqual(JSON.parse(r.stdout));
+    expect(JSON.parse(dep(["eval", "--predictions", preds, "--json"]).stdout)).toEqual(per.corpus);
+    const usage = dep(["eval", "--predictions", preds, "--per-sample"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--per-sample needs --out FILE/);
+  });
+
   it("exits 3 on a corrupt checkpoint", () => {
     const ckpt = join(dir, "ckpt");
     mkdirSync(ckpt, { recursive: true });

@@ -2,11 +2,14 @@ export {
   type EvalReport,
   type EvaluateOptions,
   evaluateByGroup,
+  evaluatePerSample,
   evaluatePredictions,
   evaluateRecords,
+  type PerSampleReport,
   type PredictionRecord,
   parsePredictions,
   readPredictions,
+  type SampleScores,
 } from "./evaluate.js";
 export {
   type BertScoreBaseline,
@@ -17,7 +20,15 @@ export {
   type TokenEmbeddings,
   type TokenEncoder,
 } from "./metrics/bertscore.js";
-export { type BleuOptions, type BleuResult, bleu, SACREBLEU_VERSION, tokenize13a } from "./metrics/bleu.js";
+export {
+  type BleuOptions,
+  type BleuResult,
+  bleu,
+  bleuSignature,
+  SACREBLEU_VERSION,
+  sentenceBleu,
+  tokenize13a,
+} from "./metrics/bleu.js";
 export { llmTokenEncoder, loadGgufTokenEncoder, type TokenEmbeddingLlm } from "./metrics/ggufEncoder.js";
 export {
   type MeteorOptions,
