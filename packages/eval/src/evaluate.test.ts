@@ -12,8 +12,7 @@ import {
 import type { TokenEncoder } from "./metrics/bertscore.js";
 import { bertScore } from "./metrics/bertscore.js";
 import { bleu, sentenceBleu } from "./metrics/bleu.js";
-import { meteor, singleMeteorScore } from "./metrics/meteor/meteor.js";
-import { punktTokenizer } from "./metrics/meteor/meteor.js";
+import { meteor, punktTokenizer, singleMeteorScore } from "./metrics/meteor/meteor.js";
 import { wordTokenize } from "./metrics/meteor/wordTokenize.js";
 import { rouge, rougePair } from "./metrics/rouge.js";
 import { formatGroupTable, formatReport, formatTable } from "./table.js";
