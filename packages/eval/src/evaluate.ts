@@ -154,7 +154,7 @@ export async function evaluateRecords(
 }
 
 /** The id a record is keyed by: its `sample_id` (as dep generate writes it), else `id`, else `line N`. */
-function recordId(r: PredictionRecord, i: number): string {
+export function recordId(r: PredictionRecord, i: number): string {
   for (const key of ["sample_id", "id"]) {
     const v = r[key];
     if (typeof v === "string" && v.length > 0) return v;
