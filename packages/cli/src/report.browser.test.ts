@@ -12,14 +12,26 @@ import { expectReportWorks } from "./testing/browserExpectations.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, "..", "dist", "bin.js");
-const PUNKT = resolve(here, "..", "..", "..", "..", "shared", "nltk_data", "tokenizers", "punkt_tab", "english");
+const PUNKT = resolve(
+  here,
+  "..",
+  "..",
+  "..",
+  "..",
+  "shared",
+  "nltk_data",
+  "tokenizers",
+  "punkt_tab",
+  "english",
+);
 const dir = mkdtempSync(join(tmpdir(), "dep-report-browser-"));
 afterAll(() => {
   if (!process.env.DEP_KEEP_TEST_OUTPUT) rmSync(dir, { recursive: true, force: true });
 });
 
 const available = chromiumAvailable();
-if (!available) console.warn(`SKIPPED: the browser test needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
+if (!available)
+  console.warn(`SKIPPED: the browser test needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 describe.runIf(available)("dep report --html in headless Chromium", () => {
   it("loads offline without errors, shows every method, sorts, filters and opens a user page", async () => {
@@ -39,7 +51,9 @@ describe.runIf(available)("dep report --html in headless Chromium", () => {
     expectReportWorks(seen, { methods: ["dep", "rag", "no-soft"], samples: 60, perSample });
     expect(seen.userPage.samples).toBe(2); // fixture users have one sample per category
     expect(existsSync(shot)).toBe(true);
-    console.log(`report screenshots: ${shot} (+ -top.png, -user.png); page ready in ${seen.loadMs.toFixed(0)} ms`);
+    console.log(
+      `report screenshots: ${shot} (+ -top.png, -user.png); page ready in ${seen.loadMs.toFixed(0)} ms`,
+    );
   }, 180_000);
 });
 

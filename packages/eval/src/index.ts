@@ -11,6 +11,10 @@ export {
   readPredictions,
   type SampleScores,
 } from "./evaluate.js";
+export { rocAuc } from "./explain/auc.js";
+export { type ExplainOptions, explain } from "./explain/explain.js";
+export { distinctiveWords } from "./explain/logOdds.js";
+export type * from "./explain/types.js";
 export {
   type BertScoreBaseline,
   type BertScoreOptions,

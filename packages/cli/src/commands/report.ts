@@ -29,7 +29,10 @@ export function registerReport(program: Command): void {
       false,
     )
     .option("--data <dir>", "dataset folder, for item titles in the predictions browser (with --html)")
-    .option("--explain <path>", "dep explain's output folder or explain.json: SAE section and user pages (with --html)")
+    .option(
+      "--explain <path>",
+      "dep explain's output folder or explain.json: SAE section and user pages (with --html)",
+    )
     .option("--title <text>", "the HTML report's title", "DEP report")
     .option("--json", "print the written file list as JSON", false)
     .addHelpText(

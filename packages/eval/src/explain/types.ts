@@ -46,15 +46,15 @@ export interface UserReport {
 }
 
 export interface TraitRecovery {
-  /** e.g. "register=enthusiastic", "top_aspect=plot", "exclamation_rate>median" */
+  /** e.g. "register=enthusiastic", "top_aspect=plot (Books)" (among Books users), "exclamation_rate>median" */
   trait: string;
   positives: number;
   negatives: number;
   /** which rows' per-user means are scored: the user's own reviews (his) or their differences (diff) */
   rows: "his" | "diff";
-  /** the unit chosen on one half of the users (the other half's AUC is reported), per fold */
+  /** the unit chosen in each cross-validation fold (on the other folds' users) */
   units: number[];
-  /** AUC of the chosen unit on the held-out half, averaged over both folds; chance is 0.5 */
+  /** AUC over all users of the held-out values of the units chosen without them (5-fold); chance is 0.5 */
   heldOutAuc: number;
   /** best AUC over all units on all users (optimistic: chosen and scored on the same users) */
   inSampleAuc: number;

@@ -1,4 +1,4 @@
-export { type Interval, bootstrapMeanInterval } from "./bootstrap.js";
+export { bootstrapMeanInterval, type Interval } from "./bootstrap.js";
 export { type BrowserData, buildBrowserData, SAMPLE_METRICS } from "./html/reportData.js";
 export { loadRun } from "./loadRuns.js";
 export { type ChartIntervals, methodComparisonSpec, renderChart, trainingCurvesSpec } from "./plots.js";

@@ -3,7 +3,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
-import { type PerSampleReport, type PredictionRecord, parsePredictions, type SampleScores } from "../evaluate.js";
+import {
+  type PerSampleReport,
+  type PredictionRecord,
+  parsePredictions,
+  type SampleScores,
+} from "../evaluate.js";
 import type { RunRecord } from "./types.js";
 
 export const PREDICTION_FILES = ["preds.jsonl", "predictions.jsonl"] as const;

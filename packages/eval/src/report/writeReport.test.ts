@@ -108,14 +108,17 @@ describe("the HTML report", () => {
     const runs = await writeFixtureRuns(join(dir, "fixture"), { samples: 12, punktDir: PUNKT_DIR });
     const out = join(dir, "html");
     const res = await writeReport(runs, out, { html: true, title: "Fixture <report>" });
-    for (const f of ["report.html", "methods.vl.json", "training.vl.json"]) expect(res.files).toContain(join(out, f));
+    for (const f of ["report.html", "methods.vl.json", "training.vl.json"])
+      expect(res.files).toContain(join(out, f));
     const html = readFileSync(join(out, "report.html"), "utf8");
     // nothing to fetch: no external scripts, styles, images or links
     expect(html).not.toMatch(/<(script|img|link|iframe)[^>]+(src|href)=/i);
     expect(html).not.toMatch(/url\(/);
     expect(html).toContain("<title>Fixture &lt;report&gt;</title>");
     expect(html).toContain("<svg");
-    const data = JSON.parse(html.match(/<script type="application\/json" id="report-data">(.*?)<\/script>/s)![1]!);
+    const data = JSON.parse(
+      html.match(/<script type="application\/json" id="report-data">(.*?)<\/script>/s)![1]!,
+    );
     expect(data.methods).toEqual(["dep", "rag", "no-soft"]);
     expect(data.base).toBe("dep");
     expect(data.samples.id).toHaveLength(12);
@@ -125,7 +128,9 @@ describe("the HTML report", () => {
     expect(data.scores.rag.meteor[3]).toBeCloseTo(per.samples[id].meteor, 5);
     // the bar chart's spec carries bootstrap intervals around the per-sample means, and compiles
     const spec = JSON.parse(readFileSync(join(out, "methods.vl.json"), "utf8"));
-    const meteorDep = spec.data.values.find((v: { method: string; metric: string }) => v.method === "dep" && v.metric === "METEOR");
+    const meteorDep = spec.data.values.find(
+      (v: { method: string; metric: string }) => v.method === "dep" && v.metric === "METEOR",
+    );
     expect(meteorDep.lo).toBeLessThan(meteorDep.value);
     expect(meteorDep.hi).toBeGreaterThan(meteorDep.value);
     expect(spec.data.values.find((v: { metric: string }) => v.metric === "BLEU").lo).toBeUndefined();
@@ -136,7 +141,9 @@ describe("the HTML report", () => {
     const runs = await writeFixtureRuns(join(dir, "fixture-bad"), { samples: 4, punktDir: PUNKT_DIR });
     writeFileSync(join(runs[0]!, "per-sample.json"), '{"format": "something else"}');
     const out = join(dir, "html-bad");
-    await expect(writeReport(runs, out, { html: true })).rejects.toThrow(/per-sample\.json: not a per-sample score file/);
+    await expect(writeReport(runs, out, { html: true })).rejects.toThrow(
+      /per-sample\.json: not a per-sample score file/,
+    );
     expect(existsSync(join(out, "table.md"))).toBe(false);
   });
 });

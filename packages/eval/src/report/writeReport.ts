@@ -12,7 +12,7 @@ import { loadRun } from "./loadRuns.js";
 import { type ChartIntervals, methodComparisonSpec, renderChart, trainingCurvesSpec } from "./plots.js";
 import { loadRunSamples, type RunSamples } from "./runSamples.js";
 import { buildTable, type ReportTable, tableCsv, tableMarkdown } from "./table.js";
-import { TABLE_METRICS, type RunRecord } from "./types.js";
+import { type RunRecord, TABLE_METRICS } from "./types.js";
 
 function writeAtomic(path: string, data: string | Buffer): void {
   const tmp = `${path}.tmp-${process.pid}`;

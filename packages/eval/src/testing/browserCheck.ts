@@ -72,7 +72,9 @@ export async function checkReportInBrowser(htmlPath: string, screenshot: string)
     await page.goto(url, { waitUntil: "load" });
     await page.waitForSelector("body[data-ready='1']", { timeout: 60_000 });
     const loadMs = performance.now() - t0;
-    const methods = await page.$$eval("table.results tbody th.method", (ths) => ths.map((t) => t.textContent ?? ""));
+    const methods = await page.$$eval("table.results tbody th.method", (ths) =>
+      ths.map((t) => t.textContent ?? ""),
+    );
     const ids = () => page.$$eval("#rows tr", (trs) => trs.map((t) => t.getAttribute("data-id") ?? ""));
     const info = async () => pageCount((await page.textContent("#page-info")) ?? "");
     const firstPage = await ids();
@@ -98,7 +100,9 @@ export async function checkReportInBrowser(htmlPath: string, screenshot: string)
     const category = categories[categories.length - 1] ?? "";
     await page.selectOption("#filter-category", category);
     const categoryCounts = await info();
-    const categoryCells = await page.$$eval("#rows tr td.who .muted", (ds) => ds.map((d) => d.textContent ?? ""));
+    const categoryCells = await page.$$eval("#rows tr td.who .muted", (ds) =>
+      ds.map((d) => d.textContent ?? ""),
+    );
     const categoryRowsShown = categoryCells.length;
     await page.selectOption("#filter-category", "");
 

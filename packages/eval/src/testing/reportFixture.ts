@@ -44,7 +44,9 @@ export async function writeFixtureRuns(dir: string, o: FixtureOptions): Promise<
     mkdirSync(run, { recursive: true });
     const lines: PredictionRecord[] = base.map((b) => {
       const words = b.reference.replace(/\.$/, "").split(" ");
-      const prediction = words.map((w) => (rng.float() < copy ? w : rng.pick(WORDS))).slice(0, 10 + rng.int(40));
+      const prediction = words
+        .map((w) => (rng.float() < copy ? w : rng.pick(WORDS)))
+        .slice(0, 10 + rng.int(40));
       return { method, ...b, prediction: `${prediction.join(" ")}.` };
     });
     writeFileSync(join(run, "preds.jsonl"), `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
@@ -53,9 +55,9 @@ export async function writeFixtureRuns(dir: string, o: FixtureOptions): Promise<
     writeFileSync(join(run, "eval.json"), JSON.stringify({ ...per.corpus, method, category: "synthetic" }));
     if (runs.length === 0)
       writeFileSync(
-      join(run, "metrics.jsonl"),
-      `${Array.from({ length: 12 }, (_, s) => JSON.stringify({ step: s + 1, loss: 3 - 0.1 * s * copy, loss_lm: 2.5 - 0.08 * s * copy })).join("\n")}\n`,
-    );
+        join(run, "metrics.jsonl"),
+        `${Array.from({ length: 12 }, (_, s) => JSON.stringify({ step: s + 1, loss: 3 - 0.1 * s * copy, loss_lm: 2.5 - 0.08 * s * copy })).join("\n")}\n`,
+      );
     runs.push(run);
   }
   return runs;

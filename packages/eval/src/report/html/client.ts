@@ -156,8 +156,16 @@ export function reportApp(): void {
     for (const i of order.slice(start, start + PAGE)) {
       const tr = el("tr", { "data-id": S.id[i]! });
       const who = el("td", { class: "who" });
-      const link = el("a", { href: `#user/${encodeURIComponent(S.user[i]!)}`, class: "user-link" }, S.user[i]!);
-      who.append(link, el("div", { class: "muted" }, S.category[i]!), el("div", { class: "item" }, S.item[i]!));
+      const link = el(
+        "a",
+        { href: `#user/${encodeURIComponent(S.user[i]!)}`, class: "user-link" },
+        S.user[i]!,
+      );
+      who.append(
+        link,
+        el("div", { class: "muted" }, S.category[i]!),
+        el("div", { class: "item" }, S.item[i]!),
+      );
       const d = delta(i);
       if (d !== null) {
         const label = data.metrics.find((m) => m.key === state.metric)?.label ?? state.metric;
@@ -175,8 +183,7 @@ export function reportApp(): void {
       tbody.append(tr);
     }
     const pages = Math.max(1, Math.ceil(order.length / PAGE));
-    $("page-info").textContent =
-      `${order.length} of ${N} samples · page ${state.page + 1} of ${pages}`;
+    $("page-info").textContent = `${order.length} of ${N} samples · page ${state.page + 1} of ${pages}`;
     $<HTMLButtonElement>("prev-page").disabled = state.page === 0;
     $<HTMLButtonElement>("next-page").disabled = state.page >= pages - 1;
   };
@@ -244,7 +251,13 @@ export function reportApp(): void {
       body.append(el("h3", {}, "How this user differs from peers (SAE units on the difference rows)"));
       const table = el("table", { class: "units" });
       const head = el("tr");
-      for (const h of ["unit", "z vs peers", "user / peers mean", "words of the unit's top reviews", "user's reviews that drive it"])
+      for (const h of [
+        "unit",
+        "z vs peers",
+        "user / peers mean",
+        "words of the unit's top reviews",
+        "user's reviews that drive it",
+      ])
         head.append(el("th", {}, h));
       table.append(head);
       for (const u of info.units) {
@@ -257,19 +270,27 @@ export function reportApp(): void {
         );
         const reviews = el("td");
         for (const r of u.reviews)
-          reviews.append(el("div", { class: "excerpt" }, `${r.title} (${r.activation.toFixed(3)}): ${r.excerpt}`));
+          reviews.append(
+            el("div", { class: "excerpt" }, `${r.title} (${r.activation.toFixed(3)}): ${r.excerpt}`),
+          );
         tr.append(reviews);
         table.append(tr);
       }
       body.append(table);
     } else {
-      body.append(el("p", { class: "muted" }, "No SAE explanation for this user (run dep explain and pass --explain)."));
+      body.append(
+        el("p", { class: "muted" }, "No SAE explanation for this user (run dep explain and pass --explain)."),
+      );
     }
     body.append(el("h3", {}, "This user's samples"));
     for (let i = 0; i < N; i++) {
       if (S.user[i] !== user) continue;
       const box = el("div", { class: "sample" });
-      box.append(el("div", { class: "muted" }, `${S.id[i]} · ${S.item[i]}`), el("h4", {}, "Reference"), el("div", { class: "text" }, S.reference[i]!));
+      box.append(
+        el("div", { class: "muted" }, `${S.id[i]} · ${S.item[i]}`),
+        el("h4", {}, "Reference"),
+        el("div", { class: "text" }, S.reference[i]!),
+      );
       for (const m of data.methods) {
         const p = data.pred[m]![i];
         if (p === null || p === undefined) continue;

@@ -31,7 +31,10 @@ let jsdiff: string | null = null;
 function jsdiffSource(): string {
   if (jsdiff === null) {
     const pkg = createRequire(import.meta.url).resolve("diff/package.json");
-    jsdiff = readFileSync(join(dirname(pkg), "dist", "diff.min.js"), "utf8").replace(/<\/script/gi, "<\\/script");
+    jsdiff = readFileSync(join(dirname(pkg), "dist", "diff.min.js"), "utf8").replace(
+      /<\/script/gi,
+      "<\\/script",
+    );
   }
   return jsdiff;
 }
@@ -72,13 +75,16 @@ function signatures(runs: readonly RunRecord[], sample: PageInput["sampleSignatu
   add("ROUGE", "rouge_score 0.1.2, HF evaluate bootstrap median (n=1000, seed 42)");
   for (const [k, v] of Object.entries(sample ?? {})) add(`per-sample ${k}`, v);
   const items = [...seen].map(
-    ([metric, sigs]) => `<li><b>${esc(metric)}</b>: ${[...sigs].map((s) => `<code>${esc(s)}</code>`).join(" ")}</li>`,
+    ([metric, sigs]) =>
+      `<li><b>${esc(metric)}</b>: ${[...sigs].map((s) => `<code>${esc(s)}</code>`).join(" ")}</li>`,
   );
   return `<ul class="sigs">${items.join("")}</ul>`;
 }
 
 function browserSection(b: BrowserData): string {
-  const methodHeads = b.methods.map((m) => `<th data-sort="score:${esc(m)}" title="sort by this method's score">${esc(m)}</th>`).join("");
+  const methodHeads = b.methods
+    .map((m) => `<th data-sort="score:${esc(m)}" title="sort by this method's score">${esc(m)}</th>`)
+    .join("");
   return `<section id="browser"><h2>Predictions</h2>
 <p class="muted">One row per sample: the reference and each method's prediction; words a prediction shares with the reference are <mark>highlighted</mark>. Scores are sentence-level (BLEU: sacreBLEU sentence_bleu; ROUGE F; METEOR; BERTScore F1). Click a user for their page.</p>
 <div class="controls">
@@ -115,7 +121,10 @@ function explainSection(x: ExplainResult): string {
     .map(
       (u) =>
         `<tr><td>#${u.unit}</td><td class="num">${(100 * u.activationRate).toFixed(1)}%</td><td>${esc(u.label.map((w) => w.word).join(", "))}</td><td><details><summary>${u.top.length} reviews</summary>${u.top
-          .map((r) => `<div class="excerpt"><b>${esc(r.title)}</b> (${esc(r.user_id)}, ${r.activation.toFixed(3)}): ${esc(r.excerpt)}</div>`)
+          .map(
+            (r) =>
+              `<div class="excerpt"><b>${esc(r.title)}</b> (${esc(r.user_id)}, ${r.activation.toFixed(3)}): ${esc(r.excerpt)}</div>`,
+          )
           .join("")}</details></td></tr>`,
     )
     .join("");
