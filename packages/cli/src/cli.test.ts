@@ -33,6 +33,7 @@ const COMMANDS = [
   "complete",
   "eval",
   "report",
+  "explain",
   "demo",
   "bench",
 ];
