@@ -2,8 +2,7 @@
 // per-sample scores (see src/testing/reportFixture.ts), `writeReport --html`, then headless Chromium opens the
 // page and times load -> browser ready, a sort and a filter. Figures are printed, never asserted.
 //   pnpm --filter @dep/eval bench:report [N]     (builds, then runs; Chromium at /usr/bin/chromium)
-import { statSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -12,7 +11,18 @@ import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable, writeFixtureRuns } from "..
 
 const n = Number(process.argv[2] ?? 10_000);
 const here = fileURLToPath(new URL(".", import.meta.url));
-const punktDir = resolve(here, "..", "..", "..", "..", "shared", "nltk_data", "tokenizers", "punkt_tab", "english");
+const punktDir = resolve(
+  here,
+  "..",
+  "..",
+  "..",
+  "..",
+  "shared",
+  "nltk_data",
+  "tokenizers",
+  "punkt_tab",
+  "english",
+);
 const dir = mkdtempSync(join(tmpdir(), "dep-report-bench-"));
 const secs = (t) => ((performance.now() - t) / 1000).toFixed(1);
 
@@ -22,7 +32,9 @@ console.log(`${n} samples x 3 methods: predictions + dep eval --per-sample in ${
 t = performance.now();
 await writeReport(runs, join(dir, "report"), { html: true });
 const html = join(dir, "report", "report.html");
-console.log(`writeReport --html: ${secs(t)} s; report.html ${(statSync(html).size / 1e6).toFixed(1)} MB (${html})`);
+console.log(
+  `writeReport --html: ${secs(t)} s; report.html ${(statSync(html).size / 1e6).toFixed(1)} MB (${html})`,
+);
 
 if (!chromiumAvailable()) {
   console.log(`no Chromium at ${CHROMIUM}: load time not measured`);

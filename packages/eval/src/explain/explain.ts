@@ -41,6 +41,8 @@ export interface ExplainOptions {
   excerptChars?: number;
   /** samples per SAE call (default 512) */
   chunkSamples?: number;
+  /** the planted traits (default: traits.jsonl in dataDir, when it exists) */
+  traitsFile?: string;
 }
 
 interface ReviewRow {
@@ -67,8 +69,7 @@ function userRows(f: Float32Array, h: number, users: readonly number[]): UserFea
   return { h, values };
 }
 
-function readTraits(dataDir: string): Map<string, UserTraits> | null {
-  const path = join(dataDir, "traits.jsonl");
+function readTraits(path: string): Map<string, UserTraits> | null {
   if (!existsSync(path)) return null;
   const rows: UserTraits[] = [];
   readFileSync(path, "utf8")
@@ -287,7 +288,7 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
 
   // --- planted traits (synthetic data) ---
   let traits: ExplainResult["traits"] = null;
-  const known = readTraits(o.dataDir);
+  const known = readTraits(o.traitsFile ?? join(o.dataDir, "traits.jsonl"));
   if (known) {
     const withTraits = users
       .map((u, i) => ({ i, t: known.get(`${u.category}\u0000${u.id}`) }))
