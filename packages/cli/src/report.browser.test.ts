@@ -4,26 +4,19 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CHROMIUM, checkReportInBrowser, chromiumAvailable, writeFixtureRuns } from "@dep/eval/testing";
+import {
+  CHROMIUM,
+  checkReportInBrowser,
+  chromiumAvailable,
+  sharedPunktDir,
+  writeFixtureRuns,
+} from "@dep/eval/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { expectReportWorks } from "./testing/browserExpectations.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const bin = join(here, "..", "dist", "bin.js");
-const PUNKT = resolve(
-  here,
-  "..",
-  "..",
-  "..",
-  "..",
-  "shared",
-  "nltk_data",
-  "tokenizers",
-  "punkt_tab",
-  "english",
-);
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 const dir = mkdtempSync(join(tmpdir(), "dep-report-browser-"));
 afterAll(() => {
   if (!process.env.DEP_KEEP_TEST_OUTPUT) rmSync(dir, { recursive: true, force: true });
@@ -35,10 +28,7 @@ if (!available)
 
 describe.runIf(available)("dep report --html in headless Chromium", () => {
   it("loads offline without errors, shows every method, sorts, filters and opens a user page", async () => {
-    const runs = await writeFixtureRuns(join(dir, "runs"), {
-      samples: 60,
-      ...(existsSync(PUNKT) ? { punktDir: PUNKT } : {}),
-    });
+    const runs = await writeFixtureRuns(join(dir, "runs"), { samples: 60, punktDir: sharedPunktDir() });
     const out = join(dir, "report");
     const r = spawnSync(process.execPath, [bin, "report", "--runs", ...runs, "--out", out, "--html"], {
       encoding: "utf8",

@@ -4,25 +4,19 @@
 //   pnpm --filter @dep/eval bench:report [N]     (builds, then runs; Chromium at /usr/bin/chromium)
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { writeReport } from "../dist/index.js";
-import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable, writeFixtureRuns } from "../dist/testing/index.js";
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumAvailable,
+  sharedPunktDir,
+  writeFixtureRuns,
+} from "../dist/testing/index.js";
 
 const n = Number(process.argv[2] ?? 10_000);
-const here = fileURLToPath(new URL(".", import.meta.url));
-const punktDir = resolve(
-  here,
-  "..",
-  "..",
-  "..",
-  "..",
-  "shared",
-  "nltk_data",
-  "tokenizers",
-  "punkt_tab",
-  "english",
-);
+const punktDir = sharedPunktDir();
 const dir = mkdtempSync(join(tmpdir(), "dep-report-bench-"));
 const secs = (t) => ((performance.now() - t) / 1000).toFixed(1);
 

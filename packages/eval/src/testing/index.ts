@@ -6,4 +6,5 @@ export {
   checkReportInBrowser,
   chromiumAvailable,
 } from "./browserCheck.js";
+export { sharedPunktDir } from "./paths.js";
 export { type FixtureOptions, writeFixtureRuns } from "./reportFixture.js";

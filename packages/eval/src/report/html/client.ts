@@ -1,30 +1,9 @@
 /// <reference lib="dom" />
 // The report page's script: the predictions browser (sort, filter, word diff against the reference, paging)
 // and the user pages. It is inlined into report.html as `(${reportApp})()`, so it must not use anything
-// from outside its own body except the page's globals: the JSON in #report-data and jsdiff's `Diff`.
-
-interface ClientData {
-  methods: string[];
-  base: string;
-  metrics: Array<{ key: string; label: string; digits: number }>;
-  samples: { id: string[]; user: string[]; category: string[]; item: string[]; reference: string[] };
-  pred: Record<string, Array<string | null>>;
-  scores: Record<string, Record<string, Array<number | null>>>;
-  users: Record<
-    string,
-    {
-      category: string;
-      units: Array<{
-        unit: number;
-        z: number;
-        userMean: number;
-        peerMean: number;
-        label: string[];
-        reviews: Array<{ title: string; excerpt: string; activation: number }>;
-      }>;
-    }
-  >;
-}
+// from outside its own body except the page's globals: the JSON in #report-data and jsdiff's `Diff`
+// (type imports are fine: they vanish in compilation).
+import type { BrowserData } from "./reportData.js";
 
 interface DiffPart {
   value: string;
@@ -35,7 +14,7 @@ interface DiffPart {
 export function reportApp(): void {
   const dataEl = document.getElementById("report-data");
   if (!dataEl) return;
-  const data = JSON.parse(dataEl.textContent ?? "null") as ClientData | null;
+  const data = JSON.parse(dataEl.textContent ?? "null") as BrowserData | null;
   if (!data) return;
   const differ = (globalThis as unknown as { Diff?: { diffWords(a: string, b: string): DiffPart[] } }).Diff;
   const S = data.samples;
@@ -135,7 +114,13 @@ export function reportApp(): void {
     }
     for (const part of differ.diffWords(reference, prediction)) {
       if (part.removed) continue;
-      box.append(part.added ? document.createTextNode(part.value) : el("mark", {}, part.value));
+      if (part.added) {
+        box.append(document.createTextNode(part.value));
+        continue;
+      }
+      // whitespace around a shared stretch stays outside the highlight
+      const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(part.value)!;
+      box.append(document.createTextNode(m[1]!), el("mark", {}, m[2]!), document.createTextNode(m[3]!));
     }
     return box;
   };

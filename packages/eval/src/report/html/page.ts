@@ -105,7 +105,7 @@ by more than <input id="compare-d" type="number" step="0.01" min="0" value="0"><
 function explainSection(x: ExplainResult): string {
   const traits = x.traits
     ? `<h3>Planted traits recovered by single units</h3>
-<p class="muted">Synthetic data: per trait, the unit whose per-user mean activation best separates the users who have it is chosen on one half of the ${x.traits.users} users and scored (AUC) on the other half, both ways round; chance is 0.5. Mean held-out AUC: <b>${x.traits.meanHeldOutAuc.toFixed(3)}</b>.</p>
+<p class="muted">Synthetic data (${x.traits.users} users with known traits): per trait, the unit whose per-user mean activation (over the users' own review rows, or their difference rows) best separates the users who have it is chosen on 4/5 of the users and its value scored on the other fifth, for each of 5 folds; the AUC over all held-out values is shown (chance 0.5; aspects are compared within their category). The in-sample best AUC is optimistic by construction. Mean held-out AUC: <b>${x.traits.meanHeldOutAuc.toFixed(3)}</b>.</p>
 <table class="traits"><tr><th>trait</th><th>rows</th><th>users with / without</th><th>units chosen</th><th>held-out AUC</th><th>in-sample best AUC</th></tr>${x.traits.entries
         .map(
           (t) =>
