@@ -59,6 +59,11 @@ export function reportApp(): void {
     ["delta", `${data.base} minus the compared method`],
   ];
   for (const [k, label] of sortKeys) sortSel.append(el("option", { value: k }, label));
+  if (data.metrics.length === 0) {
+    // no per-sample scores (no per-sample.json in the runs): nothing to compare or sort by score
+    for (const id of ["compare-method", "compare-dir", "compare-metric", "compare-d"])
+      $<HTMLInputElement>(id).disabled = true;
+  }
 
   const score = (method: string, metric: string, i: number): number | null =>
     data.scores[method]?.[metric]?.[i] ?? null;

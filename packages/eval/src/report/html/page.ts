@@ -128,9 +128,15 @@ function explainSection(x: ExplainResult): string {
           .join("")}</details></td></tr>`,
     )
     .join("");
-  const users = x.users
-    .map((u) => `<a class="user-link" href="#user/${encodeURIComponent(u.user_id)}">${esc(u.user_id)}</a>`)
-    .join(" ");
+  const LINKS = 300;
+  const users =
+    x.users
+      .slice(0, LINKS)
+      .map((u) => `<a class="user-link" href="#user/${encodeURIComponent(u.user_id)}">${esc(u.user_id)}</a>`)
+      .join(" ") +
+    (x.users.length > LINKS
+      ? ` <span class="muted">… and ${x.users.length - LINKS} more: search the predictions by user and follow the link.</span>`
+      : "");
   return `<section id="explain"><h2>What the SAE learned</h2>
 <p class="muted">Checkpoint <code>${esc(x.checkpoint)}</code>, ${x.samples} ${esc(x.split)} samples, ${x.reviewRows} review rows, ${x.h} units. A unit's label is the words that most distinguish the reviews activating it most from all reviews (weighted log-odds, informative Dirichlet prior).</p>
 ${traits}
