@@ -40,6 +40,8 @@ describe.runIf(available)("dep report --html in headless Chromium", () => {
     const perSample = runs.map((run) => JSON.parse(readFileSync(join(run, "per-sample.json"), "utf8")));
     expectReportWorks(seen, { methods: ["dep", "rag", "no-soft"], samples: 60, perSample });
     expect(seen.userPage.samples).toBe(2); // fixture users have one sample per category
+    expect(seen.categories).toEqual(["Books", "Movies_and_TV"]);
+    expect(seen.sortedDesc).not.toEqual(seen.firstPage); // 25 of 60 rows: sorting by score reorders them
     expect(existsSync(shot)).toBe(true);
     console.log(
       `report screenshots: ${shot} (+ -top.png, -user.png); page ready in ${seen.loadMs.toFixed(0)} ms`,

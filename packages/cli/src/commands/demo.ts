@@ -268,7 +268,7 @@ export function registerDemo(program: Command): void {
             `report: ${reportDir} (table.md, methods.png, training.png, predictions/) — demo took ${seconds.toFixed(0)} s this run`,
             ...(explained.traits
               ? [
-                  `SAE units vs the planted traits (${explained.traits.users} users): mean held-out AUC of the best unit ${explained.traits.meanHeldOutAuc.toFixed(3)} (chance 0.5)`,
+                  `SAE units vs the planted traits: mean held-out AUC of the best unit ${explained.traits.meanHeldOutAuc.toFixed(3)} (chance 0.5; ${explained.traits.users} users${explained.traits.users < 60 ? ", too few for a stable estimate" : ""})`,
                 ]
               : []),
             `open ${html}`,

@@ -20,10 +20,10 @@ export function expectReportWorks(
   const s = seen.sortedDescScores;
   expect(s.length).toBeGreaterThan(1);
   for (let i = 1; i < s.length; i++) expect(s[i]!).toBeLessThanOrEqual(s[i - 1]!);
-  expect(seen.sortedAsc[0]).not.toBe(seen.sortedDesc[0]);
-  expect(seen.sortedDesc).not.toEqual(seen.firstPage);
+  if (new Set(s).size > 1) expect(seen.sortedAsc[0]).not.toBe(seen.sortedDesc[0]);
   // filtering by category keeps exactly that category's rows
-  expect(seen.categoryCounts.shown).toBeLessThan(seen.totalSamples);
+  if (seen.categories.length > 1) expect(seen.categoryCounts.shown).toBeLessThan(seen.totalSamples);
+  else expect(seen.categoryCounts.shown).toBe(seen.totalSamples);
   expect(seen.categoryCells.length).toBe(Math.min(seen.categoryCounts.shown, 25));
   for (const c of seen.categoryCells) expect(c).toBe(seen.category);
   // "base better / worse than the second method by more than 0" counts match the per-sample files

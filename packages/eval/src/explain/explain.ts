@@ -267,12 +267,14 @@ export async function explain(o: ExplainOptions): Promise<ExplainResult> {
       const own = diffMean[u * h + unit]!;
       return { unit, own, mean, z: sd > 1e-9 ? (own - mean) / sd : 0 };
     });
-    scored.sort((a, b) => b.z - a.z || a.unit - b.unit);
+    // "strongest" among the units the user's difference rows switch on (GELU > 0), else among all
+    const on = scored.filter((x) => x.own > 0);
+    const ranked = (on.length >= nUnits ? on : scored).sort((a, b) => b.z - a.z || a.unit - b.unit);
     return {
       user_id: user.id,
       category: user.category,
       sample_id: user.sample,
-      units: scored.slice(0, nUnits).map((s) => ({
+      units: ranked.slice(0, nUnits).map((s) => ({
         unit: s.unit,
         z: round(s.z, 3),
         userMean: round(s.own, 5),

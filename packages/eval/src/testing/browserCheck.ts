@@ -35,6 +35,8 @@ export interface BrowserReport {
   sortedDescScores: number[];
   /** rows after filtering by a category (and that category), and with base "better than" another by 0 */
   category: string;
+  /** every category the filter offers */
+  categories: string[];
   categoryRowsShown: number;
   categoryCounts: { shown: number; total: number };
   categoryCells: string[];
@@ -143,6 +145,7 @@ export async function checkReportInBrowser(htmlPath: string, screenshot: string)
       sortedAsc,
       sortedDescScores,
       category,
+      categories,
       categoryRowsShown,
       categoryCounts,
       categoryCells,

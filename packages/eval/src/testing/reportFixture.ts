@@ -35,7 +35,8 @@ export async function writeFixtureRuns(dir: string, o: FixtureOptions): Promise<
       user_id: user,
       category,
       asin: `B${String(i).padStart(9, "0")}`,
-      reference: `${sentence(20 + rng.int(40))}.`,
+      // review-like lengths: 60-200 words (~350-1,200 characters)
+      reference: `${sentence(60 + rng.int(140))}.`,
     };
   });
   const runs: string[] = [];
@@ -46,7 +47,7 @@ export async function writeFixtureRuns(dir: string, o: FixtureOptions): Promise<
       const words = b.reference.replace(/\.$/, "").split(" ");
       const prediction = words
         .map((w) => (rng.float() < copy ? w : rng.pick(WORDS)))
-        .slice(0, 10 + rng.int(40));
+        .slice(0, 30 + rng.int(90));
       return { method, ...b, prediction: `${prediction.join(" ")}.` };
     });
     writeFileSync(join(run, "preds.jsonl"), `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
