@@ -170,6 +170,43 @@ describe("dep CLI", () => {
     expect(usage.stderr).toMatch(/--per-sample needs --out FILE/);
   });
 
+  it("dep explain and dep report --html name bad inputs (exit 3) and write nothing", () => {
+    const out = join(dir, "explain-out");
+    const r = dep([
+      "explain",
+      "--checkpoint",
+      join(dir, "no-ckpt"),
+      "--data",
+      dir,
+      "--embeddings",
+      dir,
+      "--out",
+      out,
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no-ckpt is not a dep checkpoint/);
+    expect(existsSync(join(out, "explain.json"))).toBe(false);
+    const run = join(dir, "html-run");
+    mkdirSync(run, { recursive: true });
+    writeFileSync(
+      join(run, "eval.json"),
+      JSON.stringify({
+        n: 1,
+        bleu: { score: 1 },
+        rouge1: { hf: 0.1, mean: 0.1 },
+        rougeL: { hf: 0.1, mean: 0.1 },
+        meteor: { score: 0.1 },
+        bertscore: null,
+      }),
+    );
+    const report = join(dir, "html-report");
+    const bad = dep(["report", "--runs", run, "--out", report, "--html", "--explain", join(dir, "nope")]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/cannot read dep explain's output/);
+    expect(existsSync(join(report, "report.html"))).toBe(false);
+    expect(dep(["report", "--runs", run, "--out", report, "--explain", out]).code).toBe(2); // needs --html
+  });
+
   it("exits 3 on a corrupt checkpoint", () => {
     const ckpt = join(dir, "ckpt");
     mkdirSync(ckpt, { recursive: true });
