@@ -34,6 +34,7 @@ const COMMANDS = [
   "complete",
   "eval",
   "report",
+  "explain",
   "demo",
   "bench",
 ];
@@ -166,6 +167,63 @@ describe("dep CLI", () => {
     expect(rep.code).toBe(3);
     expect(rep.stderr).toMatch(/no eval\.json/);
     expect(existsSync(join(out, "table.md"))).toBe(false);
+  });
+
+  it("writes per-sample scores with --per-sample --out, atomically, and prints the same corpus scores", () => {
+    const preds = join(dir, "good.jsonl");
+    const lines = [
+      { sample_id: "a", prediction: "the cat sat on the mat", reference: "the cat is on the mat" },
+      { sample_id: "b", prediction: "hello world", reference: "goodbye world" },
+    ];
+    writeFileSync(preds, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    const out = join(dir, "per-sample", "scores.json");
+    const r = dep(["eval", "--predictions", preds, "--per-sample", "--out", out, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const per = JSON.parse(readFileSync(out, "utf8"));
+    expect(Object.keys(per.samples)).toEqual(["a", "b"]);
+    expect(per.samples.b.bleu).toBeCloseTo(50, 10); // p1 = 1/2, p2 smoothed to 1/2, effective order 2
+    expect(per.corpus).toEqual(JSON.parse(r.stdout));
+    expect(JSON.parse(dep(["eval", "--predictions", preds, "--json"]).stdout)).toEqual(per.corpus);
+    const usage = dep(["eval", "--predictions", preds, "--per-sample"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--per-sample needs --out FILE/);
+  });
+
+  it("dep explain and dep report --html name bad inputs (exit 3) and write nothing", () => {
+    const out = join(dir, "explain-out");
+    const r = dep([
+      "explain",
+      "--checkpoint",
+      join(dir, "no-ckpt"),
+      "--data",
+      dir,
+      "--embeddings",
+      dir,
+      "--out",
+      out,
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no-ckpt is not a dep checkpoint/);
+    expect(existsSync(join(out, "explain.json"))).toBe(false);
+    const run = join(dir, "html-run");
+    mkdirSync(run, { recursive: true });
+    writeFileSync(
+      join(run, "eval.json"),
+      JSON.stringify({
+        n: 1,
+        bleu: { score: 1 },
+        rouge1: { hf: 0.1, mean: 0.1 },
+        rougeL: { hf: 0.1, mean: 0.1 },
+        meteor: { score: 0.1 },
+        bertscore: null,
+      }),
+    );
+    const report = join(dir, "html-report");
+    const bad = dep(["report", "--runs", run, "--out", report, "--html", "--explain", join(dir, "nope")]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/cannot read dep explain's output/);
+    expect(existsSync(join(report, "report.html"))).toBe(false);
+    expect(dep(["report", "--runs", run, "--out", report, "--explain", out]).code).toBe(2); // needs --html
   });
 
   it("exits 3 on a corrupt checkpoint", () => {

@@ -8,6 +8,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerEmbed } from "./commands/embed.js";
 import { registerEval } from "./commands/eval.js";
+import { registerExplain } from "./commands/explain.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
 import { registerLoss } from "./commands/loss.js";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerEval(program);
   registerReport(program);
+  registerExplain(program);
   registerDemo(program);
   registerBench(program);
   forEachLeaf(program, addConfigOptions);

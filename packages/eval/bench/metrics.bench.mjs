@@ -2,27 +2,14 @@
 //   pnpm --filter @dep/eval bench            (builds, then runs)
 //   node bench/metrics.bench.mjs [N]         (after `pnpm build`)
 // Punkt parameters: $NLTK_DATA, else ../shared/nltk_data beside the repository (as in CI).
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { bleu, defaultWordNetDir, evaluatePredictions, formatReport, meteor, rouge } from "../dist/index.js";
+import { sharedPunktDir } from "../dist/testing/index.js";
 
 const n = Number(process.argv[2] ?? 10_000);
-const here = fileURLToPath(new URL(".", import.meta.url));
-const sharedPunkt = resolve(
-  here,
-  "..",
-  "..",
-  "..",
-  "..",
-  "shared",
-  "nltk_data",
-  "tokenizers",
-  "punkt_tab",
-  "english",
-);
-const punktDir = process.env.NLTK_DATA ? undefined : existsSync(sharedPunkt) ? sharedPunkt : undefined;
+const punktDir = sharedPunktDir();
 
 // deterministic xorshift32
 let state = 2463534242;

@@ -2,11 +2,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { evaluateByGroup, evaluatePredictions, parsePredictions } from "./evaluate.js";
+import {
+  evaluateByGroup,
+  evaluatePerSample,
+  evaluatePredictions,
+  evaluateRecords,
+  parsePredictions,
+} from "./evaluate.js";
 import type { TokenEncoder } from "./metrics/bertscore.js";
-import { bleu } from "./metrics/bleu.js";
-import { meteor } from "./metrics/meteor/meteor.js";
-import { rouge } from "./metrics/rouge.js";
+import { bertScore } from "./metrics/bertscore.js";
+import { bleu, sentenceBleu } from "./metrics/bleu.js";
+import { meteor, punktTokenizer, singleMeteorScore } from "./metrics/meteor/meteor.js";
+import { wordTokenize } from "./metrics/meteor/wordTokenize.js";
+import { rouge, rougePair } from "./metrics/rouge.js";
 import { formatGroupTable, formatReport, formatTable } from "./table.js";
 import { PUNKT_DIR } from "./testPaths.js";
 
@@ -31,6 +39,25 @@ const RECORDS = [
   },
   { prediction: "Terrible CD.", reference: "Great CD, loved every song.", category: "music" },
 ];
+
+/** A toy per-token encoder: one one-hot vector per letter. */
+const LETTERS: TokenEncoder = {
+  id: "letters",
+  encode: async (texts) =>
+    texts.map((t) => {
+      const chars = [...t.toLowerCase().replace(/[^a-z]/g, "")];
+      const vectors = new Float32Array(chars.length * 26);
+      chars.forEach((c, i) => {
+        vectors[i * 26 + c.charCodeAt(0) - 97] = 1;
+      });
+      return {
+        vectors,
+        dim: 26,
+        ids: Int32Array.from(chars, (c) => c.charCodeAt(0)),
+        specialMask: new Uint8Array(chars.length),
+      };
+    }),
+};
 
 function writeJsonl(lines: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), "dep-eval-"));
@@ -69,25 +96,8 @@ describe("evaluatePredictions", () => {
   });
 
   it("adds BERTScore when an encoder is given", async () => {
-    const encoder: TokenEncoder = {
-      id: "letters",
-      encode: async (texts) =>
-        texts.map((t) => {
-          const chars = [...t.toLowerCase().replace(/[^a-z]/g, "")];
-          const vectors = new Float32Array(chars.length * 26);
-          chars.forEach((c, i) => {
-            vectors[i * 26 + c.charCodeAt(0) - 97] = 1;
-          });
-          return {
-            vectors,
-            dim: 26,
-            ids: Int32Array.from(chars, (c) => c.charCodeAt(0)),
-            specialMask: new Uint8Array(chars.length),
-          };
-        }),
-    };
     const path = writeJsonl(RECORDS.map((r) => JSON.stringify(r)));
-    const report = await evaluatePredictions(path, { punktDir: PUNKT_DIR, bertScoreEncoder: encoder });
+    const report = await evaluatePredictions(path, { punktDir: PUNKT_DIR, bertScoreEncoder: LETTERS });
     expect(report.bertscore?.signature).toBe("bertscore|encoder:letters|idf:no|rescaled:no");
     expect(report.bertscore?.p).toBeGreaterThan(0);
   });
@@ -132,6 +142,56 @@ describe("evaluatePredictions", () => {
     const table = formatGroupTable("user_id", groups);
     expect(table.split("\n")).toHaveLength(5);
     expect(table).toContain("R-1");
+  });
+});
+
+describe("evaluatePerSample", () => {
+  const withIds = RECORDS.map((r, i) => ({ ...r, sample_id: `s${i}` }));
+
+  it("leaves the corpus numbers exactly as evaluateRecords gives them", async () => {
+    const opts = { punktDir: PUNKT_DIR, bertScoreEncoder: LETTERS };
+    const per = await evaluatePerSample(withIds, opts);
+    expect(per.corpus).toEqual(await evaluateRecords(withIds, opts));
+    expect(per.format).toBe("dep-per-sample/1");
+  });
+
+  it("scores each sample as the single-pair metric implementations do, keyed by sample id", async () => {
+    const per = await evaluatePerSample(withIds, { punktDir: PUNKT_DIR, bertScoreEncoder: LETTERS });
+    expect(Object.keys(per.samples)).toEqual(["s0", "s1", "s2", "s3", "s4"]);
+    const punkt = punktTokenizer(PUNKT_DIR);
+    for (const [i, r] of withIds.entries()) {
+      const s = per.samples[`s${i}`]!;
+      expect(s.bleu).toBe(sentenceBleu(r.prediction, [r.reference]));
+      const pair = rougePair(r.prediction, r.reference);
+      expect(s.rouge1).toBe(pair.rouge1.fmeasure);
+      expect(s.rougeL).toBe(pair.rougeL.fmeasure);
+      expect(s.meteor).toBe(
+        singleMeteorScore(wordTokenize(r.reference, punkt), wordTokenize(r.prediction, punkt)),
+      );
+      const one = await bertScore([r.prediction], [r.reference], LETTERS);
+      expect(s.bertscore).toBeCloseTo(one.f, 12);
+    }
+    // the corpus values that are plain means are the means of the per-sample values
+    const mean = (k: "meteor" | "rouge1" | "bertscore") =>
+      Object.values(per.samples).reduce((a, s) => a + s[k]!, 0) / withIds.length;
+    expect(mean("meteor")).toBeCloseTo(per.corpus.meteor.score, 12);
+    expect(mean("rouge1")).toBeCloseTo(per.corpus.rouge1.mean, 12);
+    expect(mean("bertscore")).toBeCloseTo(per.corpus.bertscore!.f, 12);
+    // "hello world" vs "goodbye world": only a unigram matches, which sentence BLEU's effective order credits
+    expect(per.samples.s2!.bleu).toBeGreaterThan(0);
+    expect(bleu([RECORDS[2]!.prediction], [RECORDS[2]!.reference]).score).toBe(0);
+    expect(per.signatures.bleu).toContain("eff:yes");
+  });
+
+  it("keys records without ids by line, has null BERTScore without an encoder, and rejects duplicate ids", async () => {
+    const per = await evaluatePerSample(RECORDS, { punktDir: PUNKT_DIR });
+    expect(Object.keys(per.samples)[0]).toBe("line 1");
+    expect(per.samples["line 1"]!.bertscore).toBeNull();
+    expect(per.signatures.bertscore).toBeNull();
+    const dup = [withIds[0]!, { ...withIds[1]!, sample_id: "s0" }];
+    await expect(evaluatePerSample(dup, {}, "p.jsonl")).rejects.toThrow(
+      /p\.jsonl: sample id "s0" appears on records 1 and 2/,
+    );
   });
 });
 

@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { DepError } from "@dep/native-cuda";
 import { type BertScoreOptions, bertScore, type TokenEncoder } from "./metrics/bertscore.js";
-import { bleu } from "./metrics/bleu.js";
+import { bleu, bleuSignature, sentenceBleu } from "./metrics/bleu.js";
 import { meteor } from "./metrics/meteor/meteor.js";
 import { rouge } from "./metrics/rouge.js";
 
@@ -90,11 +90,34 @@ export async function readPredictions(path: string): Promise<PredictionRecord[]>
   return parsePredictions(text, path);
 }
 
-/** Scores in-memory records with every metric. */
-export async function evaluateRecords(
+/** One sample's sentence-level scores (same scales as the corpus values: BLEU 0-100, the rest 0-1). */
+export interface SampleScores {
+  bleu: number;
+  rouge1: number;
+  rougeL: number;
+  meteor: number;
+  /** BERTScore F1, or null without an encoder */
+  bertscore: number | null;
+}
+
+export interface PerSampleReport {
+  format: "dep-per-sample/1";
+  corpus: EvalReport;
+  /** how each per-sample column is computed */
+  signatures: Record<keyof SampleScores, string | null>;
+  /** sample id -> scores, in file order */
+  samples: Record<string, SampleScores>;
+}
+
+async function scoreAll(
   records: PredictionRecord[],
-  opts: EvaluateOptions = {},
-): Promise<EvalReport> {
+  opts: EvaluateOptions,
+): Promise<{
+  report: EvalReport;
+  rougePairs: ReturnType<typeof rouge>["perPair"];
+  meteor: number[];
+  bertscore: number[] | null;
+}> {
   if (records.length === 0)
     throw new DepError("DEP_INPUT", "no predictions to evaluate (the file has no records)");
   const preds = records.map((r) => r.prediction);
@@ -103,11 +126,13 @@ export async function evaluateRecords(
   const rg = rouge(preds, refs, { seed: opts.seed ?? 42 });
   const m = meteor(preds, refs, { punktDir: opts.punktDir });
   let bs: EvalReport["bertscore"] = null;
+  let bsPairs: number[] | null = null;
   if (opts.bertScoreEncoder) {
     const r = await bertScore(preds, refs, opts.bertScoreEncoder, opts.bertScoreOptions);
     bs = { p: r.p, r: r.r, f: r.f, signature: r.signature };
+    bsPairs = r.perPair.map((x) => x.f);
   }
-  return {
+  const report: EvalReport = {
     n: records.length,
     bleu: { score: b.score, signature: b.signature },
     rouge1: rg.rouge1,
@@ -116,6 +141,70 @@ export async function evaluateRecords(
     rougeLsum: rg.rougeLsum,
     meteor: { score: m.score, signature: m.signature },
     bertscore: bs,
+  };
+  return { report, rougePairs: rg.perPair, meteor: m.perPair, bertscore: bsPairs };
+}
+
+/** Scores in-memory records with every metric. */
+export async function evaluateRecords(
+  records: PredictionRecord[],
+  opts: EvaluateOptions = {},
+): Promise<EvalReport> {
+  return (await scoreAll(records, opts)).report;
+}
+
+/** The id a record is keyed by: its `sample_id` (as dep generate writes it), else `id`, else `line N`. */
+export function recordId(r: PredictionRecord, i: number): string {
+  for (const key of ["sample_id", "id"]) {
+    const v = r[key];
+    if (typeof v === "string" && v.length > 0) return v;
+    if (typeof v === "number") return String(v);
+  }
+  return `line ${i + 1}`;
+}
+
+/**
+ * `dep eval --per-sample`: the corpus report (identical to evaluateRecords') plus, per sample, sacreBLEU's
+ * sentence_bleu, rouge_score's ROUGE-1/L F, NLTK's single_meteor_score and BERTScore F1, keyed by sample id.
+ */
+export async function evaluatePerSample(
+  records: PredictionRecord[],
+  opts: EvaluateOptions = {},
+  file = "<predictions>",
+): Promise<PerSampleReport> {
+  const ids = records.map(recordId);
+  const seen = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const first = seen.get(id);
+    if (first !== undefined)
+      throw new DepError(
+        "DEP_INPUT",
+        `${file}: sample id "${id}" appears on records ${first + 1} and ${i + 1}; per-sample scores need one record per id`,
+      );
+    seen.set(id, i);
+  });
+  const all = await scoreAll(records, opts);
+  const samples: Record<string, SampleScores> = {};
+  records.forEach((r, i) => {
+    samples[ids[i]!] = {
+      bleu: sentenceBleu(r.prediction, [r.reference]),
+      rouge1: all.rougePairs[i]!.rouge1.fmeasure,
+      rougeL: all.rougePairs[i]!.rougeL.fmeasure,
+      meteor: all.meteor[i]!,
+      bertscore: all.bertscore ? all.bertscore[i]! : null,
+    };
+  });
+  return {
+    format: "dep-per-sample/1",
+    corpus: all.report,
+    signatures: {
+      bleu: `sentence_bleu|${bleuSignature("1", false, true)}`,
+      rouge1: "rouge_score:0.1.2|tok:default|stem:no|F",
+      rougeL: "rouge_score:0.1.2|tok:default|stem:no|F",
+      meteor: all.report.meteor.signature,
+      bertscore: all.report.bertscore ? `${all.report.bertscore.signature}|F1` : null,
+    },
+    samples,
   };
 }
 

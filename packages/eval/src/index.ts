@@ -2,12 +2,19 @@ export {
   type EvalReport,
   type EvaluateOptions,
   evaluateByGroup,
+  evaluatePerSample,
   evaluatePredictions,
   evaluateRecords,
+  type PerSampleReport,
   type PredictionRecord,
   parsePredictions,
   readPredictions,
+  type SampleScores,
 } from "./evaluate.js";
+export { rocAuc } from "./explain/auc.js";
+export { type ExplainOptions, explain } from "./explain/explain.js";
+export { distinctiveWords } from "./explain/logOdds.js";
+export type * from "./explain/types.js";
 export {
   type BertScoreBaseline,
   type BertScoreOptions,
@@ -17,7 +24,15 @@ export {
   type TokenEmbeddings,
   type TokenEncoder,
 } from "./metrics/bertscore.js";
-export { type BleuOptions, type BleuResult, bleu, SACREBLEU_VERSION, tokenize13a } from "./metrics/bleu.js";
+export {
+  type BleuOptions,
+  type BleuResult,
+  bleu,
+  bleuSignature,
+  SACREBLEU_VERSION,
+  sentenceBleu,
+  tokenize13a,
+} from "./metrics/bleu.js";
 export { llmTokenEncoder, loadGgufTokenEncoder, type TokenEmbeddingLlm } from "./metrics/ggufEncoder.js";
 export {
   type MeteorOptions,

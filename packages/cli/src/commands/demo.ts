@@ -20,8 +20,9 @@ import {
   TINYLLAMA,
   train,
   writeDiffFile,
+  writeJsonAtomic,
 } from "@dep/core";
-import { evaluatePredictions, writeReport } from "@dep/eval";
+import { evaluatePerSample, explain, readPredictions, writeReport } from "@dep/eval";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { shutdownSignal, threadsOption } from "../runtime.js";
@@ -70,7 +71,7 @@ export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description(
-      "the main job on embedded defaults: synth data -> embed -> diff -> train DEP -> generate -> eval -> report",
+      "the main job on embedded defaults: synth data -> embed -> diff -> train DEP -> generate -> eval -> explain -> report (report.html)",
     )
     .addOption(new Option("--size <s>", "how much work").choices(["small", "medium"]).default("small"))
     .option(
@@ -220,7 +221,9 @@ export function registerDemo(program: Command): void {
               signal: shutdownSignal,
             });
             stop();
-            const report = await evaluatePredictions(preds);
+            const perSample = await evaluatePerSample(await readPredictions(preds), {}, preds);
+            await writeJsonAtomic(join(runDir, "per-sample.json"), perSample);
+            const report = perSample.corpus;
             await writeFile(
               join(runDir, "eval.json"),
               `${JSON.stringify({ ...report, method, category: "synthetic" })}\n`,
@@ -233,8 +236,24 @@ export function registerDemo(program: Command): void {
             scores[method] = { meteor: report.meteor.score, rougeL: report.rougeL.hf };
             runDirs.push(runDir);
           }
+          log("explaining the SAE's units (dep explain)");
+          const explainDir = join(dir, "explain");
+          const explained = await explain({
+            checkpoint: lastCkpt,
+            dataDir,
+            embDir,
+            seed: o.seed,
+            kernel,
+          });
+          await writeJsonAtomic(join(explainDir, "explain.json"), explained);
           const reportDir = join(dir, "report");
-          const { files } = await writeReport(runDirs, reportDir);
+          const { files } = await writeReport(runDirs, reportDir, {
+            html: true,
+            dataDir,
+            explain: explainDir,
+            title: `dep demo (${o.size}, seed ${o.seed})`,
+          });
+          const html = join(reportDir, "report.html");
           mkdirSync(join(reportDir, "predictions"), { recursive: true });
           for (const [i, m] of METHODS.entries())
             await copyFile(join(runDirs[i]!, "preds.jsonl"), join(reportDir, "predictions", `${m}.jsonl`));
@@ -247,9 +266,30 @@ export function registerDemo(program: Command): void {
             `DEP trained in ${trainSeconds.toFixed(0)} s; held-out LM loss: trained ${heldOut.trained!.toFixed(3)}, untrained ${heldOut.untrained!.toFixed(3)}, no soft rows ${heldOut["no-soft"]!.toFixed(3)}`,
             `METEOR / ROUGE-L on ${size.testSamples} test users: ${METHODS.map((m) => `${m} ${scores[m]!.meteor.toFixed(4)} / ${scores[m]!.rougeL.toFixed(4)}`).join(", ")}`,
             `report: ${reportDir} (table.md, methods.png, training.png, predictions/) — demo took ${seconds.toFixed(0)} s this run`,
+            ...(explained.traits
+              ? [
+                  `SAE units vs the planted traits: mean held-out AUC of the best unit ${explained.traits.meanHeldOutAuc.toFixed(3)} (chance 0.5; ${explained.traits.users} users${explained.traits.users < 60 ? ", too few for a stable estimate" : ""})`,
+                ]
+              : []),
+            `open ${html}`,
           ];
           if (o.json)
-            console.log(JSON.stringify({ dir, report: reportDir, files, heldOut, scores, seconds }));
+            console.log(
+              JSON.stringify({
+                dir,
+                report: reportDir,
+                html,
+                explain: join(explainDir, "explain.json"),
+                traits: explained.traits && {
+                  users: explained.traits.users,
+                  meanHeldOutAuc: explained.traits.meanHeldOutAuc,
+                },
+                files,
+                heldOut,
+                scores,
+                seconds,
+              }),
+            );
           else console.log(summary.join("\n"));
         } finally {
           await llm.dispose();

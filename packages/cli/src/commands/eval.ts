@@ -1,11 +1,14 @@
+import { writeJsonAtomic } from "@dep/core";
 import {
   evaluateByGroup,
+  evaluatePerSample,
   evaluatePredictions,
   formatGroupTable,
   formatReport,
   loadGgufTokenEncoder,
   readPredictions,
 } from "@dep/eval";
+import { DepError } from "@dep/native-cuda";
 import type { Command } from "commander";
 import { threadsOption } from "../runtime.js";
 
@@ -13,6 +16,8 @@ interface EvalOptions {
   predictions: string;
   json: boolean;
   groupBy?: string;
+  perSample: boolean;
+  out?: string;
   punkt?: string;
   seed: number;
   bertscoreModel?: string;
@@ -35,6 +40,15 @@ export function registerEval(program: Command): void {
       "--group-by <field>",
       "also score each group of lines sharing this field (e.g. category, user_id)",
     )
+    .option(
+      "--per-sample",
+      "also score every sample (sentence BLEU, ROUGE-1/L F, METEOR, BERTScore F1) into --out, keyed by sample id",
+      false,
+    )
+    .option(
+      "--out <file>",
+      "where --per-sample writes its JSON (corpus scores + per-sample scores), atomically",
+    )
     .option("--punkt <dir>", "Punkt English parameters (default: $NLTK_DATA/tokenizers/punkt_tab/english)")
     .option("--seed <n>", "seed of the HF ROUGE bootstrap", (v) => Number.parseInt(v, 10), 42)
     .option(
@@ -45,9 +59,16 @@ export function registerEval(program: Command): void {
     .addOption(threadsOption("CPU threads for the BERTScore model (default: $DEP_THREADS or the CPU count)"))
     .addHelpText(
       "after",
-      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf",
+      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf\n  $ dep eval --predictions runs/dep/preds.jsonl --per-sample --out runs/dep/per-sample.json",
     )
     .action(async (opts: EvalOptions) => {
+      if (opts.perSample !== (opts.out !== undefined))
+        throw new DepError(
+          "DEP_USAGE",
+          opts.perSample
+            ? "--per-sample needs --out FILE (where to write the per-sample scores)"
+            : "--out is only used with --per-sample; add --per-sample or drop --out",
+        );
       const encoder = opts.bertscoreModel
         ? await loadGgufTokenEncoder(opts.bertscoreModel, { threads: opts.threads })
         : null;
@@ -59,7 +80,15 @@ export function registerEval(program: Command): void {
       let report: Awaited<ReturnType<typeof evaluatePredictions>>;
       let groups: Awaited<ReturnType<typeof evaluateByGroup>> | null;
       try {
-        report = await evaluatePredictions(opts.predictions, common);
+        if (opts.perSample) {
+          const per = await evaluatePerSample(
+            await readPredictions(opts.predictions),
+            common,
+            opts.predictions,
+          );
+          await writeJsonAtomic(opts.out!, per);
+          report = per.corpus;
+        } else report = await evaluatePredictions(opts.predictions, common);
         groups = opts.groupBy
           ? await evaluateByGroup(await readPredictions(opts.predictions), opts.groupBy, common)
           : null;

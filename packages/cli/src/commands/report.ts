@@ -1,5 +1,16 @@
 import { writeReport } from "@dep/eval";
+import { DepError } from "@dep/native-cuda";
 import type { Command } from "commander";
+
+interface ReportCliOptions {
+  runs: string[];
+  out: string;
+  json: boolean;
+  html: boolean;
+  data?: string;
+  explain?: string;
+  title: string;
+}
 
 export function registerReport(program: Command): void {
   program
@@ -12,10 +23,31 @@ export function registerReport(program: Command): void {
       "run folders, each with eval.json (dep eval --json) and optional run.json / metrics.jsonl",
     )
     .requiredOption("--out <dir>", "output folder")
+    .option(
+      "--html",
+      "also write report.html (self-contained: results, charts, predictions browser, SAE section) and the charts' *.vl.json",
+      false,
+    )
+    .option("--data <dir>", "dataset folder, for item titles in the predictions browser (with --html)")
+    .option(
+      "--explain <path>",
+      "dep explain's output folder or explain.json: SAE section and user pages (with --html)",
+    )
+    .option("--title <text>", "the HTML report's title", "DEP report")
     .option("--json", "print the written file list as JSON", false)
-    .addHelpText("after", "\nExample:\n  $ dep report --runs runs/dep runs/rag runs/no-soft --out report/")
-    .action(async (opts: { runs: string[]; out: string; json: boolean }) => {
-      const res = await writeReport(opts.runs, opts.out);
+    .addHelpText(
+      "after",
+      "\nRun folders may also hold preds.jsonl and per-sample.json (dep eval --per-sample): the HTML report's\npredictions browser and bootstrap intervals use them.\n\nExample:\n  $ dep report --runs runs/dep runs/rag runs/no-soft --out report/\n  $ dep report --runs runs/* --out report/ --html --data data/ --explain explain/",
+    )
+    .action(async (opts: ReportCliOptions) => {
+      if (!opts.html && (opts.data || opts.explain))
+        throw new DepError("DEP_USAGE", "--data and --explain only feed the HTML report; add --html");
+      const res = await writeReport(opts.runs, opts.out, {
+        html: opts.html,
+        dataDir: opts.data,
+        explain: opts.explain,
+        title: opts.title,
+      });
       if (opts.json) console.log(JSON.stringify({ files: res.files }));
       else for (const f of res.files) console.log(f);
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bleu, tokenize13a } from "./bleu.js";
+import { bleu, sentenceBleu, tokenize13a } from "./bleu.js";
 
 // Vectors from METRICS.md (sacreBLEU's own test corpus and docs).
 const HYPS = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."];
@@ -74,5 +74,32 @@ describe("tokenize13a", () => {
     // \x1c-\x1f and \x85 are whitespace for Python; U+200B and U+FEFF are not
     expect(tokenize13a("a\x1cb\x85c")).toEqual(["a", "b", "c"]);
     expect(tokenize13a("a\u200bb\ufeffc")).toEqual(["a\u200bb\ufeffc"]);
+  });
+});
+
+describe("sentenceBleu (sacreBLEU 2.x sentence_bleu: 13a, exp, effective order)", () => {
+  it("equals the one-segment corpus BLEU when every n-gram order has n-grams", () => {
+    expect(sentenceBleu("this is a fest", ["this is a test"])).toBe(
+      bleu(["this is a fest"], ["this is a test"]).score,
+    );
+    expect(Math.abs(sentenceBleu("this is a fest", ["this is a test"]) - 59.460355750136046)).toBeLessThan(
+      1e-9,
+    );
+    expect(sentenceBleu("The dog bit the man.", ["The dog bit the man."])).toBeCloseTo(100, 12);
+  });
+
+  it("averages only over the orders a short hypothesis has (where corpus BLEU is 0)", () => {
+    // "test" vs "a test": p1 = 1/1, no 2-grams, so eff. order 1 and BP = exp(1 - 2/1) (sacreBLEU's own test case)
+    expect(Math.abs(sentenceBleu("test", ["a test"]) - 100 * 0.3678794411714425)).toBeLessThan(1e-9);
+    expect(bleu(["test"], ["a test"]).score).toBe(0);
+    // "a little test" vs "a test": p1 = 2/3, p2 = 100/(2*2), p3 = 100/(4*1) with exp smoothing, order 3, BP = 1
+    const expected = Math.exp((Math.log(200 / 3) + Math.log(25) + Math.log(25)) / 3);
+    expect(Math.abs(sentenceBleu("a little test", ["a test"]) - expected)).toBeLessThan(1e-9);
+  });
+
+  it("is 0 without a matching unigram, takes several references, and rejects none", () => {
+    expect(sentenceBleu("abc", ["xyz"])).toBe(0);
+    expect(sentenceBleu("the cat sat on the mat", ["a dog", "the cat sat on the mat"])).toBeCloseTo(100, 12);
+    expect(() => sentenceBleu("a", [""])).toThrow(/at least one non-empty reference/);
   });
 });

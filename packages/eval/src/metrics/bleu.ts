@@ -94,6 +94,84 @@ function toStreams(references: string[] | string[][], n: number): string[][] {
   return streams;
 }
 
+interface BleuStats {
+  sysLen: number;
+  refLen: number;
+  correct: number[];
+  total: number[];
+}
+
+/** sacreBLEU's per-segment sufficient statistics: hypothesis length, closest reference length, n-gram matches. */
+function segmentStats(hypTokens: string[], refTokenLists: string[][], maxOrder: number): BleuStats {
+  const refLens: number[] = [];
+  const maxRefCounts = Array.from({ length: maxOrder }, () => new Map<string, number>());
+  for (const refTokens of refTokenLists) {
+    refLens.push(refTokens.length);
+    const refCounts = ngramCounts(refTokens, maxOrder);
+    for (let k = 0; k < maxOrder; k++) {
+      const target = maxRefCounts[k]!;
+      for (const [ngram, count] of refCounts[k]!) {
+        const prev = target.get(ngram);
+        if (prev === undefined || count > prev) target.set(ngram, count);
+      }
+    }
+  }
+  const correct = new Array<number>(maxOrder).fill(0);
+  const total = new Array<number>(maxOrder).fill(0);
+  const hypCounts = ngramCounts(hypTokens, maxOrder);
+  for (let k = 0; k < maxOrder; k++) {
+    const refs = maxRefCounts[k]!;
+    for (const [ngram, count] of hypCounts[k]!) {
+      total[k]! += count;
+      const refCount = refs.get(ngram);
+      if (refCount !== undefined) correct[k]! += Math.min(count, refCount);
+    }
+  }
+  return { sysLen: hypTokens.length, refLen: closestRefLen(hypTokens.length, refLens), correct, total };
+}
+
+/**
+ * sacreBLEU's `BLEU.compute_bleu` with exp smoothing. With `effectiveOrder` (what `sentence_bleu` uses) the
+ * geometric mean runs only over the orders the hypothesis has n-grams of, so a short sentence is not zero.
+ */
+function computeBleu(
+  s: BleuStats,
+  maxOrder: number,
+  effectiveOrder: boolean,
+): { score: number; precisions: number[]; bp: number } {
+  const { sysLen, refLen, correct, total } = s;
+  const bp = sysLen < refLen ? (sysLen > 0 ? Math.exp(1 - refLen / sysLen) : 0) : 1;
+  const precisions = new Array<number>(maxOrder).fill(0);
+  // sacreBLEU stops early when nothing matches (#141)
+  if (!correct.some((c) => c !== 0)) return { score: 0, precisions, bp };
+  let smoothMteval = 1;
+  let order = maxOrder;
+  for (let n = 1; n <= maxOrder; n++) {
+    const t = total[n - 1]!;
+    if (t === 0) break;
+    if (effectiveOrder) order = n;
+    const c = correct[n - 1]!;
+    if (c === 0) {
+      smoothMteval *= 2;
+      precisions[n - 1] = 100 / (smoothMteval * t);
+    } else {
+      precisions[n - 1] = (100 * c) / t;
+    }
+  }
+  let logSum = 0;
+  for (const p of precisions.slice(0, order)) logSum += myLog(p);
+  return { score: bp * Math.exp(logSum / order), precisions, bp };
+}
+
+/** sacreBLEU's signature; `eff:yes` marks sentence-level scores (effective order). */
+export const bleuSignature = (nrefs: string, lowercase: boolean, effectiveOrder = false) =>
+  `nrefs:${nrefs}|case:${lowercase ? "lc" : "mixed"}|eff:${effectiveOrder ? "yes" : "no"}|tok:13a|smooth:exp|version:${SACREBLEU_VERSION}`;
+
+const preprocess =
+  (lowercase: boolean) =>
+  (s: string): string[] =>
+    tokenize13a(pyRstrip(lowercase ? s.toLowerCase() : s));
+
 /**
  * Corpus BLEU exactly as sacreBLEU 2.x `corpus_bleu(hyps, [refs...])` computes it with its defaults.
  * `references` is one stream (string[]) or several (string[][], each aligned with `hypotheses`).
@@ -108,75 +186,58 @@ export function bleu(
   const streams = toStreams(references, hypotheses.length);
   if (streams.length === 0)
     throw new DepError("DEP_INPUT", "bleu: at least one reference stream is required");
-  const prep = (s: string): string[] => tokenize13a(pyRstrip(lowercase ? s.toLowerCase() : s));
+  const prep = preprocess(lowercase);
 
-  let sysLen = 0;
-  let refLen = 0;
-  const correct = new Array<number>(maxOrder).fill(0);
-  const total = new Array<number>(maxOrder).fill(0);
+  const sum: BleuStats = {
+    sysLen: 0,
+    refLen: 0,
+    correct: new Array<number>(maxOrder).fill(0),
+    total: new Array<number>(maxOrder).fill(0),
+  };
   let nrefsVaries = false;
   for (let i = 0; i < hypotheses.length; i++) {
-    const refLens: number[] = [];
-    const maxRefCounts = Array.from({ length: maxOrder }, () => new Map<string, number>());
-    let nrefsHere = 0;
-    for (const stream of streams) {
-      const ref = stream[i];
-      // sacreBLEU skips empty/None references in a stream (variable number of references)
-      if (ref === undefined || ref === null || ref === "") continue;
-      nrefsHere++;
-      const refTokens = prep(ref);
-      refLens.push(refTokens.length);
-      const refCounts = ngramCounts(refTokens, maxOrder);
-      for (let k = 0; k < maxOrder; k++) {
-        const target = maxRefCounts[k]!;
-        for (const [ngram, count] of refCounts[k]!) {
-          const prev = target.get(ngram);
-          if (prev === undefined || count > prev) target.set(ngram, count);
-        }
-      }
-    }
-    if (nrefsHere === 0) {
+    // sacreBLEU skips empty/None references in a stream (variable number of references)
+    const refs = streams
+      .map((stream) => stream[i])
+      .filter((r): r is string => typeof r === "string" && r !== "");
+    if (refs.length === 0) {
       throw new DepError(
         "DEP_INPUT",
         `bleu: segment ${i + 1} has no non-empty reference; sacreBLEU refuses such input (give every prediction a reference)`,
       );
     }
-    if (nrefsHere !== streams.length) nrefsVaries = true;
-    const hypTokens = prep(hypotheses[i] ?? "");
-    sysLen += hypTokens.length;
-    refLen += closestRefLen(hypTokens.length, refLens);
-    const hypCounts = ngramCounts(hypTokens, maxOrder);
+    if (refs.length !== streams.length) nrefsVaries = true;
+    const s = segmentStats(prep(hypotheses[i] ?? ""), refs.map(prep), maxOrder);
+    sum.sysLen += s.sysLen;
+    sum.refLen += s.refLen;
     for (let k = 0; k < maxOrder; k++) {
-      const refs = maxRefCounts[k]!;
-      for (const [ngram, count] of hypCounts[k]!) {
-        total[k]! += count;
-        const refCount = refs.get(ngram);
-        if (refCount !== undefined) correct[k]! += Math.min(count, refCount);
-      }
+      sum.correct[k]! += s.correct[k]!;
+      sum.total[k]! += s.total[k]!;
     }
   }
-
-  const bp = sysLen < refLen ? (sysLen > 0 ? Math.exp(1 - refLen / sysLen) : 0) : 1;
-  const precisions = new Array<number>(maxOrder).fill(0);
-  let score = 0;
-  if (correct.some((c) => c !== 0)) {
-    let smoothMteval = 1;
-    for (let n = 1; n <= maxOrder; n++) {
-      const t = total[n - 1]!;
-      if (t === 0) break;
-      const c = correct[n - 1]!;
-      if (c === 0) {
-        smoothMteval *= 2;
-        precisions[n - 1] = 100 / (smoothMteval * t);
-      } else {
-        precisions[n - 1] = (100 * c) / t;
-      }
-    }
-    let logSum = 0;
-    for (const p of precisions) logSum += myLog(p);
-    score = bp * Math.exp(logSum / maxOrder);
-  }
+  const { score, precisions, bp } = computeBleu(sum, maxOrder, false);
   const nrefs = nrefsVaries ? "var" : String(streams.length);
-  const signature = `nrefs:${nrefs}|case:${lowercase ? "lc" : "mixed"}|eff:no|tok:13a|smooth:exp|version:${SACREBLEU_VERSION}`;
-  return { score, precisions, bp, sysLen, refLen, counts: correct, totals: total, signature };
+  return {
+    score,
+    precisions,
+    bp,
+    sysLen: sum.sysLen,
+    refLen: sum.refLen,
+    counts: sum.correct,
+    totals: sum.total,
+    signature: bleuSignature(nrefs, lowercase),
+  };
+}
+
+/**
+ * sacreBLEU 2.x `sentence_bleu(hypothesis, references)` with its defaults: 13a, exp smoothing and effective
+ * order (the mean runs over the n-gram orders the hypothesis has). Empty references are skipped.
+ */
+export function sentenceBleu(hypothesis: string, references: string[], opts: BleuOptions = {}): number {
+  const maxOrder = opts.maxNgramOrder ?? 4;
+  const prep = preprocess(opts.lowercase ?? false);
+  const refs = references.filter((r) => r !== "");
+  if (refs.length === 0)
+    throw new DepError("DEP_INPUT", "sentenceBleu: the hypothesis needs at least one non-empty reference");
+  return computeBleu(segmentStats(prep(hypothesis), refs.map(prep), maxOrder), maxOrder, true).score;
 }

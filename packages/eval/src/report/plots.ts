@@ -2,6 +2,7 @@
 import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import * as vl from "vega-lite";
+import type { Interval } from "./bootstrap.js";
 import type { ReportTable } from "./table.js";
 import type { RunRecord } from "./types.js";
 
@@ -27,15 +28,33 @@ export async function renderChart(spec: VlSpec, scale = 2): Promise<RenderedChar
   return { svg, png: Buffer.from(png) };
 }
 
-/** Grouped bars: one panel per metric (own y scale), methods on x, categories as colours. */
-export function methodComparisonSpec(t: ReportTable): VlSpec {
+/** intervals[method][category][metricKey]: a bootstrap interval to draw as an error bar */
+export type ChartIntervals = Record<string, Record<string, Record<string, Interval>>>;
+
+/**
+ * Grouped bars: one panel per metric (own y scale), methods on x, categories as colours; error bars where
+ * `intervals` has one.
+ */
+export function methodComparisonSpec(t: ReportTable, intervals: ChartIntervals = {}): VlSpec {
   const values = t.methods.flatMap((method) =>
     t.categories.flatMap((category) =>
       t.metrics
-        .map((m) => ({ method, category, metric: m.label, value: t.values[method]![category]![m.key] }))
+        .map((m) => {
+          const ci = intervals[method]?.[category]?.[m.key];
+          return {
+            method,
+            category,
+            metric: m.label,
+            value: t.values[method]![category]![m.key],
+            ...(ci ? { lo: ci.lo, hi: ci.hi } : {}),
+          };
+        })
         .filter((row) => typeof row.value === "number"),
     ),
   );
+  const x = { field: "method", type: "nominal", sort: t.methods, title: null, axis: { labelAngle: -40 } };
+  const xOffset = { field: "category", type: "nominal" };
+  const hasIntervals = values.some((v) => "lo" in v);
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: "Methods compared, per metric",
@@ -44,13 +63,25 @@ export function methodComparisonSpec(t: ReportTable): VlSpec {
     spec: {
       width: Math.max(120, 28 * t.methods.length * Math.max(1, t.categories.length)),
       height: 180,
-      mark: { type: "bar", tooltip: true },
-      encoding: {
-        x: { field: "method", type: "nominal", sort: t.methods, title: null, axis: { labelAngle: -40 } },
-        xOffset: { field: "category", type: "nominal" },
-        y: { field: "value", type: "quantitative", title: null },
-        color: { field: "category", type: "nominal", title: "category" },
-      },
+      layer: [
+        {
+          mark: { type: "bar", tooltip: true },
+          encoding: {
+            x,
+            xOffset,
+            y: { field: "value", type: "quantitative", title: null },
+            color: { field: "category", type: "nominal", title: "category" },
+          },
+        },
+        ...(hasIntervals
+          ? [
+              {
+                mark: { type: "rule", color: "#333", strokeWidth: 1.5 },
+                encoding: { x, xOffset, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } },
+              },
+            ]
+          : []),
+      ],
     },
     resolve: { scale: { y: "independent" } },
     config: { font: "DejaVu Sans" },

@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compile } from "vega-lite";
 import { afterAll, describe, expect, it } from "vitest";
+import { writeFixtureRuns } from "../testing/reportFixture.js";
+import { PUNKT_DIR } from "../testPaths.js";
 import { buildTable, loadRun, tableMarkdown, writeReport } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dep-report-"));
@@ -97,5 +100,50 @@ describe("reports", () => {
     const empty = join(dir, "empty-run");
     mkdirSync(empty);
     await expect(writeReport([empty], join(dir, "r2"))).rejects.toThrow(/no eval\.json/);
+  });
+});
+
+describe("the HTML report", () => {
+  it("writes one self-contained report.html with the specs beside it", async () => {
+    const runs = await writeFixtureRuns(join(dir, "fixture"), { samples: 12, punktDir: PUNKT_DIR });
+    const out = join(dir, "html");
+    const res = await writeReport(runs, out, { html: true, title: "Fixture <report>" });
+    for (const f of ["report.html", "methods.vl.json", "training.vl.json"])
+      expect(res.files).toContain(join(out, f));
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    // nothing to fetch: no external scripts, styles, images or links
+    expect(html).not.toMatch(/<(script|img|link|iframe)[^>]+(src|href)=/i);
+    expect(html).not.toMatch(/url\(/);
+    expect(html).toContain("<title>Fixture &lt;report&gt;</title>");
+    expect(html).toContain("<svg");
+    const data = JSON.parse(
+      html.match(/<script type="application\/json" id="report-data">(.*?)<\/script>/s)![1]!,
+    );
+    expect(data.methods).toEqual(["dep", "rag", "no-soft"]);
+    expect(data.base).toBe("dep");
+    expect(data.samples.id).toHaveLength(12);
+    expect(data.metrics.map((m: { key: string }) => m.key)).toEqual(["rouge1", "rougeL", "meteor", "bleu"]);
+    const per = JSON.parse(readFileSync(join(runs[1]!, "per-sample.json"), "utf8"));
+    const id = data.samples.id[3];
+    expect(data.scores.rag.meteor[3]).toBeCloseTo(per.samples[id].meteor, 5);
+    // the bar chart's spec carries bootstrap intervals around the per-sample means, and compiles
+    const spec = JSON.parse(readFileSync(join(out, "methods.vl.json"), "utf8"));
+    const meteorDep = spec.data.values.find(
+      (v: { method: string; metric: string }) => v.method === "dep" && v.metric === "METEOR",
+    );
+    expect(meteorDep.lo).toBeLessThan(meteorDep.value);
+    expect(meteorDep.hi).toBeGreaterThan(meteorDep.value);
+    expect(spec.data.values.find((v: { metric: string }) => v.metric === "BLEU").lo).toBeUndefined();
+    expect(() => compile(spec)).not.toThrow();
+  });
+
+  it("names a broken per-sample file and writes nothing", async () => {
+    const runs = await writeFixtureRuns(join(dir, "fixture-bad"), { samples: 4, punktDir: PUNKT_DIR });
+    writeFileSync(join(runs[0]!, "per-sample.json"), '{"format": "something else"}');
+    const out = join(dir, "html-bad");
+    await expect(writeReport(runs, out, { html: true })).rejects.toThrow(
+      /per-sample\.json: not a per-sample score file/,
+    );
+    expect(existsSync(join(out, "table.md"))).toBe(false);
   });
 });

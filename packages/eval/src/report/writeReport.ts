@@ -1,11 +1,18 @@
-// `dep report`: the table as Markdown, CSV and JSON plus the plots as SVG and PNG, written atomically.
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+// `dep report`: the table as Markdown, CSV and JSON plus the plots as SVG and PNG, written atomically; with
+// `html`, also one self-contained report.html and the charts' Vega-Lite specs (*.vl.json).
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Dataset, loadDataset } from "@dep/core";
 import { DepError } from "@dep/native-cuda";
+import type { ExplainResult } from "../explain/types.js";
+import { bootstrapMeanInterval } from "./bootstrap.js";
+import { renderPage } from "./html/page.js";
+import { buildBrowserData } from "./html/reportData.js";
 import { loadRun } from "./loadRuns.js";
-import { methodComparisonSpec, renderChart, trainingCurvesSpec } from "./plots.js";
+import { type ChartIntervals, methodComparisonSpec, renderChart, trainingCurvesSpec } from "./plots.js";
+import { loadRunSamples, type RunSamples } from "./runSamples.js";
 import { buildTable, type ReportTable, tableCsv, tableMarkdown } from "./table.js";
-import type { RunRecord } from "./types.js";
+import { type RunRecord, TABLE_METRICS } from "./types.js";
 
 function writeAtomic(path: string, data: string | Buffer): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -18,10 +25,69 @@ export interface ReportResult {
   files: string[];
 }
 
-export async function writeReport(runDirs: readonly string[], outDir: string): Promise<ReportResult> {
+export interface ReportOptions {
+  /** also write report.html and the *.vl.json specs */
+  html?: boolean;
+  /** dataset folder: item titles for the predictions browser */
+  dataDir?: string;
+  /** dep explain's output (explain.json or its folder): the SAE section and user pages */
+  explain?: string;
+  title?: string;
+}
+
+/** Metrics whose table value is a mean over samples, so a bootstrap of the per-sample values is its interval. */
+const MEAN_METRICS = new Set(["rouge1", "rougeL", "meteor", "bertscore"]);
+
+function intervalsOf(runs: readonly RunRecord[], samples: readonly RunSamples[]): ChartIntervals {
+  const out: ChartIntervals = {};
+  runs.forEach((run, r) => {
+    const scores = samples[r]!.scores;
+    if (!scores) return;
+    const rows = Object.values(scores);
+    for (const metric of TABLE_METRICS) {
+      if (!MEAN_METRICS.has(metric.key)) continue;
+      const values = rows.map((s) => s[metric.key as keyof typeof s]);
+      if (!values.every((v): v is number => typeof v === "number")) continue;
+      const ci = bootstrapMeanInterval(values);
+      if (!ci) continue;
+      out[run.method] ??= {};
+      out[run.method]![run.category] ??= {};
+      out[run.method]![run.category]![metric.key] = ci;
+    }
+  });
+  return out;
+}
+
+export function readExplain(path: string): ExplainResult {
+  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "explain.json") : path;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new DepError(
+      "DEP_INPUT",
+      `${file}: cannot read dep explain's output (${(err as Error).message}); run dep explain --out DIR first`,
+      { cause: err },
+    );
+  }
+  if ((value as Partial<ExplainResult> | null)?.format !== "dep-explain/1")
+    throw new DepError("DEP_INPUT", `${file}: not a dep explain output (expected "format": "dep-explain/1")`);
+  return value as ExplainResult;
+}
+
+export async function writeReport(
+  runDirs: readonly string[],
+  outDir: string,
+  opts: ReportOptions = {},
+): Promise<ReportResult> {
   if (runDirs.length === 0) throw new DepError("DEP_USAGE", "no runs given: pass one or more run folders");
   const runs: RunRecord[] = runDirs.map(loadRun);
   const table = buildTable(runs);
+  // read everything before writing anything, so bad input leaves no partial report
+  const samples = opts.html ? runs.map(loadRunSamples) : null;
+  const explain = opts.html && opts.explain ? readExplain(opts.explain) : null;
+  const dataset: Dataset | null =
+    opts.html && opts.dataDir ? await loadDataset({ dir: opts.dataDir, splits: ["test"] }) : null;
   mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
   const put = (name: string, data: string | Buffer) => {
@@ -35,14 +101,30 @@ export async function writeReport(runDirs: readonly string[], outDir: string): P
     "table.json",
     `${JSON.stringify({ ...table, runs: runs.map((r) => ({ method: r.method, category: r.category, dir: r.dir })) }, null, 2)}\n`,
   );
-  const methods = await renderChart(methodComparisonSpec(table));
+  const methodsSpec = methodComparisonSpec(table, samples ? intervalsOf(runs, samples) : {});
+  const methods = await renderChart(methodsSpec);
   put("methods.svg", methods.svg);
   put("methods.png", methods.png);
-  const curves = trainingCurvesSpec(runs);
+  const curvesSpec = trainingCurvesSpec(runs);
+  const curves = curvesSpec ? await renderChart(curvesSpec) : null;
   if (curves) {
-    const chart = await renderChart(curves);
-    put("training.svg", chart.svg);
-    put("training.png", chart.png);
+    put("training.svg", curves.svg);
+    put("training.png", curves.png);
+  }
+  if (samples) {
+    put("methods.vl.json", `${JSON.stringify(methodsSpec, null, 2)}\n`);
+    if (curvesSpec) put("training.vl.json", `${JSON.stringify(curvesSpec, null, 2)}\n`);
+    const browser = buildBrowserData(runs, samples, { dataset, explain });
+    const html = renderPage({
+      title: opts.title ?? "DEP report",
+      table,
+      runs,
+      charts: { methods: methods.svg, training: curves?.svg ?? null },
+      browser,
+      explain,
+      sampleSignatures: samples.find((s) => s.signatures)?.signatures ?? null,
+    });
+    put("report.html", html);
   }
   return { table, files };
 }
