@@ -13,7 +13,7 @@ export const EXIT = {
 const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_EMBED_MISMATCH"]);
 
 /** The data, embeddings or checkpoint given are bad, or do not fit together. */
-const INPUT = new Set(["DEP_EMBEDDINGS", "DEP_CHECKPOINT", "DEP_EMBED_MISSING", "DEP_NO_SAMPLES"]);
+const INPUT = new Set(["DEP_EMBEDDINGS", "DEP_CHECKPOINT", "DEP_EMBED_MISSING", "DEP_NO_SAMPLES", "DEP_NO_ROWS"]);
 
 /** Maps a DepError code to its exit code. */
 export function exitCodeFor(code: string | undefined): number {

@@ -1,5 +1,6 @@
 import { inspectDataset, prepareAmazon, synthesize } from "@dep/core";
 import type { Command } from "commander";
+import { type DataFlags, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
@@ -93,11 +94,13 @@ export function registerData(program: Command): void {
   data
     .command("inspect")
     .description("counts per split and category, history-length and peers-per-item distributions")
-    .argument("<dir>", "dataset folder")
+    .argument("[dir]", "dataset folder (or give --main and --meta)")
+    .addOption(mainOption())
+    .addOption(metaOption())
     .option("--json", "print the report as JSON", false)
     .addHelpText("after", "\nExample:\n  $ dep data inspect data/synth")
-    .action(async (dir: string, o: { json: boolean }) => {
-      const report = await inspectDataset(dir);
+    .action(async (dir: string | undefined, o: DataFlags & { json: boolean }) => {
+      const report = await inspectDataset(dataSource({ ...o, ...(dir !== undefined ? { data: dir } : {}) }));
       if (o.json) {
         console.log(JSON.stringify(report, null, 2));
         return;

@@ -2,6 +2,7 @@ import { createEmbedder, embedDataset } from "@dep/core";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 
 export function registerEmbed(program: Command): void {
   program
@@ -9,7 +10,9 @@ export function registerEmbed(program: Command): void {
     .description(
       "embed every review text of a dataset once (resumable store: embeddings.safetensors + keys.jsonl)",
     )
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .option(
       "--embedder <spec>",
       "use-lite | gguf:PATH (llama.cpp embedding GGUF, e.g. bge-m3) | precomputed:DIR",
@@ -31,10 +34,11 @@ export function registerEmbed(program: Command): void {
     .option("--json", "print the result as JSON", false)
     .addHelpText("after", "\nExample:\n  $ dep embed --data data/synth --out emb/synth")
     .action(async (o) => {
+      const data = dataSource(o);
       const embedder = await createEmbedder(o.embedder, { batchSize: o.batchSize, threads: o.threads });
       const progress = new Progress({ label: "embed", unit: "texts", quiet: o.json });
       const r = await embedDataset({
-        dataDir: o.data,
+        dataDir: data,
         embedder,
         outDir: o.out,
         batchSize: o.batchSize,

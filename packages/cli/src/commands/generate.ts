@@ -16,6 +16,7 @@ import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 
 export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
 
@@ -29,7 +30,9 @@ export function registerGenerate(program: Command): void {
       "--checkpoint <dir>",
       "a checkpoint folder (RUNDIR/checkpoints/epoch-N); needed by the trained methods (dep, his-only, diff-only, no-sae, pplug-style)",
     )
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .requiredOption("--out <file>", "predictions JSONL (appended to; finished samples are skipped)")
@@ -54,6 +57,7 @@ export function registerGenerate(program: Command): void {
       "\nExample:\n  $ dep generate --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --out preds.jsonl",
     )
     .action(async (o) => {
+      const data = dataSource(o);
       const ckpt0 = o.checkpoint && o.soft !== false ? await loadModelCheckpoint(o.checkpoint) : null;
       const method: GenerationMethod =
         o.soft === false ? "no-soft" : (o.method ?? (ckpt0 ? checkpointVariant(ckpt0.config) : "no-soft"));
@@ -88,7 +92,7 @@ export function registerGenerate(program: Command): void {
           method,
           ragK: o.ragK,
           pagSummaryTokens: o.pagSummaryTokens,
-          dataDir: o.data,
+          dataDir: data,
           embDir: o.embeddings,
           split: o.split,
           outFile: o.out,

@@ -17,6 +17,7 @@ import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 
 type SoftRows = "trained" | "untrained" | "none";
 
@@ -27,7 +28,9 @@ export function registerLoss(program: Command): void {
       "held-out LM loss of the target reviews with a checkpoint's soft rows, its run's initial ones, or none",
     )
     .requiredOption("--checkpoint <dir>", "a checkpoint folder (RUNDIR/checkpoints/epoch-N or last)")
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .addOption(
@@ -53,9 +56,9 @@ export function registerLoss(program: Command): void {
       "\nExample:\n  $ dep loss --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --soft none",
     )
     .action(
-      async (o: {
+      async (
+        o: DataFlags & {
         checkpoint: string;
-        data: string;
         embeddings: string;
         split: "train" | "val" | "test";
         soft: SoftRows;
@@ -66,6 +69,7 @@ export function registerLoss(program: Command): void {
         threads: number;
         json: boolean;
       }) => {
+        const dataDir = dataSource(o);
         const { config, params } = await loadModelCheckpoint(o.checkpoint);
         await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
@@ -87,7 +91,7 @@ export function registerLoss(program: Command): void {
                 o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42),
                 kernel,
               );
-        const { data } = await loadTrainingSamples(o.data, o.embeddings, o.split, {
+        const { data } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
           referencePromptAlignment: hp.referencePromptAlignment ?? false,
           seed: hp.seed ?? 42,

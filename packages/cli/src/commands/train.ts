@@ -4,6 +4,7 @@ import {
   DEP_VARIANTS,
   DepModel,
   type DepVariant,
+  describeDataSource,
   dumpGrads,
   ensureModel,
   loadTrainingSamples,
@@ -16,9 +17,9 @@ import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
 import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 
-interface TrainFlags {
-  data: string;
+interface TrainFlags extends DataFlags {
   embeddings: string;
   model?: string;
   out: string;
@@ -51,7 +52,9 @@ export function registerTrain(program: Command): void {
   program
     .command("train")
     .description("train DEP's SAE and projectors through the frozen LLM (SPEC §6); resumable")
-    .requiredOption("--data <dir>", "dataset folder (DPL format: dep data synth | prepare)")
+    .addOption(dataOption("dataset folder (DPL format: dep data synth | prepare)"))
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store of the dataset's reviews (dep embed)")
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
     .requiredOption("--out <dir>", "run folder: metrics.jsonl, checkpoints/epoch-N, state/")
@@ -130,6 +133,7 @@ export function registerTrain(program: Command): void {
       "\nExample:\n  $ dep train --data data/ --embeddings emb/ --out runs/dep --epochs 1 --grad-accum 4 --threads 2",
     )
     .action(async (o: TrainFlags) => {
+      const dataDir = dataSource(o);
       const trained = o.resume ? await stateTrainedOn(o.out) : null;
       if (trained) await assertStoreFits(o.embeddings, trained, `the run in ${o.out}`);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
@@ -141,7 +145,7 @@ export function registerTrain(program: Command): void {
       });
       try {
         if (o.dumpGrads) {
-          const { data, samples } = await loadTrainingSamples(o.data, o.embeddings, "train", {
+          const { data, samples } = await loadTrainingSamples(dataDir, o.embeddings, "train", {
             weighting: o.diffWeighting,
             referencePromptAlignment: o.referencePromptAlignment,
             seed: o.seed,
@@ -149,7 +153,7 @@ export function registerTrain(program: Command): void {
           });
           const sample = data[0];
           if (!sample)
-            throw new DepError("DEP_INPUT", `${o.data}: no training sample has a qualifying review`);
+            throw new DepError("DEP_INPUT", `${describeDataSource(dataDir)}: no training sample has a qualifying review`);
           const dims = { d: samples.dim, h: o.saeWidth, H: llm.info.nEmbd };
           const model = new DepModel(
             { ...dims, linearOutput: o.linearOutput },
@@ -174,7 +178,7 @@ export function registerTrain(program: Command): void {
         const progress = new Progress({ label: "train", unit: "samples", quiet: o.json });
         const result = await train({
           llm: Object.assign(llm, { path: modelPath }),
-          dataDir: o.data,
+          dataDir,
           embDir: o.embeddings,
           outDir: o.out,
           threads: o.threads,

@@ -12,6 +12,7 @@
 import { rm } from "node:fs/promises";
 import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
+import { type DataSource, dataSourceOptions } from "../data/source.js";
 import { type Dataset, type DplRow, type Review, type Split, sampleId } from "../data/types.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
 import { writeJsonAtomic } from "../io/atomic.js";
@@ -35,7 +36,7 @@ export type DiffKernel = (
 
 export interface DifferenceSamplesOptions {
   /** dataset folder, or pass `dataset` (must include the test split: the peer index is built from it) */
-  dataDir?: string;
+  dataDir?: DataSource;
   dataset?: Dataset;
   /** embedding store folder, or pass `store` */
   embDir?: string;
@@ -122,7 +123,7 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
     options.dataset ??
     (options.dataDir
       ? await loadDataset({
-          dir: options.dataDir,
+          ...dataSourceOptions(options.dataDir),
           splits: options.split === "test" ? ["test"] : [options.split, "test"],
         })
       : null);

@@ -8,6 +8,7 @@ import { basename, join } from "node:path";
 import { DepError, type KernelBackend } from "@dep/native-cuda";
 import { modelFileSha256 } from "../assets.js";
 import { loadDataset } from "../data/load.js";
+import { type DataSource, dataSourceOptions, describeDataSource } from "../data/source.js";
 import { type Dataset, type DplRow, itemKey } from "../data/types.js";
 import { itemText } from "../embed/embedDataset.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
@@ -25,7 +26,7 @@ import { runSample, type SampleData, type TrainingLlm } from "./step.js";
 import { architectureOf, type DepVariant, slotKindsOf } from "./variants.js";
 
 export interface TrainOptions {
-  dataDir: string;
+  dataDir: DataSource;
   embDir: string;
   /** the frozen LLM (loaded by the caller: `Llm.load(path, { threads })`) */
   llm: TrainingLlm & { path?: string };
@@ -121,7 +122,7 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
 }
 
 export async function loadTrainingSamples(
-  dataDir: string,
+  dataDir: DataSource,
   embDir: string,
   split: "train" | "val" | "test",
   o: {
@@ -133,7 +134,7 @@ export async function loadTrainingSamples(
     itemQueries?: boolean;
   },
 ): Promise<{ dataset: Dataset; rows: DplRow[]; samples: DifferenceSamples; data: SampleData[] }> {
-  const dataset = await loadDataset({ dir: dataDir, splits: split === "test" ? ["test"] : [split, "test"] });
+  const dataset = await loadDataset({ ...dataSourceOptions(dataDir), splits: split === "test" ? ["test"] : [split, "test"] });
   const samples = await buildDifferenceSamples({
     dataset,
     embDir,
@@ -206,7 +207,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     itemQueries: s.variant === "pplug-style",
   });
   if (data.length === 0)
-    throw new DepError("DEP_INPUT", `${o.dataDir}: no training sample has a qualifying review`);
+    throw new DepError("DEP_INPUT", `${describeDataSource(o.dataDir)}: no training sample has a qualifying review`);
   await mkdir(runDir, { recursive: true }); // only once the inputs are valid: bad input leaves no folder
 
   const llm = o.llm;
