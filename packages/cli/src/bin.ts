@@ -7,6 +7,11 @@ import { buildProgram } from "./program.js";
 import { installSignalHandlers } from "./runtime.js";
 
 installSignalHandlers();
+// `dep ... | head` closes our stdout early: that is the reader's choice, not an error
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(EXIT.ok);
+  throw err;
+});
 const program = buildProgram();
 const verbose = process.argv.includes("--verbose");
 

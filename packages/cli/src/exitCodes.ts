@@ -10,7 +10,7 @@ export const EXIT = {
 } as const;
 
 /** The options ask for something impossible: another --out, other flags. */
-const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_EMBED_MISMATCH"]);
+const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_OUTPUT_ON_INPUT", "DEP_EMBED_MISMATCH"]);
 
 /** The data, embeddings or checkpoint given are bad, or do not fit together. */
 const INPUT = new Set(["DEP_EMBEDDINGS", "DEP_CHECKPOINT", "DEP_EMBED_MISSING", "DEP_NO_SAMPLES", "DEP_NO_ROWS"]);

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { type DataFlags, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { assertNotOnInputs } from "../outputs.js";
 
 export function registerData(program: Command): void {
   const data = program
@@ -68,6 +69,8 @@ export function registerData(program: Command): void {
       "\nExample:\n  $ dep data prepare --reviews Books.jsonl.gz --meta meta_Books.jsonl.gz --category Books --out data/books",
     )
     .action(async (o) => {
+      assertNotOnInputs(o.out, [...o.reviews, ...o.meta]);
+      if (o.tempDir) assertNotOnInputs(o.tempDir, [...o.reviews, ...o.meta], "--temp-dir");
       const r = await prepareAmazon({
         reviews: o.reviews,
         meta: o.meta,

@@ -234,7 +234,7 @@ export function registerDemo(program: Command): void {
             runDirs.push(runDir);
           }
           const reportDir = join(dir, "report");
-          const { files } = await writeReport(runDirs, reportDir);
+          const { files } = await writeReport(runDirs, reportDir, { overwrite: true });
           mkdirSync(join(reportDir, "predictions"), { recursive: true });
           for (const [i, m] of METHODS.entries())
             await copyFile(join(runDirs[i]!, "preds.jsonl"), join(reportDir, "predictions", `${m}.jsonl`));

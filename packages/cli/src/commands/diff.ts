@@ -1,6 +1,7 @@
-import { writeDiffFile } from "@dep/core";
+import { diffSidecarPath, writeDiffFile } from "@dep/core";
 import { type Command, Option } from "commander";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
 export function registerDiff(program: Command): void {
   program
@@ -29,6 +30,7 @@ export function registerDiff(program: Command): void {
         .choices(["all", "dep"])
         .default("all"),
     )
+    .option("--force", "replace an existing --out", false)
     .option("--json", "print the result as JSON", false)
     .addHelpText(
       "after",
@@ -36,6 +38,10 @@ export function registerDiff(program: Command): void {
     )
     .action(async (o) => {
       const data = dataSource(o);
+      for (const out of [o.out, diffSidecarPath(o.out)]) {
+        assertNotOnInputs(out, [...dataInputs(data), o.embeddings]);
+        assertFreshOutput(out, o.force, "file");
+      }
       const r = await writeDiffFile({
         dataDir: data,
         embDir: o.embeddings,

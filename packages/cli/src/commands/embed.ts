@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
 export function registerEmbed(program: Command): void {
   program
@@ -35,6 +36,9 @@ export function registerEmbed(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ dep embed --data data/synth --out emb/synth")
     .action(async (o) => {
       const data = dataSource(o);
+      const gguf = typeof o.embedder === "string" && o.embedder.startsWith("gguf:") ? o.embedder.slice(5) : undefined;
+      assertNotOnInputs(o.out, [...dataInputs(data), gguf]);
+      assertFolderOutput(o.out);
       const embedder = await createEmbedder(o.embedder, { batchSize: o.batchSize, threads: o.threads });
       const progress = new Progress({ label: "embed", unit: "texts", quiet: o.json });
       const r = await embedDataset({

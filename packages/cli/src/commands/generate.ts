@@ -17,6 +17,7 @@ import { Progress } from "../progress.js";
 import { positiveInt, shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
 export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
 
@@ -58,6 +59,8 @@ export function registerGenerate(program: Command): void {
     )
     .action(async (o) => {
       const data = dataSource(o);
+      assertNotOnInputs(o.out, [...dataInputs(data), o.embeddings, o.checkpoint, o.model]);
+      assertFreshOutput(o.out, true, "file"); // resumable: only a folder in its place is refused
       const ckpt0 = o.checkpoint && o.soft !== false ? await loadModelCheckpoint(o.checkpoint) : null;
       const method: GenerationMethod =
         o.soft === false ? "no-soft" : (o.method ?? (ckpt0 ? checkpointVariant(ckpt0.config) : "no-soft"));

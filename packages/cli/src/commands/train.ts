@@ -1,4 +1,5 @@
-import { basename } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
 import {
   assertStoreFits,
   DEP_VARIANTS,
@@ -18,6 +19,7 @@ import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
 import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
 interface TrainFlags extends DataFlags {
   embeddings: string;
@@ -134,6 +136,18 @@ export function registerTrain(program: Command): void {
     )
     .action(async (o: TrainFlags) => {
       const dataDir = dataSource(o);
+      const inputs = [...dataInputs(dataDir), o.embeddings, o.model];
+      if (o.dumpGrads) {
+        assertNotOnInputs(o.dumpGrads, inputs, "--dump-grads");
+      } else {
+        assertNotOnInputs(o.out, inputs);
+        assertFolderOutput(o.out);
+        if (o.resume && !existsSync(join(o.out, "run.json")))
+          throw new DepError(
+            "DEP_USAGE",
+            `--resume: nothing to resume in ${o.out} (no run.json there); check --out, or drop --resume to start a run`,
+          );
+      }
       const trained = o.resume ? await stateTrainedOn(o.out) : null;
       if (trained) await assertStoreFits(o.embeddings, trained, `the run in ${o.out}`);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));

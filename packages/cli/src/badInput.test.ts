@@ -1,0 +1,216 @@
+// Bad input as a careless or hostile user gives it, with spawned `dep` processes on real files: data kept where
+// users keep it (the Hugging Face cache, symlinked folders), outputs aimed at inputs, entries that are not
+// regular files, numbers that do not parse, and runs with nothing to resume. Each case exits with its class's
+// code, one line naming the path or flag, and leaves the inputs as they were.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type TrainFixture, trainFixture } from "@dep/core/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+let fx: TrainFixture;
+
+function dep(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, DEP_HOME: join(fx.dir, "home"), ...env },
+    timeout: 300_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Exit `code`, and stderr is exactly one `dep: error:` line matching `message`. */
+function expectOneLineError(r: ReturnType<typeof dep>, code: number, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr).toMatch(/^dep: error: [^\n]+\[DEP_[A-Z_]+\]\n$/);
+  expect(r.stderr).toMatch(message);
+}
+
+/** A digest of every file below `path` (or of the file), to show an input was left as it was. */
+function digest(path: string): string {
+  const h = createHash("sha256");
+  const add = (p: string) => {
+    if (readdirSync(dirname(p), { withFileTypes: true }).find((e) => e.name === p.split("/").pop())?.isDirectory()) {
+      for (const n of readdirSync(p).sort()) add(join(p, n));
+    } else h.update(p).update(readFileSync(p));
+  };
+  add(path);
+  return h.digest("hex");
+}
+
+/** Moves the files below `src` into `repo/blobs/` and links them from `repo/snapshots/<rev>/`, as the HF cache does. */
+function toHubCache(src: string, repo: string, revision: string): string {
+  const snapshot = join(repo, "snapshots", revision);
+  mkdirSync(join(repo, "blobs"), { recursive: true });
+  mkdirSync(join(repo, "refs"), { recursive: true });
+  writeFileSync(join(repo, "refs", "main"), revision);
+  let n = 0;
+  const move = (from: string, to: string) => {
+    for (const e of readdirSync(from, { withFileTypes: true })) {
+      if (e.isDirectory()) move(join(from, e.name), join(to, e.name));
+      else {
+        const blob = join(repo, "blobs", `${n++}`.padStart(40, "0"));
+        renameSync(join(from, e.name), blob);
+        mkdirSync(to, { recursive: true });
+        symlinkSync(relative(to, blob), join(to, e.name));
+      }
+    }
+  };
+  move(src, snapshot);
+  return snapshot;
+}
+
+beforeAll(async () => {
+  fx = await trainFixture(20, 8);
+}, 300_000);
+afterAll(() => fx?.cleanup());
+
+describe("data where users keep it", () => {
+  it("DPL-main and DPL-meta as two Hugging Face cache folders (--main/--meta): inspect and diff read every row", () => {
+    const hub = join(fx.dir, "hf");
+    cpSync(join(fx.dataDir, "main"), join(hub, "main-src"), { recursive: true });
+    cpSync(join(fx.dataDir, "meta"), join(hub, "meta-src"), { recursive: true });
+    const mainRepo = join(hub, "datasets--someone--DPL-main");
+    toHubCache(join(hub, "main-src"), mainRepo, "a1b2c3");
+    const metaSnapshot = toHubCache(join(hub, "meta-src"), join(hub, "datasets--someone--DPL-meta"), "d4e5f6");
+    const ours = dep(["data", "inspect", fx.dataDir, "--json"]);
+    const theirs = dep(["data", "inspect", "--main", mainRepo, "--meta", metaSnapshot, "--json"]);
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(JSON.parse(theirs.stdout).rows).toEqual(JSON.parse(ours.stdout).rows);
+
+    const a = dep(["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out", join(fx.dir, "a.safetensors"), "--json"]);
+    const b = dep([
+      "diff",
+      ...["--main", mainRepo, "--meta", metaSnapshot],
+      ...["--embeddings", fx.embDir, "--out", join(fx.dir, "b.safetensors"), "--json"],
+    ]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout).samples).toBe(JSON.parse(a.stdout).samples);
+    expect(readFileSync(join(fx.dir, "b.safetensors"))).toEqual(readFileSync(join(fx.dir, "a.safetensors")));
+  });
+
+  it("a folder of another layout as --data, or --main without --meta: the message says what to pass", () => {
+    const other = join(fx.dir, "hub-like");
+    cpSync(join(fx.dataDir, "main"), join(other, "DPL-main"), { recursive: true });
+    expectOneLineError(
+      dep(["data", "inspect", other]),
+      3,
+      /hub-like: not a dataset folder: it has no main\/ and meta\/ folder \(saw DPL-main\).*--main DIR --meta DIR/,
+    );
+    expectOneLineError(
+      dep(["diff", "--main", other, "--embeddings", fx.embDir, "--out", join(fx.dir, "x.safetensors")]),
+      2,
+      /--main needs --meta too/,
+    );
+  });
+});
+
+describe("entries that are not regular files", () => {
+  it("a symlinked category folder is read; a missing one is an error naming dataset.json (inspect, train)", () => {
+    const s = join(fx.dir, "linked");
+    cpSync(fx.dataDir, s, { recursive: true });
+    rmSync(join(s, "main", "Books"), { recursive: true });
+    symlinkSync(join(fx.dataDir, "main", "Books"), join(s, "main", "Books"));
+    const r = dep(["data", "inspect", s, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(r.stdout).rows)).toContain("Books");
+
+    rmSync(join(s, "main", "Books"));
+    const message = /dataset\.json lists \d+ Books\/train rows but .*main holds 0/;
+    expectOneLineError(dep(["data", "inspect", s]), 3, message);
+    const out = join(fx.dir, "linked-run");
+    const t = dep(["train", "--data", s, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", out, "--threads", "1"]);
+    expectOneLineError(t, 3, /dataset\.json lists \d+ Books\/train rows/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("a dangling link, a FIFO or an empty file in place of a split: exit 3 naming it", () => {
+    const s = join(fx.dir, "odd");
+    cpSync(fx.dataDir, s, { recursive: true });
+    const split = join(s, "main", "Books", "val.jsonl");
+    rmSync(split);
+    symlinkSync(join(fx.dir, "gone.jsonl"), split);
+    expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: a symbolic link to .*gone\.jsonl, which does not exist/);
+    rmSync(split);
+    spawnSync("mkfifo", [split]);
+    expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: not a regular file/);
+    rmSync(split);
+    writeFileSync(split, "");
+    expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: empty file/);
+  });
+});
+
+describe("outputs never overwrite inputs; an existing output needs --force", () => {
+  it("dep diff --out onto the store or a split file: exit 2, inputs untouched", () => {
+    const before = [digest(fx.embDir), digest(fx.dataDir)];
+    const args = ["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out"];
+    expectOneLineError(
+      dep([...args, join(fx.embDir, "embeddings.safetensors")]),
+      2,
+      /--out .*embeddings\.safetensors lies inside the input .*emb; writing there would destroy it/,
+    );
+    expectOneLineError(dep([...args, join(fx.dataDir, "main", "Books", "test.jsonl")]), 2, /lies inside the input .*main/);
+    expect([digest(fx.embDir), digest(fx.dataDir)]).toEqual(before);
+  });
+
+  it("dep diff onto an existing file needs --force", () => {
+    const out = join(fx.dir, "exists.safetensors");
+    writeFileSync(out, "keep me");
+    const args = ["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out", out, "--json"];
+    expectOneLineError(dep(args), 2, /exists\.safetensors already exists; pass --force/);
+    expect(readFileSync(out, "utf8")).toBe("keep me");
+    expect(dep([...args, "--force"]).code).toBe(0);
+    expect(readFileSync(out, "utf8")).not.toBe("keep me");
+  });
+
+  it("dep report --out onto a run or an existing folder: exit 2, nothing written", () => {
+    const runDir = join(fx.dir, "some-run");
+    mkdirSync(runDir);
+    writeFileSync(join(runDir, "eval.json"), "{}");
+    const out = join(fx.dir, "old-report");
+    mkdirSync(out);
+    writeFileSync(join(out, "table.md"), "old");
+    expectOneLineError(dep(["report", "--runs", runDir, "--out", runDir]), 2, /--out .*some-run is the input/);
+    expectOneLineError(dep(["report", "--runs", runDir, "--out", out]), 2, /old-report already exists; pass --force/);
+    expect(readFileSync(join(out, "table.md"), "utf8")).toBe("old");
+    expect(readdirSync(fx.dir).filter((n) => n.includes(".tmp"))).toEqual([]);
+  });
+
+  it("dep data prepare --out <its input folder> --overwrite: exit 2, inputs kept", () => {
+    const d = join(fx.dir, "raw-src");
+    expect(dep(["data", "synth", "--users", "10", "--raw", "--out", d, "--json"]).code).toBe(0);
+    const raw = join(d, "raw", "Books");
+    const before = digest(raw);
+    const r = dep([
+      "data",
+      "prepare",
+      ...["--reviews", join(raw, "reviews.jsonl"), "--meta", join(raw, "meta.jsonl")],
+      ...["--category", "Books", "--out", d, "--overwrite", "--threads", "1"],
+    ]);
+    expectOneLineError(r, 2, /--out .*raw-src holds the input .*reviews\.jsonl/);
+    expect(digest(raw)).toBe(before);
+  });
+
+  it("dep train: --out that is a file, and --resume with nothing to resume, exit 2", () => {
+    const file = join(fx.dir, "a-file");
+    writeFileSync(file, "x");
+    const args = ["train", "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--threads", "1"];
+    expectOneLineError(dep([...args, "--out", file]), 2, /--out .*a-file is a file; --out must name a folder/);
+    const typo = join(fx.dir, "runz");
+    expectOneLineError(dep([...args, "--out", typo, "--resume"]), 2, /--resume: nothing to resume in .*runz/);
+    expect(existsSync(typo)).toBe(false);
+  });
+});
