@@ -18,6 +18,7 @@ import {
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
+import { writeTinyModel } from "@dep/native-cuda/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
@@ -212,5 +213,60 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
     const typo = join(fx.dir, "runz");
     expectOneLineError(dep([...args, "--out", typo, "--resume"]), 2, /--resume: nothing to resume in .*runz/);
     expect(existsSync(typo)).toBe(false);
+  });
+});
+
+describe("numbers are parsed strictly, with the range in the message", () => {
+  const train = () => ["train", "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", join(fx.dir, "n-run")];
+  const cases: Array<[string[], RegExp]> = [
+    [["--seed", "abc"], /'--seed <n>' argument 'abc' is invalid\. expected an integer from 0 to 4294967295/],
+    [["--seed", "1e30"], /expected an integer from 0 to 4294967295, got "1e30"/],
+    [["--seed", "0x10"], /got "0x10"/],
+    [["--save-every", "-1"], /'--save-every <n>'.*expected an integer from 0 to/],
+    [["--lr", "0"], /'--lr <x>'.*expected a number greater than 0 and at most 1, got "0"/],
+    [["--warmup-ratio", "2"], /expected a number from 0 to 1, got "2"/],
+    [["--sae-width", "1e9"], /expected an integer from 1 to 65536, got "1e9"/],
+    [["--max-length", "1e12"], /expected an integer from 1 to 1048576/],
+    [["--threads", "100000"], /'-t, --threads <n>'.*expected an integer from 1 to 1024/],
+  ];
+  it("dep train refuses each bad value with exit 2 before doing anything", () => {
+    for (const [flag, message] of cases) {
+      const r = dep([...train(), ...flag]);
+      expect(r.code, `${flag.join(" ")}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, flag.join(" ")).toMatch(message);
+    }
+    expect(existsSync(join(fx.dir, "n-run"))).toBe(false);
+  });
+
+  it("dep eval --seed NaN and --config values go through the same parsers", () => {
+    const preds = join(fx.dir, "p.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "a b", reference: "a c" })}\n`);
+    const r = dep(["eval", "--predictions", preds, "--seed", "NaN"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/expected an integer from 0 to 4294967295, got "NaN"/);
+    const cfg = join(fx.dir, "cfg.json");
+    writeFileSync(cfg, JSON.stringify({ seed: 0.5 }));
+    const c = dep(["eval", "--predictions", preds, "--config", cfg]);
+    expectOneLineError(c, 2, /--config .*cfg\.json: seed: expected an integer from 0 to 4294967295, got "0\.5"/);
+  });
+});
+
+describe("native arguments and model hyperparameters are checked before ggml sees them", () => {
+  it("a GGUF with block_count = 0: exit 4 naming the key (train, embed gguf:, eval --bertscore-model), no abort", () => {
+    const bad = join(fx.dir, "no-layers.gguf");
+    writeTinyModel(bad, { arch: "llama", seed: 3, nLayer: 0 });
+    const message = /no-layers\.gguf: llama\.block_count = 0; a model needs a positive value/;
+    const common = ["--data", fx.dataDir, "--embeddings", fx.embDir, "--threads", "1"];
+    expectOneLineError(dep(["train", ...common, "--model", bad, "--out", join(fx.dir, "bl-run")]), 4, message);
+    expectOneLineError(
+      dep(["embed", "--data", fx.dataDir, "--embedder", `gguf:${bad}`, "--out", join(fx.dir, "bl-emb"), "--threads", "1"]),
+      4,
+      message,
+    );
+    const preds = join(fx.dir, "bl.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "a b", reference: "a c" })}\n`);
+    expectOneLineError(dep(["eval", "--predictions", preds, "--bertscore-model", bad, "--threads", "1"]), 4, message);
+    expect(existsSync(join(fx.dir, "bl-run"))).toBe(false);
+    expect(existsSync(join(fx.dir, "bl-emb"))).toBe(false);
   });
 });

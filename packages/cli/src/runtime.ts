@@ -1,6 +1,7 @@
 // Process-wide plumbing for commands: one AbortSignal that Ctrl-C trips, and the default thread count.
 import { availableParallelism } from "node:os";
-import { InvalidArgumentError, Option } from "commander";
+import { Option } from "commander";
+import { threadCount } from "./numbers.js";
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -27,20 +28,5 @@ export function defaultThreads(): number {
 
 /** `-t, --threads <n>`, defaulting to $DEP_THREADS or the CPU count (always pass it: oversubscription is slow). */
 export function threadsOption(description = "CPU threads (default: $DEP_THREADS or the CPU count)"): Option {
-  return new Option("-t, --threads <n>", description).argParser(positiveInt).default(defaultThreads());
-}
-
-/** Parses a positive integer option value (for commander). */
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-
-export function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0)
-    throw new InvalidArgumentError(`expected a non-negative number, got "${value}"`);
-  return n;
+  return new Option("-t, --threads <n>", description).argParser(threadCount).default(defaultThreads());
 }

@@ -2,7 +2,8 @@ import { inspectDataset, prepareAmazon, synthesize } from "@dep/core";
 import type { Command } from "commander";
 import { type DataFlags, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { integer, positiveInt, seed } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 import { assertNotOnInputs } from "../outputs.js";
 
 export function registerData(program: Command): void {
@@ -19,9 +20,9 @@ export function registerData(program: Command): void {
     .description(
       "write a synthetic population with planted user differences, in the DPL format (+ ground truth)",
     )
-    .option("--users <n>", "number of users (>= 10)", positiveInt, 200)
+    .option("--users <n>", "number of users (>= 10)", integer(10, 10_000_000), 200)
     .option("--items <n>", "approximate number of items (default: about one per 10 reviews)", positiveInt)
-    .option("--seed <n>", "seed (same seed, same data)", (v) => Number.parseInt(v, 10), 42)
+    .option("--seed <n>", "seed (same seed, same data)", seed, 42)
     .requiredOption("--out <dir>", "output dataset folder")
     .option("--categories <names...>", "categories (default: Books Movies_and_TV CDs_and_Vinyl)")
     .option("--raw", "also write the reviews in the raw Amazon Reviews'23 schema under OUT/raw/", false)

@@ -1,7 +1,8 @@
 import { createEmbedder, embedDataset } from "@dep/core";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { integer, positiveInt } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
@@ -20,7 +21,7 @@ export function registerEmbed(program: Command): void {
       "use-lite",
     )
     .requiredOption("--out <dir>", "embedding store folder (created, or resumed when it exists)")
-    .option("--batch-size <n>", "texts per embedder call", positiveInt, 32)
+    .option("--batch-size <n>", "texts per embedder call", integer(1, 65_536), 32)
     .option("--items", "also embed every item's title and description (needed by pplug-style)", false)
     .option(
       "--flush-every <n>",

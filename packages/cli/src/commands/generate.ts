@@ -14,7 +14,8 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal } from "../runtime.js";
+import { positiveInt } from "../numbers.js";
+import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";

@@ -16,7 +16,8 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { positions, positiveInt } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 
 type SoftRows = "trained" | "untrained" | "none";
@@ -43,7 +44,7 @@ export function registerLoss(program: Command): void {
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
     .option("--max-samples <n>", "use at most N samples", positiveInt)
-    .option("--max-length <n>", "prompt budget in positions (default: the run's)", positiveInt)
+    .option("--max-length <n>", "prompt budget in positions (default: the run's)", positions)
     .option(
       "--max-description-chars <n>",
       "cut item descriptions in prompts (default: the run's)",

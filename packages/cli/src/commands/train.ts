@@ -17,7 +17,8 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
@@ -60,32 +61,32 @@ export function registerTrain(program: Command): void {
     .requiredOption("--embeddings <dir>", "embedding store of the dataset's reviews (dep embed)")
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
     .requiredOption("--out <dir>", "run folder: metrics.jsonl, checkpoints/epoch-N, state/")
-    .option("--epochs <n>", "epochs", positiveInt, 5)
-    .option("--lr <x>", "peak learning rate (AdamW)", nonNegativeNumber, 1e-5)
-    .option("--weight-decay <x>", "AdamW weight decay", nonNegativeNumber, 0.025)
-    .option("--warmup-ratio <x>", "share of updates spent warming up linearly", nonNegativeNumber, 0.01)
-    .option("--grad-accum <n>", "samples per optimizer update (batch 1 each)", positiveInt, 16)
+    .option("--epochs <n>", "epochs", integer(1, 100_000), 5)
+    .option("--lr <x>", "peak learning rate (AdamW)", decimal(0, 1, { aboveMin: true }), 1e-5)
+    .option("--weight-decay <x>", "AdamW weight decay", probability, 0.025)
+    .option("--warmup-ratio <x>", "share of updates spent warming up linearly", probability, 0.01)
+    .option("--grad-accum <n>", "samples per optimizer update (batch 1 each)", integer(1, 1_048_576), 16)
     .option(
       "--seed <n>",
       "seed of the initialisation and the sample order",
-      (v) => Number.parseInt(v, 10),
+      seed,
       42,
     )
     .option("--max-steps <n>", "stop after this many optimizer updates", positiveInt)
     .option(
       "--save-every <n>",
       "also save the resumable state every N updates (0: epoch ends only)",
-      (v) => Number.parseInt(v, 10),
+      nonNegativeInt,
       0,
     )
     .addOption(threadsOption())
-    .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positiveInt, 3072)
+    .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positions, 3072)
     .option(
       "--max-description-chars <n>",
       "cut item descriptions in prompts (small-context LLMs)",
       positiveInt,
     )
-    .option("--sae-width <n>", "SAE width h", positiveInt, 512)
+    .option("--sae-width <n>", "SAE width h", integer(1, 65_536), 512)
     .option("--linear-output", "linear SAE decoder output instead of the reference's GELU", false)
     .addOption(
       new Option("--diff-weighting <mode>", "peer weighting of difference embeddings")
