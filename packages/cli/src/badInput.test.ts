@@ -270,3 +270,17 @@ describe("native arguments and model hyperparameters are checked before ggml see
     expect(existsSync(join(fx.dir, "bl-emb"))).toBe(false);
   });
 });
+
+describe("dep info: the default thread count and why", () => {
+  it("names the setting it came from, and any it had to ignore", () => {
+    const r = dep(["info", "--json"], { DEP_THREADS: "", OMP_NUM_THREADS: "x", SLURM_CPUS_PER_TASK: "3" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).threads).toEqual({
+      threads: 3,
+      reason: "SLURM_CPUS_PER_TASK=3",
+      ignored: ["OMP_NUM_THREADS=x ignored (not a positive integer)"],
+    });
+    const text = dep(["info"], { DEP_THREADS: "2" });
+    expect(text.stdout).toMatch(/^threads {4}2 \(from DEP_THREADS=2\)$/m);
+  });
+});

@@ -7,6 +7,7 @@ export const EXIT = {
   model: 4,
   runtime: 5,
   interrupted: 130,
+  terminated: 143,
 } as const;
 
 /** The options ask for something impossible: another --out, other flags. */

@@ -1,6 +1,7 @@
 import { assetPresent, depHome, modelPath, TINYLLAMA } from "@dep/core";
 import { addonPath, backendInfo } from "@dep/native-cuda";
 import type { Command } from "commander";
+import { chooseThreads } from "../threads.js";
 import { readVersions } from "../versions.js";
 
 export function registerInfo(program: Command): void {
@@ -19,6 +20,7 @@ export function registerInfo(program: Command): void {
         cpuFeatures: backend.cpuFeatures,
         cuda: backend.cuda,
         cache: depHome(),
+        threads: chooseThreads(),
         assets: { [TINYLLAMA.id]: { path: modelPath(TINYLLAMA), present: assetPresent(TINYLLAMA) } },
       };
       if (opts.json) {
@@ -35,6 +37,8 @@ export function registerInfo(program: Command): void {
       console.log(`cpu        ${backend.cpuFeatures.join(" ") || "(none detected)"}`);
       console.log(`cuda       ${cuda}${backend.cuda.ggmlCuda ? "; llama.cpp on GPU: yes" : ""}`);
       console.log(`cache      ${info.cache}`);
+      console.log(`threads    ${info.threads.threads} (from ${info.threads.reason})`);
+      for (const w of info.threads.ignored) console.log(`threads    ${w}`);
       for (const [id, a] of Object.entries(info.assets)) {
         console.log(`asset      ${id}: ${a.present ? a.path : "missing (run `pnpm assets`)"}`);
       }
