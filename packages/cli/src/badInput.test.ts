@@ -284,3 +284,65 @@ describe("dep info: the default thread count and why", () => {
     expect(text.stdout).toMatch(/^threads {4}2 \(from DEP_THREADS=2\)$/m);
   });
 });
+
+const trainArgs = (out: string) => [
+  "train",
+  ...["--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", out],
+  ...["--epochs", "2", "--grad-accum", "2", "--max-samples", "4", "--max-length", "1200", "--sae-width", "16"],
+  ...["--save-every", "1", "--max-steps", "1", "--kernel-backend", "cpu", "--threads", "1", "--json"],
+];
+
+/** A run stopped after one update, with its resumable state (made once, copied per case). */
+let stopped: string | undefined;
+function stoppedRun(name: string): string {
+  if (!stopped) {
+    stopped = join(fx.dir, "stopped");
+    const r = dep(trainArgs(stopped));
+    expect(r.code, r.stderr).toBe(0);
+  }
+  const copy = join(fx.dir, name);
+  cpSync(stopped, copy, { recursive: true });
+  return copy;
+}
+
+/** Overwrites the first float of safetensors tensor `name` in `file` with `value`. */
+function poke(file: string, name: string, value: number): void {
+  const buf = readFileSync(file);
+  const headerLen = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString("utf8"));
+  buf.writeFloatLE(value, 8 + headerLen + header[name].data_offsets[0]);
+  writeFileSync(file, buf);
+}
+
+describe("corrupt resume state is refused (exit 3), never trained on", () => {
+  it("NaN in the optimizer moments, a negative optimizerStep, a torn metrics.jsonl line", () => {
+    const nan = stoppedRun("nan-state");
+    const opt = join(nan, "state", "optimizer.safetensors");
+    const header = JSON.parse(readFileSync(opt).subarray(8, 8 + Number(readFileSync(opt).readBigUInt64LE(0))).toString());
+    const m = Object.keys(header).find((k) => k.startsWith("m."))!;
+    poke(opt, m, Number.NaN);
+    expectOneLineError(
+      dep([...trainArgs(nan), "--resume"]),
+      3,
+      new RegExp(`optimizer\\.safetensors: tensor ${m.replace(/\./g, "\\.")} holds NaN at index 0; the state is corrupt`),
+    );
+    expect(existsSync(join(nan, "checkpoints", "epoch-1"))).toBe(false);
+
+    const neg = stoppedRun("neg-state");
+    const statePath = join(neg, "state", "trainer_state.json");
+    writeFileSync(statePath, JSON.stringify({ ...JSON.parse(readFileSync(statePath, "utf8")), optimizerStep: -3 }));
+    expectOneLineError(
+      dep([...trainArgs(neg), "--resume"]),
+      3,
+      /trainer_state\.json: field optimizerStep is -3, expected a non-negative integer/,
+    );
+
+    const torn = stoppedRun("torn-log");
+    const log = join(torn, "metrics.jsonl");
+    const text = readFileSync(log, "utf8");
+    writeFileSync(log, text.slice(0, text.length - 10));
+    const before = readFileSync(log, "utf8");
+    expectOneLineError(dep([...trainArgs(torn), "--resume"]), 3, /metrics\.jsonl:\d+ is torn \(not valid JSON\)/);
+    expect(readFileSync(log, "utf8")).toBe(before);
+  });
+});

@@ -251,11 +251,33 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         `${runDir} was started with other settings (config hash ${pos.configHash}, now ${configHash}); resume with the same options`,
       );
     }
+    const stateFile = join(runDir, "state", "trainer_state.json");
+    if (pos.epoch > s.epochs || pos.position > data.length || pos.accumulated >= s.gradAccum)
+      throw new DepError(
+        "DEP_CHECKPOINT",
+        `${stateFile}: epoch ${pos.epoch}, position ${pos.position}, accumulated ${pos.accumulated} do not fit this run ` +
+          `(${s.epochs} epochs of ${data.length} samples, ${s.gradAccum} per update); the state is corrupt: restore it, or start the run again`,
+      );
     optimizer.step = pos.optimizerStep;
-    // drop log lines written after the saved state
+    // drop log lines written after the saved state; the lines it includes must be whole
     const lines = existsSync(metricsPath)
       ? readFileSync(metricsPath, "utf8").split("\n").filter(Boolean)
       : [];
+    if (lines.length < pos.metricsLines)
+      throw new DepError(
+        "DEP_CHECKPOINT",
+        `${metricsPath} has ${lines.length} lines but the saved state includes ${pos.metricsLines}; restore the log, or start the run again`,
+      );
+    lines.slice(0, pos.metricsLines).forEach((line, i) => {
+      try {
+        JSON.parse(line);
+      } catch {
+        throw new DepError(
+          "DEP_CHECKPOINT",
+          `${metricsPath}:${i + 1} is torn (not valid JSON) but the saved state includes it; restore the log, or start the run again`,
+        );
+      }
+    });
     writeFileSync(
       metricsPath,
       lines
