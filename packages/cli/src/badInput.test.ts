@@ -346,3 +346,63 @@ describe("corrupt resume state is refused (exit 3), never trained on", () => {
     expect(readFileSync(log, "utf8")).toBe(before);
   });
 });
+
+describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)", () => {
+  const loss = (ckpt: string, extra: string[] = []) =>
+    dep([
+      "loss",
+      ...["--checkpoint", ckpt, "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath],
+      ...["--max-samples", "1", "--threads", "1", "--json", ...extra],
+    ]);
+  function edited(name: string, edit: (c: Record<string, unknown>) => void): string {
+    const run = stoppedRun(name);
+    const file = join(run, "checkpoints", "last", "config.json");
+    const config = JSON.parse(readFileSync(file, "utf8"));
+    edit(config);
+    writeFileSync(file, JSON.stringify(config));
+    return join(run, "checkpoints", "last");
+  }
+
+  it("an unknown architecture or format, no hyperparameters, a variant of another architecture", () => {
+    const cases: Array<[string, (c: Record<string, unknown>) => void, RegExp]> = [
+      ["arch", (c) => void (c.architecture = "mystery"), /config\.json: field architecture: /],
+      ["format", (c) => void (c.format = "dep-checkpoint/9"), /field format: expected "dep-checkpoint\/1"/],
+      ["hyper", (c) => void delete c.hyperparameters, /field hyperparameters: /],
+      [
+        "variant",
+        (c) => void ((c.hyperparameters as Record<string, unknown>).variant = "no-sae"),
+        /hyperparameters\.variant no-sae does not use architecture dep/,
+      ],
+    ];
+    for (const [name, edit, message] of cases) expectOneLineError(loss(edited(`cfg-${name}`, edit)), 3, message);
+  });
+
+  it("overlapping tensors in model.safetensors", () => {
+    const ckpt = join(stoppedRun("overlap"), "checkpoints", "last");
+    const file = join(ckpt, "model.safetensors");
+    const buf = readFileSync(file);
+    const len = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + len).toString());
+    const names = Object.keys(header).filter((k) => k !== "__metadata__");
+    const [a, b] = [header[names[0]!], header[names[1]!]];
+    // b keeps its size but starts inside a (same header length, padded)
+    const size = b.data_offsets[1] - b.data_offsets[0];
+    b.data_offsets = [a.data_offsets[0], a.data_offsets[0] + size];
+    const text = JSON.stringify(header).padEnd(len, " ");
+    expect(text.length).toBe(len);
+    writeFileSync(file, Buffer.concat([buf.subarray(0, 8), Buffer.from(text), buf.subarray(8 + len)]));
+    expectOneLineError(loss(ckpt), 3, /model\.safetensors: tensors .* overlap; the file is corrupt/);
+  });
+
+  it("another frozen LLM than the one trained with: refused, or a warning with --accept-other-llm", () => {
+    const other = join(fx.dir, "other-llm.gguf");
+    writeTinyModel(other, { arch: "llama", seed: 77, contextLength: 2048 });
+    const ckpt = join(stoppedRun("other-llm"), "checkpoints", "last");
+    const args = ["loss", "--checkpoint", ckpt, "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", other];
+    const common = ["--max-samples", "1", "--threads", "1", "--json"];
+    expectOneLineError(dep([...args, ...common]), 3, /was trained with the frozen LLM .*--accept-other-llm/);
+    const r = dep([...args, ...common, "--accept-other-llm"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/dep: warning: .*other-llm\.gguf has sha256 .*using it anyway/);
+  });
+});

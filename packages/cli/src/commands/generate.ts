@@ -8,6 +8,7 @@ import {
   type GenerationMethod,
   generatePredictions,
   isTrainedMethod,
+  assertFrozenLlm,
   loadModelCheckpoint,
   TINYLLAMA,
 } from "@dep/core";
@@ -52,6 +53,7 @@ export function registerGenerate(program: Command): void {
       positiveInt,
       DEFAULT_SUMMARY_TOKENS,
     )
+    .option("--accept-other-llm", "use --model even when it is not the LLM the checkpoint was trained with", false)
     .option("--json", "no progress line; print the result as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -71,6 +73,8 @@ export function registerGenerate(program: Command): void {
       const ckpt = needsModel ? ckpt0 : null;
       if (ckpt) await assertStoreFits(o.embeddings, ckpt.config, o.checkpoint);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
+      if (ckpt)
+        await assertFrozenLlm(ckpt.config, o.checkpoint, modelPath, { accept: o.acceptOtherLlm, warn: console.error });
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
         // the pag summaries are written in the same context: up to --max-length prompt tokens too

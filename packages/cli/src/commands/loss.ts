@@ -7,6 +7,7 @@ import {
   DepModel,
   ensureModel,
   heldOutLoss,
+  assertFrozenLlm,
   loadModelCheckpoint,
   loadTrainingSamples,
   runInitialParams,
@@ -43,6 +44,7 @@ export function registerLoss(program: Command): void {
         .default("trained"),
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
+    .option("--accept-other-llm", "use --model even when it is not the LLM the checkpoint was trained with", false)
     .option("--max-samples <n>", "use at most N samples", positiveInt)
     .option("--max-length <n>", "prompt budget in positions (default: the run's)", positions)
     .option(
@@ -68,6 +70,7 @@ export function registerLoss(program: Command): void {
         maxLength?: number;
         maxDescriptionChars?: number;
         threads: number;
+        acceptOtherLlm: boolean;
         json: boolean;
       }) => {
         const dataDir = dataSource(o);
@@ -100,6 +103,8 @@ export function registerLoss(program: Command): void {
           itemQueries: variant === "pplug-style",
         });
         const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
+        if (o.soft !== "none")
+          await assertFrozenLlm(config, o.checkpoint, modelPath, { accept: o.acceptOtherLlm, warn: console.error });
         const llm = await Llm.load(modelPath, {
           threads: o.threads,
           contextSize: 4096,
