@@ -18,7 +18,7 @@ import {
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
-import { writeTinyModel } from "@dep/native-cuda/gguf";
+import { readGguf, writeTinyModel } from "@dep/native-cuda/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
@@ -324,7 +324,7 @@ describe("corrupt resume state is refused (exit 3), never trained on", () => {
     expectOneLineError(
       dep([...trainArgs(nan), "--resume"]),
       3,
-      new RegExp(`optimizer\\.safetensors: tensor ${m.replace(/\./g, "\\.")} holds NaN at index 0; the state is corrupt`),
+      new RegExp(`optimizer\\.safetensors: tensor ${m.replace(/\./g, "\\.")} holds NaN at index 0; the file is corrupt`),
     );
     expect(existsSync(join(nan, "checkpoints", "epoch-1"))).toBe(false);
 
@@ -377,6 +377,15 @@ describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)
     for (const [name, edit, message] of cases) expectOneLineError(loss(edited(`cfg-${name}`, edit)), 3, message);
   });
 
+  it("NaN checkpoint weights: exit 3 naming the tensor (was exit 5)", () => {
+    const ckpt = join(stoppedRun("nan-ckpt"), "checkpoints", "last");
+    const file = join(ckpt, "model.safetensors");
+    const header = JSON.parse(readFileSync(file).subarray(8, 8 + Number(readFileSync(file).readBigUInt64LE(0))).toString());
+    const name = Object.keys(header).find((k) => k !== "__metadata__")!;
+    poke(file, name, Number.NaN);
+    expectOneLineError(loss(ckpt), 3, /model\.safetensors: tensor \S+ holds NaN at index 0/);
+  });
+
   it("overlapping tensors in model.safetensors", () => {
     const ckpt = join(stoppedRun("overlap"), "checkpoints", "last");
     const file = join(ckpt, "model.safetensors");
@@ -404,5 +413,68 @@ describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)
     const r = dep([...args, ...common, "--accept-other-llm"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/dep: warning: .*other-llm\.gguf has sha256 .*using it anyway/);
+  });
+});
+
+describe("non-finite or empty results are errors, never exit 0", () => {
+  it("dep diff on a store of huge values: exit 3, no output", () => {
+    const emb = join(fx.dir, "huge-emb");
+    cpSync(fx.embDir, emb, { recursive: true });
+    const file = join(emb, "embeddings.safetensors");
+    const buf = readFileSync(file);
+    const len = Number(buf.readBigUInt64LE(0));
+    const [begin, end] = JSON.parse(buf.subarray(8, 8 + len).toString()).embeddings.data_offsets;
+    for (let o = 8 + len + begin; o < 8 + len + end; o += 4) buf.writeFloatLE(buf.readFloatLE(o) * 1e30, o);
+    writeFileSync(file, buf);
+    const out = join(fx.dir, "huge.safetensors");
+    expectOneLineError(
+      dep(["diff", "--data", fx.dataDir, "--embeddings", emb, "--out", out]),
+      3,
+      /difference embeddings of sample .* are not finite .*re-embed the data/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("dep eval --bertscore-model with NaN weights: exit 4, not f = 0", () => {
+    const model = join(fx.dir, "nan-weights.gguf");
+    writeTinyModel(model, { arch: "llama", seed: 5, contextLength: 512 });
+    const g = readGguf(model);
+    const t = g.tensors.find((x) => x.name === "output_norm.weight")!;
+    const buf = readFileSync(model);
+    for (let i = 0; i < 8; i++) buf.writeFloatLE(Number.NaN, g.dataOffset + Number(t.offset) + 4 * i);
+    writeFileSync(model, buf);
+    const preds = join(fx.dir, "nan-preds.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "good book", reference: "a good book" })}\n`);
+    const r = dep(["eval", "--predictions", preds, "--bertscore-model", model, "--threads", "1"], {
+      NLTK_DATA: join(fx.dir, "no-nltk"),
+    });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/dep: error: gguf:nan-weights\.gguf:last-layer: the model's token states are not finite/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("dep train where no sample fits --max-length: exit 2, no run folder", () => {
+    const out = join(fx.dir, "tiny-budget");
+    const args = trainArgs(out).map((a, i, all) => (all[i - 1] === "--max-length" ? "1" : a));
+    expectOneLineError(dep(args), 2, /all \d+ training samples run so far were skipped .*raise --max-length/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("dep data prepare with the meta of another category: exit 3 saying which stage emptied it", () => {
+    const books = join(fx.dir, "raw-books");
+    expect(dep(["data", "synth", "--users", "30", "--raw", "--categories", "Books", "--out", books]).code).toBe(0);
+    // the items of another category: other asins
+    const other = join(fx.dir, "other-meta.jsonl");
+    const lines = readFileSync(join(books, "raw", "Books", "meta.jsonl"), "utf8").split("\n").filter(Boolean);
+    writeFileSync(other, lines.map((l) => JSON.stringify({ ...JSON.parse(l), parent_asin: `M${JSON.parse(l).parent_asin}` })).join("\n"));
+    const out = join(fx.dir, "prepared-empty");
+    const r = dep([
+      "data",
+      "prepare",
+      ...["--reviews", join(books, "raw", "Books", "reviews.jsonl"), "--meta", other],
+      ...["--category", "Books", "--out", out, "--threads", "1"],
+    ]);
+    expectOneLineError(r, 3, /no user survived the DPL filters .*is --meta the metadata of the same category as --reviews\?/);
+    expect(existsSync(out)).toBe(false);
   });
 });

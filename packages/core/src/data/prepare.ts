@@ -349,6 +349,17 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
           items,
           rows: users * 10,
         };
+        if (users === 0) {
+          // an empty dataset is never what was asked for: say which stage emptied it
+          throw new DepError(
+            "DEP_NO_ROWS",
+            `no user survived the DPL filters (SPEC §1): read ${reviewsIn} reviews and ${itemsIn} items; ` +
+              `${itemsAfterStep1} items passed step 1, ${reviewsAfterStep2} reviews step 2, ${usersAfterStep3} users step 3, 0 step 5. ` +
+              (reviewsAfterStep2 === 0 && reviewsIn > 0 && itemsAfterStep1 > 0
+                ? "No review is of a kept item: is --meta the metadata of the same category as --reviews?"
+                : "Give more data (each user needs >= 18 reviews, each item >= 8 reviewers)"),
+          );
+        }
         c.closeSync();
         db.closeSync();
         await rm(work, { recursive: true, force: true });

@@ -321,9 +321,23 @@ export async function materializeDifferences(
         x[ho + j] = emb[so + j]!;
         x[dho + j] = diff[dso + j]!;
       }
+      for (let j = 0; j < d; j++) {
+        if (!Number.isFinite(x[ho + j]!) || !Number.isFinite(x[dho + j]!)) throw nonFinite(plan, s, j);
+      }
     }
   }
   return { x, k, targets: sel.length, kernelMs };
+}
+
+/** Embeddings so large (or NaN) that their differences overflow: not what an embedder writes. */
+function nonFinite(plan: DifferencePlan, s: number, j: number): DepError {
+  let max = 0;
+  for (const v of plan.embeddings) if (Math.abs(v) > max || Number.isNaN(v)) max = Number.isNaN(v) ? Number.NaN : Math.abs(v);
+  return new DepError(
+    "DEP_INPUT_NONFINITE",
+    `the difference embeddings of sample ${plan.samples[s]!.id} are not finite (component ${j}); the embedding store ` +
+      `holds values up to ${max} (${plan.embedder}), which no sentence encoder writes: re-embed the data with dep embed`,
+  );
 }
 
 export interface DifferenceSamples {

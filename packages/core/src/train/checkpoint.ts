@@ -124,7 +124,9 @@ export async function loadModelCheckpoint(
 ): Promise<{ config: ModelCheckpointConfig; params: DepParams }> {
   const config = readCheckpointConfig(dir);
   const path = join(dir, MODEL_FILE);
-  return { config, params: await loadReferenceWeights(path, config) };
+  const params = await loadReferenceWeights(path, config);
+  assertFinite(params, config, path);
+  return { config, params };
 }
 
 export async function loadReferenceWeights(path: string, dims: DepDims): Promise<DepParams> {
@@ -176,5 +178,21 @@ export async function loadOptimizerState(
     paramList(loaded).forEach((src, i) => {
       dst[i]!.set(src);
     });
+  }
+}
+
+/** NaN or infinite saved tensors (a corrupt file, a diverged run) would silently give NaN losses and texts. */
+export function assertFinite(p: DepParams, dims: DepDims, file: string, prefix = "", nonNegative = false): void {
+  for (const slot of paramSlots(dims)) {
+    const arr = slot.get(p);
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i]!;
+      if (!Number.isFinite(x) || (nonNegative && x < 0)) {
+        throw new DepError(
+          "DEP_CHECKPOINT",
+          `${file}: tensor ${prefix}${slot.name} holds ${x} at index ${i}; the file is corrupt (or training diverged): restore it, or use another checkpoint`,
+        );
+      }
+    }
   }
 }

@@ -7,8 +7,8 @@ import { DepError } from "@dep/native-cuda";
 import { recoverReplacedDir, writeDirAtomic } from "../io/atomic.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import type { DepDims, DepParams } from "../model/params.js";
-import { paramList, paramSlots, toTorchTensors } from "../model/params.js";
-import { loadOptimizerState, loadReferenceWeights, saveOptimizerState } from "./checkpoint.js";
+import { paramList, toTorchTensors } from "../model/params.js";
+import { assertFinite, loadOptimizerState, loadReferenceWeights, saveOptimizerState } from "./checkpoint.js";
 
 export interface TrainerPosition {
   epoch: number;
@@ -112,20 +112,4 @@ function checkPosition(p: TrainerPosition, file: string): void {
   if (typeof p.configHash !== "string") throw bad("field configHash is missing");
   if (p.optimizerStep > p.microStep) throw bad(`optimizerStep ${p.optimizerStep} exceeds microStep ${p.microStep}`);
   if (p.accumulated > p.microStep) throw bad(`accumulated ${p.accumulated} exceeds microStep ${p.microStep}`);
-}
-
-/** NaN or infinite saved tensors would train on silently into a NaN checkpoint. */
-function assertFinite(p: DepParams, dims: DepDims, file: string, prefix = "", nonNegative = false): void {
-  for (const slot of paramSlots(dims)) {
-    const arr = slot.get(p);
-    for (let i = 0; i < arr.length; i++) {
-      const x = arr[i]!;
-      if (!Number.isFinite(x) || (nonNegative && x < 0)) {
-        throw new DepError(
-          "DEP_CHECKPOINT",
-          `${file}: tensor ${prefix}${slot.name} holds ${x} at index ${i}; the state is corrupt: restore it, or start the run again`,
-        );
-      }
-    }
-  }
 }

@@ -3,7 +3,7 @@
 // interruption, and a metrics.jsonl line per step.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile, mkdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { DepError, type KernelBackend } from "@dep/native-cuda";
 import { modelFileSha256 } from "../assets.js";
@@ -318,6 +318,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const stopAt = o.maxSteps ?? Number.POSITIVE_INFINITY;
   const save = () => saveTrainerState(runDir, state, dims);
 
+  // samples this process trained on, and the first reason one was skipped: a fresh run where none fits would
+  // only apply weight decay, and save that as its checkpoints
+  let ran = 0;
+  let firstSkip: string | null = null;
+  const assertTrainedOn = async () => {
+    if (resuming || ran > 0 || firstSkip === null) return;
+    await rm(runDir, { recursive: true, force: true });
+    throw new DepError(
+      "DEP_INVALID_ARGUMENT",
+      `all ${pos.microStep} training samples run so far were skipped (${firstSkip}); raise --max-length or shorten the prompts (--max-description-chars)`,
+    );
+  };
   outer: while (pos.epoch < s.epochs) {
     const order = epochOrder(data.length, s.seed, pos.epoch);
     while (pos.position < data.length) {
@@ -339,6 +351,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         throw err;
       });
       const seconds = (performance.now() - t0) / 1000;
+      if (r instanceof DepError) firstSkip ??= r.message;
+      else ran++;
       pos.position++;
       pos.microStep++;
       pos.accumulated++;
@@ -394,6 +408,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       });
     }
     // epoch end: a selectable checkpoint, then the resumable state pointing at the next epoch
+    await assertTrainedOn();
     const dir = join(runDir, "checkpoints", `epoch-${pos.epoch + 1}`);
     await saveModelCheckpoint(dir, model.params, {
       ...ckptBase,
@@ -405,6 +420,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     pos.position = 0;
     await save();
   }
+  if (!interrupted) await assertTrainedOn();
   if (interrupted || pos.optimizerStep >= stopAt) await save();
   if (pos.optimizerStep >= stopAt && !interrupted) {
     const dir = join(runDir, "checkpoints", "last");
