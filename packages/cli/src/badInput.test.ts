@@ -478,3 +478,29 @@ describe("non-finite or empty results are errors, never exit 0", () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe("exit classes and messages a user can act on", () => {
+  it("dep loss / dep diff --split val on data without val rows: exit 3 naming the split", () => {
+    const d = join(fx.dir, "no-val");
+    cpSync(fx.dataDir, d, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(d, "dataset.json"), "utf8"));
+    for (const c of manifest.categories) {
+      rmSync(join(d, "main", c, "val.jsonl"));
+      delete manifest.counts[c].val;
+    }
+    writeFileSync(join(d, "dataset.json"), JSON.stringify(manifest));
+    const message = /no-val: no val rows \(loaded: val 0, test \d+\); choose another --split/;
+    expectOneLineError(
+      dep(["diff", "--data", d, "--embeddings", fx.embDir, "--split", "val", "--out", join(fx.dir, "nv.safetensors")]),
+      3,
+      message,
+    );
+    const ckpt = join(stoppedRun("no-val-run"), "checkpoints", "last");
+    const r = dep([
+      "loss",
+      ...["--checkpoint", ckpt, "--data", d, "--embeddings", fx.embDir, "--split", "val"],
+      ...["--model", fx.modelPath, "--threads", "1"],
+    ]);
+    expectOneLineError(r, 3, message);
+  });
+});

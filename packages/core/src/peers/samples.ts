@@ -12,8 +12,8 @@
 import { rm } from "node:fs/promises";
 import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
-import { type DataSource, dataSourceOptions } from "../data/source.js";
-import { type Dataset, type DplRow, type Review, type Split, sampleId } from "../data/types.js";
+import { type DataSource, dataSourceOptions, describeDataSource } from "../data/source.js";
+import { type Dataset, type DplRow, type Review, SPLITS, type Split, sampleId } from "../data/types.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { SafetensorsWriter } from "../io/safetensors.js";
@@ -128,6 +128,15 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
         })
       : null);
   if (!dataset) throw new DepError("DEP_INVALID_ARGUMENT", "differences: give dataDir or dataset");
+  if (!dataset.rows.some((r) => r.split === options.split)) {
+    const found = SPLITS.filter((sp) => sp === options.split || dataset.rows.some((r) => r.split === sp))
+      .map((sp) => `${sp} ${dataset.rows.filter((r) => r.split === sp).length}`)
+      .join(", ");
+    throw new DepError(
+      "DEP_NO_ROWS",
+      `${options.dataDir ? `${describeDataSource(options.dataDir)}: ` : ""}no ${options.split} rows (loaded: ${found}); choose another --split`,
+    );
+  }
   const store = options.store ?? (options.embDir ? await EmbeddingStore.open(options.embDir) : null);
   if (!store) throw new DepError("DEP_INVALID_ARGUMENT", "differences: give embDir or store");
   const embeddings = store.matrix();

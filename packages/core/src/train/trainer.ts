@@ -137,6 +137,7 @@ export async function loadTrainingSamples(
   const dataset = await loadDataset({ ...dataSourceOptions(dataDir), splits: split === "test" ? ["test"] : [split, "test"] });
   const samples = await buildDifferenceSamples({
     dataset,
+    dataDir, // for messages
     embDir,
     split,
     weighting: o.weighting,
