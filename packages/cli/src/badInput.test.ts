@@ -504,3 +504,64 @@ describe("exit classes and messages a user can act on", () => {
     expectOneLineError(r, 3, message);
   });
 });
+
+describe("UTF-8 and line ends: CRLF read as LF, invalid UTF-8 read as U+FFFD and reported", () => {
+  it("dataset JSONL with CRLF line ends reads the same; a line with invalid UTF-8 is named in a warning", () => {
+    const d = join(fx.dir, "crlf");
+    cpSync(fx.dataDir, d, { recursive: true });
+    const split = join(d, "main", "Books", "test.jsonl");
+    const lines = readFileSync(split, "utf8").split("\n").filter(Boolean);
+    writeFileSync(split, `\uFEFF${lines.join("\r\n")}\r\n`);
+    const ours = dep(["data", "inspect", fx.dataDir, "--json"]);
+    const crlf = dep(["data", "inspect", d, "--json"]);
+    expect(crlf.code, crlf.stderr).toBe(0);
+    expect(crlf.stderr).toBe("");
+    expect(JSON.parse(crlf.stdout)).toEqual(JSON.parse(ours.stdout));
+
+    // an invalid two-byte sequence (0xC3 0x28) at the start of the first row's target text
+    const first = Buffer.from(lines[0]!);
+    const at = first.indexOf('"text":"') + 8;
+    const invalid = Buffer.concat([first.subarray(0, at), Buffer.from([0xc3, 0x28]), first.subarray(at)]);
+    writeFileSync(split, Buffer.concat([invalid, Buffer.from(`\n${lines.slice(1).join("\n")}\n`)]));
+    const r = dep(["data", "inspect", d, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[DEP_INVALID_UTF8\] Warning: .*test\.jsonl: 1 line\(s\) are not valid UTF-8 \(line 1\); .*U\+FFFD/);
+  });
+
+  it("dep eval: CRLF and invalid UTF-8 predictions score with a warning; a FIFO is refused at once", () => {
+    const preds = join(fx.dir, "crlf-preds.jsonl");
+    const line = (p: string) => JSON.stringify({ prediction: p, reference: "a good book about the sea" });
+    writeFileSync(
+      preds,
+      Buffer.concat([Buffer.from(`${line("a good book")}\r\n`), Buffer.from('{"prediction":"bad \xff byte","reference":"x"}\r\n', "latin1")]),
+    );
+    const r = dep(["eval", "--predictions", preds, "--json"], { NLTK_DATA: join(fx.dir, "no-nltk") });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).n).toBe(2);
+    expect(r.stderr).toMatch(/crlf-preds\.jsonl: 1 line\(s\) are not valid UTF-8 \(line 2\)/);
+
+    const fifo = join(fx.dir, "preds.fifo");
+    spawnSync("mkfifo", [fifo]);
+    const t0 = Date.now();
+    expectOneLineError(dep(["eval", "--predictions", fifo]), 3, /preds\.fifo: not a regular file/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it("a | or a line break in a method name does not break table.md", () => {
+    const preds = join(fx.dir, "pipe-preds.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "a good book", reference: "a good book indeed" })}\n`);
+    const e = dep(["eval", "--predictions", preds, "--json"], { NLTK_DATA: join(fx.dir, "no-nltk") });
+    const runDir = join(fx.dir, "pipe-run");
+    mkdirSync(runDir);
+    writeFileSync(join(runDir, "eval.json"), e.stdout);
+    writeFileSync(join(runDir, "run.json"), JSON.stringify({ method: "dep | v2\nnew", category: "Bo|oks" }));
+    const out = join(fx.dir, "pipe-report");
+    const r = dep(["report", "--runs", runDir, "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = readFileSync(join(out, "table.md"), "utf8").trimEnd().split("\n");
+    expect(rows).toHaveLength(3);
+    const cells = (row: string) => row.split(/(?<!\\)\|/).length;
+    expect(new Set(rows.map(cells)).size).toBe(1);
+    expect(rows[2]).toMatch(/^\| dep \\\| v2 new \|/);
+  });
+});

@@ -15,7 +15,7 @@ export {
 } from "./baselines/pag.js";
 export { ragPromptInput } from "./baselines/rag.js";
 // data
-export { discoverFiles, type SourceFile, splitFromName } from "./data/files.js";
+export { discoverFiles, type SourceFile, splitFromName, warnInvalidUtf8 } from "./data/files.js";
 export { type DataSource, dataSourceOptions, describeDataSource } from "./data/source.js";
 export {
   type DatasetReport,

@@ -1,5 +1,7 @@
 // `dep eval`: read predictions JSONL, score every metric, and break down by a grouping field.
-import { readFile } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
+import { readFile, stat } from "node:fs/promises";
+import { warnInvalidUtf8 } from "@dep/core";
 import { DepError } from "@dep/native-cuda";
 import { type BertScoreOptions, bertScore, type TokenEncoder } from "./metrics/bertscore.js";
 import { bleu } from "./metrics/bleu.js";
@@ -77,17 +79,32 @@ export function parsePredictions(text: string, file = "<predictions>"): Predicti
 
 /** Reads and validates a predictions JSONL file. */
 export async function readPredictions(path: string): Promise<PredictionRecord[]> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, "utf8");
+    // a FIFO or device would block the whole process in a synchronous read: only regular files are read
+    if (!(await stat(path)).isFile())
+      throw new DepError("DEP_INPUT", `${path}: not a regular file; pass the JSONL file that dep generate wrote`);
+    bytes = await readFile(path);
   } catch (err) {
+    if (err instanceof DepError) throw err;
     const why =
       (err as { code?: string }).code === "ENOENT"
         ? "no such file; pass the JSONL that dep generate wrote"
         : `cannot read it (${(err as Error).message})`;
     throw new DepError("DEP_INPUT", `${path}: ${why}`, { cause: err });
   }
-  return parsePredictions(text, path);
+  const bad: number[] = [];
+  if (!isUtf8(bytes)) {
+    let start = 0;
+    for (let line = 1; start <= bytes.length; line++) {
+      const end = bytes.indexOf(0x0a, start);
+      const stop = end < 0 ? bytes.length : end;
+      if (!isUtf8(bytes.subarray(start, stop))) bad.push(line);
+      start = stop + 1;
+    }
+    warnInvalidUtf8(path, bad);
+  }
+  return parsePredictions(bytes.toString("utf8").replace(/^\uFEFF/, ""), path);
 }
 
 /** Scores in-memory records with every metric. */
