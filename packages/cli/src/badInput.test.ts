@@ -565,3 +565,19 @@ describe("UTF-8 and line ends: CRLF read as LF, invalid UTF-8 read as U+FFFD and
     expect(rows[2]).toMatch(/^\| dep \\\| v2 new \|/);
   });
 });
+
+describe("texts longer than the encoder's window are cut to it and counted, never fatal", () => {
+  it("dep embed --embedder gguf: with a review longer than the model's context: exit 0, truncated 1", () => {
+    const d = join(fx.dir, "long-review");
+    cpSync(fx.dataDir, d, { recursive: true });
+    const split = join(d, "main", "Books", "test.jsonl");
+    const lines = readFileSync(split, "utf8").split("\n").filter(Boolean);
+    const row = JSON.parse(lines[0]!);
+    row.data.text = "an endless review ".repeat(3000);
+    writeFileSync(split, `${[JSON.stringify(row), ...lines.slice(1)].join("\n")}\n`);
+    const out = join(fx.dir, "long-emb");
+    const r = dep(["embed", "--data", d, "--embedder", `gguf:${fx.modelPath}`, "--out", out, "--threads", "1", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).truncated).toBe(1);
+  });
+});

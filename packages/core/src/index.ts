@@ -64,6 +64,8 @@ export {
   createGgufEmbedder,
   createPrecomputedEmbedder,
   createUseLiteEmbedder,
+  GGUF_MAX_TOKENS,
+  USE_LITE_MAX_CHARS,
   type Embedder,
   type EmbedderOptions,
   type GgufEmbeddingBackend,

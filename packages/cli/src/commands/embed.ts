@@ -57,7 +57,8 @@ export function registerEmbed(program: Command): void {
       if (o.json) console.log(JSON.stringify(r));
       else
         console.log(
-          `${o.out}: ${r.texts} texts (${r.embedded} embedded now, ${r.reused} reused) in ${r.seconds.toFixed(1)} s, ${r.textsPerSecond.toFixed(1)} texts/s`,
+          `${o.out}: ${r.texts} texts (${r.embedded} embedded now, ${r.reused} reused) in ${r.seconds.toFixed(1)} s, ${r.textsPerSecond.toFixed(1)} texts/s` +
+            (r.truncated > 0 ? `; ${r.truncated} texts longer than the encoder's window were cut to it` : ""),
         );
     });
 }

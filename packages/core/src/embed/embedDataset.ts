@@ -39,6 +39,8 @@ export interface EmbedDatasetResult {
   reused: number;
   seconds: number;
   textsPerSecond: number;
+  /** texts cut to the embedder's length cap (see USE_LITE_MAX_CHARS, GGUF_MAX_TOKENS) */
+  truncated: number;
 }
 
 /** An item as input-aware methods embed it (pplug-style's query): its title, a newline, its description. */
@@ -163,5 +165,6 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
     reused,
     seconds,
     textsPerSecond: todo.length > 0 ? todo.length / runSeconds : 0,
+    truncated: options.embedder.truncated ?? 0,
   };
 }
