@@ -581,3 +581,16 @@ describe("texts longer than the encoder's window are cut to it and counted, neve
     expect(JSON.parse(r.stdout).truncated).toBe(1);
   });
 });
+
+describe("models where users keep them: split GGUFs", () => {
+  it("dep train on the first split of a split model; a later split: exit 4 naming llama-gguf-split --merge", () => {
+    const { files } = writeTinyModel(join(fx.dir, "split-llm.gguf"), { arch: "llama", seed: 9, contextLength: 2048, splits: 2 });
+    const out = join(fx.dir, "split-run");
+    const args = trainArgs(out).map((a, i, all) => (all[i - 1] === "--model" ? files[0]! : a));
+    const r = dep(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).optimizerSteps).toBe(1);
+    const second = trainArgs(join(fx.dir, "split-run-2")).map((a, i, all) => (all[i - 1] === "--model" ? files[1]! : a));
+    expectOneLineError(dep(second), 4, /split-llm-00002-of-00002\.gguf is split 2 of 2 .*llama-gguf-split --merge/);
+  });
+});
