@@ -2,7 +2,7 @@
 // users keep it (the Hugging Face cache, symlinked folders), outputs aimed at inputs, entries that are not
 // regular files, numbers that do not parse, and runs with nothing to resume. Each case exits with its class's
 // code, one line naming the path or flag, and leaves the inputs as they were.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   cpSync,
@@ -593,4 +593,26 @@ describe("models where users keep them: split GGUFs", () => {
     const second = trainArgs(join(fx.dir, "split-run-2")).map((a, i, all) => (all[i - 1] === "--model" ? files[1]! : a));
     expectOneLineError(dep(second), 4, /split-llm-00002-of-00002\.gguf is split 2 of 2 .*llama-gguf-split --merge/);
   });
+});
+
+describe("signals during long synchronous work", () => {
+  it("dep eval on a large file: SIGTERM stops it at once with exit 143 (the metrics run off the main thread)", async () => {
+    const preds = join(fx.dir, "big-preds.jsonl");
+    const words = "the a book plot story great good bad ending characters writing slow loved read again".split(" ");
+    let seed = 1;
+    const word = () => words[(seed = (seed * 48271) % 2147483647) % words.length]!;
+    const text = () => Array.from({ length: 120 }, word).join(" ");
+    writeFileSync(preds, Array.from({ length: 8000 }, () => JSON.stringify({ prediction: text(), reference: text() })).join("\n"));
+    const child = spawn(process.execPath, [bin, "eval", "--predictions", preds, "--json"], {
+      env: { ...process.env, NLTK_DATA: join(fx.dir, "no-nltk") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(child.exitCode).toBeNull(); // still scoring
+    const t0 = Date.now();
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  }, 60_000);
 });
