@@ -62,7 +62,7 @@ describe("dep CLI", () => {
     const merged = JSON.parse(r.stdout);
     expect(merged).toMatchObject({ data: "d", out: "o", epochs: 4, variant: "no-sae", lr: 0.00001 });
     for (const [bad, message] of [
-      [{ epochs: 0 }, /epochs: expected a positive integer/],
+      [{ epochs: 0 }, /epochs: expected an integer from 1 to 100000, got "0"/],
       [{ variant: "dpe" }, /variant: "dpe" is not one of dep, his-only/],
       [{ epoch: 2 }, /unknown option "epoch" for dep train/],
       [{ resume: "yes" }, /resume: expected true or false/],
@@ -158,9 +158,9 @@ describe("dep CLI", () => {
       "--checkpoint",
       ckpt,
       "--data",
-      dir,
+      join(dir, "data"),
       "--embeddings",
-      dir,
+      join(dir, "emb"),
       "--out",
       join(dir, "p.jsonl"),
     ]);

@@ -92,21 +92,25 @@ describe("interrupted runs resume to the same result", () => {
   it.each([
     ["SIGINT", 130],
     ["SIGTERM", 143],
-  ] as const)("dep train: %s stops cleanly with exit %i, and --resume completes", async (signal, exitCode) => {
-    const out = join(fx.dir, signal.toLowerCase());
-    const code = await killWhen(
-      trainArgs(out),
-      () =>
-        existsSync(join(out, "metrics.jsonl")) &&
-        readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 2,
-      signal,
-    );
-    expect(code).toBe(exitCode);
-    expect(existsSync(join(out, "state", "trainer_state.json"))).toBe(true);
-    expect(run([...trainArgs(out), "--resume"]).status).toBe(0);
-    const a = readFileSync(join(fx.dir, "full", "checkpoints", "epoch-2", "model.safetensors"));
-    expect(readFileSync(join(out, "checkpoints", "epoch-2", "model.safetensors")).equals(a)).toBe(true);
-  }, 600_000);
+  ] as const)(
+    "dep train: %s stops cleanly with exit %i, and --resume completes",
+    async (signal, exitCode) => {
+      const out = join(fx.dir, signal.toLowerCase());
+      const code = await killWhen(
+        trainArgs(out),
+        () =>
+          existsSync(join(out, "metrics.jsonl")) &&
+          readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 2,
+        signal,
+      );
+      expect(code).toBe(exitCode);
+      expect(existsSync(join(out, "state", "trainer_state.json"))).toBe(true);
+      expect(run([...trainArgs(out), "--resume"]).status).toBe(0);
+      const a = readFileSync(join(fx.dir, "full", "checkpoints", "epoch-2", "model.safetensors"));
+      expect(readFileSync(join(out, "checkpoints", "epoch-2", "model.safetensors")).equals(a)).toBe(true);
+    },
+    600_000,
+  );
 
   it("dep generate: a killed run resumes and skips finished samples", async () => {
     const ckpt = join(fx.dir, "full", "checkpoints", "epoch-2");

@@ -134,7 +134,10 @@ export async function readPredictions(path: string): Promise<PredictionRecord[]>
   try {
     // a FIFO or device would block the whole process in a synchronous read: only regular files are read
     if (!(await stat(path)).isFile())
-      throw new DepError("DEP_INPUT", `${path}: not a regular file; pass the JSONL file that dep generate wrote`);
+      throw new DepError(
+        "DEP_INPUT",
+        `${path}: not a regular file; pass the JSONL file that dep generate wrote`,
+      );
     bytes = await readFile(path);
   } catch (err) {
     if (err instanceof DepError) throw err;
@@ -168,7 +171,9 @@ export async function evaluateRecords(
   const preds = records.map((r) => r.prediction);
   const refs = records.map((r) => r.reference);
   const o = { seed: opts.seed ?? 42, punktDir: opts.punktDir };
-  const text = opts.offThread ? await textMetricsOffThread(preds, refs, o, opts.signal) : textMetrics(preds, refs, o);
+  const text = opts.offThread
+    ? await textMetricsOffThread(preds, refs, o, opts.signal)
+    : textMetrics(preds, refs, o);
   let bs: EvalReport["bertscore"] = null;
   if (opts.bertScoreEncoder) {
     const r = await bertScore(preds, refs, opts.bertScoreEncoder, opts.bertScoreOptions);

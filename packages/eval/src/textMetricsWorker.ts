@@ -3,5 +3,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { textMetrics } from "./evaluate.js";
 
-const { preds, refs, o } = workerData as { preds: string[]; refs: string[]; o: { seed?: number; punktDir?: string } };
+const { preds, refs, o } = workerData as {
+  preds: string[];
+  refs: string[];
+  o: { seed?: number; punktDir?: string };
+};
 parentPort!.postMessage(textMetrics(preds, refs, o));

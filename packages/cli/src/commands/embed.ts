@@ -1,10 +1,10 @@
 import { createEmbedder, embedDataset } from "@dep/core";
 import { type Command, Option } from "commander";
-import { Progress } from "../progress.js";
-import { integer, positiveInt } from "../numbers.js";
-import { shutdownSignal, threadsOption } from "../runtime.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { integer, positiveInt } from "../numbers.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
+import { Progress } from "../progress.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 export function registerEmbed(program: Command): void {
   program
@@ -37,7 +37,8 @@ export function registerEmbed(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ dep embed --data data/synth --out emb/synth")
     .action(async (o) => {
       const data = dataSource(o);
-      const gguf = typeof o.embedder === "string" && o.embedder.startsWith("gguf:") ? o.embedder.slice(5) : undefined;
+      const gguf =
+        typeof o.embedder === "string" && o.embedder.startsWith("gguf:") ? o.embedder.slice(5) : undefined;
       assertNotOnInputs(o.out, [...dataInputs(data), gguf]);
       assertFolderOutput(o.out);
       const embedder = await createEmbedder(o.embedder, { batchSize: o.batchSize, threads: o.threads });

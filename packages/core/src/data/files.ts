@@ -191,7 +191,10 @@ export async function discoverFiles(paths: string | readonly string[]): Promise<
   }
   for (const f of out) {
     if ((await stat(f.path)).size === 0) {
-      throw new DepError("DEP_INPUT", `${f.path}: empty file; expected DPL rows (remove it or restore its data)`);
+      throw new DepError(
+        "DEP_INPUT",
+        `${f.path}: empty file; expected DPL rows (remove it or restore its data)`,
+      );
     }
   }
   return out;

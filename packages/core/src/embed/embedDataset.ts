@@ -84,7 +84,10 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
   const ds =
     options.dataset ??
     (options.dataDir
-      ? await loadDataset({ ...dataSourceOptions(options.dataDir), ...(options.splits ? { splits: options.splits } : {}) })
+      ? await loadDataset({
+          ...dataSourceOptions(options.dataDir),
+          ...(options.splits ? { splits: options.splits } : {}),
+        })
       : null);
   if (!ds) throw new DepError("DEP_INVALID_ARGUMENT", "embedDataset: give dataDir or dataset");
   const { embedder } = options;

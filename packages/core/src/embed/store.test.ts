@@ -12,8 +12,8 @@ import {
   createEmbedder,
   createPrecomputedEmbedder,
   createUseLiteEmbedder,
-  USE_LITE_MAX_CHARS,
   type Embedder,
+  USE_LITE_MAX_CHARS,
 } from "./embedders.js";
 import { EmbeddingStore, textKey } from "./store.js";
 

@@ -54,7 +54,11 @@ const fmt = (v: number | null | undefined, digits: number) =>
   typeof v === "number" ? v.toFixed(digits) : "–";
 
 /** A Markdown table cell: `|` escaped and line breaks folded, so a method or category name cannot break the row. */
-const mdCell = (s: string) => s.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\s*[\r\n]+\s*/g, " ");
+const mdCell = (s: string) =>
+  s
+    .replace(/\\/g, "\\\\")
+    .replace(/\|/g, "\\|")
+    .replace(/\s*[\r\n]+\s*/g, " ");
 
 export function tableMarkdown(t: ReportTable): string {
   const head = ["Method", ...t.categories.flatMap((c) => t.metrics.map((m) => mdCell(`${c} ${m.label}`)))];

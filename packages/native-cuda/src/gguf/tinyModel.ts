@@ -146,7 +146,8 @@ export function writeTinyModel(path: string, options: TinyModelOptions) {
   // qwen2 ties the output head to the token embeddings (as the small Qwen2.5 models do); llama has its own
   if (arch === "llama") matrix("output.weight", nEmbd, nVocab, 4);
 
-  const files = options.splits && options.splits > 1 ? writeSplits(path, md, tensors, options.splits) : [path];
+  const files =
+    options.splits && options.splits > 1 ? writeSplits(path, md, tensors, options.splits) : [path];
   if (files.length === 1) writeGguf(path, md, tensors);
   return { arch, nEmbd, nHead, nHeadKv, nLayer, nFf, nVocab, contextLength: ctx, headDim, files };
 }

@@ -135,7 +135,9 @@ describe("loading errors", () => {
     const nativeErr = await native()
       .loadModel(noLayers, { threads: 2 })
       .catch((e: unknown) => e);
-    expect(String((nativeErr as Error).message)).toMatch(/llama\.block_count = 0; a model needs a positive value/);
+    expect(String((nativeErr as Error).message)).toMatch(
+      /llama\.block_count = 0; a model needs a positive value/,
+    );
     const nativeThreads = await native()
       .loadModel(models.paths.llama, { threads: 100_000 })
       .catch((e: unknown) => e);

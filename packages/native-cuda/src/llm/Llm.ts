@@ -2,6 +2,7 @@
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
 import { type NativeGenerateStats, type NativeLlm, type NativeSegment, native } from "../native.js";
+import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import type {
   ChatMessage,
   GenerateBatchOptions,
@@ -12,7 +13,6 @@ import type {
   LossAndGradResult,
   Segment,
 } from "./types.js";
-import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import { TextStreamer } from "./utils/textStreamer.js";
 
 export class Llm {

@@ -418,7 +418,12 @@ describe("embeddings through llama.cpp embedding contexts", () => {
 
 describe("a split GGUF (llama-gguf-split layout)", () => {
   it("generates and trains like the same model in one file; a later split is refused naming the merge tool", async () => {
-    const split = writeTinyModel(join(dir, "tiny-split.gguf"), { arch: "llama", seed: 21, randomNorms: true, splits: 3 });
+    const split = writeTinyModel(join(dir, "tiny-split.gguf"), {
+      arch: "llama",
+      seed: 21,
+      randomNorms: true,
+      splits: 3,
+    });
     expect(split.files.map((f) => f.slice(dir.length + 1))).toEqual([
       "tiny-split-00001-of-00003.gguf",
       "tiny-split-00002-of-00003.gguf",
@@ -441,6 +446,8 @@ describe("a split GGUF (llama-gguf-split layout)", () => {
     }
     const err = await Llm.load(split.files[1]!, { threads: 2 }).catch((e) => e);
     expect(err).toMatchObject({ code: "DEP_MODEL_LOAD" });
-    expect(err.message).toMatch(/is split 2 of 3 of a split model: pass the first split .*llama-gguf-split --merge/);
+    expect(err.message).toMatch(
+      /is split 2 of 3 of a split model: pass the first split .*llama-gguf-split --merge/,
+    );
   });
 });
