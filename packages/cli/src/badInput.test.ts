@@ -16,29 +16,16 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { readGguf, writeTinyModel } from "@dep/native-cuda/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bin, depRunner, expectOneLineError, fixtureInputs } from "./testing/spawnDep.js";
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 let fx: TrainFixture;
 
-function dep(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, DEP_HOME: join(fx.dir, "home"), ...env },
-    timeout: 300_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Exit `code`, and stderr is exactly one `dep: error:` line matching `message`. */
-function expectOneLineError(r: ReturnType<typeof dep>, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  expect(r.stderr).toMatch(/^dep: error: [^\n]+\[DEP_[A-Z_]+\]\n$/);
-  expect(r.stderr).toMatch(message);
-}
+const dep = depRunner(() => join(fx.dir, "home"));
+/** `dep train` on the fixture's data, store and tiny model; the caller adds --out and the rest. */
+const trainOnFixture = () => ["train", ...fixtureInputs(fx)];
 
 /** A digest of every file below `path` (or of the file), to show an input was left as it was. */
 function digest(path: string): string {
@@ -253,17 +240,7 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
   it("dep train: --out that is a file, and --resume with nothing to resume, exit 2", () => {
     const file = join(fx.dir, "a-file");
     writeFileSync(file, "x");
-    const args = [
-      "train",
-      "--data",
-      fx.dataDir,
-      "--embeddings",
-      fx.embDir,
-      "--model",
-      fx.modelPath,
-      "--threads",
-      "1",
-    ];
+    const args = [...trainOnFixture(), "--threads", "1"];
     expectOneLineError(
       dep([...args, "--out", file]),
       2,
@@ -276,17 +253,7 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
 });
 
 describe("numbers are parsed strictly, with the range in the message", () => {
-  const train = () => [
-    "train",
-    "--data",
-    fx.dataDir,
-    "--embeddings",
-    fx.embDir,
-    "--model",
-    fx.modelPath,
-    "--out",
-    join(fx.dir, "n-run"),
-  ];
+  const train = () => [...trainOnFixture(), "--out", join(fx.dir, "n-run")];
   const cases: Array<[string[], RegExp]> = [
     [["--seed", "abc"], /'--seed <n>' argument 'abc' is invalid\. expected an integer from 0 to 4294967295/],
     [["--seed", "1e30"], /expected an integer from 0 to 4294967295, got "1e30"/],
@@ -376,22 +343,12 @@ describe("dep info: the default thread count and why", () => {
   });
 });
 
+/** A tiny run: one update on 4 samples, with its resumable state saved. */
 const trainArgs = (out: string) => [
-  "train",
-  ...["--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", out],
-  ...[
-    "--epochs",
-    "2",
-    "--grad-accum",
-    "2",
-    "--max-samples",
-    "4",
-    "--max-length",
-    "1200",
-    "--sae-width",
-    "16",
-  ],
-  ...["--save-every", "1", "--max-steps", "1", "--kernel-backend", "cpu", "--threads", "1", "--json"],
+  ...trainOnFixture(),
+  ...["--out", out, "--epochs", "2", "--grad-accum", "2", "--max-samples", "4", "--max-length", "1200"],
+  ...["--sae-width", "16", "--save-every", "1", "--max-steps", "1", "--kernel-backend", "cpu"],
+  ...["--threads", "1", "--json"],
 ];
 
 /** A run stopped after one update, with its resumable state (made once, copied per case). */

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { trainFixture } from "@dep/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
+import { fixtureInputs } from "./testing/spawnDep.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 const dir = mkdtempSync(join(tmpdir(), "dep-cli-"));
@@ -179,12 +180,7 @@ describe("dep CLI", () => {
         "pag",
         "--pag-summary-tokens",
         "5",
-        "--data",
-        fx.dataDir,
-        "--embeddings",
-        fx.embDir,
-        "--model",
-        fx.modelPath,
+        ...fixtureInputs(fx),
         "--out",
         out,
         "--max-samples",

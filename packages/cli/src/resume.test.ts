@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fixtureInputs } from "./testing/spawnDep.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 let fx: TrainFixture;
@@ -17,12 +18,7 @@ afterAll(() => fx?.cleanup());
 const trainArgs = (out: string) => [
   bin,
   "train",
-  "--data",
-  fx.dataDir,
-  "--embeddings",
-  fx.embDir,
-  "--model",
-  fx.modelPath,
+  ...fixtureInputs(fx),
   "--out",
   out,
   "--epochs",
