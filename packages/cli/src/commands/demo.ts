@@ -25,6 +25,7 @@ import {
 import { evaluatePerSample, explain, readPredictions, writeReport } from "@dep/eval";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
+import { seed } from "../numbers.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface DemoSize {
@@ -74,12 +75,7 @@ export function registerDemo(program: Command): void {
       "the main job on embedded defaults: synth data -> embed -> diff -> train DEP -> generate -> eval -> explain -> report (report.html)",
     )
     .addOption(new Option("--size <s>", "how much work").choices(["small", "medium"]).default("small"))
-    .option(
-      "--seed <n>",
-      "seed of the data, the initialisation and the sampling",
-      (v) => Number.parseInt(v, 10),
-      42,
-    )
+    .option("--seed <n>", "seed of the data, the initialisation and the sampling", seed, 42)
     .addOption(threadsOption())
     .option("--out <dir>", "demo folder (default: $DEP_HOME/demo/<size>-seed<seed>)")
     .option("--json", "print the summary as JSON", false)
@@ -252,6 +248,7 @@ export function registerDemo(program: Command): void {
             dataDir,
             explain: explainDir,
             title: `dep demo (${o.size}, seed ${o.seed})`,
+            overwrite: true,
           });
           const html = join(reportDir, "report.html");
           mkdirSync(join(reportDir, "predictions"), { recursive: true });

@@ -10,7 +10,8 @@ import {
 } from "@dep/eval";
 import { DepError } from "@dep/native-cuda";
 import type { Command } from "commander";
-import { threadsOption } from "../runtime.js";
+import { seed } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface EvalOptions {
   predictions: string;
@@ -50,7 +51,7 @@ export function registerEval(program: Command): void {
       "where --per-sample writes its JSON (corpus scores + per-sample scores), atomically",
     )
     .option("--punkt <dir>", "Punkt English parameters (default: $NLTK_DATA/tokenizers/punkt_tab/english)")
-    .option("--seed <n>", "seed of the HF ROUGE bootstrap", (v) => Number.parseInt(v, 10), 42)
+    .option("--seed <n>", "seed of the HF ROUGE bootstrap", seed, 42)
     .option(
       "--bertscore-model <gguf>",
       "also score BERTScore with this GGUF model's last-layer token states (any llama.cpp model)",
@@ -74,6 +75,8 @@ export function registerEval(program: Command): void {
         : null;
       const common = {
         seed: opts.seed,
+        offThread: true, // Ctrl-C and SIGTERM stay answered during minutes of metric work
+        signal: shutdownSignal,
         ...(opts.punkt ? { punktDir: opts.punkt } : {}),
         ...(encoder ? { bertScoreEncoder: encoder, bertScoreOptions: { idf: opts.bertscoreIdf } } : {}),
       };

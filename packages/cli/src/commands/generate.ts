@@ -1,4 +1,5 @@
 import {
+  assertFrozenLlm,
   assertStoreFits,
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
@@ -14,8 +15,11 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { assertCheckpointFitsLlm } from "../checkpointFit.js";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { positiveInt } from "../numbers.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal } from "../runtime.js";
+import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 
 export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
@@ -30,7 +34,9 @@ export function registerGenerate(program: Command): void {
       "--checkpoint <dir>",
       "a checkpoint folder (RUNDIR/checkpoints/epoch-N); needed by the trained methods (dep, his-only, diff-only, no-sae, pplug-style)",
     )
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .requiredOption("--out <file>", "predictions JSONL (appended to; finished samples are skipped)")
@@ -48,6 +54,11 @@ export function registerGenerate(program: Command): void {
       positiveInt,
       DEFAULT_SUMMARY_TOKENS,
     )
+    .option(
+      "--accept-other-llm",
+      "use --model even when it is not the LLM the checkpoint was trained with",
+      false,
+    )
     .option("--json", "no progress line; print the result as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -55,6 +66,9 @@ export function registerGenerate(program: Command): void {
       "\nExample:\n  $ dep generate --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --out preds.jsonl",
     )
     .action(async (o) => {
+      const data = dataSource(o);
+      assertNotOnInputs(o.out, [...dataInputs(data), o.embeddings, o.checkpoint, o.model]);
+      assertFreshOutput(o.out, true, "file"); // resumable: only a folder in its place is refused
       const ckpt0 = o.checkpoint && o.soft !== false ? await loadModelCheckpoint(o.checkpoint) : null;
       const method: GenerationMethod =
         o.soft === false ? "no-soft" : (o.method ?? (ckpt0 ? checkpointVariant(ckpt0.config) : "no-soft"));
@@ -73,6 +87,12 @@ export function registerGenerate(program: Command): void {
         ),
       });
       try {
+        // after the load: a file llama.cpp cannot read is a model error (exit 4), not another LLM
+        if (ckpt)
+          await assertFrozenLlm(ckpt.config, o.checkpoint, modelPath, {
+            accept: o.acceptOtherLlm,
+            warn: console.error,
+          });
         if (ckpt) assertCheckpointFitsLlm(ckpt.config, o.checkpoint, llm, modelPath);
         const model = ckpt
           ? new DepModel(ckpt.config, ckpt.params, { threads: o.threads, backend: "auto" })
@@ -84,7 +104,7 @@ export function registerGenerate(program: Command): void {
           method,
           ragK: o.ragK,
           pagSummaryTokens: o.pagSummaryTokens,
-          dataDir: o.data,
+          dataDir: data,
           embDir: o.embeddings,
           split: o.split,
           outFile: o.out,

@@ -2,6 +2,7 @@
 // same run's initial (untrained) soft rows, or no soft rows — the learning check of SPEC §6 without
 // sampling noise.
 import {
+  assertFrozenLlm,
   assertStoreFits,
   checkpointVariant,
   DepModel,
@@ -16,8 +17,10 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { assertCheckpointFitsLlm } from "../checkpointFit.js";
+import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { positions, positiveInt } from "../numbers.js";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 type SoftRows = "trained" | "untrained" | "none";
 
@@ -28,7 +31,9 @@ export function registerLoss(program: Command): void {
       "held-out LM loss of the target reviews with a checkpoint's soft rows, its run's initial ones, or none",
     )
     .requiredOption("--checkpoint <dir>", "a checkpoint folder (RUNDIR/checkpoints/epoch-N or last)")
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .addOption(
@@ -40,8 +45,13 @@ export function registerLoss(program: Command): void {
         .default("trained"),
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
+    .option(
+      "--accept-other-llm",
+      "use --model even when it is not the LLM the checkpoint was trained with",
+      false,
+    )
     .option("--max-samples <n>", "use at most N samples", positiveInt)
-    .option("--max-length <n>", "prompt budget in positions (default: the run's)", positiveInt)
+    .option("--max-length <n>", "prompt budget in positions (default: the run's)", positions)
     .option(
       "--max-description-chars <n>",
       "cut item descriptions in prompts (default: the run's)",
@@ -54,19 +64,22 @@ export function registerLoss(program: Command): void {
       "\nExample:\n  $ dep loss --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --soft none",
     )
     .action(
-      async (o: {
-        checkpoint: string;
-        data: string;
-        embeddings: string;
-        split: "train" | "val" | "test";
-        soft: SoftRows;
-        model?: string;
-        maxSamples?: number;
-        maxLength?: number;
-        maxDescriptionChars?: number;
-        threads: number;
-        json: boolean;
-      }) => {
+      async (
+        o: DataFlags & {
+          checkpoint: string;
+          embeddings: string;
+          split: "train" | "val" | "test";
+          soft: SoftRows;
+          model?: string;
+          maxSamples?: number;
+          maxLength?: number;
+          maxDescriptionChars?: number;
+          threads: number;
+          acceptOtherLlm: boolean;
+          json: boolean;
+        },
+      ) => {
+        const dataDir = dataSource(o);
         const { config, params } = await loadModelCheckpoint(o.checkpoint);
         await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
@@ -88,7 +101,7 @@ export function registerLoss(program: Command): void {
                 o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42),
                 kernel,
               );
-        const { data } = await loadTrainingSamples(o.data, o.embeddings, o.split, {
+        const { data } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
           referencePromptAlignment: hp.referencePromptAlignment ?? false,
           seed: hp.seed ?? 42,
@@ -103,6 +116,12 @@ export function registerLoss(program: Command): void {
           gradWeights: "f16",
         });
         try {
+          // after the load: a file llama.cpp cannot read is a model error (exit 4), not another LLM
+          if (o.soft !== "none")
+            await assertFrozenLlm(config, o.checkpoint, modelPath, {
+              accept: o.acceptOtherLlm,
+              warn: console.error,
+            });
           assertCheckpointFitsLlm(config, o.checkpoint, llm, modelPath);
           const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
           const t0 = performance.now();
@@ -125,10 +144,15 @@ export function registerLoss(program: Command): void {
             soft: o.soft,
             variant,
             n: r.n,
+            overBudget: r.overBudget,
             tokenMean: r.tokenMean,
             sampleMean: r.sampleMean,
             seconds: (performance.now() - t0) / 1000,
           };
+          if (r.overBudget > 0)
+            console.error(
+              `dep: warning: ${r.overBudget} of ${r.n} prompts are longer than --max-length ${maxLength} even with one history review; they were kept whole (every held-out sample counts)`,
+            );
           console.log(
             o.json
               ? JSON.stringify(result)

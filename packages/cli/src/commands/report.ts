@@ -1,6 +1,7 @@
 import { writeReport } from "@dep/eval";
 import { DepError } from "@dep/native-cuda";
 import type { Command } from "commander";
+import { assertFreshOutput, assertNotOnInputs } from "../outputs.js";
 
 interface ReportCliOptions {
   runs: string[];
@@ -10,6 +11,7 @@ interface ReportCliOptions {
   data?: string;
   explain?: string;
   title: string;
+  force: boolean;
 }
 
 export function registerReport(program: Command): void {
@@ -34,6 +36,7 @@ export function registerReport(program: Command): void {
       "dep explain's output folder or explain.json: SAE section and user pages (with --html)",
     )
     .option("--title <text>", "the HTML report's title", "DEP report")
+    .option("--force", "replace an existing --out folder", false)
     .option("--json", "print the written file list as JSON", false)
     .addHelpText(
       "after",
@@ -42,7 +45,14 @@ export function registerReport(program: Command): void {
     .action(async (opts: ReportCliOptions) => {
       if (!opts.html && (opts.data || opts.explain))
         throw new DepError("DEP_USAGE", "--data and --explain only feed the HTML report; add --html");
+      assertNotOnInputs(opts.out, [
+        ...opts.runs,
+        ...(opts.data ? [opts.data] : []),
+        ...(opts.explain ? [opts.explain] : []),
+      ]);
+      assertFreshOutput(opts.out, opts.force, "folder");
       const res = await writeReport(opts.runs, opts.out, {
+        overwrite: opts.force,
         html: opts.html,
         dataDir: opts.data,
         explain: opts.explain,

@@ -19,9 +19,10 @@ import {
   TINYLLAMA,
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { assertCheckpointFitsLlm } from "../checkpointFit.js";
-import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 import { apiKeyDigest, type ServeState, serveHandler } from "../serve/http.js";
 import { serveMetrics } from "../serve/metrics.js";
 
@@ -57,20 +58,15 @@ export function registerServe(program: Command): void {
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
     .option("--host <host>", "address to bind (loopback by default)", "127.0.0.1")
-    .option("--port <n>", "port (0: any free one)", (v) => portNumber(v), 8080)
+    .option("--port <n>", "port (0: any free one)", integer(0, 65535), 8080)
     .option("--parallel <n>", "requests decoded together", positiveInt, 4)
-    .option(
-      "--max-queue <n>",
-      "requests waiting beyond the running ones; more get 429",
-      (v) => nonNegativeInt(v),
-      64,
-    )
+    .option("--max-queue <n>", "requests waiting beyond the running ones; more get 429", nonNegativeInt, 64)
     .option("--api-key-file <file>", "require `Authorization: Bearer KEY` with the key in this file")
-    .option("--max-length <n>", "prompt budget in positions", positiveInt, 3072)
-    .option("-n, --max-tokens <n>", "new tokens when a request does not say", positiveInt, 512)
-    .option("--temperature <t>", "default sampling temperature", nonNegativeNumber, 0.8)
-    .option("--top-p <p>", "default nucleus sampling mass", nonNegativeNumber, 0.95)
-    .option("--seed <n>", "default sampler seed", (v) => Number.parseInt(v, 10), 42)
+    .option("--max-length <n>", "prompt budget in positions", positions, 3072)
+    .option("-n, --max-tokens <n>", "new tokens when a request does not say", positions, 512)
+    .option("--temperature <t>", "default sampling temperature", decimal(0, 2), 0.8)
+    .option("--top-p <p>", "default nucleus sampling mass", probability, 0.95)
+    .option("--seed <n>", "default sampler seed", seed, 42)
     .option("--max-description-chars <n>", "cut item descriptions in prompts", positiveInt)
     .option("--rag-k <n>", "history reviews shown by the rag method", positiveInt, 4)
     .option("--reviews-file <file>", "added reviews (JSONL, replayed at start; default: DATA.reviews.jsonl)")
@@ -214,18 +210,4 @@ async function defaultEmbedder(embDir: string): Promise<string> {
     "DEP_USAGE",
     `${embDir} was made with ${meta.embedder}: pass --embedder (e.g. gguf:PATH) so added reviews are embedded the same way`,
   );
-}
-
-function portNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError(`expected a port number 0..65535, got "${v}"`);
-  return n;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0)
-    throw new InvalidArgumentError(`expected a non-negative integer, got "${v}"`);
-  return n;
 }

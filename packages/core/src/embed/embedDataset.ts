@@ -1,13 +1,14 @@
 // `embedDataset`: embeds every review text of a dataset once (profile texts and targets), into a resumable store.
 import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
+import { type DataSource, dataSourceOptions } from "../data/source.js";
 import type { Dataset, Split } from "../data/types.js";
 import type { Embedder } from "./embedders.js";
 import { type EmbeddingDtype, EmbeddingStore, textKey } from "./store.js";
 
 export interface EmbedDatasetOptions {
   /** dataset folder (or pass `dataset`) */
-  dataDir?: string;
+  dataDir?: DataSource;
   dataset?: Dataset;
   /**
    * splits to read from `dataDir` (default all). In DPL data every review of a user is in its test row
@@ -38,6 +39,8 @@ export interface EmbedDatasetResult {
   reused: number;
   seconds: number;
   textsPerSecond: number;
+  /** texts cut to the embedder's length cap (see USE_LITE_MAX_CHARS, GGUF_MAX_TOKENS) */
+  truncated: number;
 }
 
 /** An item as input-aware methods embed it (pplug-style's query): its title, a newline, its description. */
@@ -81,7 +84,10 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
   const ds =
     options.dataset ??
     (options.dataDir
-      ? await loadDataset({ dir: options.dataDir, ...(options.splits ? { splits: options.splits } : {}) })
+      ? await loadDataset({
+          ...dataSourceOptions(options.dataDir),
+          ...(options.splits ? { splits: options.splits } : {}),
+        })
       : null);
   if (!ds) throw new DepError("DEP_INVALID_ARGUMENT", "embedDataset: give dataDir or dataset");
   const { embedder } = options;
@@ -162,5 +168,6 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
     reused,
     seconds,
     textsPerSecond: todo.length > 0 ? todo.length / runSeconds : 0,
+    truncated: options.embedder.truncated ?? 0,
   };
 }

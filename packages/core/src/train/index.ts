@@ -1,5 +1,6 @@
 export * from "./checkpoint.js";
 export { dumpGrads } from "./dumpGrads.js";
+export * from "./frozenLlm.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
 export { AdamW, type AdamWConfig, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";
 export { promptInputFor, trimSampleX } from "./promptInput.js";

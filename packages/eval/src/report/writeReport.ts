@@ -1,8 +1,9 @@
-// `dep report`: the table as Markdown, CSV and JSON plus the plots as SVG and PNG, written atomically; with
-// `html`, also one self-contained report.html and the charts' Vega-Lite specs (*.vl.json).
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+// `dep report`: the table as Markdown, CSV and JSON plus the plots as SVG and PNG, written as one folder
+// atomically; with `html`, also one self-contained report.html and the charts' Vega-Lite specs (*.vl.json).
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Dataset, loadDataset } from "@dep/core";
+import { type Dataset, loadDataset, writeDirAtomic } from "@dep/core";
 import { DepError } from "@dep/native-cuda";
 import type { ExplainResult } from "../explain/types.js";
 import { bootstrapMeanInterval } from "./bootstrap.js";
@@ -13,12 +14,6 @@ import { type ChartIntervals, methodComparisonSpec, renderChart, trainingCurvesS
 import { loadRunSamples, type RunSamples } from "./runSamples.js";
 import { buildTable, type ReportTable, tableCsv, tableMarkdown } from "./table.js";
 import { type RunRecord, TABLE_METRICS } from "./types.js";
-
-function writeAtomic(path: string, data: string | Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 export interface ReportResult {
   table: ReportTable;
@@ -33,6 +28,8 @@ export interface ReportOptions {
   /** dep explain's output (explain.json or its folder): the SAE section and user pages */
   explain?: string;
   title?: string;
+  /** replace an existing `outDir` (else it is an error naming --force) */
+  overwrite?: boolean;
 }
 
 /** Metrics whose table value is a mean over samples, so a bootstrap of the per-sample values is its interval. */
@@ -75,6 +72,10 @@ export function readExplain(path: string): ExplainResult {
   return value as ExplainResult;
 }
 
+/**
+ * Writes the report folder as a whole (a temporary sibling renamed into place), so bad input or a failure (a
+ * full disk) leaves no partial folder. An existing `outDir` is replaced only with `overwrite`.
+ */
 export async function writeReport(
   runDirs: readonly string[],
   outDir: string,
@@ -83,48 +84,54 @@ export async function writeReport(
   if (runDirs.length === 0) throw new DepError("DEP_USAGE", "no runs given: pass one or more run folders");
   const runs: RunRecord[] = runDirs.map(loadRun);
   const table = buildTable(runs);
-  // read everything before writing anything, so bad input leaves no partial report
+  // read everything before writing anything
   const samples = opts.html ? runs.map(loadRunSamples) : null;
   const explain = opts.html && opts.explain ? readExplain(opts.explain) : null;
   const dataset: Dataset | null =
     opts.html && opts.dataDir ? await loadDataset({ dir: opts.dataDir, splits: ["test"] }) : null;
-  mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
-  const put = (name: string, data: string | Buffer) => {
-    const path = join(outDir, name);
-    writeAtomic(path, data);
-    files.push(path);
-  };
-  put("table.md", tableMarkdown(table));
-  put("table.csv", tableCsv(table));
-  put(
-    "table.json",
-    `${JSON.stringify({ ...table, runs: runs.map((r) => ({ method: r.method, category: r.category, dir: r.dir })) }, null, 2)}\n`,
+  await writeDirAtomic(
+    outDir,
+    async (tmp) => {
+      const put = async (name: string, data: string | Buffer) => {
+        await writeFile(join(tmp, name), data);
+        files.push(join(outDir, name));
+      };
+      await put("table.md", tableMarkdown(table));
+      await put("table.csv", tableCsv(table));
+      await put(
+        "table.json",
+        `${JSON.stringify({ ...table, runs: runs.map((r) => ({ method: r.method, category: r.category, dir: r.dir })) }, null, 2)}\n`,
+      );
+      const methodsSpec = methodComparisonSpec(table, samples ? intervalsOf(runs, samples) : {});
+      const methods = await renderChart(methodsSpec);
+      await put("methods.svg", methods.svg);
+      await put("methods.png", methods.png);
+      const curvesSpec = trainingCurvesSpec(runs);
+      const curves = curvesSpec ? await renderChart(curvesSpec) : null;
+      if (curves) {
+        await put("training.svg", curves.svg);
+        await put("training.png", curves.png);
+      }
+      if (samples) {
+        await put("methods.vl.json", `${JSON.stringify(methodsSpec, null, 2)}\n`);
+        if (curvesSpec) await put("training.vl.json", `${JSON.stringify(curvesSpec, null, 2)}\n`);
+        const browser = buildBrowserData(runs, samples, { dataset, explain });
+        await put(
+          "report.html",
+          renderPage({
+            title: opts.title ?? "DEP report",
+            table,
+            runs,
+            charts: { methods: methods.svg, training: curves?.svg ?? null },
+            browser,
+            explain,
+            sampleSignatures: samples.find((s) => s.signatures)?.signatures ?? null,
+          }),
+        );
+      }
+    },
+    { overwrite: opts.overwrite ?? false, flag: "--force" },
   );
-  const methodsSpec = methodComparisonSpec(table, samples ? intervalsOf(runs, samples) : {});
-  const methods = await renderChart(methodsSpec);
-  put("methods.svg", methods.svg);
-  put("methods.png", methods.png);
-  const curvesSpec = trainingCurvesSpec(runs);
-  const curves = curvesSpec ? await renderChart(curvesSpec) : null;
-  if (curves) {
-    put("training.svg", curves.svg);
-    put("training.png", curves.png);
-  }
-  if (samples) {
-    put("methods.vl.json", `${JSON.stringify(methodsSpec, null, 2)}\n`);
-    if (curvesSpec) put("training.vl.json", `${JSON.stringify(curvesSpec, null, 2)}\n`);
-    const browser = buildBrowserData(runs, samples, { dataset, explain });
-    const html = renderPage({
-      title: opts.title ?? "DEP report",
-      table,
-      runs,
-      charts: { methods: methods.svg, training: curves?.svg ?? null },
-      browser,
-      explain,
-      sampleSignatures: samples.find((s) => s.signatures)?.signatures ?? null,
-    });
-    put("report.html", html);
-  }
   return { table, files };
 }

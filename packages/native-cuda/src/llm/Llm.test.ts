@@ -3,6 +3,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DepError } from "../errors.js";
+import { writeTinyModel } from "../gguf/tinyModel.js";
+import { native } from "../native.js";
 import { Llm } from "./Llm.js";
 import { tinyModels } from "./testModels.js";
 
@@ -121,6 +123,30 @@ describe("loading errors", () => {
   it("requires an explicit thread count", async () => {
     // @ts-expect-error threads is required
     await expect(Llm.load(models.paths.llama, {})).rejects.toMatchObject({ code: "DEP_INVALID_ARGUMENT" });
+  });
+
+  it("refuses hyperparameters ggml would abort on (block_count = 0) and thread counts it cannot run", async () => {
+    const noLayers = join(dirname(models.paths.llama), "no-layers.gguf");
+    writeTinyModel(noLayers, { arch: "llama", seed: 1, nLayer: 0 });
+    const err = await Llm.load(noLayers, { threads: 2 }).catch((e) => e);
+    expect(err).toMatchObject({ code: "DEP_MODEL_LOAD" });
+    expect(err.message).toMatch(/no-layers\.gguf: llama\.block_count = 0; a model needs a positive value/);
+    // the native load path checks too (for callers of the addon that skip Llm.load)
+    const nativeErr = await native()
+      .loadModel(noLayers, { threads: 2 })
+      .catch((e: unknown) => e);
+    expect(String((nativeErr as Error).message)).toMatch(
+      /llama\.block_count = 0; a model needs a positive value/,
+    );
+    const nativeThreads = await native()
+      .loadModel(models.paths.llama, { threads: 100_000 })
+      .catch((e: unknown) => e);
+    expect(String((nativeThreads as Error).message)).toMatch(/threads must be an integer from 1 to 1024/);
+    for (const threads of [100_000, 0, 1.5]) {
+      const e = await Llm.load(models.paths.llama, { threads }).catch((x) => x);
+      expect(e).toMatchObject({ code: "DEP_INVALID_ARGUMENT" });
+      expect(e.message).toMatch(/`threads` must be an integer from 1 to 1024/);
+    }
   });
 
   it("refuses use after dispose", async () => {

@@ -2,6 +2,7 @@
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
 import { type NativeGenerateStats, type NativeLlm, type NativeSegment, native } from "../native.js";
+import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import type {
   ChatMessage,
   GenerateBatchOptions,
@@ -31,12 +32,8 @@ export class Llm {
     if (typeof path !== "string" || path.length === 0) {
       throw new DepError("DEP_INVALID_ARGUMENT", "Llm.load: path must be a non-empty string");
     }
-    if (!Number.isInteger(options?.threads) || options.threads <= 0) {
-      throw new DepError(
-        "DEP_INVALID_ARGUMENT",
-        "Llm.load: `threads` is required and must be a positive integer (use the physical core count)",
-      );
-    }
+    checkLoadOptions(options);
+    checkModelHyperparameters(path);
     const cpuRepack = options.cpuRepack ?? cpuRepackDefault();
     try {
       return new Llm(path, await native().loadModel(path, { ...options, cpuRepack }));
@@ -293,10 +290,11 @@ export class Llm {
 
   /**
    * One vector per text, pooled the model's way (GGUF sentence encoders such as bge-m3 carry their pooling
-   * in their metadata; for a model without pooling, the mean of its token states). Not normalized.
+   * in their metadata; for a model without pooling, the mean of its token states). Not normalized. A text
+   * given as tokens is used as is (e.g. cut to the context by the caller).
    */
-  async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    const lists = texts.map((t) => this.tokenize(t, { addSpecial: true }));
+  async embed(texts: readonly (string | Int32Array)[]): Promise<Float32Array[]> {
+    const lists = texts.map((t) => (typeof t === "string" ? this.tokenize(t, { addSpecial: true }) : t));
     try {
       return await this.enqueue((handle) => handle.embed(lists, true));
     } catch (err) {
