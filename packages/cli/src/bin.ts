@@ -4,7 +4,7 @@ import { DepError } from "@dep/native-cuda";
 import { CommanderError } from "commander";
 import { EXIT, exitCodeFor } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
-import { installSignalHandlers, receivedSignal, signalExitCode } from "./runtime.js";
+import { installSignalHandlers, receivedSignal, signalExitCode, signalSetsExitCode } from "./runtime.js";
 import { chooseThreads } from "./threads.js";
 
 installSignalHandlers();
@@ -34,7 +34,7 @@ try {
 }
 // stopped by a signal (the command returned, or threw its interrupted error): 130 for SIGINT, 143 for SIGTERM
 if (
-  receivedSignal() &&
+  signalSetsExitCode() &&
   (process.exitCode === EXIT.interrupted || process.exitCode === undefined || process.exitCode === 0)
 ) {
   process.exitCode = signalExitCode(receivedSignal());

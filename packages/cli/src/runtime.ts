@@ -13,6 +13,18 @@ export function signalExitCode(signal: NodeJS.Signals | null): number {
   return signal === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
 }
 
+let signalIsNormalEnd = false;
+
+/** For a command whose normal end is a signal (dep serve drains and exits 0): the signal sets no exit code. */
+export function endOnSignalNormally(): void {
+  signalIsNormalEnd = true;
+}
+
+/** Whether a received signal decides the exit code (130 / 143): every command but those above. */
+export function signalSetsExitCode(): boolean {
+  return received !== null && !signalIsNormalEnd;
+}
+
 /** The first SIGINT/SIGTERM received, or null. */
 export function receivedSignal(): NodeJS.Signals | null {
   return received;

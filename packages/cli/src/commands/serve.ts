@@ -22,7 +22,7 @@ import { DepError, Llm } from "@dep/native-cuda";
 import type { Command } from "commander";
 import { assertCheckpointFitsLlm } from "../checkpointFit.js";
 import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
-import { shutdownSignal, threadsOption } from "../runtime.js";
+import { endOnSignalNormally, shutdownSignal, threadsOption } from "../runtime.js";
 import { apiKeyDigest, type ServeState, serveHandler } from "../serve/http.js";
 import { serveMetrics } from "../serve/metrics.js";
 
@@ -82,6 +82,8 @@ Example:
   $ curl -s localhost:8080/v1/chat/completions -d '{"user": "U1", "messages": [], "dep": {"item": {"asin": "B01"}}}'`,
     )
     .action(async (o) => {
+      // SIGINT / SIGTERM are how a server is stopped: it drains and exits 0
+      endOnSignalNormally();
       const apiKey = o.apiKeyFile ? readApiKey(o.apiKeyFile) : null;
       const state: ServeState = {
         settings: {
