@@ -11,10 +11,11 @@ import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
+import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegments } from "../prompt/segments.js";
 import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
-import { loadTrainingSamples } from "../train/trainer.js";
+import { loadTrainingSamples, type PromptAlignment } from "../train/trainer.js";
 import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "../train/variants.js";
 
 /** The frozen-LLM surface generation needs (structurally satisfied by `Llm`). */
@@ -64,7 +65,10 @@ export interface GenerateOptions {
   maxDescriptionChars?: number;
   maxSamples?: number;
   weighting?: DiffWeighting;
-  referencePromptAlignment?: boolean;
+  /** default reference (see TrainOptions.prompt); pass the checkpoint's to generate as it was trained */
+  prompt?: PromptAlignment;
+  /** default reference (see prompt/chatTemplate.ts) */
+  chatTemplate?: ChatTemplateChoice;
   signal?: AbortSignal;
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
 }
@@ -113,7 +117,7 @@ export async function generatePredictions(
   const slotKinds = soft ? slotKindsOf(method) : "both";
   const { data, samples, rows, dataset } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
     weighting: o.weighting ?? "reference",
-    referencePromptAlignment: o.referencePromptAlignment ?? false,
+    prompt: o.prompt ?? "reference",
     seed: o.seed ?? 42,
     maxSamples: o.maxSamples ?? null,
     itemQueries: method === "pplug-style",
@@ -163,6 +167,7 @@ export async function generatePredictions(
         slotKinds,
         noHistory: method === "non-personalized",
         overBudget: "keep-one",
+        ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
         ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       });
       let softRows: Float32Array | null = null;

@@ -1,7 +1,8 @@
-// Builds the chat prompt with soft slots under a token budget (SPEC §5): render with the model's own chat
-// template, split at the slot marks, tokenize each text piece, and drop history reviews from the end
+// Builds the chat prompt with soft slots under a token budget (SPEC §5): render with the chat template
+// (see chatTemplate.ts), split at the slot marks, tokenize each text piece, and drop history reviews from the end
 // until it fits (down to one).
 import { DepError } from "@dep/native-cuda";
+import { type ChatTemplateChoice, REFERENCE_CHAT_TEMPLATE, renderChat } from "./chatTemplate.js";
 import { SLOT_PATTERN, type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
 import type { BuiltPrompt, PromptInput, PromptPiece, PromptTokenizer } from "./types.js";
 
@@ -25,6 +26,14 @@ export interface BuildPromptOptions {
    * that small-context LLMs keep more history; off by default (the reference shows them whole).
    */
   maxDescriptionChars?: number;
+  /**
+   * Soft-row pairs the slots index into (default: the history reviews shown). With more pairs than shown
+   * reviews, his slot i is row i and diff slot i is row softPairs + i of [his; diff] (the reference runs
+   * the SAE on all 2k rows and the prompt shows only what fits).
+   */
+  softPairs?: number;
+  /** reference (default): the reference's hand-built Qwen2/Gemma-2 strings, else the GGUF's Jinja template */
+  chatTemplate?: ChatTemplateChoice;
 }
 
 export const DEFAULT_MAX_LENGTH = 3072;
@@ -40,10 +49,11 @@ export function buildPrompt(
     options.maxDescriptionChars !== undefined
       ? shortenDescriptions(original, options.maxDescriptionChars)
       : original;
+  const template = options.chatTemplate ?? REFERENCE_CHAT_TEMPLATE;
   const available = options.noHistory ? 0 : input.history.length;
   let last: BuiltPrompt | undefined;
   for (let k = available; k >= Math.min(1, available); k--) {
-    last = render(tok, input, k, slots, options.systemText ?? SYSTEM_TEXT);
+    last = render(tok, input, k, options.softPairs ?? k, slots, options.systemText ?? SYSTEM_TEXT, template);
     if (last.nPositions <= maxLength) return last;
   }
   if (options.overBudget === "keep-one" && last) return last;
@@ -77,16 +87,13 @@ function render(
   tok: PromptTokenizer,
   input: PromptInput,
   k: number,
+  pairs: number,
   slotKinds: SlotKinds,
   system: string,
+  template: ChatTemplateChoice,
 ): BuiltPrompt {
-  const rendered = tok.applyChatTemplate(
-    [
-      { role: "system", content: system },
-      { role: "user", content: userMessage(input, k, slotKinds) },
-    ],
-    { addAssistant: true },
-  );
+  const chat = renderChat(tok, system, userMessage(input, k, slotKinds, pairs), template);
+  const rendered = chat.text;
   const pieces: PromptPiece[] = [];
   const ids: number[] = [];
   const slots: number[] = [];
@@ -97,8 +104,8 @@ function render(
     const text = m ? rest.slice(0, m.index) : rest;
     if (text.length > 0) {
       pieces.push({ text });
-      // tokenized exactly as Llm tokenizes text segments: BOS only at the very start, special tokens parsed
-      const t = tok.tokenize(text, { addSpecial: first && tok.info.addBos, parseSpecial: true });
+      // special tokens parsed; BOS only at the very start and only when the renderer asks for it
+      const t = tok.tokenize(text, { addSpecial: first && chat.addBos, parseSpecial: true });
       for (const id of t) {
         ids.push(id);
         slots.push(-1);
@@ -114,8 +121,9 @@ function render(
   }
   return {
     pieces,
+    renderer: chat.renderer,
     nHistory: k,
-    nSoftRows: slotKinds === "none" ? 0 : slotKinds === "user" ? (k > 0 ? 1 : 0) : 2 * k,
+    nSoftRows: slotKinds === "none" ? 0 : slotKinds === "user" ? (k > 0 ? 1 : 0) : 2 * pairs,
     nPositions: ids.length,
     inputIds: Int32Array.from(ids),
     slotIndex: Int32Array.from(slots),

@@ -1,6 +1,18 @@
 export { type BuildPromptOptions, buildPrompt, DEFAULT_MAX_LENGTH } from "./buildPrompt.js";
+export {
+  type ChatModel,
+  type ChatTemplateChoice,
+  chatTemplateChoice,
+  chatTemplateName,
+  REFERENCE_CHAT_TEMPLATE,
+  type RenderedChat,
+  referenceGemma2,
+  referenceQwen2,
+  renderChat,
+  renderJinja,
+} from "./chatTemplate.js";
 export { promptSegments, promptSegmentsWithRows } from "./segments.js";
-export { type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
+export { MARKERS, pythonFloat, type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
 export type {
   BuiltPrompt,
   PromptHistoryReview,

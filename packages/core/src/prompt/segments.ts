@@ -35,27 +35,26 @@ export function promptSegmentsWithRows(
       );
     }
   }
+  // tokens as the builder tokenized them (its BOS rule included); consecutive slots merge into one segment
   const out: Segment[] = [];
   const embeddingRows: number[][] = [];
-  let pending: number[] = [];
-  const flush = () => {
-    if (pending.length === 0) return;
-    const emb = new Float32Array(pending.length * width);
-    pending.forEach((row, i) => {
-      emb.set(softRows!.subarray(row * width, (row + 1) * width), i * width);
-    });
-    out.push({ embeddings: emb });
-    embeddingRows.push(pending);
-    pending = [];
-  };
-  for (const piece of prompt.pieces) {
-    if ("softRow" in piece) {
-      pending.push(piece.softRow);
+  const n = prompt.inputIds.length;
+  for (let p = 0; p < n; ) {
+    let e = p;
+    if (prompt.slotIndex[p]! < 0) {
+      while (e < n && prompt.slotIndex[e]! < 0) e++;
+      out.push({ tokens: prompt.inputIds.slice(p, e) });
     } else {
-      flush();
-      out.push({ text: piece.text });
+      const rows: number[] = [];
+      while (e < n && prompt.slotIndex[e]! >= 0) rows.push(prompt.slotIndex[e++]!);
+      const emb = new Float32Array(rows.length * width);
+      rows.forEach((row, i) => {
+        emb.set(softRows!.subarray(row * width, (row + 1) * width), i * width);
+      });
+      out.push({ embeddings: emb });
+      embeddingRows.push(rows);
     }
+    p = e;
   }
-  flush();
   return { segments: out, embeddingRows };
 }

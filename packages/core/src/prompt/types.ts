@@ -1,3 +1,5 @@
+import type { ChatModel } from "./chatTemplate.js";
+
 /** What the prompt builder needs to know about an item. */
 export interface PromptItem {
   title: string;
@@ -29,6 +31,8 @@ export type PromptPiece = { text: string } | { softRow: number };
 
 export interface BuiltPrompt {
   pieces: PromptPiece[];
+  /** which chat renderer produced the text (see renderChat) */
+  renderer: string;
   /** History reviews kept after the budget cut (a prefix of the input's history). */
   nHistory: number;
   /** Soft rows the prompt's slots index: 2k ([his; diff], also with one kind of slot), 1 (user), 0 (none). */
@@ -42,11 +46,6 @@ export interface BuiltPrompt {
 }
 
 /** The part of the LLM the prompt builder uses (structurally satisfied by `Llm`). */
-export interface PromptTokenizer {
-  readonly info: { addBos: boolean };
+export interface PromptTokenizer extends ChatModel {
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array;
-  applyChatTemplate(
-    messages: ReadonlyArray<{ role: string; content: string }>,
-    options?: { addAssistant?: boolean },
-  ): string;
 }

@@ -1,12 +1,21 @@
 export * from "./checkpoint.js";
 export { dumpGrads } from "./dumpGrads.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
-export { AdamW, type AdamWConfig, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";
+export {
+  AdamW,
+  type AdamWConfig,
+  clipGradNorm,
+  decays,
+  REFERENCE_ADAMW,
+  scaleGrads,
+  zeroGrads,
+} from "./optimizer.js";
 export { promptInputFor, trimSampleX } from "./promptInput.js";
 export { type LinearSchedule, linearWarmupDecay } from "./schedule.js";
 export * from "./state.js";
 export {
   runSample,
+  type SaeRows,
   type SampleData,
   type StepOptions,
   type StepResult,
@@ -15,7 +24,9 @@ export {
 } from "./step.js";
 export {
   epochOrder,
+  type LossScaling,
   loadTrainingSamples,
+  type PromptAlignment,
   runInitialParams,
   type TrainOptions,
   type TrainProgress,
