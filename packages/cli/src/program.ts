@@ -11,6 +11,7 @@ import { registerEval } from "./commands/eval.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
 import { registerLoss } from "./commands/loss.js";
+import { registerPrompt } from "./commands/prompt.js";
 import { registerReport } from "./commands/report.js";
 import { registerSelect } from "./commands/select.js";
 import { registerTrain } from "./commands/train.js";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSelect(program);
   registerLoss(program);
   registerGenerate(program);
+  registerPrompt(program);
   registerEval(program);
   registerReport(program);
   registerDemo(program);

@@ -176,7 +176,7 @@ export function registerDemo(program: Command): void {
             log(`held-out LM loss on ${size.testSamples} test users: trained / untrained / no soft rows`);
             const { data } = await loadTrainingSamples(dataDir, embDir, "test", {
               weighting: "reference",
-              referencePromptAlignment: false,
+              prompt: "reference",
               seed: o.seed,
               maxSamples: size.testSamples,
             });

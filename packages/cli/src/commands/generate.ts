@@ -1,5 +1,6 @@
 import {
   assertStoreFits,
+  chatTemplateChoice,
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
   DEP_VARIANTS,
@@ -9,11 +10,13 @@ import {
   generatePredictions,
   isTrainedMethod,
   loadModelCheckpoint,
+  recipeOf,
   TINYLLAMA,
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
+import { addPromptOptions } from "../promptOptions.js";
 import { positiveInt, shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 
@@ -48,6 +51,7 @@ export function registerGenerate(program: Command): void {
       DEFAULT_SUMMARY_TOKENS,
     )
     .option("--json", "no progress line; print the result as JSON", false);
+  addPromptOptions(cmd, false);
   addSamplingOptions(cmd)
     .addHelpText(
       "after",
@@ -93,6 +97,11 @@ export function registerGenerate(program: Command): void {
           split: o.split,
           outFile: o.out,
           ...samplingOf(o),
+          // as the checkpoint was trained unless asked otherwise
+          prompt: o.prompt ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).prompt : "reference"),
+          chatTemplate:
+            o.chatTemplate ??
+            chatTemplateChoice(ckpt0 ? recipeOf(ckpt0.config.hyperparameters).chatTemplate : "reference"),
           signal: shutdownSignal,
           onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),
         });

@@ -3,12 +3,14 @@
 // sampling noise.
 import {
   assertStoreFits,
+  chatTemplateChoice,
   checkpointVariant,
   DepModel,
   ensureModel,
   heldOutLoss,
   loadModelCheckpoint,
   loadTrainingSamples,
+  recipeOf,
   runInitialParams,
   slotKindsOf,
   TINYLLAMA,
@@ -16,12 +18,13 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
+import { addPromptOptions, type PromptFlags } from "../promptOptions.js";
 import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
 
 type SoftRows = "trained" | "untrained" | "none";
 
 export function registerLoss(program: Command): void {
-  program
+  const cmd = program
     .command("loss")
     .description(
       "held-out LM loss of the target reviews with a checkpoint's soft rows, its run's initial ones, or none",
@@ -47,25 +50,28 @@ export function registerLoss(program: Command): void {
       positiveInt,
     )
     .addOption(threadsOption())
-    .option("--json", "no progress line; print the result as JSON", false)
+    .option("--json", "no progress line; print the result as JSON", false);
+  addPromptOptions(cmd, false)
     .addHelpText(
       "after",
       "\nExample:\n  $ dep loss --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --soft none",
     )
     .action(
-      async (o: {
-        checkpoint: string;
-        data: string;
-        embeddings: string;
-        split: "train" | "val" | "test";
-        soft: SoftRows;
-        model?: string;
-        maxSamples?: number;
-        maxLength?: number;
-        maxDescriptionChars?: number;
-        threads: number;
-        json: boolean;
-      }) => {
+      async (
+        o: {
+          checkpoint: string;
+          data: string;
+          embeddings: string;
+          split: "train" | "val" | "test";
+          soft: SoftRows;
+          model?: string;
+          maxSamples?: number;
+          maxLength?: number;
+          maxDescriptionChars?: number;
+          threads: number;
+          json: boolean;
+        } & PromptFlags,
+      ) => {
         const { config, params } = await loadModelCheckpoint(o.checkpoint);
         await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
@@ -73,8 +79,8 @@ export function registerLoss(program: Command): void {
           maxLength?: number;
           maxDescriptionChars?: number | null;
           weighting?: "reference" | "softmax-norm" | "uniform";
-          referencePromptAlignment?: boolean;
         };
+        const recipe = recipeOf(config.hyperparameters);
         const variant = checkpointVariant(config);
         const maxLength = o.maxLength ?? hp.maxLength ?? 3072;
         const maxDescriptionChars = o.maxDescriptionChars ?? hp.maxDescriptionChars ?? undefined;
@@ -84,12 +90,12 @@ export function registerLoss(program: Command): void {
             ? null
             : new DepModel(
                 config,
-                o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42),
+                o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42, recipe.init),
                 kernel,
               );
         const { data } = await loadTrainingSamples(o.data, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
-          referencePromptAlignment: hp.referencePromptAlignment ?? false,
+          prompt: o.prompt ?? recipe.prompt,
           seed: hp.seed ?? 42,
           ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
           itemQueries: variant === "pplug-style",
@@ -117,6 +123,7 @@ export function registerLoss(program: Command): void {
             maxLength,
             ...(maxDescriptionChars ? { maxDescriptionChars } : {}),
             slotKinds: slotKindsOf(variant),
+            chatTemplate: o.chatTemplate ?? chatTemplateChoice(recipe.chatTemplate),
             signal: shutdownSignal,
             onProgress: (done, total) => progress.update(done, total),
           });

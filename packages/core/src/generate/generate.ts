@@ -6,17 +6,16 @@ import { existsSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { DepError, type Segment } from "@dep/native-cuda";
 import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baselines/pag.js";
-import { ragPromptInput } from "../baselines/rag.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
-import { buildPrompt } from "../prompt/buildPrompt.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegments } from "../prompt/segments.js";
-import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
+import type { PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples, type PromptAlignment } from "../train/trainer.js";
-import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "../train/variants.js";
+import { architectureOf, variantOf } from "../train/variants.js";
+import { type GenerationMethod, isTrainedMethod, methodPrompt } from "./methodPrompt.js";
 
 /** The frozen-LLM surface generation needs (structurally satisfied by `Llm`). */
 export interface GeneratingLlm extends PromptTokenizer {
@@ -73,12 +72,7 @@ export interface GenerateOptions {
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
 }
 
-/** The trained methods (DEP_VARIANTS: soft rows from a checkpoint) and the untrained baselines. */
-export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag" | "pag";
-
-export function isTrainedMethod(method: GenerationMethod): method is DepVariant {
-  return (DEP_VARIANTS as readonly string[]).includes(method);
-}
+export { type GenerationMethod, isTrainedMethod, methodPrompt } from "./methodPrompt.js";
 
 export interface PredictionLine {
   method: GenerationMethod;
@@ -114,7 +108,6 @@ export async function generatePredictions(
       `method ${method} needs a checkpoint of the ${architectureOf(method)} architecture; this one is ${o.model.architecture}`,
     );
   }
-  const slotKinds = soft ? slotKindsOf(method) : "both";
   const { data, samples, rows, dataset } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
     weighting: o.weighting ?? "reference",
     prompt: o.prompt ?? "reference",
@@ -156,17 +149,14 @@ export async function generatePredictions(
     const promptTokens: number[] = [];
     for (const [j, i] of chunk.entries()) {
       const s = data[i]!;
-      const input: PromptInput =
-        method === "rag" || method === "pag"
-          ? ragPromptInput(dataset, chunkRows[j]!, o.ragK ?? 4)
-          : { target: s.input.target, history: s.input.history.slice(0, s.k) };
-      if (summaries) input.profileSummary = summaries[j]!;
-      const prompt = buildPrompt(o.llm, input, {
+      const prompt = methodPrompt(o.llm, {
+        method,
+        dataset,
+        row: chunkRows[j]!,
+        sample: s,
         maxLength,
-        softSlots: soft,
-        slotKinds,
-        noHistory: method === "non-personalized",
-        overBudget: "keep-one",
+        ragK: o.ragK ?? 4,
+        ...(summaries ? { profileSummary: summaries[j]! } : {}),
         ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
         ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       });

@@ -6,26 +6,27 @@
 // appears only where the template writes one. llama.cpp's built-in heuristic is the fallback for a GGUF
 // without a template.
 import { readFileSync } from "node:fs";
-import { Template } from "@huggingface/jinja";
 import { DepError } from "@dep/native-cuda";
+import { Template } from "@huggingface/jinja";
 
-/** `--chat-template reference|jinja|FILE`. */
+/** `--chat-template reference|jinja|llama.cpp|FILE` (llama.cpp: its built-in heuristic, what runs before issue 14 used). */
 export type ChatTemplateChoice =
   | { kind: "reference" }
   | { kind: "jinja" }
+  | { kind: "llama.cpp" }
   | { kind: "file"; path: string; source: string };
 
 export const REFERENCE_CHAT_TEMPLATE: ChatTemplateChoice = { kind: "reference" };
 
 /** Parses the flag's value; a path is read now, so a bad file fails before any work. */
 export function chatTemplateChoice(value: string): ChatTemplateChoice {
-  if (value === "reference" || value === "jinja") return { kind: value };
+  if (value === "reference" || value === "jinja" || value === "llama.cpp") return { kind: value };
   try {
     return { kind: "file", path: value, source: readFileSync(value, "utf8") };
   } catch (err) {
     throw new DepError(
       "DEP_USAGE",
-      `--chat-template ${value}: not "reference", "jinja" or a readable Jinja template file (${(err as Error).message})`,
+      `--chat-template ${value}: not "reference", "jinja", "llama.cpp" or a readable Jinja template file (${(err as Error).message})`,
     );
   }
 }
@@ -82,12 +83,18 @@ export function renderJinja(
   try {
     template = new Template(source); // @huggingface/jinja: trim_blocks + lstrip_blocks, like HF's environment
   } catch (err) {
-    throw new DepError("DEP_MODEL_CHAT_TEMPLATE", `${where}: the chat template does not parse: ${(err as Error).message}`);
+    throw new DepError(
+      "DEP_MODEL_CHAT_TEMPLATE",
+      `${where}: the chat template does not parse: ${(err as Error).message}`,
+    );
   }
   try {
     return template.render({ messages, add_generation_prompt: true, ...vars });
   } catch (err) {
-    throw new DepError("DEP_MODEL_CHAT_TEMPLATE", `${where}: the chat template failed: ${(err as Error).message}`);
+    throw new DepError(
+      "DEP_MODEL_CHAT_TEMPLATE",
+      `${where}: the chat template failed: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -113,9 +120,13 @@ export function renderChat(
     if (model.info.arch === "gemma2")
       return { text: referenceGemma2(system, user), addBos: false, renderer: "reference-gemma2" };
   }
-  const source = choice.kind === "file" ? choice.source : model.info.chatTemplate;
+  const source =
+    choice.kind === "file" ? choice.source : choice.kind === "llama.cpp" ? null : model.info.chatTemplate;
   if (source) {
-    const vars = { bos_token: specialText(model, model.info.bos), eos_token: specialText(model, model.info.eos) };
+    const vars = {
+      bos_token: specialText(model, model.info.bos),
+      eos_token: specialText(model, model.info.eos),
+    };
     const where = choice.kind === "file" ? choice.path : "the model's tokenizer.chat_template";
     return {
       text: renderJinja(source, messages, vars, where),

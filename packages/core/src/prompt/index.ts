@@ -12,7 +12,14 @@ export {
   renderJinja,
 } from "./chatTemplate.js";
 export { promptSegments, promptSegmentsWithRows } from "./segments.js";
-export { MARKERS, pythonFloat, type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
+export {
+  MARKERS,
+  pythonFloat,
+  type SlotKinds,
+  type SoftSlotKinds,
+  SYSTEM_TEXT,
+  userMessage,
+} from "./text.js";
 export type {
   BuiltPrompt,
   PromptHistoryReview,

@@ -13,7 +13,12 @@ export const SYSTEM_TEXT =
   "personalized review text generation.\n";
 
 /** The reference's added marker tokens, in its order (create-dataset.py `new_tokens[16:20]`). */
-export const MARKERS = ["<his_token_start>", "<his_token_end>", "<diff_token_start>", "<diff_token_end>"] as const;
+export const MARKERS = [
+  "<his_token_start>",
+  "<his_token_end>",
+  "<diff_token_start>",
+  "<diff_token_end>",
+] as const;
 
 /** Stand-in for a soft slot inside rendered text; split out again after the chat template is applied. */
 export const SLOT_MARK = (row: number) => `\uE000SLOT${row}\uE000`;

@@ -11,6 +11,7 @@ export {
   zeroGrads,
 } from "./optimizer.js";
 export { promptInputFor, trimSampleX } from "./promptInput.js";
+export { recipeOf, type TrainedRecipe } from "./recipe.js";
 export { type LinearSchedule, linearWarmupDecay } from "./schedule.js";
 export * from "./state.js";
 export {
@@ -26,6 +27,7 @@ export {
   epochOrder,
   type LossScaling,
   loadTrainingSamples,
+  lossWeights,
   type PromptAlignment,
   runInitialParams,
   type TrainOptions,

@@ -92,7 +92,8 @@ export function clipGradNorm(grads: DepParams, maxNorm: number): number {
 
 /** Multiplies every gradient by `factor` (in place). */
 export function scaleGrads(grads: DepParams, factor: number): void {
-  if (factor !== 1) for (const g of paramList(grads)) for (let j = 0; j < g.length; j++) g[j] = g[j]! * factor;
+  if (factor !== 1)
+    for (const g of paramList(grads)) for (let j = 0; j < g.length; j++) g[j] = g[j]! * factor;
 }
 
 /** Sets every gradient to zero. */

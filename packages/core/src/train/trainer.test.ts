@@ -54,6 +54,25 @@ describe("trainer", () => {
       .map((l) => JSON.parse(l));
     expect(log).toHaveLength(10);
     expect(log[0].lr).toBe(0); // HF schedule: the first update runs at lr 0 while warming up
+    // the reference recipe is the default (issue 14): recorded in the run and in every checkpoint
+    const settings = JSON.parse(readFileSync(join(fx.dir, "full", "run.json"), "utf8")).settings;
+    expect(settings).toMatchObject({
+      init: "reference",
+      maxGradNorm: 1,
+      decayBiases: false,
+      lossScaling: "reference",
+      saeRows: "all",
+      prompt: "reference",
+      chatTemplate: "reference",
+    });
+    const ckpt = JSON.parse(readFileSync(join(full.epochCheckpoints[0]!, "config.json"), "utf8"));
+    expect(ckpt.hyperparameters).toMatchObject({
+      init: "reference",
+      prompt: "reference",
+      lossScaling: "reference",
+    });
+    // every update logs its gradient norm before clipping
+    expect(log.filter((l) => "grad_norm" in l && l.grad_norm !== null).length).toBe(full.optimizerSteps);
 
     // interrupt after 3 samples (mid-accumulation), then resume
     const controller = new AbortController();

@@ -12,17 +12,27 @@ import { type Dataset, type DplRow, itemKey } from "../data/types.js";
 import { itemText } from "../embed/embedDataset.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
 import { DepModel } from "../model/DepModel.js";
-import { type DepDims, type DepParams, type InitScheme, initParams, initParamsReference } from "../model/params.js";
+import {
+  type DepDims,
+  type DepParams,
+  type InitScheme,
+  initParams,
+  initParamsReference,
+} from "../model/params.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildDifferenceSamples, type DifferenceSamples } from "../peers/samples.js";
+import {
+  type ChatTemplateChoice,
+  chatTemplateName,
+  REFERENCE_CHAT_TEMPLATE,
+} from "../prompt/chatTemplate.js";
 import { Rng } from "../util/rng.js";
 import { type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
-import { type ChatTemplateChoice, chatTemplateName, REFERENCE_CHAT_TEMPLATE } from "../prompt/chatTemplate.js";
 import { AdamW, clipGradNorm, REFERENCE_ADAMW, scaleGrads, zeroGrads } from "./optimizer.js";
 import { promptInputFor } from "./promptInput.js";
 import { linearWarmupDecay } from "./schedule.js";
 import { hasTrainerState, loadTrainerState, saveTrainerState, type TrainerState } from "./state.js";
-import { runSample, type SaeRows, type SampleData, targetTokens, type TrainingLlm } from "./step.js";
+import { runSample, type SaeRows, type SampleData, type TrainingLlm, targetTokens } from "./step.js";
 import { architectureOf, type DepVariant, slotKindsOf } from "./variants.js";
 
 export interface TrainOptions {
@@ -144,6 +154,22 @@ function resolveSettings(o: TrainOptions) {
  */
 export type LossScaling = "reference" | "mean";
 
+/**
+ * How one sample enters the accumulated gradient: its LM gradient is multiplied by `lmWeight` as it is
+ * accumulated, and the whole window's gradient by `gradScale` before clipping. `nTokens`: the sample's
+ * target tokens (EOS included), `windowTokens`: those of every sample in its window.
+ */
+export function lossWeights(
+  mode: LossScaling,
+  nTokens: number,
+  windowTokens: number,
+  gradAccum: number,
+): { lmWeight: number; gradScale: number } {
+  return mode === "reference"
+    ? { lmWeight: nTokens / windowTokens, gradScale: 1 }
+    : { lmWeight: 1, gradScale: 1 / gradAccum };
+}
+
 export type PromptAlignment = "reference" | "aligned";
 
 /**
@@ -152,7 +178,9 @@ export type PromptAlignment = "reference" | "aligned";
  */
 export function runInitialParams(dims: DepDims, seed: number, init: InitScheme = "reference"): DepParams {
   const rng = new Rng(seed).fork("init");
-  return init === "torch" ? initParams(dims, () => rng.float()) : initParamsReference(dims, () => rng.normal());
+  return init === "torch"
+    ? initParams(dims, () => rng.float())
+    : initParamsReference(dims, () => rng.normal());
 }
 
 /** Sample order of an epoch: a seeded permutation, derived from (seed, epoch) so resuming needs no RNG state. */
@@ -369,10 +397,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
       const sample = data[order[pos.position]!]!;
       const t0 = performance.now();
-      const lmWeight =
-        s.lossScaling === "reference"
-          ? targetTokens(llm, sample.targetText).length / windowTokens(order, pos.position - pos.accumulated)
-          : 1;
+      const { lmWeight } = lossWeights(
+        s.lossScaling,
+        targetTokens(llm, sample.targetText).length,
+        s.lossScaling === "reference" ? windowTokens(order, pos.position - pos.accumulated) : 1,
+        s.gradAccum,
+      );
       const r = await runSample(llm, model, sample, {
         maxLength: s.maxLength,
         ...(s.maxDescriptionChars !== null ? { maxDescriptionChars: s.maxDescriptionChars } : {}),
@@ -417,7 +447,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const endOfEpoch = pos.position === data.length;
       if (pos.accumulated === s.gradAccum || endOfEpoch) {
         const tOpt = performance.now();
-        scaleGrads(grads, s.lossScaling === "mean" ? 1 / s.gradAccum : 1);
+        scaleGrads(grads, lossWeights(s.lossScaling, 1, 1, s.gradAccum).gradScale);
         const gradNorm = clipGradNorm(grads, s.maxGradNorm);
         optimizer.update(model.params, grads, lr);
         zeroGrads(grads);
