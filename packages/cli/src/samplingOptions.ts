@@ -1,5 +1,5 @@
 // The generation options shared by `dep generate` and `dep select` (SPEC §7 reference sampling defaults).
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { nonNegativeNumber, positiveInt, threadsOption } from "./runtime.js";
 
 export interface SamplingFlags {
@@ -7,6 +7,7 @@ export interface SamplingFlags {
   maxTokens: number;
   temperature: number;
   topP: number;
+  samplerOrder: "reference" | "llama.cpp";
   seed: number;
   parallel: number;
   maxLength: number;
@@ -18,9 +19,22 @@ export interface SamplingFlags {
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
-    .option("-n, --max-tokens <n>", "new tokens per review", positiveInt, 2048)
+    .option(
+      "-n, --max-tokens <n>",
+      "new tokens per review (the LLM context holds --max-length + this many)",
+      positiveInt,
+      2048,
+    )
     .option("--temperature <t>", "sampling temperature", nonNegativeNumber, 0.8)
     .option("--top-p <p>", "nucleus sampling mass", nonNegativeNumber, 0.95)
+    .addOption(
+      new Option(
+        "--sampler-order <o>",
+        "reference: temperature, then top-p (vLLM, as the reference samples); llama.cpp: top-p, then temperature",
+      )
+        .choices(["reference", "llama.cpp"])
+        .default("reference"),
+    )
     .option("--seed <n>", "sampler seed", (v) => Number.parseInt(v, 10), 42)
     .option("--parallel <n>", "samples decoded together", positiveInt, 4)
     .option("--max-length <n>", "prompt budget in positions", positiveInt, 3072)
@@ -39,6 +53,7 @@ export function samplingOf(o: SamplingFlags) {
     maxTokens: o.maxTokens,
     temperature: o.temperature,
     topP: o.topP,
+    samplerOrder: o.samplerOrder,
     seed: o.seed,
     parallel: o.parallel,
     maxLength: o.maxLength,

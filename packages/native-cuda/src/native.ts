@@ -57,7 +57,15 @@ export interface NativeLlm {
   isEog(token: number): boolean;
   generate(
     segments: NativeSegment[],
-    options: { maxTokens: number; temperature: number; topP: number; topK: number; seed: number },
+    options: {
+      maxTokens: number;
+      temperature: number;
+      topP: number;
+      topK: number;
+      seed: number;
+      /** 0: llama.cpp's order (top-k, top-p, temperature); 1: vLLM's (temperature, top-k, top-p) */
+      samplerOrder: number;
+    },
     onToken?: (token: number) => void,
   ): Promise<NativeGenerateStats>;
   abort(): void;
@@ -73,6 +81,7 @@ export interface NativeLlm {
       topP: number;
       topK: number;
       seed: number;
+      samplerOrder: number;
       parallel: number;
     },
     onToken?: (request: number, token: number) => void,

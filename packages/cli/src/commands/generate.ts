@@ -70,10 +70,8 @@ export function registerGenerate(program: Command): void {
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
         // the pag summaries are written in the same context: up to --max-length prompt tokens too
-        contextSize: Math.min(
-          4096,
-          o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
-        ),
+        // as vLLM: room for the whole prompt budget plus every new token asked for
+        contextSize: o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
       });
       try {
         if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
@@ -99,9 +97,9 @@ export function registerGenerate(program: Command): void {
           ...samplingOf(o),
           // as the checkpoint was trained unless asked otherwise
           prompt: o.prompt ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).prompt : "reference"),
-          chatTemplate:
-            o.chatTemplate ??
-            chatTemplateChoice(ckpt0 ? recipeOf(ckpt0.config.hyperparameters).chatTemplate : "reference"),
+          chatTemplate: chatTemplateChoice(
+            o.chatTemplate ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).chatTemplate : "reference"),
+          ),
           signal: shutdownSignal,
           onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),
         });

@@ -123,7 +123,7 @@ export function registerLoss(program: Command): void {
             maxLength,
             ...(maxDescriptionChars ? { maxDescriptionChars } : {}),
             slotKinds: slotKindsOf(variant),
-            chatTemplate: o.chatTemplate ?? chatTemplateChoice(recipe.chatTemplate),
+            chatTemplate: chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate),
             signal: shutdownSignal,
             onProgress: (done, total) => progress.update(done, total),
           });

@@ -134,7 +134,7 @@ export function registerPrompt(program: Command): void {
           sample: data[i]!,
           maxLength: o.maxLength ?? (hp.maxLength as number | undefined) ?? DEFAULT_MAX_LENGTH,
           ragK: o.ragK,
-          chatTemplate: o.chatTemplate ?? chatTemplateChoice(recipe.chatTemplate),
+          chatTemplate: chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate),
           ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
         });
         const slots = promptSlots(p, o.method === "pplug-style" ? "user" : "dep");

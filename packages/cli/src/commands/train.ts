@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import {
   assertStoreFits,
-  type ChatTemplateChoice,
+  chatTemplateChoice,
   DEP_VARIANTS,
   DepModel,
   type DepVariant,
@@ -43,7 +43,7 @@ interface TrainFlags {
   linearOutput: boolean;
   diffWeighting: "reference" | "softmax-norm" | "uniform";
   prompt: PromptAlignment;
-  chatTemplate: ChatTemplateChoice;
+  chatTemplate: string;
   init: InitScheme;
   maxGradNorm: number;
   decayBiases: boolean;
@@ -235,7 +235,7 @@ export function registerTrain(program: Command): void {
           linearOutput: o.linearOutput,
           weighting: o.diffWeighting,
           prompt: o.prompt,
-          chatTemplate: o.chatTemplate,
+          chatTemplate: chatTemplateChoice(o.chatTemplate),
           init: o.init,
           maxGradNorm: o.maxGradNorm,
           decayBiases: o.decayBiases,

@@ -17,6 +17,8 @@ import { loadTrainingSamples, type PromptAlignment } from "../train/trainer.js";
 import { architectureOf, variantOf } from "../train/variants.js";
 import { type GenerationMethod, isTrainedMethod, methodPrompt } from "./methodPrompt.js";
 
+export type SamplerOrder = "reference" | "llama.cpp";
+
 /** The frozen-LLM surface generation needs (structurally satisfied by `Llm`). */
 export interface GeneratingLlm extends PromptTokenizer {
   readonly info: { addBos: boolean; nEmbd: number };
@@ -27,6 +29,7 @@ export interface GeneratingLlm extends PromptTokenizer {
       temperature?: number;
       topP?: number;
       seed?: number;
+      samplerOrder?: SamplerOrder;
       parallel?: number;
       signal?: AbortSignal;
     },
@@ -56,6 +59,8 @@ export interface GenerateOptions {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  /** default reference: temperature before top-k/top-p, as vLLM (the reference) samples */
+  samplerOrder?: SamplerOrder;
   seed?: number;
   /** samples decoded together */
   parallel?: number;
@@ -124,6 +129,7 @@ export async function generatePredictions(
   const sampling = {
     temperature: o.temperature ?? 0.8,
     topP: o.topP ?? 0.95,
+    samplerOrder: o.samplerOrder ?? "reference",
     seed: o.seed ?? 42,
     parallel,
   };

@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
   assertStoreFits,
+  chatTemplateChoice,
   checkpointVariant,
   DepModel,
   type GeneratingLlm,
@@ -13,6 +14,7 @@ import {
   loadModelCheckpoint,
   readCheckpointConfig,
   readFinished,
+  recipeOf,
   writeJsonAtomic,
 } from "@dep/core";
 import { DepError, type KernelOptions } from "@dep/native-cuda";
@@ -29,6 +31,7 @@ export interface SelectOptions {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  samplerOrder?: "reference" | "llama.cpp";
   seed?: number;
   parallel?: number;
   maxLength?: number;
@@ -80,6 +83,10 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
       maxTokens: o.maxTokens ?? 2048,
       temperature: o.temperature ?? 0.8,
       topP: o.topP ?? 0.95,
+      samplerOrder: o.samplerOrder ?? "reference",
+      // each checkpoint's prompt as its run was trained
+      prompt: recipeOf(config.hyperparameters).prompt,
+      chatTemplate: chatTemplateChoice(recipeOf(config.hyperparameters).chatTemplate),
       seed: o.seed ?? 42,
       parallel: o.parallel ?? 4,
       maxLength: o.maxLength ?? 3072,

@@ -391,6 +391,7 @@ function samplingOf(options: GenerateOptions | GenerateBatchOptions) {
     topP: options.topP ?? 1,
     topK: options.topK ?? 0,
     seed: options.seed ?? 42,
+    samplerOrder: options.samplerOrder === "reference" ? 1 : 0,
   };
 }
 
