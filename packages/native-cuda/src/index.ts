@@ -1,7 +1,7 @@
 export { type BackendInfo, backendInfo } from "./backend.js";
 export { DepError, fromNative } from "./errors.js";
 export * from "./kernels.js";
-export { Generation, Llm } from "./llm/Llm.js";
+export { Generation, Llm, truncateTokens } from "./llm/Llm.js";
 export type {
   ChatMessage,
   GenerateBatchOptions,

@@ -130,6 +130,9 @@ export type GgufEmbeddingBackendFactory = (
   options: { threads: number; batchSize: number },
 ) => Promise<GgufEmbeddingBackend>;
 
+/** bge-m3's model_max_length: the reference's sentence-encoder inputs are cut there. */
+export const REFERENCE_EMBED_MAX_TOKENS = 8192;
+
 /** The default backend: an `Llm` from @dep/native-cuda and its llama.cpp embedding context (`Llm.embed`). */
 export const nativeGgufBackend: GgufEmbeddingBackendFactory = async (path, options) => {
   // llama.cpp embedding context: the GGUF's own pooling (bge-m3: CLS), mean of token states without one
@@ -139,7 +142,9 @@ export const nativeGgufBackend: GgufEmbeddingBackendFactory = async (path, optio
     dim,
     pooling: "gguf",
     async embed(texts) {
-      const rows = await llm.embed(texts);
+      // bge-m3 truncates at 8192 tokens (its model_max_length; embedding.py tokenizes with truncation=True);
+      // here at most what the embedding context holds too
+      const rows = await llm.embed(texts, { maxTokens: Math.min(REFERENCE_EMBED_MAX_TOKENS, llm.info.nCtx) });
       const out = new Float32Array(texts.length * dim);
       rows.forEach((r, i) => {
         out.set(r, i * dim);

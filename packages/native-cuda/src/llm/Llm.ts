@@ -263,9 +263,10 @@ export class Llm {
   /**
    * One vector per text, pooled the model's way (GGUF sentence encoders such as bge-m3 carry their pooling
    * in their metadata; for a model without pooling, the mean of its token states). Not normalized.
+   * `maxTokens`: truncate longer texts as HF does (see truncateTokens) instead of failing.
    */
-  async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    const lists = texts.map((t) => this.tokenize(t, { addSpecial: true }));
+  async embed(texts: readonly string[], options: { maxTokens?: number } = {}): Promise<Float32Array[]> {
+    const lists = texts.map((t) => truncateTokens(this.tokenize(t, { addSpecial: true }), options.maxTokens));
     try {
       return await this.enqueue((handle) => handle.embed(lists, true));
     } catch (err) {
@@ -372,6 +373,17 @@ export class Generation implements AsyncIterable<string> {
       this.#wake = null;
     }
   }
+}
+
+/**
+ * HF tokenizers' `truncation=True` for a sentence encoder: at most `max` tokens, the closing special token
+ * (bge-m3's </s>) kept at the end. No limit: unchanged.
+ */
+export function truncateTokens(tokens: Int32Array, max?: number): Int32Array {
+  if (max === undefined || tokens.length <= max) return tokens;
+  const out = tokens.slice(0, max);
+  out[max - 1] = tokens[tokens.length - 1]!;
+  return out;
 }
 
 function emptyResult(reason: GenerationResult["stopReason"]): GenerationResult {
