@@ -8,7 +8,7 @@ import { generatePredictions } from "../generate/generate.js";
 import { DepModel } from "../model/DepModel.js";
 import { bagOfWordsEmbedder, type TrainFixture, trainFixture } from "../testing/fixtures.js";
 import { checkpointVariant, loadModelCheckpoint } from "./checkpoint.js";
-import { epochOrder, type TrainOptions, train } from "./trainer.js";
+import { epochOrder, loadTrainingSamples, type TrainOptions, train } from "./trainer.js";
 
 let fx: TrainFixture;
 let llm: Llm;
@@ -42,6 +42,24 @@ describe("trainer", () => {
     expect(Array.from(a).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(Array.from(epochOrder(10, 42, 0))).toEqual(Array.from(a));
     expect(Array.from(epochOrder(10, 42, 1))).not.toEqual(Array.from(a));
+  });
+
+  it("trains one model over every category: each user's longest train row; val a seeded sample of the union", async () => {
+    const o = { weighting: "reference" as const, prompt: "reference" as const, seed: 42 };
+    const t = await loadTrainingSamples(fx.dataDir, fx.embDir, "train", o);
+    const cats = new Set(t.samples.samples.map((s) => s.category));
+    expect(cats.size).toBe(3); // the synthetic fixture has the reference's three categories
+    const users = t.samples.samples.map((s) => `${s.category}/${s.userId}`);
+    expect(new Set(users).size).toBe(users.length);
+    for (const s of t.samples.samples) {
+      const longest = Math.max(
+        ...t.rows.filter((r) => r.userId === s.userId && r.category === s.category).map((r) => r.profile.length),
+      );
+      expect(s.historyLength).toBe(longest);
+    }
+    const v = await loadTrainingSamples(fx.dataDir, fx.embDir, "val", o);
+    expect(new Set(v.samples.samples.map((s) => s.category)).size).toBeGreaterThan(1);
+    expect(v.samples.samples.length + v.samples.excluded.count).toBe(Math.min(512, v.rows.length));
   });
 
   it("trains, logs every step, writes epoch checkpoints, and a resumed run ends bit-identical", async () => {
