@@ -30,6 +30,7 @@ const COMMANDS = [
   "loss",
   "generate",
   "prompt",
+  "import-reference",
   "assets",
   "complete",
   "eval",

@@ -9,6 +9,7 @@ import { registerDiff } from "./commands/diff.js";
 import { registerEmbed } from "./commands/embed.js";
 import { registerEval } from "./commands/eval.js";
 import { registerGenerate } from "./commands/generate.js";
+import { registerImportReference } from "./commands/importReference.js";
 import { registerInfo } from "./commands/info.js";
 import { registerLoss } from "./commands/loss.js";
 import { registerPrompt } from "./commands/prompt.js";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerLoss(program);
   registerGenerate(program);
   registerPrompt(program);
+  registerImportReference(program);
   registerEval(program);
   registerReport(program);
   registerDemo(program);

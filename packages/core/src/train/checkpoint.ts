@@ -39,16 +39,21 @@ export function checkpointVariant(config: ModelCheckpointConfig): DepVariant {
 const MODEL_FILE = "model.safetensors";
 const CONFIG_FILE = "config.json";
 
+/**
+ * Writes a checkpoint folder. `extra` tensors (e.g. `added_token_rows` of an imported reference model) go
+ * into the same file; the loader reads only the parameters, so checkpoints with or without them load alike.
+ */
 export async function saveModelCheckpoint(
   dir: string,
   params: DepParams,
   config: ModelCheckpointConfig,
+  extra: Record<string, { shape: number[]; data: Float32Array }> = {},
 ): Promise<void> {
   await writeDirAtomic(
     dir,
     async (tmp) => {
       const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-      for (const [name, t] of Object.entries(toTorchTensors(params, config)))
+      for (const [name, t] of Object.entries({ ...toTorchTensors(params, config), ...extra }))
         tensors[name] = { dtype: "F32", ...t };
       await writeSafetensors(join(tmp, MODEL_FILE), tensors, { format: "pt", producer: "dep" });
       await writeFile(join(tmp, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);

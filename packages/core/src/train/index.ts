@@ -36,3 +36,4 @@ export {
   train,
 } from "./trainer.js";
 export { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "./variants.js";
+export { type ImportResult, importReferenceCheckpoint, REFERENCE_ADDED_TOKENS } from "./importReference.js";
