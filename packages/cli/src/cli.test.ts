@@ -239,6 +239,15 @@ describe("dep CLI", () => {
       expect(j.slots).toHaveLength(2 * j.nHistory);
       for (const slot of j.slots) expect(j.tokens[slot.position]).toBe(-1);
       expect(j.tokens.filter((t: number) => t === -1)).toHaveLength(j.slots.length);
+      // the reference's marker tokens: one position each (frozen rows), around every slot
+      expect(j.markers).toHaveLength(2 * j.slots.length);
+      for (const m of j.markers) expect(j.tokens[m.position]).toBe(-2);
+      expect(j.markers[0].name).toBe("<his_token_start>");
+      expect(j.markers[0].position + 1).toBe(j.slots[0].position);
+      const asText = JSON.parse(dep([...common, "--markers", "text", "--json"]).stdout);
+      expect(asText.markers).toHaveLength(0);
+      expect(asText.text).toBe(j.text); // the same string; only its tokenization differs
+      expect(asText.tokens.length).toBeGreaterThan(j.tokens.length);
       const none = dep([...common, "--method", "no-soft"]);
       expect(none.stdout).not.toContain("<<soft:");
       const missing = dep([...args, "--sample-id", "nope"]);

@@ -15,6 +15,7 @@ import {
   heldOutLoss,
   loadModelCheckpoint,
   loadTrainingSamples,
+  modelOfCheckpoint,
   runInitialParams,
   synthesize,
   TINYLLAMA,
@@ -167,9 +168,10 @@ export function registerDemo(program: Command): void {
             await saveState(dir, { trainSeconds });
             if (r.interrupted) stop();
           }
-          const { config, params } = await loadModelCheckpoint(lastCkpt);
+          const ckpt = await loadModelCheckpoint(lastCkpt);
+          const { config } = ckpt;
           const kernel = { threads: o.threads, backend: "auto" as const };
-          const trained = new DepModel(config, params, kernel);
+          const trained = modelOfCheckpoint(ckpt, kernel);
 
           const heldOutFile = join(dir, "heldout.json");
           if (!existsSync(heldOutFile)) {
@@ -180,7 +182,7 @@ export function registerDemo(program: Command): void {
               seed: o.seed,
               maxSamples: size.testSamples,
             });
-            const untrained = new DepModel(config, runInitialParams(config, o.seed), kernel);
+            const untrained = modelOfCheckpoint(ckpt, kernel, runInitialParams(config, o.seed));
             const result: Record<string, number> = {};
             for (const [name, model] of [
               ["trained", trained],

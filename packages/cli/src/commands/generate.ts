@@ -4,7 +4,7 @@ import {
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
   DEP_VARIANTS,
-  DepModel,
+  modelOfCheckpoint,
   ensureModel,
   type GenerationMethod,
   generatePredictions,
@@ -81,7 +81,7 @@ export function registerGenerate(program: Command): void {
           );
         }
         const model = ckpt
-          ? new DepModel(ckpt.config, ckpt.params, { threads: o.threads, backend: "auto" })
+          ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" })
           : null;
         const progress = new Progress({ label: `generate (${method})`, unit: "samples", quiet: o.json });
         const r = await generatePredictions({
@@ -97,6 +97,7 @@ export function registerGenerate(program: Command): void {
           ...samplingOf(o),
           // as the checkpoint was trained unless asked otherwise
           prompt: o.prompt ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).prompt : "reference"),
+          markers: o.markers ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).markers : "rows"),
           chatTemplate: chatTemplateChoice(
             o.chatTemplate ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).chatTemplate : "reference"),
           ),

@@ -5,7 +5,7 @@ import {
   assertStoreFits,
   chatTemplateChoice,
   checkpointVariant,
-  DepModel,
+  modelOfCheckpoint,
   ensureModel,
   heldOutLoss,
   loadModelCheckpoint,
@@ -72,7 +72,8 @@ export function registerLoss(program: Command): void {
           json: boolean;
         } & PromptFlags,
       ) => {
-        const { config, params } = await loadModelCheckpoint(o.checkpoint);
+        const ckpt = await loadModelCheckpoint(o.checkpoint);
+        const { config, params } = ckpt;
         await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
           seed?: number;
@@ -88,10 +89,10 @@ export function registerLoss(program: Command): void {
         const model =
           o.soft === "none"
             ? null
-            : new DepModel(
-                config,
-                o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42, recipe.init),
+            : modelOfCheckpoint(
+                ckpt,
                 kernel,
+                o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42, recipe.init),
               );
         const { data } = await loadTrainingSamples(o.data, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
@@ -124,6 +125,7 @@ export function registerLoss(program: Command): void {
             ...(maxDescriptionChars ? { maxDescriptionChars } : {}),
             slotKinds: slotKindsOf(variant),
             chatTemplate: chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate),
+            markers: o.markers ?? recipe.markers,
             signal: shutdownSignal,
             onProgress: (done, total) => progress.update(done, total),
           });

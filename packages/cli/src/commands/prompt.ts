@@ -1,6 +1,6 @@
 // `dep prompt`: the exact prompt one sample gives the LLM — the rendered chat string with each soft slot as
 // <<soft:his:i>> / <<soft:diff:i>> (<<soft:user:0>> for pplug-style), or with --json its token ids and
-// slot positions. This is how a user checks what the model is given.
+// slot positions (tokens -1 at soft slots, -2 at marker rows). This is how a user checks what the model is given.
 import {
   type BuiltPrompt,
   chatTemplateChoice,
@@ -10,6 +10,7 @@ import {
   isTrainedMethod,
   loadModelCheckpoint,
   loadTrainingSamples,
+  MARKERS,
   methodPrompt,
   recipeOf,
   TINYLLAMA,
@@ -62,6 +63,7 @@ export function promptText(p: BuiltPrompt, slots: readonly PromptSlot[]): string
   return p.pieces
     .map((piece) => {
       if ("text" in piece) return piece.text;
+      if ("marker" in piece) return piece.name; // one position with its marker row (--markers rows)
       const slot = slots[s++]!;
       return `<<soft:${slot.kind}:${slot.index}>>`;
     })
@@ -135,6 +137,7 @@ export function registerPrompt(program: Command): void {
           maxLength: o.maxLength ?? (hp.maxLength as number | undefined) ?? DEFAULT_MAX_LENGTH,
           ragK: o.ragK,
           chatTemplate: chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate),
+          markers: o.markers ?? recipe.markers,
           ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
         });
         const slots = promptSlots(p, o.method === "pplug-style" ? "user" : "dep");

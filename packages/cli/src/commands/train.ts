@@ -9,6 +9,7 @@ import {
   ensureModel,
   type InitScheme,
   type LossScaling,
+  type MarkerMode,
   loadTrainingSamples,
   type PromptAlignment,
   runInitialParams,
@@ -44,6 +45,7 @@ interface TrainFlags {
   diffWeighting: "reference" | "softmax-norm" | "uniform";
   prompt: PromptAlignment;
   chatTemplate: string;
+  markers: MarkerMode;
   init: InitScheme;
   maxGradNorm: number;
   decayBiases: boolean;
@@ -236,6 +238,7 @@ export function registerTrain(program: Command): void {
           weighting: o.diffWeighting,
           prompt: o.prompt,
           chatTemplate: chatTemplateChoice(o.chatTemplate),
+          markers: o.markers,
           init: o.init,
           maxGradNorm: o.maxGradNorm,
           decayBiases: o.decayBiases,

@@ -10,6 +10,7 @@ import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
+import type { MarkerMode } from "../prompt/text.js";
 import { promptSegments } from "../prompt/segments.js";
 import type { PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
@@ -73,6 +74,8 @@ export interface GenerateOptions {
   prompt?: PromptAlignment;
   /** default reference (see prompt/chatTemplate.ts) */
   chatTemplate?: ChatTemplateChoice;
+  /** default rows (the model's markerRows); pass the checkpoint's */
+  markers?: MarkerMode;
   signal?: AbortSignal;
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
 }
@@ -164,6 +167,7 @@ export async function generatePredictions(
         ragK: o.ragK ?? 4,
         ...(summaries ? { profileSummary: summaries[j]! } : {}),
         ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
+        markers: o.markers ?? "rows",
         ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       });
       let softRows: Float32Array | null = null;
@@ -171,7 +175,7 @@ export async function generatePredictions(
         const x = trimSampleX(s.x, s.index, prompt.nHistory, o.model.config.d);
         softRows = o.model.forward(x, Int32Array.of(prompt.nHistory), s.query).soft[0]!;
       }
-      requests.push(promptSegments(prompt, softRows, H));
+      requests.push(promptSegments(prompt, softRows, H, o.model?.markerRows ?? null));
       promptTokens.push(prompt.nPositions);
     }
     const results = await o.llm.generateBatch(requests, {

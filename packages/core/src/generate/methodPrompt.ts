@@ -3,6 +3,7 @@ import { ragPromptInput } from "../baselines/rag.js";
 import type { Dataset, DplRow } from "../data/types.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
+import type { MarkerMode } from "../prompt/text.js";
 import type { BuiltPrompt, PromptInput, PromptTokenizer } from "../prompt/types.js";
 import type { SampleData } from "../train/step.js";
 import { DEP_VARIANTS, type DepVariant, slotKindsOf } from "../train/variants.js";
@@ -26,6 +27,8 @@ export interface MethodPromptOptions {
   profileSummary?: string;
   maxDescriptionChars?: number;
   chatTemplate?: ChatTemplateChoice;
+  /** default rows (the reference); the model must then carry its marker rows */
+  markers?: MarkerMode;
   overBudget?: "error" | "keep-one";
 }
 
@@ -44,6 +47,7 @@ export function methodPrompt(tok: PromptTokenizer, o: MethodPromptOptions): Buil
     noHistory: o.method === "non-personalized",
     overBudget: o.overBudget ?? "keep-one",
     ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
+    markers: o.markers ?? "rows",
     ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
   });
 }

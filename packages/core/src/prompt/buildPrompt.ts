@@ -3,7 +3,15 @@
 // until it fits (down to one).
 import { DepError } from "@dep/native-cuda";
 import { type ChatTemplateChoice, REFERENCE_CHAT_TEMPLATE, renderChat } from "./chatTemplate.js";
-import { SLOT_PATTERN, type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
+import {
+  MARKERS,
+  type MarkerMode,
+  SLOT_PATTERN,
+  type SlotKinds,
+  type SoftSlotKinds,
+  SYSTEM_TEXT,
+  userMessage,
+} from "./text.js";
 import type { BuiltPrompt, PromptInput, PromptPiece, PromptTokenizer } from "./types.js";
 
 export interface BuildPromptOptions {
@@ -34,6 +42,8 @@ export interface BuildPromptOptions {
   softPairs?: number;
   /** reference (default): the reference's hand-built Qwen2/Gemma-2 strings, else the GGUF's Jinja template */
   chatTemplate?: ChatTemplateChoice;
+  /** marker tokens around the slots as one embedding row each ("rows", the reference) or as text (default) */
+  markers?: MarkerMode;
 }
 
 export const DEFAULT_MAX_LENGTH = 3072;
@@ -50,10 +60,11 @@ export function buildPrompt(
       ? shortenDescriptions(original, options.maxDescriptionChars)
       : original;
   const template = options.chatTemplate ?? REFERENCE_CHAT_TEMPLATE;
+  const markers = options.markers ?? "text";
   const available = options.noHistory ? 0 : input.history.length;
   let last: BuiltPrompt | undefined;
   for (let k = available; k >= Math.min(1, available); k--) {
-    last = render(tok, input, k, options.softPairs ?? k, slots, options.systemText ?? SYSTEM_TEXT, template);
+    last = render(tok, input, k, options.softPairs ?? k, slots, options.systemText ?? SYSTEM_TEXT, template, markers);
     if (last.nPositions <= maxLength) return last;
   }
   if (options.overBudget === "keep-one" && last) return last;
@@ -91,12 +102,14 @@ function render(
   slotKinds: SlotKinds,
   system: string,
   template: ChatTemplateChoice,
+  markers: MarkerMode,
 ): BuiltPrompt {
-  const chat = renderChat(tok, system, userMessage(input, k, slotKinds, pairs), template);
+  const chat = renderChat(tok, system, userMessage(input, k, slotKinds, pairs, markers), template);
   const rendered = chat.text;
   const pieces: PromptPiece[] = [];
   const ids: number[] = [];
   const slots: number[] = [];
+  const markerAt: number[] = [];
   let rest = rendered;
   let first = true;
   for (;;) {
@@ -109,14 +122,25 @@ function render(
       for (const id of t) {
         ids.push(id);
         slots.push(-1);
+        markerAt.push(-1);
       }
     }
     first = false;
     if (!m) break;
-    const row = Number(m[1]);
-    pieces.push({ softRow: row });
-    ids.push(-1);
-    slots.push(row);
+    if (m[2] !== undefined) {
+      // a marker token: one position with its own (frozen) embedding row
+      const marker = Number(m[2]);
+      pieces.push({ marker, name: MARKERS[marker]! });
+      ids.push(-2);
+      slots.push(-1);
+      markerAt.push(marker);
+    } else {
+      const row = Number(m[1]);
+      pieces.push({ softRow: row });
+      ids.push(-1);
+      slots.push(row);
+      markerAt.push(-1);
+    }
     rest = rest.slice(m.index + m[0].length);
   }
   return {
@@ -127,5 +151,6 @@ function render(
     nPositions: ids.length,
     inputIds: Int32Array.from(ids),
     slotIndex: Int32Array.from(slots),
+    markerIndex: Int32Array.from(markerAt),
   };
 }

@@ -13,7 +13,9 @@ export {
 } from "./chatTemplate.js";
 export { promptSegments, promptSegmentsWithRows } from "./segments.js";
 export {
+  MARKER_MARK,
   MARKERS,
+  type MarkerMode,
   pythonFloat,
   type SlotKinds,
   type SoftSlotKinds,

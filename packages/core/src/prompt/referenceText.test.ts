@@ -3,6 +3,8 @@
 // out by hand from DEP data/personal_dataset.py and utils/templates.py.
 import { describe, expect, it } from "vitest";
 import { buildPrompt } from "./buildPrompt.js";
+import { promptSegmentsWithRows } from "./segments.js";
+import { MARKERS } from "./text.js";
 import { pythonFloat } from "./text.js";
 import type { PromptInput, PromptTokenizer } from "./types.js";
 
@@ -28,10 +30,20 @@ const input: PromptInput = {
   ],
 };
 
+/** Characters the text markers take in a one-id-per-character tokenization. */
+const markerChars = (p: ReturnType<typeof buildPrompt>) =>
+  p.pieces
+    .filter((x) => "text" in x)
+    .map((x) => ("text" in x ? x.text : ""))
+    .join("")
+    .split(/(<his_token_start>|<his_token_end>|<diff_token_start>|<diff_token_end>)/)
+    .filter((t) => (MARKERS as readonly string[]).includes(t))
+    .reduce((a, t) => a + t.length, 0);
+
 describe("the reference prompt text", () => {
   it("renders exactly the reference's string, soft slots where [HIS_TOKEN_i] / [DIFF_TOKEN_i] stand", () => {
     const p = buildPrompt(qwen, input);
-    const text = p.pieces.map((x) => ("text" in x ? x.text : `{${x.softRow}}`)).join("");
+    const text = p.pieces.map((x) => ("text" in x ? x.text : "softRow" in x ? `{${x.softRow}}` : "?")).join("");
     const system =
       "Given the title and description of an item, along with the user's past reviews (including item title, item description, review rating, review title, review text, review embedding, review difference embedding), and the output review rating and review title, generate a personalized item review for the user.\n" +
       "Note: [Review Embedding] denotes a soft prompt of the review text and [Review Difference Embedding] denotes a soft prompt showing the difference between the review text and other reviews on the same item. [Review Embedding] and [Review Difference Embedding] should serve as hints for personalized review text generation.\n";
@@ -58,6 +70,25 @@ describe("the reference prompt text", () => {
     ]);
     expect(p.nSoftRows).toBe(16);
   });
+  it("markers rows (row 8): each marker is one position fed its own frozen row, around the slot", () => {
+    const p = buildPrompt(qwen, input, { markers: "rows" });
+    const text = buildPrompt(qwen, input); // text markers: the same string, the names tokenized
+    const shown = p.pieces.map((x) => ("text" in x ? x.text : "marker" in x ? x.name : `{${x.softRow}}`)).join("");
+    expect(shown).toBe(text.pieces.map((x) => ("text" in x ? x.text : "softRow" in x ? `{${x.softRow}}` : "")).join(""));
+    const markers = Array.from(p.markerIndex).filter((m) => m >= 0);
+    expect(markers).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
+    for (const [pos, m] of p.markerIndex.entries()) expect(p.inputIds[pos] === -2).toBe(m >= 0);
+    expect(p.nPositions).toBe(text.nPositions - markerChars(text) + 8);
+    const H = 3;
+    const soft = Float32Array.from({ length: 4 * H }, (_, i) => 10 + Math.floor(i / H)); // soft row r = 10 + r
+    const rows = Float32Array.from({ length: 4 * H }, (_, i) => -1 - Math.floor(i / H)); // marker m = -1 - m
+    const { segments, embeddingRows } = promptSegmentsWithRows(p, soft, H, rows);
+    expect(embeddingRows[0]).toEqual([-1, 0, -1]); // <his_token_start> his_0 <his_token_end>
+    const first = segments.find((s) => "embeddings" in s) as { embeddings: Float32Array };
+    expect(Array.from(first.embeddings)).toEqual([-1, -1, -1, 10, 10, 10, -2, -2, -2]);
+    expect(() => promptSegmentsWithRows(p, soft, H, null)).toThrow(/marker rows/);
+  });
+
   it("prints ratings as Python's str(float)", () => {
     expect([5, 4.5, 1, "3"].map(pythonFloat)).toEqual(["5.0", "4.5", "1.0", "3"]);
   });

@@ -20,9 +20,23 @@ export const MARKERS = [
   "<diff_token_end>",
 ] as const;
 
+/**
+ * How the markers reach the LLM: "rows" (default, the reference: each marker is one added token, i.e. one
+ * input position with its own embedding row, frozen) or "text" (the marker names as plain text, tokenized
+ * by the model; what a GGUF vocabulary allows without new rows).
+ */
+export type MarkerMode = "rows" | "text";
+
+/** Stand-in for a marker row (index into MARKERS) inside rendered text, like SLOT_MARK. */
+export const MARKER_MARK = (m: number) => `\uE001M${m}\uE001`;
+
+function marker(m: number, mode: MarkerMode): string {
+  return mode === "rows" ? MARKER_MARK(m) : MARKERS[m]!;
+}
+
 /** Stand-in for a soft slot inside rendered text; split out again after the chat template is applied. */
 export const SLOT_MARK = (row: number) => `\uE000SLOT${row}\uE000`;
-export const SLOT_PATTERN = /\uE000SLOT(\d+)\uE000/;
+export const SLOT_PATTERN = /\uE000SLOT(\d+)\uE000|\uE001M(\d)\uE001/;
 
 /**
  * Which soft slots a prompt carries: both (DEP), his only, diff only (ablations), one user token before
@@ -38,7 +52,13 @@ export function pythonFloat(value: number | string): string {
   return String(value);
 }
 
-function historyBlock(i: number, pairs: number, r: PromptHistoryReview, slots: SlotKinds): string {
+function historyBlock(
+  i: number,
+  pairs: number,
+  r: PromptHistoryReview,
+  slots: SlotKinds,
+  markers: MarkerMode,
+): string {
   let s =
     `- [Review ${i + 1}]:\n` +
     `  - [Item Title]: ${r.item.title}\n` +
@@ -47,9 +67,9 @@ function historyBlock(i: number, pairs: number, r: PromptHistoryReview, slots: S
     `  - [Review Title]: ${r.title}\n` +
     `  - [Review Text]: ${r.text}\n`;
   if (slots === "both" || slots === "his")
-    s += `  - [Review Embedding]: ${MARKERS[0]}${SLOT_MARK(i)}${MARKERS[1]}\n`;
+    s += `  - [Review Embedding]: ${marker(0, markers)}${SLOT_MARK(i)}${marker(1, markers)}\n`;
   if (slots === "both" || slots === "diff")
-    s += `  - [Review Difference Embedding]: ${MARKERS[2]}${SLOT_MARK(pairs + i)}${MARKERS[3]}\n`;
+    s += `  - [Review Difference Embedding]: ${marker(2, markers)}${SLOT_MARK(pairs + i)}${marker(3, markers)}\n`;
   return s;
 }
 
@@ -57,13 +77,19 @@ function historyBlock(i: number, pairs: number, r: PromptHistoryReview, slots: S
  * The user message for the first `k` history reviews; soft slots marked with SLOT_MARK (his slot i is row
  * i, diff slot i is row pairs + i; pairs defaults to k).
  */
-export function userMessage(input: PromptInput, k: number, slots: SlotKinds, pairs = k): string {
+export function userMessage(
+  input: PromptInput,
+  k: number,
+  slots: SlotKinds,
+  pairs = k,
+  markers: MarkerMode = "text",
+): string {
   let s = `[Item Title]: ${input.target.item.title}\n[Item Description]: ${input.target.item.description}\n`;
   if (input.profileSummary !== undefined) s += `[User Profile Summary]: ${input.profileSummary}\n`;
   if (k > 0) {
     if (slots === "user") s += `[User Embedding]: <user_start>${SLOT_MARK(0)}<user_end>\n`;
     s += "[User's Past Reviews]:\n";
-    for (let i = 0; i < k; i++) s += historyBlock(i, pairs, input.history[i]!, slots);
+    for (let i = 0; i < k; i++) s += historyBlock(i, pairs, input.history[i]!, slots, markers);
   }
   s += `[Output Review Rating]: ${pythonFloat(input.target.rating)}\n`;
   s += `[Output Review Title]: ${input.target.title}\n`;

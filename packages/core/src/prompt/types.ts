@@ -26,8 +26,11 @@ export interface PromptInput {
   profileSummary?: string;
 }
 
-/** A prompt piece: literal text, or one input position filled with soft row `row` of [his; diff]. */
-export type PromptPiece = { text: string } | { softRow: number };
+/**
+ * A prompt piece: literal text, one input position filled with soft row `row` of [his; diff], or one
+ * position holding marker row `marker` (MARKERS[marker], with --markers rows).
+ */
+export type PromptPiece = { text: string } | { softRow: number } | { marker: number; name: string };
 
 export interface BuiltPrompt {
   pieces: PromptPiece[];
@@ -39,10 +42,12 @@ export interface BuiltPrompt {
   nSoftRows: number;
   /** Prompt length in model positions (tokens + soft slots). */
   nPositions: number;
-  /** Token ids per position, -1 at soft slots (the dump-grads `input_ids` layout). */
+  /** Token ids per position, -1 at soft slots, -2 at marker rows (the dump-grads `input_ids` layout). */
   inputIds: Int32Array;
   /** Soft row per position, -1 elsewhere: his rows are 0..k-1, diff rows k..2k-1. */
   slotIndex: Int32Array;
+  /** Marker row per position (0..3, MARKERS order), -1 elsewhere. */
+  markerIndex: Int32Array;
 }
 
 /** The part of the LLM the prompt builder uses (structurally satisfied by `Llm`). */

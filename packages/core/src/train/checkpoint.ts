@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { writeDirAtomic } from "../io/atomic.js";
-import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.js";
+import { readSafetensors, readSafetensorsHeader, toFloat32, writeSafetensors } from "../io/safetensors.js";
 import {
   type DepDims,
   type DepParams,
@@ -87,12 +87,27 @@ export function readCheckpointConfig(dir: string): ModelCheckpointConfig {
 }
 
 /** Reads the parameters of a checkpoint folder (or of a bare reference safetensors file, given its dims). */
+/** The checkpoint tensor holding the 4 frozen marker rows [4, H] of a --markers rows model. */
+export const MARKER_ROWS = "marker_rows";
+
+export function markerTensors(rows: Float32Array | null): Record<string, { shape: number[]; data: Float32Array }> {
+  return rows ? { [MARKER_ROWS]: { shape: [4, rows.length / 4], data: rows } } : {};
+}
+
+/** Loads a checkpoint; `markerRows` is null when it has none (text markers, or a checkpoint from before them). */
 export async function loadModelCheckpoint(
   dir: string,
-): Promise<{ config: ModelCheckpointConfig; params: DepParams }> {
+): Promise<{ config: ModelCheckpointConfig; params: DepParams; markerRows: Float32Array | null }> {
   const config = readCheckpointConfig(dir);
   const path = join(dir, MODEL_FILE);
-  return { config, params: await loadReferenceWeights(path, config) };
+  const params = await loadReferenceWeights(path, config);
+  const header = await readSafetensorsHeader(path);
+  const info = header.tensors.get(MARKER_ROWS);
+  if (!info) return { config, params, markerRows: null };
+  if (info.shape.length !== 2 || info.shape[0] !== 4 || info.shape[1] !== config.H)
+    throw new DepError("DEP_CHECKPOINT", `${path}: ${MARKER_ROWS} has shape [${info.shape}], expected [4, ${config.H}]`);
+  const t = (await readSafetensors(path, { names: [MARKER_ROWS] })).tensors.get(MARKER_ROWS)!;
+  return { config, params, markerRows: toFloat32(t).slice() };
 }
 
 export async function loadReferenceWeights(path: string, dims: DepDims): Promise<DepParams> {

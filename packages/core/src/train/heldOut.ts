@@ -2,7 +2,7 @@
 // rows, untrained ones, or none — the learning check of SPEC §6 without sampling noise.
 import type { DepModel } from "../model/DepModel.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
-import type { SoftSlotKinds } from "../prompt/text.js";
+import type { MarkerMode, SoftSlotKinds } from "../prompt/text.js";
 import { runSample, type SaeRows, type SampleData, type TrainingLlm } from "./step.js";
 
 export interface HeldOutOptions {
@@ -15,6 +15,8 @@ export interface HeldOutOptions {
   slotKinds?: SoftSlotKinds;
   /** as the model was trained (default reference) */
   chatTemplate?: ChatTemplateChoice;
+  /** as the model was trained (default rows) */
+  markers?: MarkerMode;
   /** which X rows the SAE sees (no effect on the LM loss; default all) */
   saeRows?: SaeRows;
   signal?: AbortSignal;
@@ -39,6 +41,7 @@ export async function heldOutLoss(
       slotKinds: o.slotKinds ?? "both",
       ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
       ...(o.saeRows ? { saeRows: o.saeRows } : {}),
+      ...(o.markers ? { markers: o.markers } : {}),
     });
     weighted += r.lossLm * r.targetIds.length;
     tokens += r.targetIds.length;

@@ -62,7 +62,11 @@ describe("import-reference", () => {
     const r = await importReferenceCheckpoint(src, out);
     expect(r.dims).toEqual({ d, h, H });
     expect(r.addedTokenIds).toEqual(ids);
-    const { config, params } = await loadModelCheckpoint(out);
+    const { config, params, markerRows } = await loadModelCheckpoint(out);
+    // the 4 markers' rows (tokens 16..19 of the 20) for --markers rows
+    expect(Array.from(markerRows!)).toEqual(
+      ids.slice(16).flatMap((id) => Array.from(values(vocab * H, 1).subarray(id * H, (id + 1) * H))),
+    );
     expect(config).toMatchObject({ d, h, H, hyperparameters: { prompt: "reference", variant: "dep" } });
     // PyTorch [out, in] -> our [in, out]: ours[i * out + o] = torch[o * in + i]
     const torchW1 = values(h * d, 3);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { readSafetensors, readSafetensorsHeader, toFloat32 } from "../io/safetensors.js";
 import { type DepDims, fromTorchTensors, PARAM_SLOTS } from "../model/params.js";
-import { type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
+import { markerTensors, type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
 
 /** The reference's added tokens, in create-dataset.py's order: 16 slot tokens, then the 4 markers. */
 export const REFERENCE_ADDED_TOKENS: readonly string[] = [
@@ -128,6 +128,7 @@ export async function importReferenceCheckpoint(dir: string, out: string): Promi
       variant: "dep",
       prompt: "reference",
       chatTemplate: "reference",
+      markers: "rows",
       init: "reference",
       addedTokens: REFERENCE_ADDED_TOKENS,
       addedTokenIds: ids,
@@ -137,6 +138,7 @@ export async function importReferenceCheckpoint(dir: string, out: string): Promi
   };
   await saveModelCheckpoint(out, params, config, {
     added_token_rows: { shape: [ids.length, dims.H], data: rows },
+    ...markerTensors(rows.slice(16 * dims.H)), // the 4 markers follow the 16 slot tokens
   });
   return { out, dims, addedTokenIds: ids, tensorsRead: names.length + 1 };
 }

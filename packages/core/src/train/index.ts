@@ -11,7 +11,7 @@ export {
   zeroGrads,
 } from "./optimizer.js";
 export { promptInputFor, trimSampleX } from "./promptInput.js";
-export { recipeOf, type TrainedRecipe } from "./recipe.js";
+export { modelOfCheckpoint, recipeOf, type TrainedRecipe } from "./recipe.js";
 export { type LinearSchedule, linearWarmupDecay } from "./schedule.js";
 export * from "./state.js";
 export {
@@ -25,6 +25,7 @@ export {
 } from "./step.js";
 export {
   epochOrder,
+  initialMarkerRows,
   type LossScaling,
   loadTrainingSamples,
   lossWeights,

@@ -6,7 +6,7 @@ import type { DepParams } from "../model/params.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegmentsWithRows } from "../prompt/segments.js";
-import type { SoftSlotKinds } from "../prompt/text.js";
+import type { MarkerMode, SoftSlotKinds } from "../prompt/text.js";
 import type { BuiltPrompt, PromptInput, PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "./promptInput.js";
 
@@ -69,6 +69,8 @@ export interface StepOptions {
    * the rows of the history reviews left in the prompt).
    */
   saeRows?: SaeRows;
+  /** marker tokens as frozen rows (the model's markerRows; default) or as text */
+  markers?: MarkerMode;
   /** chat template of the prompt (default reference) */
   chatTemplate?: ChatTemplateChoice;
   /** weight of this sample's LM loss in the accumulated gradient (default 1; see trainer's lossScaling) */
@@ -105,6 +107,7 @@ export async function runSample(
       softSlots: soft === "dep",
       slotKinds: o.slotKinds ?? "both",
       ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
+      markers: o.markers ?? "rows",
       overBudget: o.overBudget ?? "error",
       ...(allRows ? { softPairs: s.k } : {}),
       ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
@@ -139,7 +142,7 @@ export async function runSample(
   const fwd = model.forward(x, Int32Array.of(kSae), s.query);
   let kernelSeconds = (performance.now() - tKernels) / 1000;
   const softRows = fwd.soft[0]!;
-  const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H);
+  const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H, model.markerRows);
   const tLlm = performance.now();
   const r = await llm.lossAndGrad(segments, targetIds);
   const llmSeconds = (performance.now() - tLlm) / 1000;
@@ -147,7 +150,7 @@ export async function runSample(
   embeddingRows.forEach((rows, e) => {
     const g = r.grads[e]!;
     rows.forEach((row, j) => {
-      softGrad.set(g.subarray(j * H, (j + 1) * H), row * H);
+      if (row >= 0) softGrad.set(g.subarray(j * H, (j + 1) * H), row * H); // marker rows (-1) are frozen
     });
   });
   if (o.grads) {

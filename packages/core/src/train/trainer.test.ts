@@ -8,7 +8,7 @@ import { generatePredictions } from "../generate/generate.js";
 import { DepModel } from "../model/DepModel.js";
 import { bagOfWordsEmbedder, type TrainFixture, trainFixture } from "../testing/fixtures.js";
 import { checkpointVariant, loadModelCheckpoint } from "./checkpoint.js";
-import { epochOrder, loadTrainingSamples, type TrainOptions, train } from "./trainer.js";
+import { epochOrder, initialMarkerRows, loadTrainingSamples, type TrainOptions, train } from "./trainer.js";
 
 let fx: TrainFixture;
 let llm: Llm;
@@ -90,6 +90,10 @@ describe("trainer", () => {
       prompt: "reference",
       lossScaling: "reference",
     });
+    // --markers rows (the default): 4 frozen N(0, 0.02) rows, saved with every checkpoint and never trained
+    const [e1, e2] = await Promise.all(full.epochCheckpoints.map((c) => loadModelCheckpoint(c)));
+    expect(e1!.markerRows).toEqual(initialMarkerRows(llm.info.nEmbd, 42));
+    expect(e2!.markerRows).toEqual(e1!.markerRows);
     // every update logs its gradient norm before clipping
     expect(log.filter((l) => "grad_norm" in l && l.grad_norm !== null).length).toBe(full.optimizerSteps);
 

@@ -18,6 +18,7 @@ import {
   type InitScheme,
   initParams,
   initParamsReference,
+  REFERENCE_INIT_STD,
 } from "../model/params.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildDifferenceSamples, type DifferenceSamples } from "../peers/samples.js";
@@ -26,8 +27,9 @@ import {
   chatTemplateName,
   REFERENCE_CHAT_TEMPLATE,
 } from "../prompt/chatTemplate.js";
+import type { MarkerMode } from "../prompt/text.js";
 import { Rng } from "../util/rng.js";
-import { type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
+import { markerTensors, type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
 import { AdamW, clipGradNorm, REFERENCE_ADAMW, scaleGrads, zeroGrads } from "./optimizer.js";
 import { promptInputFor } from "./promptInput.js";
 import { linearWarmupDecay } from "./schedule.js";
@@ -66,6 +68,8 @@ export interface TrainOptions {
   prompt?: PromptAlignment;
   /** default reference: see prompt/chatTemplate.ts */
   chatTemplate?: ChatTemplateChoice;
+  /** "rows" (default, the reference's added tokens: one frozen random row each) or "text" */
+  markers?: MarkerMode;
   /** "reference" (default): N(0, 0.02) weights and zero biases; "torch": nn.Linear's default */
   init?: InitScheme;
   /** clip the accumulated gradient to this global L2 norm (reference 1.0; 0: off) */
@@ -123,6 +127,7 @@ function resolveSettings(o: TrainOptions) {
     weighting: o.weighting ?? ("reference" as DiffWeighting),
     prompt: o.prompt ?? ("reference" as PromptAlignment),
     chatTemplate: chatTemplateName(o.chatTemplate ?? REFERENCE_CHAT_TEMPLATE),
+    markers: o.markers ?? ("rows" as MarkerMode),
     init: o.init ?? ("reference" as InitScheme),
     maxGradNorm: o.maxGradNorm ?? 1,
     decayBiases: o.decayBiases ?? false,
@@ -181,6 +186,18 @@ export function runInitialParams(dims: DepDims, seed: number, init: InitScheme =
   return init === "torch"
     ? initParams(dims, () => rng.float())
     : initParamsReference(dims, () => rng.normal());
+}
+
+/**
+ * The 4 marker rows of a run with --markers rows: the reference adds its markers as new tokens and resizes
+ * the embeddings with `mean_resizing=False`, so new rows get `_init_weights`: N(0, initializer_range = 0.02)
+ * (transformers 4.51.3 modeling_utils.py, PreTrainedModel._get_resized_embeddings). They are never trained.
+ * (For Qwen2.5-7B, whose embedding matrix is padded past its tokenizer, the resize shrinks instead and the
+ * rows are the pretrained padding rows; `dep import-reference` brings the released model's own.)
+ */
+export function initialMarkerRows(H: number, seed: number): Float32Array {
+  const rng = new Rng(seed).fork("markers");
+  return Float32Array.from({ length: 4 * H }, () => rng.normal() * REFERENCE_INIT_STD);
 }
 
 /** Sample order of an epoch: a seeded permutation, derived from (seed, epoch) so resuming needs no RNG state. */
@@ -298,6 +315,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     runInitialParams(dims, s.seed, s.init),
     kernel,
   );
+  if (s.markers === "rows") model.markerRows = initialMarkerRows(dims.H, s.seed);
   const optimizer = new AdamW(
     { ...REFERENCE_ADAMW, lr: s.lr, weightDecay: s.weightDecay, decayBiases: s.decayBiases },
     dims,
@@ -409,6 +427,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         grads,
         slotKinds: slotKindsOf(s.variant),
         saeRows: s.saeRows,
+        markers: s.markers,
         chatTemplate,
         lmWeight,
       }).catch((err: DepError) => {
@@ -479,11 +498,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     // epoch end: a selectable checkpoint, then the resumable state pointing at the next epoch
     const dir = join(runDir, "checkpoints", `epoch-${pos.epoch + 1}`);
-    await saveModelCheckpoint(dir, model.params, {
-      ...ckptBase,
-      epoch: pos.epoch + 1,
-      optimizerStep: pos.optimizerStep,
-    });
+    await saveModelCheckpoint(
+      dir,
+      model.params,
+      { ...ckptBase, epoch: pos.epoch + 1, optimizerStep: pos.optimizerStep },
+      markerTensors(model.markerRows),
+    );
     epochCheckpoints.push(dir);
     pos.epoch++;
     pos.position = 0;
@@ -492,11 +512,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (interrupted || pos.optimizerStep >= stopAt) await save();
   if (pos.optimizerStep >= stopAt && !interrupted) {
     const dir = join(runDir, "checkpoints", "last");
-    await saveModelCheckpoint(dir, model.params, {
-      ...ckptBase,
-      epoch: null,
-      optimizerStep: pos.optimizerStep,
-    });
+    await saveModelCheckpoint(
+      dir,
+      model.params,
+      { ...ckptBase, epoch: null, optimizerStep: pos.optimizerStep },
+      markerTensors(model.markerRows),
+    );
   }
   return { runDir, epochCheckpoints, optimizerSteps: pos.optimizerStep, interrupted, finalLoss };
 }

@@ -8,7 +8,7 @@ import {
   assertStoreFits,
   chatTemplateChoice,
   checkpointVariant,
-  DepModel,
+  modelOfCheckpoint,
   type GeneratingLlm,
   generatePredictions,
   loadModelCheckpoint,
@@ -68,8 +68,9 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
   await mkdir(outDir, { recursive: true });
   const epochs: Selection["epochs"] = [];
   for (const c of checkpoints) {
-    const { config, params } = await loadModelCheckpoint(c.dir);
-    const model = new DepModel(config, params, o.kernel);
+    const ckpt = await loadModelCheckpoint(c.dir);
+    const { config } = ckpt;
+    const model = modelOfCheckpoint(ckpt, o.kernel);
     const outFile = join(outDir, `epoch-${c.epoch}.${split}.jsonl`);
     await generatePredictions({
       llm: o.llm,
@@ -87,6 +88,7 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
       // each checkpoint's prompt as its run was trained
       prompt: recipeOf(config.hyperparameters).prompt,
       chatTemplate: chatTemplateChoice(recipeOf(config.hyperparameters).chatTemplate),
+      markers: recipeOf(config.hyperparameters).markers,
       seed: o.seed ?? 42,
       parallel: o.parallel ?? 4,
       maxLength: o.maxLength ?? 3072,
