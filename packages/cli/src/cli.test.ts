@@ -230,7 +230,9 @@ describe("dep CLI", () => {
       const common = [...args, "--sample-id", id, "--max-length", "900", "--threads", "1"];
       const text = dep(common);
       expect(text.code, text.stderr).toBe(0);
-      expect(text.stdout).toContain("  - [Review Embedding]: <his_token_start><<soft:his:0>><his_token_end>\n");
+      expect(text.stdout).toContain(
+        "  - [Review Embedding]: <his_token_start><<soft:his:0>><his_token_end>\n",
+      );
       expect(text.stdout).toContain("<diff_token_start><<soft:diff:0>><diff_token_end>");
       const json = dep([...common, "--json"]);
       expect(json.code, json.stderr).toBe(0);

@@ -32,7 +32,8 @@ export function addPromptOptions(cmd: Command, withDefaults: boolean): Command {
     template.default("reference");
     markers.default("rows");
   } else {
-    for (const opt of [prompt, template, markers]) opt.description += " (default: the checkpoint's, else the reference's)";
+    for (const opt of [prompt, template, markers])
+      opt.description += " (default: the checkpoint's, else the reference's)";
   }
   return cmd.addOption(prompt).addOption(template).addOption(markers);
 }

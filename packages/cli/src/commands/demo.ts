@@ -6,7 +6,6 @@ import { copyFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   createEmbedder,
-  DepModel,
   depHome,
   embedDataset,
   ensureModel,

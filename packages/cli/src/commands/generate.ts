@@ -4,12 +4,12 @@ import {
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
   DEP_VARIANTS,
-  modelOfCheckpoint,
   ensureModel,
   type GenerationMethod,
   generatePredictions,
   isTrainedMethod,
   loadModelCheckpoint,
+  modelOfCheckpoint,
   recipeOf,
   TINYLLAMA,
 } from "@dep/core";
@@ -71,7 +71,8 @@ export function registerGenerate(program: Command): void {
         threads: o.threads,
         // the pag summaries are written in the same context: up to --max-length prompt tokens too
         // as vLLM: room for the whole prompt budget plus every new token asked for
-        contextSize: o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
+        contextSize:
+          o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
       });
       try {
         if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
@@ -80,9 +81,7 @@ export function registerGenerate(program: Command): void {
             `${o.checkpoint} projects to width ${ckpt.config.H} but ${modelPath} has nEmbd ${llm.info.nEmbd}: use the LLM it was trained with (${ckpt.config.llm.file})`,
           );
         }
-        const model = ckpt
-          ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" })
-          : null;
+        const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         const progress = new Progress({ label: `generate (${method})`, unit: "samples", quiet: o.json });
         const r = await generatePredictions({
           llm,

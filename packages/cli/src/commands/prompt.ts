@@ -148,6 +148,9 @@ export function registerPrompt(program: Command): void {
               text,
               tokens: Array.from(p.inputIds),
               slots,
+              markers: [...p.markerIndex.entries()]
+                .filter(([, m]) => m >= 0)
+                .map(([position, m]) => ({ name: MARKERS[m], position })),
               nHistory: p.nHistory,
               renderer: p.renderer,
             }),

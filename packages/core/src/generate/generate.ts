@@ -10,8 +10,8 @@ import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
-import type { MarkerMode } from "../prompt/text.js";
 import { promptSegments } from "../prompt/segments.js";
+import type { MarkerMode } from "../prompt/text.js";
 import type { PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples, type PromptAlignment } from "../train/trainer.js";
@@ -74,7 +74,7 @@ export interface GenerateOptions {
   prompt?: PromptAlignment;
   /** default reference (see prompt/chatTemplate.ts) */
   chatTemplate?: ChatTemplateChoice;
-  /** default rows (the model's markerRows); pass the checkpoint's */
+  /** default: rows when the model carries marker rows (checkpoints of --markers rows runs), else text */
   markers?: MarkerMode;
   signal?: AbortSignal;
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
@@ -167,7 +167,7 @@ export async function generatePredictions(
         ragK: o.ragK ?? 4,
         ...(summaries ? { profileSummary: summaries[j]! } : {}),
         ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
-        markers: o.markers ?? "rows",
+        markers: o.markers ?? (o.model?.markerRows ? "rows" : "text"),
         ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
       });
       let softRows: Float32Array | null = null;

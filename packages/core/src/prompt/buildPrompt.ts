@@ -64,7 +64,16 @@ export function buildPrompt(
   const available = options.noHistory ? 0 : input.history.length;
   let last: BuiltPrompt | undefined;
   for (let k = available; k >= Math.min(1, available); k--) {
-    last = render(tok, input, k, options.softPairs ?? k, slots, options.systemText ?? SYSTEM_TEXT, template, markers);
+    last = render(
+      tok,
+      input,
+      k,
+      options.softPairs ?? k,
+      slots,
+      options.systemText ?? SYSTEM_TEXT,
+      template,
+      markers,
+    );
     if (last.nPositions <= maxLength) return last;
   }
   if (options.overBudget === "keep-one" && last) return last;

@@ -4,8 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { buildPrompt } from "./buildPrompt.js";
 import { promptSegmentsWithRows } from "./segments.js";
-import { MARKERS } from "./text.js";
-import { pythonFloat } from "./text.js";
+import { MARKERS, pythonFloat } from "./text.js";
 import type { PromptInput, PromptTokenizer } from "./types.js";
 
 /** A Qwen2 tokenizer double: one id per character (the text is what is checked here). */
@@ -43,7 +42,9 @@ const markerChars = (p: ReturnType<typeof buildPrompt>) =>
 describe("the reference prompt text", () => {
   it("renders exactly the reference's string, soft slots where [HIS_TOKEN_i] / [DIFF_TOKEN_i] stand", () => {
     const p = buildPrompt(qwen, input);
-    const text = p.pieces.map((x) => ("text" in x ? x.text : "softRow" in x ? `{${x.softRow}}` : "?")).join("");
+    const text = p.pieces
+      .map((x) => ("text" in x ? x.text : "softRow" in x ? `{${x.softRow}}` : "?"))
+      .join("");
     const system =
       "Given the title and description of an item, along with the user's past reviews (including item title, item description, review rating, review title, review text, review embedding, review difference embedding), and the output review rating and review title, generate a personalized item review for the user.\n" +
       "Note: [Review Embedding] denotes a soft prompt of the review text and [Review Difference Embedding] denotes a soft prompt showing the difference between the review text and other reviews on the same item. [Review Embedding] and [Review Difference Embedding] should serve as hints for personalized review text generation.\n";
@@ -73,8 +74,12 @@ describe("the reference prompt text", () => {
   it("markers rows (row 8): each marker is one position fed its own frozen row, around the slot", () => {
     const p = buildPrompt(qwen, input, { markers: "rows" });
     const text = buildPrompt(qwen, input); // text markers: the same string, the names tokenized
-    const shown = p.pieces.map((x) => ("text" in x ? x.text : "marker" in x ? x.name : `{${x.softRow}}`)).join("");
-    expect(shown).toBe(text.pieces.map((x) => ("text" in x ? x.text : "softRow" in x ? `{${x.softRow}}` : "")).join(""));
+    const shown = p.pieces
+      .map((x) => ("text" in x ? x.text : "marker" in x ? x.name : `{${x.softRow}}`))
+      .join("");
+    expect(shown).toBe(
+      text.pieces.map((x) => ("text" in x ? x.text : "softRow" in x ? `{${x.softRow}}` : "")).join(""),
+    );
     const markers = Array.from(p.markerIndex).filter((m) => m >= 0);
     expect(markers).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
     for (const [pos, m] of p.markerIndex.entries()) expect(p.inputIds[pos] === -2).toBe(m >= 0);

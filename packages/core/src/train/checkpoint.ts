@@ -90,7 +90,9 @@ export function readCheckpointConfig(dir: string): ModelCheckpointConfig {
 /** The checkpoint tensor holding the 4 frozen marker rows [4, H] of a --markers rows model. */
 export const MARKER_ROWS = "marker_rows";
 
-export function markerTensors(rows: Float32Array | null): Record<string, { shape: number[]; data: Float32Array }> {
+export function markerTensors(
+  rows: Float32Array | null,
+): Record<string, { shape: number[]; data: Float32Array }> {
   return rows ? { [MARKER_ROWS]: { shape: [4, rows.length / 4], data: rows } } : {};
 }
 
@@ -105,7 +107,10 @@ export async function loadModelCheckpoint(
   const info = header.tensors.get(MARKER_ROWS);
   if (!info) return { config, params, markerRows: null };
   if (info.shape.length !== 2 || info.shape[0] !== 4 || info.shape[1] !== config.H)
-    throw new DepError("DEP_CHECKPOINT", `${path}: ${MARKER_ROWS} has shape [${info.shape}], expected [4, ${config.H}]`);
+    throw new DepError(
+      "DEP_CHECKPOINT",
+      `${path}: ${MARKER_ROWS} has shape [${info.shape}], expected [4, ${config.H}]`,
+    );
   const t = (await readSafetensors(path, { names: [MARKER_ROWS] })).tensors.get(MARKER_ROWS)!;
   return { config, params, markerRows: toFloat32(t).slice() };
 }

@@ -16,11 +16,17 @@ const d = 6;
 const h = 4;
 const H = 5;
 const vocab = 40; // ids 20..39 are the added tokens
-const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => (((i * 7 + seed) % 17) - 8) / 8);
+const values = (n: number, seed: number) =>
+  Float32Array.from({ length: n }, (_, i) => (((i * 7 + seed) % 17) - 8) / 8);
 const bf16 = (shape: number[], seed: number) => ({
   dtype: "BF16" as const,
   shape,
-  data: f32ToBf16(values(shape.reduce((a, b) => a * b, 1), seed)),
+  data: f32ToBf16(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+  ),
 });
 
 describe("import-reference", () => {
@@ -50,7 +56,10 @@ describe("import-reference", () => {
       ...Object.fromEntries(Object.keys(shard1).map((n) => [n, "model-00001-of-00002.safetensors"])),
       ...Object.fromEntries(Object.keys(shard2).map((n) => [n, "model-00002-of-00002.safetensors"])),
     };
-    writeFileSync(join(src, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    writeFileSync(
+      join(src, "model.safetensors.index.json"),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
     // ids in a shuffled order, as a tokenizer may assign them
     const ids = REFERENCE_ADDED_TOKENS.map((_, i) => 20 + ((i * 7) % 20));
     writeFileSync(
@@ -70,17 +79,24 @@ describe("import-reference", () => {
     expect(config).toMatchObject({ d, h, H, hyperparameters: { prompt: "reference", variant: "dep" } });
     // PyTorch [out, in] -> our [in, out]: ours[i * out + o] = torch[o * in + i]
     const torchW1 = values(h * d, 3);
-    for (let i = 0; i < d; i++) for (let o = 0; o < h; o++) expect(params.sae.W1[i * h + o]).toBe(torchW1[o * d + i]);
+    for (let i = 0; i < d; i++)
+      for (let o = 0; o < h; o++) expect(params.sae.W1[i * h + o]).toBe(torchW1[o * d + i]);
     expect(Array.from(params.sae.b2)).toEqual(Array.from(values(d, 6)));
     const torchA2 = values(H * H, 9);
     expect(params.his.A2[1 * H + 3]).toBe(torchA2[3 * H + 1]);
     expect(Array.from(params.diff.c2)).toEqual(Array.from(values(H, 14)));
     // the added rows, in REFERENCE_ADDED_TOKENS order
     const emb = values(vocab * H, 1);
-    const rows = toFloat32((await readSafetensors(join(out, "model.safetensors"), { names: ["added_token_rows"] })).tensors.get("added_token_rows")!);
+    const rows = toFloat32(
+      (await readSafetensors(join(out, "model.safetensors"), { names: ["added_token_rows"] })).tensors.get(
+        "added_token_rows",
+      )!,
+    );
     expect(rows.length).toBe(20 * H);
     ids.forEach((id, i) => {
-      expect(Array.from(rows.subarray(i * H, (i + 1) * H))).toEqual(Array.from(emb.subarray(id * H, (id + 1) * H)));
+      expect(Array.from(rows.subarray(i * H, (i + 1) * H))).toEqual(
+        Array.from(emb.subarray(id * H, (id + 1) * H)),
+      );
     });
   });
 
@@ -88,6 +104,8 @@ describe("import-reference", () => {
     const empty = join(dir, "empty");
     const { mkdirSync } = await import("node:fs");
     mkdirSync(empty);
-    await expect(importReferenceCheckpoint(empty, join(dir, "x"))).rejects.toThrow(/model.safetensors.index.json/);
+    await expect(importReferenceCheckpoint(empty, join(dir, "x"))).rejects.toThrow(
+      /model.safetensors.index.json/,
+    );
   });
 });

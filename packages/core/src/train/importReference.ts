@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { readSafetensors, readSafetensorsHeader, toFloat32 } from "../io/safetensors.js";
 import { type DepDims, fromTorchTensors, PARAM_SLOTS } from "../model/params.js";
-import { markerTensors, type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
+import { type ModelCheckpointConfig, markerTensors, saveModelCheckpoint } from "./checkpoint.js";
 
 /** The reference's added tokens, in create-dataset.py's order: 16 slot tokens, then the 4 markers. */
 export const REFERENCE_ADDED_TOKENS: readonly string[] = [
@@ -58,15 +58,22 @@ function addedTokenIds(dir: string): number[] {
   if (existsSync(added)) {
     for (const [tok, id] of Object.entries(readJson(added) as Record<string, number>)) ids.set(tok, id);
   } else if (existsSync(tokenizer)) {
-    const list = (readJson(tokenizer) as { added_tokens?: { id: number; content: string }[] }).added_tokens ?? [];
+    const list =
+      (readJson(tokenizer) as { added_tokens?: { id: number; content: string }[] }).added_tokens ?? [];
     for (const t of list) ids.set(t.content, t.id);
   } else {
-    throw new DepError("DEP_CHECKPOINT", `${dir}: no added_tokens.json or tokenizer.json to find the added tokens' ids in`);
+    throw new DepError(
+      "DEP_CHECKPOINT",
+      `${dir}: no added_tokens.json or tokenizer.json to find the added tokens' ids in`,
+    );
   }
   return REFERENCE_ADDED_TOKENS.map((tok) => {
     const id = ids.get(tok);
     if (!Number.isInteger(id))
-      throw new DepError("DEP_CHECKPOINT", `${dir}: the added token ${tok} has no id (is this a DEP checkpoint?)`);
+      throw new DepError(
+        "DEP_CHECKPOINT",
+        `${dir}: the added token ${tok} has no id (is this a DEP checkpoint?)`,
+      );
     return id!;
   });
 }
@@ -83,7 +90,10 @@ export async function importReferenceCheckpoint(dir: string, out: string): Promi
   const names = PARAM_SLOTS.map((s) => s.name);
   const missing = names.filter((n) => !map.has(n));
   if (missing.length > 0)
-    throw new DepError("DEP_CHECKPOINT", `${dir}: no tensor ${missing[0]} (not a DEP checkpoint: sae.* and align_mlp_* are DEP's)`);
+    throw new DepError(
+      "DEP_CHECKPOINT",
+      `${dir}: no tensor ${missing[0]} (not a DEP checkpoint: sae.* and align_mlp_* are DEP's)`,
+    );
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const byShard = new Map<string, string[]>();
   for (const n of names) byShard.set(map.get(n)!, [...(byShard.get(map.get(n)!) ?? []), n]);

@@ -1,6 +1,7 @@
 export * from "./checkpoint.js";
 export { dumpGrads } from "./dumpGrads.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
+export { type ImportResult, importReferenceCheckpoint, REFERENCE_ADDED_TOKENS } from "./importReference.js";
 export {
   AdamW,
   type AdamWConfig,
@@ -37,4 +38,3 @@ export {
   train,
 } from "./trainer.js";
 export { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "./variants.js";
-export { type ImportResult, importReferenceCheckpoint, REFERENCE_ADDED_TOKENS } from "./importReference.js";

@@ -69,7 +69,7 @@ export interface StepOptions {
    * the rows of the history reviews left in the prompt).
    */
   saeRows?: SaeRows;
-  /** marker tokens as frozen rows (the model's markerRows; default) or as text */
+  /** marker tokens as frozen rows (the model's markerRows) or as text; default: rows when the model has them */
   markers?: MarkerMode;
   /** chat template of the prompt (default reference) */
   chatTemplate?: ChatTemplateChoice;
@@ -107,7 +107,7 @@ export async function runSample(
       softSlots: soft === "dep",
       slotKinds: o.slotKinds ?? "both",
       ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
-      markers: o.markers ?? "rows",
+      markers: o.markers ?? (model?.markerRows ? "rows" : "text"),
       overBudget: o.overBudget ?? "error",
       ...(allRows ? { softPairs: s.k } : {}),
       ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),

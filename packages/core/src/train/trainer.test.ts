@@ -54,7 +54,9 @@ describe("trainer", () => {
     expect(new Set(users).size).toBe(users.length);
     for (const s of t.samples.samples) {
       const longest = Math.max(
-        ...t.rows.filter((r) => r.userId === s.userId && r.category === s.category).map((r) => r.profile.length),
+        ...t.rows
+          .filter((r) => r.userId === s.userId && r.category === s.category)
+          .map((r) => r.profile.length),
       );
       expect(s.historyLength).toBe(longest);
     }

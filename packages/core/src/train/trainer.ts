@@ -29,7 +29,7 @@ import {
 } from "../prompt/chatTemplate.js";
 import type { MarkerMode } from "../prompt/text.js";
 import { Rng } from "../util/rng.js";
-import { markerTensors, type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
+import { type ModelCheckpointConfig, markerTensors, saveModelCheckpoint } from "./checkpoint.js";
 import { AdamW, clipGradNorm, REFERENCE_ADAMW, scaleGrads, zeroGrads } from "./optimizer.js";
 import { promptInputFor } from "./promptInput.js";
 import { linearWarmupDecay } from "./schedule.js";
