@@ -47,7 +47,8 @@ export const DEMO_SIZES: Record<"small" | "medium", DemoSize> = {
     gradAccum: 2,
     testSamples: 4,
     maxTokens: 48,
-    maxLength: 448,
+    // the reference's prompt (system text, layout) with one review of up to ~1000 characters fits in ~600
+    maxLength: 600,
     maxDescriptionChars: 120,
     lr: 1e-3,
   },
@@ -58,7 +59,7 @@ export const DEMO_SIZES: Record<"small" | "medium", DemoSize> = {
     gradAccum: 4,
     testSamples: 8,
     maxTokens: 64,
-    maxLength: 512,
+    maxLength: 704,
     maxDescriptionChars: 160,
     lr: 1e-3,
   },
