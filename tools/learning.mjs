@@ -23,7 +23,7 @@ const { values: a } = parseArgs({
     "grad-accum": { type: "string", default: "4" },
     lr: { type: "string", default: "1e-3" },
     test: { type: "string", default: "24" },
-    "max-length": { type: "string", default: "512" },
+    "max-length": { type: "string", default: "640" },
     "max-description-chars": { type: "string", default: "160" },
     "max-tokens": { type: "string", default: "48" },
     report: { type: "boolean", default: true },

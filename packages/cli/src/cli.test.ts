@@ -31,6 +31,8 @@ const COMMANDS = [
   "loss",
   "generate",
   "serve",
+  "prompt",
+  "import-reference",
   "assets",
   "complete",
   "eval",
@@ -286,6 +288,46 @@ describe("dep CLI", () => {
       );
       for (const p of profiles) expect(p.generated_tokens).toBeLessThanOrEqual(5);
       expect(profiles.some((p) => p.generated_tokens === 5)).toBe(true);
+    } finally {
+      fx.cleanup();
+    }
+  });
+
+  it("dep prompt prints the exact prompt of one sample: text with soft placeholders, or tokens and slots", async () => {
+    const fx = await trainFixture(12, 4);
+    try {
+      const sidecar = join(fx.dir, "d.safetensors");
+      expect(dep(["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out", sidecar]).code).toBe(0);
+      const id = JSON.parse(readFileSync(join(fx.dir, "d.samples.json"), "utf8")).samples[0].id;
+      const args = ["prompt", "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath];
+      const common = [...args, "--sample-id", id, "--max-length", "900", "--threads", "1"];
+      const text = dep(common);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain(
+        "  - [Review Embedding]: <his_token_start><<soft:his:0>><his_token_end>\n",
+      );
+      expect(text.stdout).toContain("<diff_token_start><<soft:diff:0>><diff_token_end>");
+      const json = dep([...common, "--json"]);
+      expect(json.code, json.stderr).toBe(0);
+      const j = JSON.parse(json.stdout);
+      expect(j.text.trimEnd()).toBe(text.stdout.trimEnd());
+      expect(j.slots).toHaveLength(2 * j.nHistory);
+      for (const slot of j.slots) expect(j.tokens[slot.position]).toBe(-1);
+      expect(j.tokens.filter((t: number) => t === -1)).toHaveLength(j.slots.length);
+      // the reference's marker tokens: one position each (frozen rows), around every slot
+      expect(j.markers).toHaveLength(2 * j.slots.length);
+      for (const m of j.markers) expect(j.tokens[m.position]).toBe(-2);
+      expect(j.markers[0].name).toBe("<his_token_start>");
+      expect(j.markers[0].position + 1).toBe(j.slots[0].position);
+      const asText = JSON.parse(dep([...common, "--markers", "text", "--json"]).stdout);
+      expect(asText.markers).toHaveLength(0);
+      expect(asText.text).toBe(j.text); // the same string; only its tokenization differs
+      expect(asText.tokens.length).toBeGreaterThan(j.tokens.length);
+      const none = dep([...common, "--method", "no-soft"]);
+      expect(none.stdout).not.toContain("<<soft:");
+      const missing = dep([...args, "--sample-id", "nope"]);
+      expect(missing.code).toBe(3);
+      expect(missing.stderr).toMatch(/no test sample nope/);
     } finally {
       fx.cleanup();
     }

@@ -66,11 +66,11 @@ export {
   createUseLiteEmbedder,
   type Embedder,
   type EmbedderOptions,
-  GGUF_MAX_TOKENS,
   type GgufEmbeddingBackend,
   type GgufEmbeddingBackendFactory,
   l2normalizeRows,
   nativeGgufBackend,
+  REFERENCE_EMBED_MAX_TOKENS,
   USE_LITE_MAX_CHARS,
 } from "./embed/embedders.js";
 export {

@@ -296,6 +296,7 @@ dep_sampling parse_sampling(Napi::Env env, const Napi::Object & opts) {
     s.top_p = static_cast<float>(number_option(opts, "topP", s.top_p));
     s.top_k = int_option(opts, "topK", s.top_k);
     s.seed = static_cast<uint32_t>(number_option(opts, "seed", s.seed));
+    s.order = int_option(opts, "samplerOrder", s.order);
     if (s.max_tokens < 0) throw type_error(env, "maxTokens must be >= 0");
     if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) throw type_error(env, "topP must be in (0, 1]");
     return s;

@@ -1,7 +1,7 @@
 export { type BackendInfo, backendInfo } from "./backend.js";
 export { DepError, fromNative } from "./errors.js";
 export * from "./kernels.js";
-export { cpuRepackDefault, Generation, Llm, quantizeModel } from "./llm/Llm.js";
+export { cpuRepackDefault, Generation, Llm, quantizeModel, truncateTokens } from "./llm/Llm.js";
 export type {
   BatchRequestOptions,
   ChatMessage,

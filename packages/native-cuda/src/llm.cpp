@@ -126,9 +126,12 @@ llama_sampler * make_sampler(const dep_sampling * s) {
     if (s->temperature <= 0.0f) {
         llama_sampler_chain_add(chain, llama_sampler_init_greedy());
     } else {
+        // order 1 is vLLM 0.7.3's (model_executor/layers/sampler.py: logits / temperature, then
+        // _apply_top_k_top_p: top-k, then top-p over the scaled logits' softmax), what the reference samples with
+        if (s->order == 1) llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
         if (s->top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(s->top_k));
         if (s->top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(s->top_p, 1));
-        llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
+        if (s->order != 1) llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
         llama_sampler_chain_add(chain, llama_sampler_init_dist(s->seed));
     }
     return chain;
@@ -163,6 +166,7 @@ dep_sampling dep_sampling_default(void) {
     s.top_p = 1.0f;
     s.top_k = 0;
     s.seed = 42;
+    s.order = 0;
     return s;
 }
 

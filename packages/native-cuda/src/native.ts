@@ -51,6 +51,16 @@ export interface NativeLlmInfo {
   weightBuffers: Record<string, number>;
 }
 
+export interface NativeSampling {
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed: number;
+  /** 0: llama.cpp's order (top-k, top-p, temperature); 1: vLLM's (temperature, top-k, top-p) */
+  samplerOrder: number;
+}
+
 export type NativeSegment = { tokens: Int32Array } | { embeddings: Float32Array };
 
 export interface NativeGenerateStats {
@@ -70,7 +80,7 @@ export interface NativeLlm {
   isEog(token: number): boolean;
   generate(
     segments: NativeSegment[],
-    options: { maxTokens: number; temperature: number; topP: number; topK: number; seed: number },
+    options: NativeSampling,
     onToken?: (token: number) => void,
   ): Promise<NativeGenerateStats>;
   abort(): void;
@@ -80,14 +90,7 @@ export interface NativeLlm {
   debugLogits(segments: NativeSegment[], useGraph: boolean): Promise<Float32Array>;
   generateBatch(
     requests: NativeSegment[][],
-    options: {
-      maxTokens: number;
-      temperature: number;
-      topP: number;
-      topK: number;
-      seed: number;
-      parallel: number;
-    },
+    options: NativeSampling & { parallel: number },
     onToken?: (request: number, token: number) => void,
   ): Promise<NativeGenerateStats[]>;
   cancelRequest(request: number): void;

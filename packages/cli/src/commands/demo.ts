@@ -6,7 +6,6 @@ import { copyFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   createEmbedder,
-  DepModel,
   depHome,
   embedDataset,
   ensureModel,
@@ -15,6 +14,7 @@ import {
   heldOutLoss,
   loadModelCheckpoint,
   loadTrainingSamples,
+  modelOfCheckpoint,
   runInitialParams,
   synthesize,
   TINYLLAMA,
@@ -49,7 +49,8 @@ export const DEMO_SIZES: Record<"small" | "medium", DemoSize> = {
     gradAccum: 2,
     testSamples: 4,
     maxTokens: 48,
-    maxLength: 448,
+    // the reference's prompt (system text, layout) with one review of up to ~1000 characters fits in ~600
+    maxLength: 600,
     maxDescriptionChars: 120,
     lr: 1e-3,
   },
@@ -60,7 +61,7 @@ export const DEMO_SIZES: Record<"small" | "medium", DemoSize> = {
     gradAccum: 4,
     testSamples: 8,
     maxTokens: 64,
-    maxLength: 512,
+    maxLength: 704,
     maxDescriptionChars: 160,
     lr: 1e-3,
   },
@@ -164,20 +165,21 @@ export function registerDemo(program: Command): void {
             await saveState(dir, { trainSeconds });
             if (r.interrupted) stop();
           }
-          const { config, params } = await loadModelCheckpoint(lastCkpt);
+          const ckpt = await loadModelCheckpoint(lastCkpt);
+          const { config } = ckpt;
           const kernel = { threads: o.threads, backend: "auto" as const };
-          const trained = new DepModel(config, params, kernel);
+          const trained = modelOfCheckpoint(ckpt, kernel);
 
           const heldOutFile = join(dir, "heldout.json");
           if (!existsSync(heldOutFile)) {
             log(`held-out LM loss on ${size.testSamples} test users: trained / untrained / no soft rows`);
             const { data } = await loadTrainingSamples(dataDir, embDir, "test", {
               weighting: "reference",
-              referencePromptAlignment: false,
+              prompt: "reference",
               seed: o.seed,
               maxSamples: size.testSamples,
             });
-            const untrained = new DepModel(config, runInitialParams(config, o.seed), kernel);
+            const untrained = modelOfCheckpoint(ckpt, kernel, runInitialParams(config, o.seed));
             const result: Record<string, number> = {};
             for (const [name, model] of [
               ["trained", trained],

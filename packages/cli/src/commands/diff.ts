@@ -20,10 +20,13 @@ export function registerDiff(program: Command): void {
         .choices(["reference", "softmax-norm", "uniform"])
         .default("reference"),
     )
-    .option(
-      "--reference-prompt-alignment",
-      "label slots with the first k profile reviews (the reference quirk)",
-      false,
+    .addOption(
+      new Option(
+        "--prompt <mode>",
+        "which reviews the prompt labels the slots with: the k newest (reference, its quirk) or each slot's own (aligned)",
+      )
+        .choices(["reference", "aligned"])
+        .default("reference"),
     )
     .addOption(
       new Option("--subset <s>", "all rows, or the DEP selection (SPEC §1.7)")
@@ -47,7 +50,7 @@ export function registerDiff(program: Command): void {
         embDir: o.embeddings,
         split: o.split,
         weighting: o.diffWeighting,
-        referencePromptAlignment: o.referencePromptAlignment,
+        referencePromptAlignment: o.prompt === "reference",
         subset: o.subset,
         outFile: o.out,
       });

@@ -1,15 +1,17 @@
 import {
   assertFrozenLlm,
   assertStoreFits,
+  chatTemplateChoice,
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
   DEP_VARIANTS,
-  DepModel,
   ensureModel,
   type GenerationMethod,
   generatePredictions,
   isTrainedMethod,
   loadModelCheckpoint,
+  modelOfCheckpoint,
+  recipeOf,
   TINYLLAMA,
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
@@ -19,6 +21,7 @@ import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.j
 import { positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
+import { addPromptOptions } from "../promptOptions.js";
 import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 
@@ -60,6 +63,7 @@ export function registerGenerate(program: Command): void {
       false,
     )
     .option("--json", "no progress line; print the result as JSON", false);
+  addPromptOptions(cmd, false);
   addSamplingOptions(cmd)
     .addHelpText(
       "after",
@@ -81,10 +85,9 @@ export function registerGenerate(program: Command): void {
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
         // the pag summaries are written in the same context: up to --max-length prompt tokens too
-        contextSize: Math.min(
-          4096,
+        // as vLLM: room for the whole prompt budget plus every new token asked for
+        contextSize:
           o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
-        ),
       });
       try {
         // after the load: a file llama.cpp cannot read is a model error (exit 4), not another LLM
@@ -94,9 +97,7 @@ export function registerGenerate(program: Command): void {
             warn: console.error,
           });
         if (ckpt) assertCheckpointFitsLlm(ckpt.config, o.checkpoint, llm, modelPath);
-        const model = ckpt
-          ? new DepModel(ckpt.config, ckpt.params, { threads: o.threads, backend: "auto" })
-          : null;
+        const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         const progress = new Progress({ label: `generate (${method})`, unit: "samples", quiet: o.json });
         const r = await generatePredictions({
           llm,
@@ -109,6 +110,12 @@ export function registerGenerate(program: Command): void {
           split: o.split,
           outFile: o.out,
           ...samplingOf(o),
+          // as the checkpoint was trained unless asked otherwise
+          prompt: o.prompt ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).prompt : "reference"),
+          markers: o.markers ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).markers : "rows"),
+          chatTemplate: chatTemplateChoice(
+            o.chatTemplate ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).chatTemplate : "reference"),
+          ),
           signal: shutdownSignal,
           onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),
         });

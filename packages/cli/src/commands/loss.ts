@@ -4,12 +4,14 @@
 import {
   assertFrozenLlm,
   assertStoreFits,
+  chatTemplateChoice,
   checkpointVariant,
-  DepModel,
   ensureModel,
   heldOutLoss,
   loadModelCheckpoint,
   loadTrainingSamples,
+  modelOfCheckpoint,
+  recipeOf,
   runInitialParams,
   slotKindsOf,
   TINYLLAMA,
@@ -20,12 +22,13 @@ import { assertCheckpointFitsLlm } from "../checkpointFit.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positions, positiveInt } from "../numbers.js";
 import { Progress } from "../progress.js";
+import { addPromptOptions, type PromptFlags } from "../promptOptions.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
 type SoftRows = "trained" | "untrained" | "none";
 
 export function registerLoss(program: Command): void {
-  program
+  const cmd = program
     .command("loss")
     .description(
       "held-out LM loss of the target reviews with a checkpoint's soft rows, its run's initial ones, or none",
@@ -58,7 +61,8 @@ export function registerLoss(program: Command): void {
       positiveInt,
     )
     .addOption(threadsOption())
-    .option("--json", "no progress line; print the result as JSON", false)
+    .option("--json", "no progress line; print the result as JSON", false);
+  addPromptOptions(cmd, false)
     .addHelpText(
       "after",
       "\nExample:\n  $ dep loss --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --soft none",
@@ -77,18 +81,19 @@ export function registerLoss(program: Command): void {
           threads: number;
           acceptOtherLlm: boolean;
           json: boolean;
-        },
+        } & PromptFlags,
       ) => {
         const dataDir = dataSource(o);
-        const { config, params } = await loadModelCheckpoint(o.checkpoint);
+        const ckpt = await loadModelCheckpoint(o.checkpoint);
+        const { config, params } = ckpt;
         await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
           seed?: number;
           maxLength?: number;
           maxDescriptionChars?: number | null;
           weighting?: "reference" | "softmax-norm" | "uniform";
-          referencePromptAlignment?: boolean;
         };
+        const recipe = recipeOf(config.hyperparameters);
         const variant = checkpointVariant(config);
         const maxLength = o.maxLength ?? hp.maxLength ?? 3072;
         const maxDescriptionChars = o.maxDescriptionChars ?? hp.maxDescriptionChars ?? undefined;
@@ -96,14 +101,14 @@ export function registerLoss(program: Command): void {
         const model =
           o.soft === "none"
             ? null
-            : new DepModel(
-                config,
-                o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42),
+            : modelOfCheckpoint(
+                ckpt,
                 kernel,
+                o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42, recipe.init),
               );
         const { data } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
-          referencePromptAlignment: hp.referencePromptAlignment ?? false,
+          prompt: o.prompt ?? recipe.prompt,
           seed: hp.seed ?? 42,
           ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
           itemQueries: variant === "pplug-style",
@@ -132,6 +137,8 @@ export function registerLoss(program: Command): void {
             maxLength,
             ...(maxDescriptionChars ? { maxDescriptionChars } : {}),
             slotKinds: slotKindsOf(variant),
+            chatTemplate: chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate),
+            markers: o.markers ?? recipe.markers,
             signal: shutdownSignal,
             onProgress: (done, total) => progress.update(done, total),
           });

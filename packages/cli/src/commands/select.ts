@@ -28,7 +28,7 @@ export function registerSelect(program: Command): void {
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
-        contextSize: Math.min(4096, o.maxLength + o.maxTokens),
+        contextSize: o.maxLength + o.maxTokens,
       });
       try {
         const progress = new Progress({ label: "select", unit: "samples", quiet: o.json });

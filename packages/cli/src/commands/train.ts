@@ -2,14 +2,20 @@ import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import {
   assertStoreFits,
+  chatTemplateChoice,
   DEP_VARIANTS,
   DepModel,
   type DepVariant,
   describeDataSource,
   dumpGrads,
   ensureModel,
+  type InitScheme,
+  type LossScaling,
   loadTrainingSamples,
+  type MarkerMode,
+  type PromptAlignment,
   runInitialParams,
+  type SaeRows,
   stateTrainedOn,
   TINYLLAMA,
   train,
@@ -20,6 +26,7 @@ import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "
 import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
+import { addPromptOptions } from "../promptOptions.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface TrainFlags extends DataFlags {
@@ -40,7 +47,14 @@ interface TrainFlags extends DataFlags {
   saeWidth: number;
   linearOutput: boolean;
   diffWeighting: "reference" | "softmax-norm" | "uniform";
-  referencePromptAlignment: boolean;
+  prompt: PromptAlignment;
+  chatTemplate: string;
+  markers: MarkerMode;
+  init: InitScheme;
+  maxGradNorm: number;
+  decayBiases: boolean;
+  lossScaling: LossScaling;
+  saeRows: SaeRows;
   variant: DepVariant;
   maxSamples?: number;
   kernelBackend: "auto" | "reference" | "cpu" | "cuda";
@@ -52,7 +66,7 @@ interface TrainFlags extends DataFlags {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command("train")
     .description("train DEP's SAE and projectors through the frozen LLM (SPEC §6); resumable")
     .addOption(dataOption("dataset folder (DPL format: dep data synth | prepare)"))
@@ -88,10 +102,40 @@ export function registerTrain(program: Command): void {
         .choices(["reference", "softmax-norm", "uniform"])
         .default("reference"),
     )
+    .addOption(
+      new Option(
+        "--init <scheme>",
+        "initialisation: the reference's N(0, 0.02) with zero biases, or torch's nn.Linear default",
+      )
+        .choices(["reference", "torch"])
+        .default("reference"),
+    )
     .option(
-      "--reference-prompt-alignment",
-      "label soft slots with the first k profile reviews (the reference quirk)",
+      "--max-grad-norm <x>",
+      "clip each update's gradient to this global L2 norm (0: off)",
+      decimal(0, 1e6),
+      1,
+    )
+    .option(
+      "--decay-biases",
+      "weight-decay the biases too (the reference's HF decay groups exempt them)",
       false,
+    )
+    .addOption(
+      new Option(
+        "--loss-scaling <mode>",
+        "reference: per window, the token-weighted LM mean plus the sum of the SAE terms (what transformers 4.51.3 + DeepSpeed compute); mean: the per-sample mean",
+      )
+        .choices(["reference", "mean"])
+        .default("reference"),
+    )
+    .addOption(
+      new Option(
+        "--sae-rows <r>",
+        "SAE loss over all qualifying rows (reference) or only those the prompt shows",
+      )
+        .choices(["all", "shown"])
+        .default("all"),
     )
     .addOption(
       new Option(
@@ -125,7 +169,8 @@ export function registerTrain(program: Command): void {
       "--dump-grads <file>",
       "run one sample without updating and write params, grads and inputs (safetensors)",
     )
-    .option("--json", "no progress line; print the result as JSON", false)
+    .option("--json", "no progress line; print the result as JSON", false);
+  addPromptOptions(cmd, true)
     .addHelpText(
       "after",
       "\nExample:\n  $ dep train --data data/ --embeddings emb/ --out runs/dep --epochs 1 --grad-accum 4 --threads 2",
@@ -157,7 +202,7 @@ export function registerTrain(program: Command): void {
         if (o.dumpGrads) {
           const { data, samples } = await loadTrainingSamples(dataDir, o.embeddings, "train", {
             weighting: o.diffWeighting,
-            referencePromptAlignment: o.referencePromptAlignment,
+            prompt: o.prompt,
             seed: o.seed,
             maxSamples: 1,
           });
@@ -170,7 +215,7 @@ export function registerTrain(program: Command): void {
           const dims = { d: samples.dim, h: o.saeWidth, H: llm.info.nEmbd };
           const model = new DepModel(
             { ...dims, linearOutput: o.linearOutput },
-            runInitialParams(dims, o.seed),
+            runInitialParams(dims, o.seed, o.init),
             { threads: o.threads, backend: o.kernelBackend },
           );
           const r = await dumpGrads(llm, model, sample, o.dumpGrads, o.maxLength);
@@ -208,7 +253,14 @@ export function registerTrain(program: Command): void {
           h: o.saeWidth,
           linearOutput: o.linearOutput,
           weighting: o.diffWeighting,
-          referencePromptAlignment: o.referencePromptAlignment,
+          prompt: o.prompt,
+          chatTemplate: chatTemplateChoice(o.chatTemplate),
+          markers: o.markers,
+          init: o.init,
+          maxGradNorm: o.maxGradNorm,
+          decayBiases: o.decayBiases,
+          lossScaling: o.lossScaling,
+          saeRows: o.saeRows,
           variant: o.variant,
           ...(o.maxSamples ? { maxSamples: o.maxSamples } : {}),
           kernelBackend: o.kernelBackend,

@@ -210,7 +210,9 @@ function describePrompt(built: ServePrompt) {
     method: built.method,
     user: built.user,
     text: built.prompt.pieces
-      .map((piece) => ("text" in piece ? piece.text : `<soft:${piece.softRow}>`))
+      .map((piece) =>
+        "text" in piece ? piece.text : "softRow" in piece ? `<soft:${piece.softRow}>` : `<${piece.name}>`,
+      )
       .join(""),
     prompt_positions: built.prompt.nPositions,
     soft_rows: softPositions(built),

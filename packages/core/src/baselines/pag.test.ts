@@ -28,8 +28,12 @@ function recording(o: { abortAt?: number; abort?: AbortController } = {}) {
     info: llm.info,
     tokenize: (text, options) => llm.tokenize(text, options),
     applyChatTemplate: (messages, options) => llm.applyChatTemplate(messages, options),
+    detokenize: (tokens, options) => llm.detokenize(tokens, options),
     generateBatch: (requests, options) => {
-      calls.push(requests.map((r: readonly Segment[]) => r.map((s) => ("text" in s ? s.text : "")).join("")));
+      // prompts arrive as token segments (the builder's tokenization): read them back as text
+      const text = (s: Segment) =>
+        "text" in s ? s.text : "tokens" in s ? llm.detokenize(s.tokens, { unparseSpecial: true }) : "";
+      calls.push(requests.map((r: readonly Segment[]) => r.map(text).join("")));
       const result = llm.generateBatch(requests, options);
       if (calls.length === o.abortAt) o.abort?.abort();
       return result;

@@ -39,7 +39,7 @@ export interface EmbedDatasetResult {
   reused: number;
   seconds: number;
   textsPerSecond: number;
-  /** texts cut to the embedder's length cap (see USE_LITE_MAX_CHARS, GGUF_MAX_TOKENS) */
+  /** texts cut to the embedder's length cap (see USE_LITE_MAX_CHARS, REFERENCE_EMBED_MAX_TOKENS) */
   truncated: number;
 }
 

@@ -1,7 +1,7 @@
 // Sentence embedders: `use-lite` (Universal Sentence Encoder lite via @energetic-ai, pure JS, the default),
 // `gguf:PATH` (a llama.cpp embedding GGUF through @dep/native-cuda) and `precomputed:DIR` (an existing store).
 import { basename } from "node:path";
-import { DepError, Llm } from "@dep/native-cuda";
+import { DepError, Llm, truncateTokens } from "@dep/native-cuda";
 import { EmbeddingStore, textKey } from "./store.js";
 
 export interface Embedder {
@@ -73,8 +73,6 @@ interface UseModel {
  * out of memory): texts are cut to this many characters, about bge-m3's 8192-token window in English.
  */
 export const USE_LITE_MAX_CHARS = 32_768;
-/** The reference encoder's window (bge-m3: 8192 tokens); GGUF texts are cut to it (or to the context). */
-export const GGUF_MAX_TOKENS = 8192;
 
 /** Universal Sentence Encoder lite (512-d), pure JS, batched. Outputs are (nearly) unit-norm. */
 export async function createUseLiteEmbedder(options: EmbedderOptions = {}): Promise<Embedder> {
@@ -149,25 +147,27 @@ export type GgufEmbeddingBackendFactory = (
   options: { threads: number; batchSize: number },
 ) => Promise<GgufEmbeddingBackend>;
 
+/** bge-m3's model_max_length: the reference's sentence-encoder inputs are cut there (GGUF texts: here or
+ * at the embedding context, whichever is shorter). */
+export const REFERENCE_EMBED_MAX_TOKENS = 8192;
+
 /** The default backend: an `Llm` from @dep/native-cuda and its llama.cpp embedding context (`Llm.embed`). */
 export const nativeGgufBackend: GgufEmbeddingBackendFactory = async (path, options) => {
   // llama.cpp embedding context: the GGUF's own pooling (bge-m3: CLS), mean of token states without one
   const llm = await Llm.load(path, { threads: options.threads, batchSize: Math.max(512, options.batchSize) });
   const dim = llm.info.nEmbd;
   // one sequence must fit the context: cut longer texts as the reference encoder does (keeping the end marker)
-  const cap = Math.min(GGUF_MAX_TOKENS, llm.info.nCtx);
+  const cap = Math.min(REFERENCE_EMBED_MAX_TOKENS, llm.info.nCtx);
   const backend = {
     dim,
     pooling: "gguf",
     truncated: 0,
     async embed(texts: string[]) {
+      // bge-m3 truncates at 8192 tokens (its model_max_length; embedding.py tokenizes with truncation=True)
       const lists = texts.map((t) => {
         const ids = llm.tokenize(t, { addSpecial: true, parseSpecial: false });
-        if (ids.length <= cap) return ids;
-        backend.truncated++;
-        const cut = ids.slice(0, cap);
-        if (ids[ids.length - 1] === llm.info.eos) cut[cap - 1] = llm.info.eos;
-        return cut;
+        if (ids.length > cap) backend.truncated++;
+        return truncateTokens(ids, cap);
       });
       const rows = await llm.embed(lists);
       const out = new Float32Array(texts.length * dim);

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { truncateTokens } from "@dep/native-cuda";
 import { writeTinyModel } from "@dep/native-cuda/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../data/load.js";
@@ -181,5 +182,18 @@ describe("embedding store", () => {
       code: "DEP_MODEL_LOAD",
     });
     await expect(createEmbedder("word2vec")).rejects.toMatchObject({ code: "DEP_INVALID_ARGUMENT" });
+  });
+
+  it("gguf: truncates texts past the limit as bge-m3's tokenizer does, instead of failing (issue 14, row 10)", async () => {
+    expect(Array.from(truncateTokens(Int32Array.of(0, 5, 6, 7, 8, 2), 4))).toEqual([0, 5, 6, 2]);
+    expect(Array.from(truncateTokens(Int32Array.of(0, 5, 2), 4))).toEqual([0, 5, 2]);
+    const model = join(dir, "tiny-encoder-long.gguf");
+    writeTinyModel(model, { arch: "llama", seed: 4 });
+    const e = await createEmbedder(`gguf:${model}`, { threads: 2 });
+    const long = "word ".repeat(6000); // far past the tiny model's context
+    const [a, b] = [await e.embed([`${long} one ending`]), await e.embed([`${long} another ending`])];
+    await e.dispose?.();
+    expect(a.every(Number.isFinite)).toBe(true);
+    expect(Array.from(b)).toEqual(Array.from(a)); // only the cut-off tail differs
   });
 });

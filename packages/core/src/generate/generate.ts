@@ -6,17 +6,20 @@ import { existsSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import { DepError, type Segment } from "@dep/native-cuda";
 import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baselines/pag.js";
-import { ragPromptInput } from "../baselines/rag.js";
 import type { DataSource } from "../data/source.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
-import { buildPrompt } from "../prompt/buildPrompt.js";
+import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegments } from "../prompt/segments.js";
-import type { BuiltPrompt, PromptInput, PromptTokenizer } from "../prompt/types.js";
+import type { MarkerMode } from "../prompt/text.js";
+import type { PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "../train/promptInput.js";
-import { loadTrainingSamples } from "../train/trainer.js";
-import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "../train/variants.js";
+import { loadTrainingSamples, type PromptAlignment } from "../train/trainer.js";
+import { variantOf } from "../train/variants.js";
+import { assertMethodFits, type GenerationMethod, isTrainedMethod, methodPrompt } from "./methodPrompt.js";
+
+export type SamplerOrder = "reference" | "llama.cpp";
 
 /** The frozen-LLM surface generation needs (structurally satisfied by `Llm`). */
 export interface GeneratingLlm extends PromptTokenizer {
@@ -28,6 +31,7 @@ export interface GeneratingLlm extends PromptTokenizer {
       temperature?: number;
       topP?: number;
       seed?: number;
+      samplerOrder?: SamplerOrder;
       parallel?: number;
       signal?: AbortSignal;
     },
@@ -57,6 +61,8 @@ export interface GenerateOptions {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  /** default reference: temperature before top-k/top-p, as vLLM (the reference) samples */
+  samplerOrder?: SamplerOrder;
   seed?: number;
   /** samples decoded together */
   parallel?: number;
@@ -65,17 +71,23 @@ export interface GenerateOptions {
   maxDescriptionChars?: number;
   maxSamples?: number;
   weighting?: DiffWeighting;
-  referencePromptAlignment?: boolean;
+  /** default reference (see TrainOptions.prompt); pass the checkpoint's to generate as it was trained */
+  prompt?: PromptAlignment;
+  /** default reference (see prompt/chatTemplate.ts) */
+  chatTemplate?: ChatTemplateChoice;
+  /** default: rows when the model carries marker rows (checkpoints of --markers rows runs), else text */
+  markers?: MarkerMode;
   signal?: AbortSignal;
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
 }
 
-/** The trained methods (DEP_VARIANTS: soft rows from a checkpoint) and the untrained baselines. */
-export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag" | "pag";
-
-export function isTrainedMethod(method: GenerationMethod): method is DepVariant {
-  return (DEP_VARIANTS as readonly string[]).includes(method);
-}
+export {
+  assertMethodFits,
+  type GenerationMethod,
+  isTrainedMethod,
+  methodPrompt,
+  promptForInput,
+} from "./methodPrompt.js";
 
 export interface PredictionLine {
   method: GenerationMethod;
@@ -87,46 +99,6 @@ export interface PredictionLine {
   reference: string;
   prompt_tokens: number;
   generated_tokens: number;
-}
-
-/** Throws DEP_USAGE when a trained method has no checkpoint, or one of another architecture. */
-export function assertMethodFits(method: GenerationMethod, model: DepModel | null): void {
-  if (!isTrainedMethod(method)) return;
-  if (!model) throw new DepError("DEP_USAGE", `method ${method} needs a trained checkpoint`);
-  if (model.architecture !== architectureOf(method)) {
-    throw new DepError(
-      "DEP_USAGE",
-      `method ${method} needs a checkpoint of the ${architectureOf(method)} architecture; this one is ${model.architecture}`,
-    );
-  }
-}
-
-/**
- * The prompt of one generation request for a method (the same for `dep generate` and `dep serve`): the DEP
- * prompt with the method's soft slots, or without them; `softRows(k)` gives the 2k rows for the k history
- * reviews kept after the budget cut (trained methods only).
- */
-export function methodPrompt(
-  llm: PromptTokenizer & { readonly info: { nEmbd: number } },
-  input: PromptInput,
-  o: {
-    method: GenerationMethod;
-    maxLength: number;
-    maxDescriptionChars?: number;
-    softRows: (nHistory: number) => Float32Array | null;
-  },
-): { prompt: BuiltPrompt; segments: Segment[]; softRows: Float32Array | null } {
-  const soft = isTrainedMethod(o.method);
-  const prompt = buildPrompt(llm, input, {
-    maxLength: o.maxLength,
-    softSlots: soft,
-    slotKinds: soft ? slotKindsOf(o.method as DepVariant) : "both",
-    noHistory: o.method === "non-personalized",
-    overBudget: "keep-one",
-    ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
-  });
-  const softRows = soft ? o.softRows(prompt.nHistory) : null;
-  return { prompt, segments: promptSegments(prompt, softRows, llm.info.nEmbd), softRows };
 }
 
 /** Reads the finished lines of a predictions file; drops (and truncates away) a torn last line. */
@@ -143,10 +115,11 @@ export async function generatePredictions(
 ): Promise<{ written: number; skipped: number; total: number }> {
   const split = o.split ?? "test";
   const method: GenerationMethod = o.method ?? (o.model ? variantOf(o.model.architecture) : "no-soft");
+  const soft = isTrainedMethod(method);
   assertMethodFits(method, o.model);
   const { data, samples, rows, dataset } = await loadTrainingSamples(o.dataDir, o.embDir, split, {
     weighting: o.weighting ?? "reference",
-    referencePromptAlignment: o.referencePromptAlignment ?? false,
+    prompt: o.prompt ?? "reference",
     seed: o.seed ?? 42,
     maxSamples: o.maxSamples ?? null,
     itemQueries: method === "pplug-style",
@@ -156,9 +129,11 @@ export async function generatePredictions(
   const todo = data.map((_, i) => i).filter((i) => !done.has(samples.samples[i]!.id));
   const parallel = Math.max(1, o.parallel ?? 4);
   const maxLength = o.maxLength ?? 3072;
+  const H = o.llm.info.nEmbd;
   const sampling = {
     temperature: o.temperature ?? 0.8,
     topP: o.topP ?? 0.95,
+    samplerOrder: o.samplerOrder ?? "reference",
     seed: o.seed ?? 42,
     parallel,
   };
@@ -184,22 +159,24 @@ export async function generatePredictions(
     const promptTokens: number[] = [];
     for (const [j, i] of chunk.entries()) {
       const s = data[i]!;
-      const input: PromptInput =
-        method === "rag" || method === "pag"
-          ? ragPromptInput(dataset, chunkRows[j]!, o.ragK ?? 4)
-          : { target: s.input.target, history: s.input.history.slice(0, s.k) };
-      if (summaries) input.profileSummary = summaries[j]!;
-      const { prompt, segments } = methodPrompt(o.llm, input, {
+      const prompt = methodPrompt(o.llm, {
         method,
+        dataset,
+        row: chunkRows[j]!,
+        sample: s,
         maxLength,
+        ragK: o.ragK ?? 4,
+        ...(summaries ? { profileSummary: summaries[j]! } : {}),
+        ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
+        markers: o.markers ?? (o.model?.markerRows ? "rows" : "text"),
         ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
-        softRows: (nHistory) => {
-          if (!o.model) return null;
-          const x = trimSampleX(s.x, s.index, nHistory, o.model.config.d);
-          return o.model.forward(x, Int32Array.of(nHistory), s.query).soft[0]!;
-        },
       });
-      requests.push(segments);
+      let softRows: Float32Array | null = null;
+      if (soft && o.model) {
+        const x = trimSampleX(s.x, s.index, prompt.nHistory, o.model.config.d);
+        softRows = o.model.forward(x, Int32Array.of(prompt.nHistory), s.query).soft[0]!;
+      }
+      requests.push(promptSegments(prompt, softRows, H, o.model?.markerRows ?? null));
       promptTokens.push(prompt.nPositions);
     }
     const results = await o.llm.generateBatch(requests, {

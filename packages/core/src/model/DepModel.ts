@@ -53,6 +53,11 @@ export class DepModel {
   readonly config: DepModelConfig;
   readonly params: DepParams;
   readonly kernel: KernelOptions;
+  /**
+   * The 4 marker rows [4, H] (MARKERS order) fed at the marker positions with --markers rows: frozen, never
+   * trained (the reference's added-token embedding rows); null for models trained with text markers.
+   */
+  markerRows: Float32Array | null = null;
 
   constructor(config: DepModelConfig, params: DepParams, kernel: KernelOptions) {
     this.config = config;

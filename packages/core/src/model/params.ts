@@ -1,5 +1,5 @@
 // DEP's trainable parameters (SPEC §4): the SAE and the two projector MLPs, F32, in the kernels' [in, out]
-// layout, plus their PyTorch-default initialisation and the reference checkpoint names.
+// layout, plus their initialisation (the reference's, or PyTorch's default) and the reference checkpoint names.
 import {
   DepError,
   linearFromTorch,
@@ -118,14 +118,28 @@ export function zeroParams(dims: DepDims): DepParams {
 
 /** Flat views of every parameter the architecture has, in PARAM_SLOTS order (for the optimizer). */
 export function paramList(p: DepParams): Float32Array[] {
-  return PARAM_SLOTS.map((s) => s.get(p)).filter((a) => a.length > 0);
+  return namedParamList(p).map((e) => e.data);
+}
+
+/** paramList with each tensor's reference name (what the optimizer's decay groups go by). */
+export function namedParamList(p: DepParams): { name: string; data: Float32Array }[] {
+  return PARAM_SLOTS.map((s) => ({ name: s.name, data: s.get(p) })).filter((e) => e.data.length > 0);
 }
 
 /**
- * PyTorch nn.Linear default initialisation: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn
- * from `uniform` (a seeded [0, 1) source) layer by layer in PARAM_SLOTS order.
+ * How a run's parameters start. "reference" (default): what the reference gets. DEPModel builds the SAE and
+ * projectors with `.to_empty()` inside a `Qwen2ForCausalLM` subclass, so `from_pretrained` treats them as
+ * missing keys and fills them with `Qwen2PreTrainedModel._init_weights` (transformers 4.51.3,
+ * models/qwen2/modeling_qwen2.py): nn.Linear weight ~ N(0, initializer_range = 0.02), bias = 0.
+ * "torch": PyTorch's nn.Linear default, U(+-1/sqrt(fan_in)) for weight and bias.
  */
-export function initParams(dims: DepDims, uniform: () => number): DepParams {
+export type InitScheme = "reference" | "torch";
+
+/** `initializer_range` of Qwen2.5-7B-Instruct's config.json (and of TinyLlama's). */
+export const REFERENCE_INIT_STD = 0.02;
+
+/** Draws every parameter layer by layer in PARAM_SLOTS order from a seeded source. */
+function fillParams(dims: DepDims, draw: (isBias: boolean, fanIn: number) => number): DepParams {
   const p = zeroParams(dims);
   const fanIn: Record<string, number> = {
     "sae.encoder.0": dims.d,
@@ -137,11 +151,25 @@ export function initParams(dims: DepDims, uniform: () => number): DepParams {
   };
   for (const slot of paramSlots(dims)) {
     const layer = slot.name.slice(0, slot.name.lastIndexOf("."));
-    const bound = 1 / Math.sqrt(fanIn[layer]!);
+    const isBias = slot.name.endsWith(".bias");
     const data = slot.get(p);
-    for (let i = 0; i < data.length; i++) data[i] = (uniform() * 2 - 1) * bound;
+    for (let i = 0; i < data.length; i++) data[i] = draw(isBias, fanIn[layer]!);
   }
   return p;
+}
+
+/** PyTorch nn.Linear default initialisation: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+export function initParams(dims: DepDims, uniform: () => number): DepParams {
+  return fillParams(dims, (_, fanIn) => (uniform() * 2 - 1) / Math.sqrt(fanIn));
+}
+
+/** The reference's initialisation: weight ~ N(0, std) from `normal` (standard normal draws), bias = 0. */
+export function initParamsReference(
+  dims: DepDims,
+  normal: () => number,
+  std = REFERENCE_INIT_STD,
+): DepParams {
+  return fillParams(dims, (isBias) => (isBias ? 0 : normal() * std));
 }
 
 /** The parameters as PyTorch-layout tensors under the reference names. */

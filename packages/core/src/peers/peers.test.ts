@@ -195,19 +195,21 @@ describe("difference embeddings (SPEC §3)", () => {
   });
 
   it("records slot sources and the reference prompt alignment", async () => {
-    const a = await buildDifferenceSamples({ dataset: ds, store, split: "test" });
-    const b = await buildDifferenceSamples({
+    const a = await buildDifferenceSamples({
       dataset: ds,
       store,
       split: "test",
-      referencePromptAlignment: true,
+      referencePromptAlignment: false,
     });
+    const b = await buildDifferenceSamples({ dataset: ds, store, split: "test" }); // the reference, by default
     for (const s of a.samples) {
       expect(s.sources.length).toBe(s.k);
       expect([...s.sources].sort((x, y) => y - x)).toEqual(s.sources); // newest first
       expect(s.promptReviews).toEqual(s.sources);
     }
-    for (const s of b.samples) expect(s.promptReviews).toEqual(s.sources.map((_, i) => i));
+    // the reference labels slot i with the i-th newest profile review (profile sorted newest first)
+    for (const s of b.samples)
+      expect(s.promptReviews).toEqual(s.sources.map((_, i) => s.historyLength - 1 - i));
     expect(b.x).toEqual(a.x);
   });
 

@@ -7,7 +7,8 @@
 // Output (`writeDiffFile`): FILE.safetensors with `x` F32 [S, 16, d] (rows 0..k-1 his, rows 8..8+k-1 diff, the
 // rest zero) and `k` I32 [S], samples in split order; FILE.samples.json says, per sample, which profile reviews
 // filled the slots (`sources`, newest first) and which reviews the prompt labels the slots with
-// (`prompt_reviews`: equal to `sources`, or 0..k-1 with --reference-prompt-alignment, the reference quirk).
+// (`prompt_reviews`: the k newest reviews with --prompt reference, the reference quirk and the default; equal to
+// `sources` with --prompt aligned).
 // Samples with no qualifying review are excluded and listed.
 import { rm } from "node:fs/promises";
 import { DepError } from "@dep/native-cuda";
@@ -44,7 +45,10 @@ export interface DifferenceSamplesOptions {
   split: Split;
   /** default "reference" */
   weighting?: DiffWeighting;
-  /** label slots with the first k profile reviews, as the reference prompt did (default false) */
+  /**
+   * label slots with the k newest profile reviews, as the reference prompt does (default true), instead
+   * of each slot pair's own review
+   */
   referencePromptAlignment?: boolean;
   /**
    * "all" (default): every row of the split. "dep": SPEC §1.7 — train keeps each user's train row with the
@@ -72,7 +76,7 @@ export interface SampleInfo {
   k: number;
   /** profile indices whose embeddings fill slot pairs 0..k-1 (newest first) */
   sources: number[];
-  /** profile indices the prompt labels slot pairs with */
+  /** profile indices the prompt labels slot pairs with (newest first) */
   promptReviews: number[];
 }
 
@@ -190,7 +194,7 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
   const peerPtr: number[] = [0];
   const peerRow: number[] = [];
   const peerUser: number[] = [];
-  const align = options.referencePromptAlignment ?? false;
+  const align = options.referencePromptAlignment ?? true;
   for (const i of chosen) {
     const row = splitRows[i]!;
     const u = index.userNumber.get(userKeyOf(row));
@@ -241,7 +245,8 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
       historyLength: row.profile.length,
       k: sources.length,
       sources,
-      promptReviews: align ? sources.map((_, q) => q) : sources,
+      // the reference shows profile sorted newest first, [0, k): the k newest reviews
+      promptReviews: align ? sources.map((_, q) => row.profile.length - 1 - q) : sources,
     });
   }
   const t3 = performance.now();

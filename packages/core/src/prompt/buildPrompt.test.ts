@@ -11,7 +11,7 @@ let llm: Llm;
 beforeAll(async () => {
   const path = join(dir, "tiny.gguf");
   writeTinyModel(path, { arch: "llama", seed: 5 });
-  llm = await Llm.load(path, { threads: 2, contextSize: 512 });
+  llm = await Llm.load(path, { threads: 2, contextSize: 1024 });
 });
 afterAll(async () => {
   await llm?.dispose();
@@ -39,10 +39,10 @@ describe("buildPrompt", () => {
     const rows = p.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1));
     expect(rows).toEqual([0, 3, 1, 4, 2, 5]);
     const text = p.pieces.map((x) => ("text" in x ? x.text : "<SLOT>")).join("");
-    expect(text).toContain("[Review Embedding]: <his_start><SLOT><his_end>");
-    expect(text).toContain("[Review Difference Embedding]: <diff_start><SLOT><diff_end>");
+    expect(text).toContain("  - [Review Embedding]: <his_token_start><SLOT><his_token_end>\n");
+    expect(text).toContain("  - [Review Difference Embedding]: <diff_token_start><SLOT><diff_token_end>\n");
     expect(text.indexOf("[Review 1]")).toBeLessThan(text.indexOf("[Review 2]"));
-    expect(text).toContain("[Output Review Title]: Great read");
+    expect(text).toContain("[Output Review Rating]: 4.0\n[Output Review Title]: Great read\n");
     expect(text).toContain("This is the text of review 2");
     // positions: tokens of every text piece plus one per slot, with -1 marking the slots
     expect(p.inputIds.length).toBe(p.nPositions);
@@ -81,7 +81,7 @@ describe("buildPrompt", () => {
     expect(diff.pieces.filter((x) => "softRow" in x).map((x) => ("softRow" in x ? x.softRow : -1))).toEqual([
       3, 4, 5,
     ]);
-    expect(diff.pieces.map((x) => ("text" in x ? x.text : "")).join("")).not.toContain("<his_start>");
+    expect(diff.pieces.map((x) => ("text" in x ? x.text : "")).join("")).not.toContain("<his_token_start>");
   });
 
   it("carries one user slot before the history for pplug-style", () => {
@@ -92,7 +92,7 @@ describe("buildPrompt", () => {
     expect(text.indexOf("[User Embedding]: <user_start>")).toBeLessThan(
       text.indexOf("[User's Past Reviews]"),
     );
-    expect(text).not.toContain("<his_start>");
+    expect(text).not.toContain("<his_token_start>");
     expect(text).toContain("[Review 3]:");
     const width = llm.info.nEmbd;
     expect(promptSegments(p, new Float32Array(width), width).filter((s) => "embeddings" in s)).toHaveLength(

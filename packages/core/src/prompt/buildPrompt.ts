@@ -1,8 +1,17 @@
-// Builds the chat prompt with soft slots under a token budget (SPEC §5): render with the model's own chat
-// template, split at the slot marks, tokenize each text piece, and drop history reviews from the end
+// Builds the chat prompt with soft slots under a token budget (SPEC §5): render with the chat template
+// (see chatTemplate.ts), split at the slot marks, tokenize each text piece, and drop history reviews from the end
 // until it fits (down to one).
 import { DepError } from "@dep/native-cuda";
-import { SLOT_PATTERN, type SlotKinds, type SoftSlotKinds, SYSTEM_TEXT, userMessage } from "./text.js";
+import { type ChatTemplateChoice, REFERENCE_CHAT_TEMPLATE, renderChat } from "./chatTemplate.js";
+import {
+  MARKERS,
+  type MarkerMode,
+  SLOT_PATTERN,
+  type SlotKinds,
+  type SoftSlotKinds,
+  SYSTEM_TEXT,
+  userMessage,
+} from "./text.js";
 import type { BuiltPrompt, PromptInput, PromptPiece, PromptTokenizer } from "./types.js";
 
 export interface BuildPromptOptions {
@@ -25,6 +34,16 @@ export interface BuildPromptOptions {
    * that small-context LLMs keep more history; off by default (the reference shows them whole).
    */
   maxDescriptionChars?: number;
+  /**
+   * Soft-row pairs the slots index into (default: the history reviews shown). With more pairs than shown
+   * reviews, his slot i is row i and diff slot i is row softPairs + i of [his; diff] (the reference runs
+   * the SAE on all 2k rows and the prompt shows only what fits).
+   */
+  softPairs?: number;
+  /** reference (default): the reference's hand-built Qwen2/Gemma-2 strings, else the GGUF's Jinja template */
+  chatTemplate?: ChatTemplateChoice;
+  /** marker tokens around the slots as one embedding row each ("rows", the reference) or as text (default) */
+  markers?: MarkerMode;
 }
 
 export const DEFAULT_MAX_LENGTH = 3072;
@@ -40,10 +59,21 @@ export function buildPrompt(
     options.maxDescriptionChars !== undefined
       ? shortenDescriptions(original, options.maxDescriptionChars)
       : original;
+  const template = options.chatTemplate ?? REFERENCE_CHAT_TEMPLATE;
+  const markers = options.markers ?? "text";
   const available = options.noHistory ? 0 : input.history.length;
   let last: BuiltPrompt | undefined;
   for (let k = available; k >= Math.min(1, available); k--) {
-    last = render(tok, input, k, slots, options.systemText ?? SYSTEM_TEXT);
+    last = render(
+      tok,
+      input,
+      k,
+      options.softPairs ?? k,
+      slots,
+      options.systemText ?? SYSTEM_TEXT,
+      template,
+      markers,
+    );
     if (last.nPositions <= maxLength) return last;
   }
   if (options.overBudget === "keep-one" && last) return last;
@@ -77,34 +107,45 @@ function render(
   tok: PromptTokenizer,
   input: PromptInput,
   k: number,
+  pairs: number,
   slotKinds: SlotKinds,
   system: string,
+  template: ChatTemplateChoice,
+  markers: MarkerMode,
 ): BuiltPrompt {
-  const messages = [
-    { role: "system", content: system },
-    { role: "user", content: userMessage(input, k, slotKinds) },
-  ];
-  const nSoftRows = slotKinds === "none" ? 0 : slotKinds === "user" ? (k > 0 ? 1 : 0) : 2 * k;
-  return { ...renderMessages(tok, messages, nSoftRows), nHistory: k };
+  const chat = renderChat(tok, system, userMessage(input, k, slotKinds, pairs, markers), template);
+  const nSoftRows = slotKinds === "none" ? 0 : slotKinds === "user" ? (k > 0 ? 1 : 0) : 2 * pairs;
+  return { ...splitSlots(tok, chat.text, nSoftRows, chat.addBos), renderer: chat.renderer, nHistory: k };
 }
 
 /**
- * Renders chat messages with the model's template, with SLOT_MARK(row) in their text turned into soft
- * positions (row `row` of the `nSoftRows` soft rows). nHistory is 0: the caller knows what the rows are.
+ * Renders chat messages (dep serve's messages as given) with llama.cpp's template of the model, with
+ * SLOT_MARK(row) in their text turned into soft positions (row `row` of the `nSoftRows` soft rows).
+ * nHistory is 0: the caller knows what the rows are.
  */
 export function renderMessages(
   tok: PromptTokenizer,
   messages: ReadonlyArray<{ role: string; content: string }>,
   nSoftRows: number,
 ): BuiltPrompt {
-  return splitSlots(tok, tok.applyChatTemplate(messages, { addAssistant: true }), nSoftRows);
+  const rendered = tok.applyChatTemplate(messages, { addAssistant: true });
+  return { ...splitSlots(tok, rendered, nSoftRows, true), renderer: "llama.cpp", nHistory: 0 };
 }
 
-/** Tokenizes rendered prompt text, with SLOT_MARK(row) in it turned into soft positions. */
-export function splitSlots(tok: PromptTokenizer, rendered: string, nSoftRows: number): BuiltPrompt {
+/**
+ * Tokenizes rendered prompt text, with SLOT_MARK(row) in it turned into soft positions and marker marks into
+ * marker positions; `addBos`: the model's BOS before the text (else BOS comes from the text, if at all).
+ */
+export function splitSlots(
+  tok: PromptTokenizer,
+  rendered: string,
+  nSoftRows: number,
+  addBos: boolean,
+): Omit<BuiltPrompt, "renderer" | "nHistory"> {
   const pieces: PromptPiece[] = [];
   const ids: number[] = [];
   const slots: number[] = [];
+  const markerAt: number[] = [];
   let rest = rendered;
   let first = true;
   for (;;) {
@@ -112,27 +153,38 @@ export function splitSlots(tok: PromptTokenizer, rendered: string, nSoftRows: nu
     const text = m ? rest.slice(0, m.index) : rest;
     if (text.length > 0) {
       pieces.push({ text });
-      // tokenized exactly as Llm tokenizes text segments: BOS only at the very start, special tokens parsed
-      const t = tok.tokenize(text, { addSpecial: first && tok.info.addBos, parseSpecial: true });
+      // special tokens parsed; BOS only at the very start and only when the renderer asks for it
+      const t = tok.tokenize(text, { addSpecial: first && addBos, parseSpecial: true });
       for (const id of t) {
         ids.push(id);
         slots.push(-1);
+        markerAt.push(-1);
       }
     }
     first = false;
     if (!m) break;
-    const row = Number(m[1]);
-    pieces.push({ softRow: row });
-    ids.push(-1);
-    slots.push(row);
+    if (m[2] !== undefined) {
+      // a marker token: one position with its own (frozen) embedding row
+      const marker = Number(m[2]);
+      pieces.push({ marker, name: MARKERS[marker]! });
+      ids.push(-2);
+      slots.push(-1);
+      markerAt.push(marker);
+    } else {
+      const row = Number(m[1]);
+      pieces.push({ softRow: row });
+      ids.push(-1);
+      slots.push(row);
+      markerAt.push(-1);
+    }
     rest = rest.slice(m.index + m[0].length);
   }
   return {
     pieces,
-    nHistory: 0,
     nSoftRows,
     nPositions: ids.length,
     inputIds: Int32Array.from(ids),
     slotIndex: Int32Array.from(slots),
+    markerIndex: Int32Array.from(markerAt),
   };
 }

@@ -19,7 +19,7 @@ import {
   assertMethodFits,
   type GenerationMethod,
   isTrainedMethod,
-  methodPrompt,
+  promptForInput,
 } from "../generate/generate.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
@@ -251,19 +251,23 @@ export class Personalizer {
     input.target = { item: target, rating, title };
     const x = info && isTrainedMethod(method) ? await this.#userX(key, plan, s!, version) : null;
     let hit: boolean | null = null;
-    const { prompt, segments } = methodPrompt(this.#o.llm, input, {
+    const model = this.#o.model;
+    const prompt = promptForInput(this.#o.llm, input, {
       method,
       maxLength: this.#o.maxLength ?? 3072,
       ...(this.#o.maxDescriptionChars !== undefined
         ? { maxDescriptionChars: this.#o.maxDescriptionChars }
         : {}),
-      softRows: (k) => {
-        if (!x) return null;
-        const got = this.#rows(key, x, k, plan.dim, version);
-        hit = got.hit;
-        return got.rows;
-      },
+      // as dep generate: marker rows when the checkpoint carries them, else the markers as text
+      markers: model?.markerRows ? "rows" : "text",
     });
+    let softRows: Float32Array | null = null;
+    if (x) {
+      const got = this.#rows(key, x, prompt.nHistory, plan.dim, version);
+      hit = got.hit;
+      softRows = got.rows;
+    }
+    const segments = promptSegments(prompt, softRows, this.#o.llm.info.nEmbd, model?.markerRows ?? null);
     const shown = method === "rag" ? [] : (info?.promptReviews ?? []).slice(0, prompt.nHistory);
     return {
       segments,
@@ -312,7 +316,7 @@ export class Personalizer {
       );
     const prompt =
       r.text !== undefined
-        ? splitSlots(this.#o.llm, mark(r.text), 2 * k)
+        ? { ...splitSlots(this.#o.llm, mark(r.text), 2 * k, true), renderer: "none", nHistory: 0 }
         : renderMessages(
             this.#o.llm,
             (r.messages ?? []).map((m) => ({ role: m.role, content: mark(m.content) })),

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { z } from "zod";
 import { writeDirAtomic } from "../io/atomic.js";
-import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.js";
+import { readSafetensors, readSafetensorsHeader, toFloat32, writeSafetensors } from "../io/safetensors.js";
 import {
   type DepDims,
   type DepParams,
@@ -40,16 +40,21 @@ export function checkpointVariant(config: ModelCheckpointConfig): DepVariant {
 const MODEL_FILE = "model.safetensors";
 const CONFIG_FILE = "config.json";
 
+/**
+ * Writes a checkpoint folder. `extra` tensors (e.g. `added_token_rows` of an imported reference model) go
+ * into the same file; the loader reads only the parameters, so checkpoints with or without them load alike.
+ */
 export async function saveModelCheckpoint(
   dir: string,
   params: DepParams,
   config: ModelCheckpointConfig,
+  extra: Record<string, { shape: number[]; data: Float32Array }> = {},
 ): Promise<void> {
   await writeDirAtomic(
     dir,
     async (tmp) => {
       const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-      for (const [name, t] of Object.entries(toTorchTensors(params, config)))
+      for (const [name, t] of Object.entries({ ...toTorchTensors(params, config), ...extra }))
         tensors[name] = { dtype: "F32", ...t };
       await writeSafetensors(join(tmp, MODEL_FILE), tensors, { format: "pt", producer: "dep" });
       await writeFile(join(tmp, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
@@ -131,14 +136,33 @@ const checkpointConfigSchema = z
   .loose();
 
 /** Reads the parameters of a checkpoint folder (or of a bare reference safetensors file, given its dims). */
+/** The checkpoint tensor holding the 4 frozen marker rows [4, H] of a --markers rows model. */
+export const MARKER_ROWS = "marker_rows";
+
+export function markerTensors(
+  rows: Float32Array | null,
+): Record<string, { shape: number[]; data: Float32Array }> {
+  return rows ? { [MARKER_ROWS]: { shape: [4, rows.length / 4], data: rows } } : {};
+}
+
+/** Loads a checkpoint; `markerRows` is null when it has none (text markers, or a checkpoint from before them). */
 export async function loadModelCheckpoint(
   dir: string,
-): Promise<{ config: ModelCheckpointConfig; params: DepParams }> {
+): Promise<{ config: ModelCheckpointConfig; params: DepParams; markerRows: Float32Array | null }> {
   const config = readCheckpointConfig(dir);
   const path = join(dir, MODEL_FILE);
   const params = await loadReferenceWeights(path, config);
   assertFinite(params, config, path);
-  return { config, params };
+  const header = await readSafetensorsHeader(path);
+  const info = header.tensors.get(MARKER_ROWS);
+  if (!info) return { config, params, markerRows: null };
+  if (info.shape.length !== 2 || info.shape[0] !== 4 || info.shape[1] !== config.H)
+    throw new DepError(
+      "DEP_CHECKPOINT",
+      `${path}: ${MARKER_ROWS} has shape [${info.shape}], expected [4, ${config.H}]`,
+    );
+  const t = (await readSafetensors(path, { names: [MARKER_ROWS] })).tensors.get(MARKER_ROWS)!;
+  return { config, params, markerRows: toFloat32(t).slice() };
 }
 
 export async function loadReferenceWeights(path: string, dims: DepDims): Promise<DepParams> {

@@ -25,7 +25,7 @@ describe("--dump-grads", () => {
   it("writes params, grads and inputs whose gradients match central finite differences of the loss", async () => {
     const { data } = await loadTrainingSamples(fx.dataDir, fx.embDir, "train", {
       weighting: "reference",
-      referencePromptAlignment: false,
+      prompt: "aligned",
       seed: 42,
       maxSamples: 3,
     });
@@ -44,7 +44,8 @@ describe("--dump-grads", () => {
     const t = (name: string) => dump.tensors.get(name)!;
 
     // inputs
-    const k = r.k;
+    const k = r.saePairs; // the SAE sees every qualifying pair (the reference), the prompt shows r.k of them
+    expect(k).toBe(sample.k);
     expect(t("x").shape).toEqual([2 * k, dims.d]);
     const ids = new Int32Array(t("input_ids").bytes.buffer);
     const slots = new Int32Array(t("slot_index").bytes.buffer);
@@ -53,7 +54,7 @@ describe("--dump-grads", () => {
       Array.from(slots)
         .filter((s) => s >= 0)
         .sort((a, b) => a - b),
-    ).toEqual(Array.from({ length: 2 * k }, (_, i) => i));
+    ).toEqual([...Array.from({ length: r.k }, (_, i) => i), ...Array.from({ length: r.k }, (_, i) => k + i)]);
     for (let i = 0; i < ids.length; i++) expect(ids[i] === -1).toBe(slots[i]! >= 0);
     const target = new Int32Array(t("target_ids").bytes.buffer);
     expect(target[target.length - 1]).toBe(llm.info.eos);

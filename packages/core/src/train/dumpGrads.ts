@@ -1,7 +1,8 @@
 // `dep train --dump-grads FILE`: one sample through the whole model without an update, written as a
 // safetensors file that anyone can compare with the reference implementation: every parameter under its
-// reference name (PyTorch layout), its gradient under `grad.<name>`, the sample's x [2k, d], input_ids
-// (-1 at soft slots), slot_index (soft row per position, his rows first), target_ids (EOS included) and
+// reference name (PyTorch layout), its gradient under `grad.<name>`, the sample's x [2k, d] (every row the
+// SAE saw: all k qualifying pairs by default, also those the prompt budget left out), input_ids
+// (-1 at soft slots), slot_index (row of x per position: his rows 0..k-1, diff rows k..2k-1), target_ids (EOS included) and
 // the loss terms as F32 scalars: loss = loss_lm + 100 * (loss_recon + 1e-3 * loss_kl).
 import { writeSafetensors } from "../io/safetensors.js";
 import type { DepModel } from "../model/DepModel.js";
@@ -24,7 +25,7 @@ export async function dumpGrads(
     tensors[name] = { dtype: "F32", ...t };
   for (const [name, t] of Object.entries(toTorchTensors(grads, dims)))
     tensors[`grad.${name}`] = { dtype: "F32", ...t };
-  const k = r.k;
+  const k = r.saePairs;
   const x = new Float32Array(2 * k * dims.d);
   x.set(r.x.subarray(0, k * dims.d), 0);
   x.set(r.x.subarray(8 * dims.d, (8 + k) * dims.d), k * dims.d);

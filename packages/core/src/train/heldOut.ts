@@ -1,8 +1,9 @@
 // Held-out language-model loss: how well the frozen LLM predicts users' target reviews with trained soft
 // rows, untrained ones, or none — the learning check of SPEC §6 without sampling noise.
 import type { DepModel } from "../model/DepModel.js";
-import type { SoftSlotKinds } from "../prompt/text.js";
-import { runSample, type SampleData, type TrainingLlm } from "./step.js";
+import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
+import type { MarkerMode, SoftSlotKinds } from "../prompt/text.js";
+import { runSample, type SaeRows, type SampleData, type TrainingLlm } from "./step.js";
 
 export interface HeldOutOptions {
   llm: TrainingLlm;
@@ -12,6 +13,12 @@ export interface HeldOutOptions {
   maxLength: number;
   maxDescriptionChars?: number;
   slotKinds?: SoftSlotKinds;
+  /** as the model was trained (default reference) */
+  chatTemplate?: ChatTemplateChoice;
+  /** as the model was trained (default rows) */
+  markers?: MarkerMode;
+  /** which X rows the SAE sees (no effect on the LM loss; default all) */
+  saeRows?: SaeRows;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -33,6 +40,9 @@ export async function heldOutLoss(
       soft: o.model ? "dep" : "none",
       overBudget: "keep-one", // every held-out sample counts, even one slightly over the budget
       slotKinds: o.slotKinds ?? "both",
+      ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
+      ...(o.saeRows ? { saeRows: o.saeRows } : {}),
+      ...(o.markers ? { markers: o.markers } : {}),
     });
     if (r.prompt.nPositions > o.maxLength) overBudget++;
     weighted += r.lossLm * r.targetIds.length;

@@ -2,12 +2,23 @@ export * from "./checkpoint.js";
 export { dumpGrads } from "./dumpGrads.js";
 export * from "./frozenLlm.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
-export { AdamW, type AdamWConfig, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";
+export { type ImportResult, importReferenceCheckpoint, REFERENCE_ADDED_TOKENS } from "./importReference.js";
+export {
+  AdamW,
+  type AdamWConfig,
+  clipGradNorm,
+  decays,
+  REFERENCE_ADAMW,
+  scaleGrads,
+  zeroGrads,
+} from "./optimizer.js";
 export { promptInputFor, trimSampleX } from "./promptInput.js";
+export { modelOfCheckpoint, recipeOf, type TrainedRecipe } from "./recipe.js";
 export { type LinearSchedule, linearWarmupDecay } from "./schedule.js";
 export * from "./state.js";
 export {
   runSample,
+  type SaeRows,
   type SampleData,
   type StepOptions,
   type StepResult,
@@ -16,7 +27,11 @@ export {
 } from "./step.js";
 export {
   epochOrder,
+  initialMarkerRows,
+  type LossScaling,
   loadTrainingSamples,
+  lossWeights,
+  type PromptAlignment,
   runInitialParams,
   type TrainOptions,
   type TrainProgress,

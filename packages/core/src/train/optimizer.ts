@@ -1,6 +1,7 @@
-// AdamW over every DEP parameter (the native fused kernel), with its state kept for checkpoints.
+// AdamW over every DEP parameter (the native fused kernel), with its state kept for checkpoints, and the
+// reference's gradient clipping.
 import { adamwStep, type KernelOptions } from "@dep/native-cuda";
-import { type DepDims, type DepParams, paramList, zeroParams } from "../model/params.js";
+import { type DepDims, type DepParams, namedParamList, paramList, zeroParams } from "../model/params.js";
 
 export interface AdamWConfig {
   lr: number;
@@ -8,6 +9,12 @@ export interface AdamWConfig {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /**
+   * Decay biases too (false, the reference: HF Trainer's `get_decay_parameter_names` (transformers 4.51.3
+   * trainer.py, Trainer.get_decay_parameter_names / create_optimizer) puts every parameter whose name
+   * contains "bias" in the weight_decay = 0 group).
+   */
+  decayBiases?: boolean;
 }
 
 export const REFERENCE_ADAMW: AdamWConfig = {
@@ -16,7 +23,13 @@ export const REFERENCE_ADAMW: AdamWConfig = {
   beta2: 0.999,
   eps: 1e-8,
   weightDecay: 0.025,
+  decayBiases: false,
 };
+
+/** Whether a parameter is in the decayed group under the reference's rule (no decay on biases). */
+export function decays(name: string, decayBiases: boolean): boolean {
+  return decayBiases || !name.includes("bias");
+}
 
 export class AdamW {
   readonly m: DepParams;
@@ -36,7 +49,7 @@ export class AdamW {
   /** One update of every parameter at learning rate `lr`, with grads scaled by `gradScale` first. */
   update(params: DepParams, grads: DepParams, lr: number, gradScale = 1): void {
     this.step++;
-    const ps = paramList(params);
+    const ps = namedParamList(params);
     const gs = paramList(grads);
     const ms = paramList(this.m);
     const vs = paramList(this.v);
@@ -50,16 +63,37 @@ export class AdamW {
           beta1: this.config.beta1,
           beta2: this.config.beta2,
           eps: this.config.eps,
-          weightDecay: this.config.weightDecay,
+          weightDecay: decays(ps[i]!.name, this.config.decayBiases ?? false) ? this.config.weightDecay : 0,
           step: this.step,
         },
-        ps[i]!,
+        ps[i]!.data,
         g,
         ms[i]!,
         vs[i]!,
       );
     }
   }
+}
+
+/**
+ * Clips the gradients to a global L2 norm of at most `maxNorm` (in place) and returns the norm before
+ * clipping. Same rule as DeepSpeed's `gradient_clipping` (ds_z1_config.json: 1.0) and
+ * torch.nn.utils.clip_grad_norm_: scale by maxNorm / (norm + 1e-6) when that is below 1. maxNorm <= 0: no clipping.
+ */
+export function clipGradNorm(grads: DepParams, maxNorm: number): number {
+  let sum = 0;
+  const gs = paramList(grads);
+  for (const g of gs) for (let j = 0; j < g.length; j++) sum += g[j]! * g[j]!;
+  const norm = Math.sqrt(sum);
+  const coef = maxNorm / (norm + 1e-6);
+  if (maxNorm > 0 && coef < 1) for (const g of gs) for (let j = 0; j < g.length; j++) g[j] = g[j]! * coef;
+  return norm;
+}
+
+/** Multiplies every gradient by `factor` (in place). */
+export function scaleGrads(grads: DepParams, factor: number): void {
+  if (factor !== 1)
+    for (const g of paramList(grads)) for (let j = 0; j < g.length; j++) g[j] = g[j]! * factor;
 }
 
 /** Sets every gradient to zero. */

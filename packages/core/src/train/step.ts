@@ -4,8 +4,9 @@ import { DepError, type Segment } from "@dep/native-cuda";
 import type { DepModel } from "../model/DepModel.js";
 import type { DepParams } from "../model/params.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
+import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegmentsWithRows } from "../prompt/segments.js";
-import type { SoftSlotKinds } from "../prompt/text.js";
+import type { MarkerMode, SoftSlotKinds } from "../prompt/text.js";
 import type { BuiltPrompt, PromptInput, PromptTokenizer } from "../prompt/types.js";
 import { trimSampleX } from "./promptInput.js";
 
@@ -40,8 +41,10 @@ export interface StepResult {
   k: number;
   prompt: BuiltPrompt;
   targetIds: Int32Array;
-  /** the trimmed X [16, d] */
+  /** the trimmed X [16, d]: his rows 0..saePairs-1, diff rows 8..8+saePairs-1 */
   x: Float32Array;
+  /** slot pairs the SAE and projectors ran on (all qualifying with saeRows "all", else k) */
+  saePairs: number;
   /** dL_lm/d(soft rows) [2k, H] (when soft rows were used) */
   softGrad: Float32Array | null;
   /** wall seconds of this sample: DEP kernels (SAE + projectors, fwd + bwd), the LLM's forward+backward, the rest */
@@ -60,7 +63,21 @@ export interface StepOptions {
   slotKinds?: SoftSlotKinds;
   /** accumulate gradients into these (omit for a loss-only pass) */
   grads?: DepParams;
+  /**
+   * Which X rows the SAE (and its loss) sees: "all" (default, the reference: DEPModel.forward runs the SAE
+   * on the whole `his_diff_emb`, all 2k qualifying rows, whatever the text budget kept) or "shown" (only
+   * the rows of the history reviews left in the prompt).
+   */
+  saeRows?: SaeRows;
+  /** marker tokens as frozen rows (the model's markerRows) or as text; default: rows when the model has them */
+  markers?: MarkerMode;
+  /** chat template of the prompt (default reference) */
+  chatTemplate?: ChatTemplateChoice;
+  /** weight of this sample's LM loss in the accumulated gradient (default 1; see trainer's lossScaling) */
+  lmWeight?: number;
 }
+
+export type SaeRows = "all" | "shown";
 
 export function targetTokens(llm: TrainingLlm, text: string): Int32Array {
   const t = llm.tokenize(text, { addSpecial: false, parseSpecial: false });
@@ -80,6 +97,8 @@ export async function runSample(
   const t0 = performance.now();
   const soft = o.soft ?? "dep";
   const targetIds = targetTokens(llm, s.targetText);
+  // with saeRows "all" the soft rows cover every qualifying pair and the prompt indexes into them
+  const allRows = (o.saeRows ?? "all") === "all" && soft === "dep" && model?.architecture === "dep";
   const prompt = buildPrompt(
     llm,
     { target: s.input.target, history: s.input.history.slice(0, s.k) },
@@ -87,7 +106,10 @@ export async function runSample(
       maxLength: Math.max(1, o.maxLength),
       softSlots: soft === "dep",
       slotKinds: o.slotKinds ?? "both",
+      ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
+      markers: o.markers ?? (model?.markerRows ? "rows" : "text"),
       overBudget: o.overBudget ?? "error",
+      ...(allRows ? { softPairs: s.k } : {}),
       ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
     },
   );
@@ -107,18 +129,20 @@ export async function runSample(
       prompt,
       targetIds,
       x: new Float32Array(0),
+      saePairs: 0,
       softGrad: null,
       seconds: splitSeconds(t0, 0, llmSeconds),
     };
   }
   const d = model.config.d;
   const H = model.config.H;
-  const x = trimSampleX(s.x, s.index, k, d);
+  const kSae = allRows ? s.k : k;
+  const x = trimSampleX(s.x, s.index, kSae, d);
   let tKernels = performance.now();
-  const fwd = model.forward(x, Int32Array.of(k), s.query);
+  const fwd = model.forward(x, Int32Array.of(kSae), s.query);
   let kernelSeconds = (performance.now() - tKernels) / 1000;
   const softRows = fwd.soft[0]!;
-  const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H);
+  const { segments, embeddingRows } = promptSegmentsWithRows(prompt, softRows, H, model.markerRows);
   const tLlm = performance.now();
   const r = await llm.lossAndGrad(segments, targetIds);
   const llmSeconds = (performance.now() - tLlm) / 1000;
@@ -126,12 +150,13 @@ export async function runSample(
   embeddingRows.forEach((rows, e) => {
     const g = r.grads[e]!;
     rows.forEach((row, j) => {
-      softGrad.set(g.subarray(j * H, (j + 1) * H), row * H);
+      if (row >= 0) softGrad.set(g.subarray(j * H, (j + 1) * H), row * H); // marker rows (-1) are frozen
     });
   });
   if (o.grads) {
     tKernels = performance.now();
-    model.backward(fwd, [softGrad], o.grads);
+    const w = o.lmWeight ?? 1;
+    model.backward(fwd, [w === 1 ? softGrad : softGrad.map((g) => g * w)], o.grads);
     kernelSeconds += (performance.now() - tKernels) / 1000;
   }
   return {
@@ -143,6 +168,7 @@ export async function runSample(
     prompt,
     targetIds,
     x,
+    saePairs: kSae,
     softGrad,
     seconds: splitSeconds(t0, kernelSeconds, llmSeconds),
   };

@@ -8,7 +8,7 @@ import { generatePredictions } from "../generate/generate.js";
 import { DepModel } from "../model/DepModel.js";
 import { bagOfWordsEmbedder, type TrainFixture, trainFixture } from "../testing/fixtures.js";
 import { checkpointVariant, loadModelCheckpoint } from "./checkpoint.js";
-import { epochOrder, type TrainOptions, train } from "./trainer.js";
+import { epochOrder, initialMarkerRows, loadTrainingSamples, type TrainOptions, train } from "./trainer.js";
 
 let fx: TrainFixture;
 let llm: Llm;
@@ -44,6 +44,27 @@ describe("trainer", () => {
     expect(Array.from(epochOrder(10, 42, 1))).not.toEqual(Array.from(a));
   });
 
+  it("trains one model over every category: each user's longest train row; val a seeded sample of the union", async () => {
+    const o = { weighting: "reference" as const, prompt: "reference" as const, seed: 42 };
+    const t = await loadTrainingSamples(fx.dataDir, fx.embDir, "train", o);
+    const cats = new Set(t.samples.samples.map((s) => s.category));
+    expect(cats.size).toBeGreaterThan(1); // the synthetic fixture spreads users over the reference's categories
+    expect(cats).toEqual(new Set(t.rows.map((r) => r.category)));
+    const users = t.samples.samples.map((s) => `${s.category}/${s.userId}`);
+    expect(new Set(users).size).toBe(users.length);
+    for (const s of t.samples.samples) {
+      const longest = Math.max(
+        ...t.rows
+          .filter((r) => r.userId === s.userId && r.category === s.category)
+          .map((r) => r.profile.length),
+      );
+      expect(s.historyLength).toBe(longest);
+    }
+    const v = await loadTrainingSamples(fx.dataDir, fx.embDir, "val", o);
+    expect(new Set(v.samples.samples.map((s) => s.category)).size).toBeGreaterThan(1);
+    expect(v.samples.samples.length + v.samples.excluded.count).toBe(Math.min(512, v.rows.length));
+  });
+
   it("trains, logs every step, writes epoch checkpoints, and a resumed run ends bit-identical", async () => {
     const full = await train(options(join(fx.dir, "full")));
     expect(full.epochCheckpoints).toHaveLength(2);
@@ -54,6 +75,29 @@ describe("trainer", () => {
       .map((l) => JSON.parse(l));
     expect(log).toHaveLength(10);
     expect(log[0].lr).toBe(0); // HF schedule: the first update runs at lr 0 while warming up
+    // the reference recipe is the default (issue 14): recorded in the run and in every checkpoint
+    const settings = JSON.parse(readFileSync(join(fx.dir, "full", "run.json"), "utf8")).settings;
+    expect(settings).toMatchObject({
+      init: "reference",
+      maxGradNorm: 1,
+      decayBiases: false,
+      lossScaling: "reference",
+      saeRows: "all",
+      prompt: "reference",
+      chatTemplate: "reference",
+    });
+    const ckpt = JSON.parse(readFileSync(join(full.epochCheckpoints[0]!, "config.json"), "utf8"));
+    expect(ckpt.hyperparameters).toMatchObject({
+      init: "reference",
+      prompt: "reference",
+      lossScaling: "reference",
+    });
+    // --markers rows (the default): 4 frozen N(0, 0.02) rows, saved with every checkpoint and never trained
+    const [e1, e2] = await Promise.all(full.epochCheckpoints.map((c) => loadModelCheckpoint(c)));
+    expect(e1!.markerRows).toEqual(initialMarkerRows(llm.info.nEmbd, 42));
+    expect(e2!.markerRows).toEqual(e1!.markerRows);
+    // every update logs its gradient norm before clipping
+    expect(log.filter((l) => "grad_norm" in l && l.grad_norm !== null).length).toBe(full.optimizerSteps);
 
     // interrupt after 3 samples (mid-accumulation), then resume
     const controller = new AbortController();

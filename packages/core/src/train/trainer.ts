@@ -13,16 +13,29 @@ import { type Dataset, type DplRow, itemKey } from "../data/types.js";
 import { itemText } from "../embed/embedDataset.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
 import { DepModel } from "../model/DepModel.js";
-import { type DepDims, type DepParams, initParams } from "../model/params.js";
+import {
+  type DepDims,
+  type DepParams,
+  type InitScheme,
+  initParams,
+  initParamsReference,
+  REFERENCE_INIT_STD,
+} from "../model/params.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildDifferenceSamples, type DifferenceSamples } from "../peers/samples.js";
+import {
+  type ChatTemplateChoice,
+  chatTemplateName,
+  REFERENCE_CHAT_TEMPLATE,
+} from "../prompt/chatTemplate.js";
+import type { MarkerMode } from "../prompt/text.js";
 import { Rng } from "../util/rng.js";
-import { type ModelCheckpointConfig, saveModelCheckpoint } from "./checkpoint.js";
-import { AdamW, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";
+import { type ModelCheckpointConfig, markerTensors, saveModelCheckpoint } from "./checkpoint.js";
+import { AdamW, clipGradNorm, REFERENCE_ADAMW, scaleGrads, zeroGrads } from "./optimizer.js";
 import { promptInputFor } from "./promptInput.js";
 import { linearWarmupDecay } from "./schedule.js";
 import { hasTrainerState, loadTrainerState, saveTrainerState, type TrainerState } from "./state.js";
-import { runSample, type SampleData, type TrainingLlm } from "./step.js";
+import { runSample, type SaeRows, type SampleData, type TrainingLlm, targetTokens } from "./step.js";
 import { architectureOf, type DepVariant, slotKindsOf } from "./variants.js";
 
 export interface TrainOptions {
@@ -49,7 +62,25 @@ export interface TrainOptions {
   h?: number;
   linearOutput?: boolean;
   weighting?: DiffWeighting;
-  referencePromptAlignment?: boolean;
+  /**
+   * "reference" (default): the prompt shows the k newest reviews while soft slot i holds the i-th
+   * qualifying review (the reference's quirk); "aligned": each slot pair labelled with its own review.
+   */
+  prompt?: PromptAlignment;
+  /** default reference: see prompt/chatTemplate.ts */
+  chatTemplate?: ChatTemplateChoice;
+  /** "rows" (default, the reference's added tokens: one frozen random row each) or "text" */
+  markers?: MarkerMode;
+  /** "reference" (default): N(0, 0.02) weights and zero biases; "torch": nn.Linear's default */
+  init?: InitScheme;
+  /** clip the accumulated gradient to this global L2 norm (reference 1.0; 0: off) */
+  maxGradNorm?: number;
+  /** weight-decay the biases too (default false: HF Trainer's decay groups) */
+  decayBiases?: boolean;
+  /** how the accumulated gradient weighs its samples; see LossScaling */
+  lossScaling?: LossScaling;
+  /** which X rows the SAE loss sees (default all; see runSample) */
+  saeRows?: SaeRows;
   /** "dep" (his + diff slots), or the ablations "his-only" / "diff-only" */
   variant?: DepVariant;
   /** use at most this many training samples (quick experiments) */
@@ -95,17 +126,79 @@ function resolveSettings(o: TrainOptions) {
     h: o.h ?? 512,
     linearOutput: o.linearOutput ?? false,
     weighting: o.weighting ?? ("reference" as DiffWeighting),
-    referencePromptAlignment: o.referencePromptAlignment ?? false,
+    prompt: o.prompt ?? ("reference" as PromptAlignment),
+    chatTemplate: chatTemplateName(o.chatTemplate ?? REFERENCE_CHAT_TEMPLATE),
+    markers: o.markers ?? ("rows" as MarkerMode),
+    init: o.init ?? ("reference" as InitScheme),
+    maxGradNorm: o.maxGradNorm ?? 1,
+    decayBiases: o.decayBiases ?? false,
+    lossScaling: o.lossScaling ?? ("reference" as LossScaling),
+    saeRows: o.saeRows ?? ("all" as SaeRows),
     maxSamples: o.maxSamples ?? null,
     variant: o.variant ?? ("dep" as DepVariant),
     threads: o.threads,
   };
 }
 
-/** The parameters a run starts from: PyTorch-default initialisation from the run's seed (its "init" stream). */
-export function runInitialParams(dims: DepDims, seed: number): DepParams {
+/**
+ * How one optimizer update weighs the samples of its accumulation window W (issue 14, row 4).
+ *
+ * "reference" (default) is what the reference's training actually optimizes (transformers 4.51.3 +
+ * DeepSpeed ZeRO-1, one GPU): DEPModel.forward takes **kwargs, so Trainer.__init__ sets
+ * `model_accepts_loss_kwargs` (trainer.py: any VAR_KEYWORD parameter in the forward signature);
+ * Trainer.get_batch_samples counts `num_items_in_batch` = the target tokens (labels != -100) of the whole
+ * window; compute_loss passes it to forward, whose `self.loss_function` (loss/loss_utils.py,
+ * ForCausalLMLoss -> fixed_cross_entropy) sums the token CE and divides by it; training_step then skips
+ * `loss / gradient_accumulation_steps` (model_accepts_loss_kwargs) and sets `scale_wrt_gas = False` for
+ * DeepSpeed (PR 35808), so DeepSpeedEngine.backward does not divide by the accumulation steps either. The
+ * SAE term `(recon + 1e-3 * kl) * 100` is added per micro-batch and is never divided. Per window:
+ *   L_W = sum_i sum_t CE_it / sum_i n_i  +  sum_i SAE_i,
+ * i.e. a token-weighted mean of the LM loss and the *sum* of the SAE terms (16x heavier than under a mean).
+ * (With several GPUs each rank does this on its own window and DeepSpeed averages the gradients.)
+ *
+ * "mean": (1 / accumulation) * sum_i (CE_mean_i + SAE_i), the per-sample mean (this project's earlier rule).
+ */
+export type LossScaling = "reference" | "mean";
+
+/**
+ * How one sample enters the accumulated gradient: its LM gradient is multiplied by `lmWeight` as it is
+ * accumulated, and the whole window's gradient by `gradScale` before clipping. `nTokens`: the sample's
+ * target tokens (EOS included), `windowTokens`: those of every sample in its window.
+ */
+export function lossWeights(
+  mode: LossScaling,
+  nTokens: number,
+  windowTokens: number,
+  gradAccum: number,
+): { lmWeight: number; gradScale: number } {
+  return mode === "reference"
+    ? { lmWeight: nTokens / windowTokens, gradScale: 1 }
+    : { lmWeight: 1, gradScale: 1 / gradAccum };
+}
+
+export type PromptAlignment = "reference" | "aligned";
+
+/**
+ * The parameters a run starts from, drawn from the run's seed (its "init" stream): the reference's
+ * N(0, 0.02) / zero biases by default, or nn.Linear's default (`torch`; what runs before issue 14 used).
+ */
+export function runInitialParams(dims: DepDims, seed: number, init: InitScheme = "reference"): DepParams {
   const rng = new Rng(seed).fork("init");
-  return initParams(dims, () => rng.float());
+  return init === "torch"
+    ? initParams(dims, () => rng.float())
+    : initParamsReference(dims, () => rng.normal());
+}
+
+/**
+ * The 4 marker rows of a run with --markers rows: the reference adds its markers as new tokens and resizes
+ * the embeddings with `mean_resizing=False`, so new rows get `_init_weights`: N(0, initializer_range = 0.02)
+ * (transformers 4.51.3 modeling_utils.py, PreTrainedModel._get_resized_embeddings). They are never trained.
+ * (For Qwen2.5-7B, whose embedding matrix is padded past its tokenizer, the resize shrinks instead and the
+ * rows are the pretrained padding rows; `dep import-reference` brings the released model's own.)
+ */
+export function initialMarkerRows(H: number, seed: number): Float32Array {
+  const rng = new Rng(seed).fork("markers");
+  return Float32Array.from({ length: 4 * H }, () => rng.normal() * REFERENCE_INIT_STD);
 }
 
 /** Sample order of an epoch: a seeded permutation, derived from (seed, epoch) so resuming needs no RNG state. */
@@ -127,7 +220,7 @@ export async function loadTrainingSamples(
   split: "train" | "val" | "test",
   o: {
     weighting: DiffWeighting;
-    referencePromptAlignment: boolean;
+    prompt: PromptAlignment;
     seed: number;
     maxSamples?: number | null;
     /** attach each sample's query (its target item's embedded `itemText`): the pplug-style method's input */
@@ -144,7 +237,7 @@ export async function loadTrainingSamples(
     embDir,
     split,
     weighting: o.weighting,
-    referencePromptAlignment: o.referencePromptAlignment,
+    referencePromptAlignment: o.prompt === "reference",
     subset: "dep",
     seed: o.seed,
   });
@@ -227,10 +320,27 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const kernel = { backend: o.kernelBackend ?? "cpu", threads: o.threads } as const;
   const model = new DepModel(
     { ...dims, linearOutput: s.linearOutput },
-    runInitialParams(dims, s.seed),
+    runInitialParams(dims, s.seed, s.init),
     kernel,
   );
-  const optimizer = new AdamW({ ...REFERENCE_ADAMW, lr: s.lr, weightDecay: s.weightDecay }, dims, kernel);
+  if (s.markers === "rows") model.markerRows = initialMarkerRows(dims.H, s.seed);
+  const optimizer = new AdamW(
+    { ...REFERENCE_ADAMW, lr: s.lr, weightDecay: s.weightDecay, decayBiases: s.decayBiases },
+    dims,
+    kernel,
+  );
+  const chatTemplate = o.chatTemplate ?? REFERENCE_CHAT_TEMPLATE;
+  // reference loss scaling: the target tokens of the current accumulation window (see LossScaling)
+  let window = { start: -1, epoch: -1, tokens: 0 };
+  const windowTokens = (order: Int32Array, start: number): number => {
+    if (window.start !== start || window.epoch !== pos.epoch) {
+      let tokens = 0;
+      for (let q = start; q < Math.min(start + s.gradAccum, data.length); q++)
+        tokens += targetTokens(llm, data[order[q]!]!.targetText).length;
+      window = { start, epoch: pos.epoch, tokens };
+    }
+    return window.tokens;
+  };
   const grads = model.zeroGrads();
   const updatesPerEpoch = Math.ceil(data.length / s.gradAccum);
   const schedule = linearWarmupDecay(s.lr, updatesPerEpoch * s.epochs, s.warmupRatio);
@@ -347,11 +457,21 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
       const sample = data[order[pos.position]!]!;
       const t0 = performance.now();
+      const { lmWeight } = lossWeights(
+        s.lossScaling,
+        targetTokens(llm, sample.targetText).length,
+        s.lossScaling === "reference" ? windowTokens(order, pos.position - pos.accumulated) : 1,
+        s.gradAccum,
+      );
       const r = await runSample(llm, model, sample, {
         maxLength: s.maxLength,
         ...(s.maxDescriptionChars !== null ? { maxDescriptionChars: s.maxDescriptionChars } : {}),
         grads,
         slotKinds: slotKindsOf(s.variant),
+        saeRows: s.saeRows,
+        markers: s.markers,
+        chatTemplate,
+        lmWeight,
       }).catch((err: DepError) => {
         // a sample whose prompt cannot fit even with one history review is skipped, and logged
         if (err.code === "DEP_PROMPT_TOO_LONG") return err;
@@ -385,13 +505,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
               seconds_llm: r.seconds.llm,
               seconds_glue: r.seconds.glue,
               seconds_optimizer: 0,
+              grad_norm: null as number | null,
             };
       const endOfEpoch = pos.position === data.length;
       if (pos.accumulated === s.gradAccum || endOfEpoch) {
         const tOpt = performance.now();
-        optimizer.update(model.params, grads, lr, 1 / s.gradAccum);
+        scaleGrads(grads, lossWeights(s.lossScaling, 1, 1, s.gradAccum).gradScale);
+        const gradNorm = clipGradNorm(grads, s.maxGradNorm);
+        optimizer.update(model.params, grads, lr);
         zeroGrads(grads);
-        if ("seconds_optimizer" in row) row.seconds_optimizer = (performance.now() - tOpt) / 1000;
+        if ("seconds_optimizer" in row) {
+          row.seconds_optimizer = (performance.now() - tOpt) / 1000;
+          row.grad_norm = gradNorm;
+        }
         pos.accumulated = 0;
         pos.optimizerStep++;
       }
@@ -417,11 +543,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     // epoch end: a selectable checkpoint, then the resumable state pointing at the next epoch
     await assertTrainedOn();
     const dir = join(runDir, "checkpoints", `epoch-${pos.epoch + 1}`);
-    await saveModelCheckpoint(dir, model.params, {
-      ...ckptBase,
-      epoch: pos.epoch + 1,
-      optimizerStep: pos.optimizerStep,
-    });
+    await saveModelCheckpoint(
+      dir,
+      model.params,
+      { ...ckptBase, epoch: pos.epoch + 1, optimizerStep: pos.optimizerStep },
+      markerTensors(model.markerRows),
+    );
     epochCheckpoints.push(dir);
     pos.epoch++;
     pos.position = 0;
@@ -431,11 +558,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (interrupted || pos.optimizerStep >= stopAt) await save();
   if (pos.optimizerStep >= stopAt && !interrupted) {
     const dir = join(runDir, "checkpoints", "last");
-    await saveModelCheckpoint(dir, model.params, {
-      ...ckptBase,
-      epoch: null,
-      optimizerStep: pos.optimizerStep,
-    });
+    await saveModelCheckpoint(
+      dir,
+      model.params,
+      { ...ckptBase, epoch: null, optimizerStep: pos.optimizerStep },
+      markerTensors(model.markerRows),
+    );
   }
   return { runDir, epochCheckpoints, optimizerSteps: pos.optimizerStep, interrupted, finalLoss };
 }

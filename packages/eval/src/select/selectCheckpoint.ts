@@ -6,14 +6,16 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
   assertStoreFits,
+  chatTemplateChoice,
   checkpointVariant,
   type DataSource,
-  DepModel,
   type GeneratingLlm,
   generatePredictions,
   loadModelCheckpoint,
+  modelOfCheckpoint,
   readCheckpointConfig,
   readFinished,
+  recipeOf,
   writeJsonAtomic,
 } from "@dep/core";
 import { DepError, type KernelOptions } from "@dep/native-cuda";
@@ -30,6 +32,7 @@ export interface SelectOptions {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  samplerOrder?: "reference" | "llama.cpp";
   seed?: number;
   parallel?: number;
   maxLength?: number;
@@ -66,8 +69,9 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
   await mkdir(outDir, { recursive: true });
   const epochs: Selection["epochs"] = [];
   for (const c of checkpoints) {
-    const { config, params } = await loadModelCheckpoint(c.dir);
-    const model = new DepModel(config, params, o.kernel);
+    const ckpt = await loadModelCheckpoint(c.dir);
+    const { config } = ckpt;
+    const model = modelOfCheckpoint(ckpt, o.kernel);
     const outFile = join(outDir, `epoch-${c.epoch}.${split}.jsonl`);
     await generatePredictions({
       llm: o.llm,
@@ -81,6 +85,11 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
       maxTokens: o.maxTokens ?? 2048,
       temperature: o.temperature ?? 0.8,
       topP: o.topP ?? 0.95,
+      samplerOrder: o.samplerOrder ?? "reference",
+      // each checkpoint's prompt as its run was trained
+      prompt: recipeOf(config.hyperparameters).prompt,
+      chatTemplate: chatTemplateChoice(recipeOf(config.hyperparameters).chatTemplate),
+      markers: recipeOf(config.hyperparameters).markers,
       seed: o.seed ?? 42,
       parallel: o.parallel ?? 4,
       maxLength: o.maxLength ?? 3072,

@@ -67,6 +67,7 @@ typedef struct dep_sampling {
     float    top_p;        // 1: off
     int32_t  top_k;        // <= 0: off
     uint32_t seed;
+    int32_t  order;        // 0: llama.cpp's (top-k, top-p, temperature); 1: vLLM's (temperature, top-k, top-p)
 } dep_sampling;
 
 typedef struct dep_generate_stats {

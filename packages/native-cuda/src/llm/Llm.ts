@@ -291,10 +291,16 @@ export class Llm {
   /**
    * One vector per text, pooled the model's way (GGUF sentence encoders such as bge-m3 carry their pooling
    * in their metadata; for a model without pooling, the mean of its token states). Not normalized. A text
-   * given as tokens is used as is (e.g. cut to the context by the caller).
+   * given as tokens is used as is (e.g. cut to the context by the caller). `maxTokens`: truncate longer texts
+   * as HF does (see truncateTokens) instead of failing.
    */
-  async embed(texts: readonly (string | Int32Array)[]): Promise<Float32Array[]> {
-    const lists = texts.map((t) => (typeof t === "string" ? this.tokenize(t, { addSpecial: true }) : t));
+  async embed(
+    texts: readonly (string | Int32Array)[],
+    options: { maxTokens?: number } = {},
+  ): Promise<Float32Array[]> {
+    const lists = texts.map((t) =>
+      truncateTokens(typeof t === "string" ? this.tokenize(t, { addSpecial: true }) : t, options.maxTokens),
+    );
     try {
       return await this.enqueue((handle) => handle.embed(lists, true));
     } catch (err) {
@@ -432,6 +438,17 @@ export class Generation implements AsyncIterable<string> {
   }
 }
 
+/**
+ * HF tokenizers' `truncation=True` for a sentence encoder: at most `max` tokens, the closing special token
+ * (bge-m3's </s>) kept at the end. No limit: unchanged.
+ */
+export function truncateTokens(tokens: Int32Array, max?: number): Int32Array {
+  if (max === undefined || tokens.length <= max) return tokens;
+  const out = tokens.slice(0, max);
+  out[max - 1] = tokens[tokens.length - 1]!;
+  return out;
+}
+
 function emptyResult(reason: GenerationResult["stopReason"]): GenerationResult {
   return {
     text: "",
@@ -449,6 +466,7 @@ function samplingOf(options: GenerateOptions | GenerateBatchOptions) {
     topP: options.topP ?? 1,
     topK: options.topK ?? 0,
     seed: options.seed ?? 42,
+    samplerOrder: options.samplerOrder === "reference" ? 1 : 0,
   };
 }
 

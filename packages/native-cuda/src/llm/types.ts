@@ -56,6 +56,11 @@ export interface GenerateOptions {
   topP?: number;
   /** Top-k (default 0 = off). */
   topK?: number;
+  /**
+   * Order of the sampling steps: "llama.cpp" (default: top-k, top-p, then temperature) or "reference"
+   * (vLLM's, which the DEP reference samples with: temperature, then top-k, then top-p).
+   */
+  samplerOrder?: "llama.cpp" | "reference";
   /** Sampler seed (default 42); same seed + same threads = same text. */
   seed?: number;
   /** Stop as soon as the text contains one of these strings (the string is not included). */
