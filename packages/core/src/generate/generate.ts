@@ -4,7 +4,7 @@
 // The pag method also keeps its user summaries that way, in `<out>.profiles.jsonl` (see baselines/pag.ts).
 import { existsSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
-import { DepError, type Segment } from "@dep/native-cuda";
+import type { Segment } from "@dep/native-cuda";
 import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baselines/pag.js";
 import type { DataSource } from "../data/source.js";
 import { readJsonLines } from "../io/jsonLines.js";
