@@ -29,6 +29,8 @@ function project(source: string): string {
   mkdirSync(join(dir, "scripts"));
   copyFileSync(join(packageRoot, "scripts", "build-native.mjs"), join(dir, "scripts", "build-native.mjs"));
   symlinkSync(join(packageRoot, "node_modules"), join(dir, "node_modules"));
+  // as this package: a Node-API build, so cmake-js takes node-api-headers (npm) and downloads nothing
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "probe", binary: { napi_versions: [8] } }));
   writeFileSync(
     join(dir, "CMakeLists.txt"),
     [
