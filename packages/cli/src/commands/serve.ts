@@ -8,14 +8,16 @@ import type { AddressInfo } from "node:net";
 import { basename } from "node:path";
 import {
   assertStoreFits,
+  chatTemplateChoice,
   checkpointVariant,
   createEmbedder,
-  DepModel,
   ensureModel,
   GenerationScheduler,
   loadModelCheckpoint,
+  modelOfCheckpoint,
   Personalizer,
   readStoreMeta,
+  recipeOf,
   TINYLLAMA,
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
@@ -124,9 +126,9 @@ Example:
         const contextSize = Math.min(4096, o.maxLength + o.maxTokens);
         llm = await Llm.load(modelPath, { threads: o.threads, contextSize });
         if (ckpt) assertCheckpointFitsLlm(ckpt.config, o.checkpoint, llm, modelPath);
-        const model = ckpt
-          ? new DepModel(ckpt.config, ckpt.params, { threads: o.threads, backend: "auto" })
-          : null;
+        const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
+        // prompts as the checkpoint was trained (dep generate does the same)
+        const recipe = ckpt ? recipeOf(ckpt.config.hyperparameters) : null;
         const personalizer = await Personalizer.load({
           llm,
           model,
@@ -135,6 +137,9 @@ Example:
           embedder,
           maxLength: o.maxLength,
           ragK: o.ragK,
+          referencePromptAlignment: (recipe?.prompt ?? "reference") === "reference",
+          markers: recipe?.markers ?? "rows",
+          chatTemplate: chatTemplateChoice(recipe?.chatTemplate ?? "reference"),
           ...(o.reviewsFile ? { overlayFile: o.reviewsFile } : {}),
           ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
         });

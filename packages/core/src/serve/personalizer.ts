@@ -27,8 +27,9 @@ import type { DiffWeighting } from "../peers/diff.js";
 import { userKeyOf } from "../peers/peerIndex.js";
 import { type DifferencePlan, materializeDifferences, planDifferences } from "../peers/samples.js";
 import { renderMessages, splitSlots } from "../prompt/buildPrompt.js";
+import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegments } from "../prompt/segments.js";
-import { SLOT_MARK } from "../prompt/text.js";
+import { type MarkerMode, SLOT_MARK } from "../prompt/text.js";
 import type { BuiltPrompt, PromptInput, PromptItem } from "../prompt/types.js";
 import { promptInputFor, trimSampleX } from "../train/promptInput.js";
 
@@ -57,6 +58,10 @@ export interface PersonalizerOptions {
   maxDescriptionChars?: number;
   weighting?: DiffWeighting;
   referencePromptAlignment?: boolean;
+  /** marker tokens: rows (needs the model's marker rows) or text; default rows when the model has them */
+  markers?: MarkerMode;
+  /** default reference (see prompt/chatTemplate.ts) */
+  chatTemplate?: ChatTemplateChoice;
   /** history reviews shown by rag (default 4) */
   ragK?: number;
 }
@@ -259,7 +264,8 @@ export class Personalizer {
         ? { maxDescriptionChars: this.#o.maxDescriptionChars }
         : {}),
       // as dep generate: marker rows when the checkpoint carries them, else the markers as text
-      markers: model?.markerRows ? "rows" : "text",
+      markers: model?.markerRows ? (this.#o.markers ?? "rows") : "text",
+      ...(this.#o.chatTemplate ? { chatTemplate: this.#o.chatTemplate } : {}),
     });
     let softRows: Float32Array | null = null;
     if (x) {
@@ -483,7 +489,8 @@ export class Personalizer {
       store: this.store,
       split: "test",
       weighting: this.#o.weighting ?? "reference",
-      referencePromptAlignment: this.#o.referencePromptAlignment ?? false,
+      // as dep generate by default: the reference's slot alignment (the k newest reviews, see train/trainer.ts)
+      referencePromptAlignment: this.#o.referencePromptAlignment ?? true,
       alwaysPeers: this.#added,
     });
     this.#sampleOf = new Map(this.#plan.samples.map((s, i) => [`${s.category}\u0000${s.userId}`, i]));

@@ -24,6 +24,8 @@ export interface SchedulerOptions {
   parallel: number;
   /** requests allowed to wait beyond the running ones */
   maxQueue: number;
+  /** default reference (temperature before top-p, as dep generate and vLLM sample) */
+  samplerOrder?: "reference" | "llama.cpp";
 }
 
 interface Job {
@@ -51,7 +53,11 @@ export class GenerationScheduler {
 
   constructor(llm: Pick<Llm, "generateBatch">, options: SchedulerOptions) {
     this.#llm = llm;
-    this.#o = { parallel: Math.max(1, options.parallel), maxQueue: Math.max(0, options.maxQueue) };
+    this.#o = {
+      parallel: Math.max(1, options.parallel),
+      maxQueue: Math.max(0, options.maxQueue),
+      samplerOrder: options.samplerOrder ?? "reference",
+    };
   }
 
   /** Requests waiting for a native call. */
@@ -134,6 +140,7 @@ export class GenerationScheduler {
           temperature: first.temperature,
           topP: first.topP,
           seed: first.seed,
+          samplerOrder: this.#o.samplerOrder,
           parallel: this.#o.parallel,
           perRequest: batch.map((j) => ({
             maxTokens: j.request.maxTokens,
