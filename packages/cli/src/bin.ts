@@ -4,9 +4,17 @@ import { DepError } from "@dep/native-cuda";
 import { CommanderError } from "commander";
 import { EXIT, exitCodeFor } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
-import { installSignalHandlers } from "./runtime.js";
+import { chooseThreads } from "./threads.js";
+import { installSignalHandlers, receivedSignal, signalExitCode } from "./runtime.js";
 
 installSignalHandlers();
+// `dep ... | head` closes our stdout early: that is the reader's choice, not an error
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(EXIT.ok);
+  throw err;
+});
+// a thread setting that cannot be used is said, not silently replaced by another
+for (const w of chooseThreads().ignored) console.error(`dep: warning: ${w}`);
 const program = buildProgram();
 const verbose = process.argv.includes("--verbose");
 
@@ -23,4 +31,8 @@ try {
     if (verbose && err instanceof Error && err.stack) console.error(err.stack);
     process.exitCode = exitCodeFor(code);
   }
+}
+// stopped by a signal (the command returned, or threw its interrupted error): 130 for SIGINT, 143 for SIGTERM
+if (receivedSignal() && (process.exitCode === EXIT.interrupted || process.exitCode === undefined || process.exitCode === 0)) {
+  process.exitCode = signalExitCode(receivedSignal());
 }

@@ -7,13 +7,14 @@ export const EXIT = {
   model: 4,
   runtime: 5,
   interrupted: 130,
+  terminated: 143,
 } as const;
 
 /** The options ask for something impossible: another --out, other flags. */
-const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_EMBED_MISMATCH"]);
+const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_OUTPUT_ON_INPUT", "DEP_EMBED_MISMATCH"]);
 
 /** The data, embeddings or checkpoint given are bad, or do not fit together. */
-const INPUT = new Set(["DEP_EMBEDDINGS", "DEP_CHECKPOINT", "DEP_EMBED_MISSING", "DEP_NO_SAMPLES"]);
+const INPUT = new Set(["DEP_EMBEDDINGS", "DEP_CHECKPOINT", "DEP_EMBED_MISSING", "DEP_NO_SAMPLES", "DEP_NO_ROWS"]);
 
 /** Maps a DepError code to its exit code. */
 export function exitCodeFor(code: string | undefined): number {

@@ -16,7 +16,7 @@ export function cliReference(): string {
     for (const c of [cmd, ...cmd.commands]) {
       for (const opt of c.options) {
         if (opt.long === "--threads" && opt.defaultValue !== undefined)
-          opt.default(undefined, "$DEP_THREADS or the CPU count");
+          opt.default(undefined, "as dep info prints it");
       }
     }
   }

@@ -89,16 +89,19 @@ describe("interrupted runs resume to the same result", () => {
     }
   }, 600_000);
 
-  it("dep train: SIGINT stops cleanly with exit 130, and --resume completes", async () => {
-    const out = join(fx.dir, "sigint");
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)("dep train: %s stops cleanly with exit %i, and --resume completes", async (signal, exitCode) => {
+    const out = join(fx.dir, signal.toLowerCase());
     const code = await killWhen(
       trainArgs(out),
       () =>
         existsSync(join(out, "metrics.jsonl")) &&
         readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 2,
-      "SIGINT",
+      signal,
     );
-    expect(code).toBe(130);
+    expect(code).toBe(exitCode);
     expect(existsSync(join(out, "state", "trainer_state.json"))).toBe(true);
     expect(run([...trainArgs(out), "--resume"]).status).toBe(0);
     const a = readFileSync(join(fx.dir, "full", "checkpoints", "epoch-2", "model.safetensors"));

@@ -1,15 +1,29 @@
 // Process-wide plumbing for commands: one AbortSignal that Ctrl-C trips, and the default thread count.
-import { availableParallelism } from "node:os";
-import { InvalidArgumentError, Option } from "commander";
+import { Option } from "commander";
+import { EXIT } from "./exitCodes.js";
+import { threadCount } from "./numbers.js";
+import { chooseThreads } from "./threads.js";
 
 const controller = new AbortController();
 let interrupts = 0;
+let received: NodeJS.Signals | null = null;
+
+/** The exit code for a run stopped by `signal`: 128 + its number (SIGINT 130, SIGTERM 143), as shells report. */
+export function signalExitCode(signal: NodeJS.Signals | null): number {
+  return signal === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
+}
+
+/** The first SIGINT/SIGTERM received, or null. */
+export function receivedSignal(): NodeJS.Signals | null {
+  return received;
+}
 
 /** Installs the SIGINT/SIGTERM handlers: the first asks work to stop cleanly, the second exits at once. */
 export function installSignalHandlers(): void {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    received ??= signal;
+    if (interrupts > 1) process.exit(signalExitCode(received));
     process.stderr.write(`\n${signal}: stopping cleanly (press Ctrl-C again to exit now)\n`);
     controller.abort(new Error(`interrupted by ${signal}`));
   };
@@ -19,28 +33,12 @@ export function installSignalHandlers(): void {
 
 export const shutdownSignal: AbortSignal = controller.signal;
 
-/** Default CPU threads: $DEP_THREADS, else the number of logical CPUs available to this process. */
+/** Default CPU threads: see threads.ts for the order ($DEP_THREADS, OMP, SLURM, cgroup, affinity). */
 export function defaultThreads(): number {
-  const env = Number(process.env.DEP_THREADS);
-  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+  return chooseThreads().threads;
 }
 
 /** `-t, --threads <n>`, defaulting to $DEP_THREADS or the CPU count (always pass it: oversubscription is slow). */
-export function threadsOption(description = "CPU threads (default: $DEP_THREADS or the CPU count)"): Option {
-  return new Option("-t, --threads <n>", description).argParser(positiveInt).default(defaultThreads());
-}
-
-/** Parses a positive integer option value (for commander). */
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-
-export function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0)
-    throw new InvalidArgumentError(`expected a non-negative number, got "${value}"`);
-  return n;
+export function threadsOption(description = "CPU threads (default: $DEP_THREADS, else the CPUs granted: see dep info)"): Option {
+  return new Option("-t, --threads <n>", description).argParser(threadCount).default(defaultThreads());
 }

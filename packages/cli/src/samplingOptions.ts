@@ -1,6 +1,7 @@
 // The generation options shared by `dep generate` and `dep select` (SPEC §7 reference sampling defaults).
 import type { Command } from "commander";
-import { nonNegativeNumber, positiveInt, threadsOption } from "./runtime.js";
+import { decimal, integer, positions, positiveInt, probability, seed } from "./numbers.js";
+import { threadsOption } from "./runtime.js";
 
 export interface SamplingFlags {
   model?: string;
@@ -18,12 +19,12 @@ export interface SamplingFlags {
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
-    .option("-n, --max-tokens <n>", "new tokens per review", positiveInt, 2048)
-    .option("--temperature <t>", "sampling temperature", nonNegativeNumber, 0.8)
-    .option("--top-p <p>", "nucleus sampling mass", nonNegativeNumber, 0.95)
-    .option("--seed <n>", "sampler seed", (v) => Number.parseInt(v, 10), 42)
-    .option("--parallel <n>", "samples decoded together", positiveInt, 4)
-    .option("--max-length <n>", "prompt budget in positions", positiveInt, 3072)
+    .option("-n, --max-tokens <n>", "new tokens per review", positions, 2048)
+    .option("--temperature <t>", "sampling temperature", decimal(0, 100), 0.8)
+    .option("--top-p <p>", "nucleus sampling mass", probability, 0.95)
+    .option("--seed <n>", "sampler seed", seed, 42)
+    .option("--parallel <n>", "samples decoded together", integer(1, 256), 4)
+    .option("--max-length <n>", "prompt budget in positions", positions, 3072)
     .option("--max-samples <n>", "use at most N samples", positiveInt)
     .option(
       "--max-description-chars <n>",

@@ -16,6 +16,7 @@ export {
 export { ragPromptInput } from "./baselines/rag.js";
 // data
 export { discoverFiles, type SourceFile, splitFromName } from "./data/files.js";
+export { type DataSource, dataSourceOptions, describeDataSource } from "./data/source.js";
 export {
   type DatasetReport,
   type Distribution,

@@ -7,7 +7,7 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import type { Command } from "commander";
-import { positiveInt } from "../runtime.js";
+import { threadCount } from "../numbers.js";
 
 interface Benchmark {
   name: string;
@@ -124,7 +124,7 @@ export function registerBench(program: Command): void {
       .command(b.name)
       .description(`${b.description}; exits with the script's exit code`)
       .argument("[args...]", "options for the benchmark script, after --")
-      .option("-t, --threads <n>", "CPU threads (default: the benchmark's own, 2)", positiveInt)
+      .option("-t, --threads <n>", "CPU threads (default: the benchmark's own, 2)", threadCount)
       .addHelpText(
         "after",
         `\nThe script (${b.pkg}/${b.compile?.source ?? b.script}) takes, after --:\n${b.options}\n` +

@@ -1,7 +1,8 @@
 import { ensureModel, TINYLLAMA } from "@dep/core";
 import { Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { decimal, positions, seed } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 export interface CompleteOptions {
   model?: string;
@@ -63,14 +64,14 @@ export function registerComplete(program: Command): void {
     .requiredOption("-p, --prompt <text>", "the prompt")
     .option("-m, --model <gguf>", "GGUF model (default: the cached TinyLlama, assembled if missing)")
     .option("--chat", "wrap the prompt in the model's chat template as a user message", false)
-    .option("-n, --max-tokens <n>", "tokens to generate", positiveInt, 64)
+    .option("-n, --max-tokens <n>", "tokens to generate", positions, 64)
     .addOption(threadsOption())
     .addOption(
       new Option("--temperature <t>", "sampling temperature; 0 = greedy")
         .default(0)
-        .argParser(nonNegativeNumber),
+        .argParser(decimal(0, 100)),
     )
-    .option("--seed <n>", "sampler seed", positiveInt, 42)
+    .option("--seed <n>", "sampler seed", seed, 42)
     .option("--json", "print one JSON object instead of streaming", false)
     .addHelpText("after", '\nExample:\n  $ dep complete --chat -p "Name three fruits." -n 32 -t 2')
     .action(async (opts: CompleteOptions) => {

@@ -1,7 +1,10 @@
 import { inspectDataset, prepareAmazon, synthesize } from "@dep/core";
 import type { Command } from "commander";
+import { type DataFlags, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { integer, positiveInt, seed } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
+import { assertNotOnInputs } from "../outputs.js";
 
 export function registerData(program: Command): void {
   const data = program
@@ -17,9 +20,9 @@ export function registerData(program: Command): void {
     .description(
       "write a synthetic population with planted user differences, in the DPL format (+ ground truth)",
     )
-    .option("--users <n>", "number of users (>= 10)", positiveInt, 200)
+    .option("--users <n>", "number of users (>= 10)", integer(10, 10_000_000), 200)
     .option("--items <n>", "approximate number of items (default: about one per 10 reviews)", positiveInt)
-    .option("--seed <n>", "seed (same seed, same data)", (v) => Number.parseInt(v, 10), 42)
+    .option("--seed <n>", "seed (same seed, same data)", seed, 42)
     .requiredOption("--out <dir>", "output dataset folder")
     .option("--categories <names...>", "categories (default: Books Movies_and_TV CDs_and_Vinyl)")
     .option("--raw", "also write the reviews in the raw Amazon Reviews'23 schema under OUT/raw/", false)
@@ -67,6 +70,8 @@ export function registerData(program: Command): void {
       "\nExample:\n  $ dep data prepare --reviews Books.jsonl.gz --meta meta_Books.jsonl.gz --category Books --out data/books",
     )
     .action(async (o) => {
+      assertNotOnInputs(o.out, [...o.reviews, ...o.meta]);
+      if (o.tempDir) assertNotOnInputs(o.tempDir, [...o.reviews, ...o.meta], "--temp-dir");
       const r = await prepareAmazon({
         reviews: o.reviews,
         meta: o.meta,
@@ -93,11 +98,13 @@ export function registerData(program: Command): void {
   data
     .command("inspect")
     .description("counts per split and category, history-length and peers-per-item distributions")
-    .argument("<dir>", "dataset folder")
+    .argument("[dir]", "dataset folder (or give --main and --meta)")
+    .addOption(mainOption())
+    .addOption(metaOption())
     .option("--json", "print the report as JSON", false)
     .addHelpText("after", "\nExample:\n  $ dep data inspect data/synth")
-    .action(async (dir: string, o: { json: boolean }) => {
-      const report = await inspectDataset(dir);
+    .action(async (dir: string | undefined, o: DataFlags & { json: boolean }) => {
+      const report = await inspectDataset(dataSource({ ...o, ...(dir !== undefined ? { data: dir } : {}) }));
       if (o.json) {
         console.log(JSON.stringify(report, null, 2));
         return;

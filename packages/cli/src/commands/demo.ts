@@ -24,6 +24,7 @@ import {
 import { evaluatePredictions, writeReport } from "@dep/eval";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
+import { seed } from "../numbers.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface DemoSize {
@@ -76,7 +77,7 @@ export function registerDemo(program: Command): void {
     .option(
       "--seed <n>",
       "seed of the data, the initialisation and the sampling",
-      (v) => Number.parseInt(v, 10),
+      seed,
       42,
     )
     .addOption(threadsOption())
@@ -234,7 +235,7 @@ export function registerDemo(program: Command): void {
             runDirs.push(runDir);
           }
           const reportDir = join(dir, "report");
-          const { files } = await writeReport(runDirs, reportDir);
+          const { files } = await writeReport(runDirs, reportDir, { overwrite: true });
           mkdirSync(join(reportDir, "predictions"), { recursive: true });
           for (const [i, m] of METHODS.entries())
             await copyFile(join(runDirs[i]!, "preds.jsonl"), join(reportDir, "predictions", `${m}.jsonl`));

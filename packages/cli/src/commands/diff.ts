@@ -1,5 +1,7 @@
-import { writeDiffFile } from "@dep/core";
+import { diffSidecarPath, writeDiffFile } from "@dep/core";
 import { type Command, Option } from "commander";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
 export function registerDiff(program: Command): void {
   program
@@ -7,7 +9,9 @@ export function registerDiff(program: Command): void {
     .description(
       "difference embeddings per sample (SPEC §3): x [S,16,d] and k [S] in safetensors, plus a JSON sidecar",
     )
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .requiredOption("--out <file>", "output .safetensors file")
@@ -26,14 +30,20 @@ export function registerDiff(program: Command): void {
         .choices(["all", "dep"])
         .default("all"),
     )
+    .option("--force", "replace an existing --out", false)
     .option("--json", "print the result as JSON", false)
     .addHelpText(
       "after",
       "\nExample:\n  $ dep diff --data data/synth --embeddings emb/synth --split test --out diff/test.safetensors",
     )
     .action(async (o) => {
+      const data = dataSource(o);
+      for (const out of [o.out, diffSidecarPath(o.out)]) {
+        assertNotOnInputs(out, [...dataInputs(data), o.embeddings]);
+        assertFreshOutput(out, o.force, "file");
+      }
       const r = await writeDiffFile({
-        dataDir: o.data,
+        dataDir: data,
         embDir: o.embeddings,
         split: o.split,
         weighting: o.diffWeighting,

@@ -1,7 +1,10 @@
 import { createEmbedder, embedDataset } from "@dep/core";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { integer, positiveInt } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
 export function registerEmbed(program: Command): void {
   program
@@ -9,14 +12,16 @@ export function registerEmbed(program: Command): void {
     .description(
       "embed every review text of a dataset once (resumable store: embeddings.safetensors + keys.jsonl)",
     )
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .option(
       "--embedder <spec>",
       "use-lite | gguf:PATH (llama.cpp embedding GGUF, e.g. bge-m3) | precomputed:DIR",
       "use-lite",
     )
     .requiredOption("--out <dir>", "embedding store folder (created, or resumed when it exists)")
-    .option("--batch-size <n>", "texts per embedder call", positiveInt, 32)
+    .option("--batch-size <n>", "texts per embedder call", integer(1, 65_536), 32)
     .option("--items", "also embed every item's title and description (needed by pplug-style)", false)
     .option(
       "--flush-every <n>",
@@ -31,10 +36,14 @@ export function registerEmbed(program: Command): void {
     .option("--json", "print the result as JSON", false)
     .addHelpText("after", "\nExample:\n  $ dep embed --data data/synth --out emb/synth")
     .action(async (o) => {
+      const data = dataSource(o);
+      const gguf = typeof o.embedder === "string" && o.embedder.startsWith("gguf:") ? o.embedder.slice(5) : undefined;
+      assertNotOnInputs(o.out, [...dataInputs(data), gguf]);
+      assertFolderOutput(o.out);
       const embedder = await createEmbedder(o.embedder, { batchSize: o.batchSize, threads: o.threads });
       const progress = new Progress({ label: "embed", unit: "texts", quiet: o.json });
       const r = await embedDataset({
-        dataDir: o.data,
+        dataDir: data,
         embedder,
         outDir: o.out,
         batchSize: o.batchSize,

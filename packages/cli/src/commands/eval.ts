@@ -7,6 +7,7 @@ import {
   readPredictions,
 } from "@dep/eval";
 import type { Command } from "commander";
+import { seed } from "../numbers.js";
 import { threadsOption } from "../runtime.js";
 
 interface EvalOptions {
@@ -36,7 +37,7 @@ export function registerEval(program: Command): void {
       "also score each group of lines sharing this field (e.g. category, user_id)",
     )
     .option("--punkt <dir>", "Punkt English parameters (default: $NLTK_DATA/tokenizers/punkt_tab/english)")
-    .option("--seed <n>", "seed of the HF ROUGE bootstrap", (v) => Number.parseInt(v, 10), 42)
+    .option("--seed <n>", "seed of the HF ROUGE bootstrap", seed, 42)
     .option(
       "--bertscore-model <gguf>",
       "also score BERTScore with this GGUF model's last-layer token states (any llama.cpp model)",

@@ -8,14 +8,18 @@ import {
   type GenerationMethod,
   generatePredictions,
   isTrainedMethod,
+  assertFrozenLlm,
   loadModelCheckpoint,
   TINYLLAMA,
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal } from "../runtime.js";
+import { positiveInt } from "../numbers.js";
+import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
 export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
 
@@ -29,7 +33,9 @@ export function registerGenerate(program: Command): void {
       "--checkpoint <dir>",
       "a checkpoint folder (RUNDIR/checkpoints/epoch-N); needed by the trained methods (dep, his-only, diff-only, no-sae, pplug-style)",
     )
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .requiredOption("--out <file>", "predictions JSONL (appended to; finished samples are skipped)")
@@ -47,6 +53,7 @@ export function registerGenerate(program: Command): void {
       positiveInt,
       DEFAULT_SUMMARY_TOKENS,
     )
+    .option("--accept-other-llm", "use --model even when it is not the LLM the checkpoint was trained with", false)
     .option("--json", "no progress line; print the result as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -54,6 +61,9 @@ export function registerGenerate(program: Command): void {
       "\nExample:\n  $ dep generate --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --out preds.jsonl",
     )
     .action(async (o) => {
+      const data = dataSource(o);
+      assertNotOnInputs(o.out, [...dataInputs(data), o.embeddings, o.checkpoint, o.model]);
+      assertFreshOutput(o.out, true, "file"); // resumable: only a folder in its place is refused
       const ckpt0 = o.checkpoint && o.soft !== false ? await loadModelCheckpoint(o.checkpoint) : null;
       const method: GenerationMethod =
         o.soft === false ? "no-soft" : (o.method ?? (ckpt0 ? checkpointVariant(ckpt0.config) : "no-soft"));
@@ -63,6 +73,8 @@ export function registerGenerate(program: Command): void {
       const ckpt = needsModel ? ckpt0 : null;
       if (ckpt) await assertStoreFits(o.embeddings, ckpt.config, o.checkpoint);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
+      if (ckpt)
+        await assertFrozenLlm(ckpt.config, o.checkpoint, modelPath, { accept: o.acceptOtherLlm, warn: console.error });
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
         // the pag summaries are written in the same context: up to --max-length prompt tokens too
@@ -88,7 +100,7 @@ export function registerGenerate(program: Command): void {
           method,
           ragK: o.ragK,
           pagSummaryTokens: o.pagSummaryTokens,
-          dataDir: o.data,
+          dataDir: data,
           embDir: o.embeddings,
           split: o.split,
           outFile: o.out,

@@ -2,6 +2,7 @@ import { cpus } from "node:os";
 import { assetPresent, depHome, modelPath, TINYLLAMA } from "@dep/core";
 import { addonPath, backendInfo, cpuRepackDefault } from "@dep/native-cuda";
 import type { Command } from "commander";
+import { chooseThreads } from "../threads.js";
 import { readVersions } from "../versions.js";
 
 export function registerInfo(program: Command): void {
@@ -21,6 +22,7 @@ export function registerInfo(program: Command): void {
         cpu: { ...backend.cpu, model: cpus()[0]?.model ?? "unknown", repack: cpuRepackDefault() },
         cuda: backend.cuda,
         cache: depHome(),
+        threads: chooseThreads(),
         assets: { [TINYLLAMA.id]: { path: modelPath(TINYLLAMA), present: assetPresent(TINYLLAMA) } },
       };
       if (opts.json) {
@@ -44,6 +46,8 @@ export function registerInfo(program: Command): void {
       );
       console.log(`cuda       ${cuda}${backend.cuda.ggmlCuda ? "; llama.cpp on GPU: yes" : ""}`);
       console.log(`cache      ${info.cache}`);
+      console.log(`threads    ${info.threads.threads} (from ${info.threads.reason})`);
+      for (const w of info.threads.ignored) console.log(`threads    ${w}`);
       for (const [id, a] of Object.entries(info.assets)) {
         console.log(`asset      ${id}: ${a.present ? a.path : "missing (run `pnpm assets`)"}`);
       }

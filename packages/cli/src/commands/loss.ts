@@ -7,6 +7,7 @@ import {
   DepModel,
   ensureModel,
   heldOutLoss,
+  assertFrozenLlm,
   loadModelCheckpoint,
   loadTrainingSamples,
   runInitialParams,
@@ -16,7 +17,9 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { positions, positiveInt } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
+import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 
 type SoftRows = "trained" | "untrained" | "none";
 
@@ -27,7 +30,9 @@ export function registerLoss(program: Command): void {
       "held-out LM loss of the target reviews with a checkpoint's soft rows, its run's initial ones, or none",
     )
     .requiredOption("--checkpoint <dir>", "a checkpoint folder (RUNDIR/checkpoints/epoch-N or last)")
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
     .addOption(new Option("--split <s>", "which split").choices(["train", "val", "test"]).default("test"))
     .addOption(
@@ -39,8 +44,9 @@ export function registerLoss(program: Command): void {
         .default("trained"),
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
+    .option("--accept-other-llm", "use --model even when it is not the LLM the checkpoint was trained with", false)
     .option("--max-samples <n>", "use at most N samples", positiveInt)
-    .option("--max-length <n>", "prompt budget in positions (default: the run's)", positiveInt)
+    .option("--max-length <n>", "prompt budget in positions (default: the run's)", positions)
     .option(
       "--max-description-chars <n>",
       "cut item descriptions in prompts (default: the run's)",
@@ -53,9 +59,9 @@ export function registerLoss(program: Command): void {
       "\nExample:\n  $ dep loss --checkpoint runs/dep/checkpoints/epoch-5 --data data/ --embeddings emb/ --soft none",
     )
     .action(
-      async (o: {
+      async (
+        o: DataFlags & {
         checkpoint: string;
-        data: string;
         embeddings: string;
         split: "train" | "val" | "test";
         soft: SoftRows;
@@ -64,8 +70,10 @@ export function registerLoss(program: Command): void {
         maxLength?: number;
         maxDescriptionChars?: number;
         threads: number;
+        acceptOtherLlm: boolean;
         json: boolean;
       }) => {
+        const dataDir = dataSource(o);
         const { config, params } = await loadModelCheckpoint(o.checkpoint);
         await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
@@ -87,7 +95,7 @@ export function registerLoss(program: Command): void {
                 o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42),
                 kernel,
               );
-        const { data } = await loadTrainingSamples(o.data, o.embeddings, o.split, {
+        const { data } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
           referencePromptAlignment: hp.referencePromptAlignment ?? false,
           seed: hp.seed ?? 42,
@@ -95,6 +103,8 @@ export function registerLoss(program: Command): void {
           itemQueries: variant === "pplug-style",
         });
         const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
+        if (o.soft !== "none")
+          await assertFrozenLlm(config, o.checkpoint, modelPath, { accept: o.acceptOtherLlm, warn: console.error });
         const llm = await Llm.load(modelPath, {
           threads: o.threads,
           contextSize: 4096,

@@ -5,13 +5,16 @@ import type { Command } from "commander";
 import { Progress } from "../progress.js";
 import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 
 export function registerSelect(program: Command): void {
   const cmd = program
     .command("select")
     .description("generate for the validation split with every epoch checkpoint, score METEOR, mark the best")
     .requiredOption("--run <dir>", "training run folder (with checkpoints/epoch-N)")
-    .requiredOption("--data <dir>", "dataset folder")
+    .addOption(dataOption())
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store")
     .option("--split <s>", "split to select on", "val")
     .option("--json", "print the selection as JSON", false);
@@ -21,6 +24,7 @@ export function registerSelect(program: Command): void {
       "\nExample:\n  $ dep select --run runs/dep --data data/ --embeddings emb/ --max-samples 64",
     )
     .action(async (o) => {
+      const data = dataSource(o);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
@@ -30,7 +34,7 @@ export function registerSelect(program: Command): void {
         const progress = new Progress({ label: "select", unit: "samples", quiet: o.json });
         const sel = await selectCheckpoint({
           runDir: o.run,
-          dataDir: o.data,
+          dataDir: data,
           embDir: o.embeddings,
           llm,
           kernel: { threads: o.threads, backend: "auto" },

@@ -1,9 +1,11 @@
-import { basename } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
 import {
   assertStoreFits,
   DEP_VARIANTS,
   DepModel,
   type DepVariant,
+  describeDataSource,
   dumpGrads,
   ensureModel,
   loadTrainingSamples,
@@ -15,10 +17,12 @@ import {
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { Progress } from "../progress.js";
-import { nonNegativeNumber, positiveInt, shutdownSignal, threadsOption } from "../runtime.js";
+import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
+import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 
-interface TrainFlags {
-  data: string;
+interface TrainFlags extends DataFlags {
   embeddings: string;
   model?: string;
   out: string;
@@ -51,36 +55,38 @@ export function registerTrain(program: Command): void {
   program
     .command("train")
     .description("train DEP's SAE and projectors through the frozen LLM (SPEC §6); resumable")
-    .requiredOption("--data <dir>", "dataset folder (DPL format: dep data synth | prepare)")
+    .addOption(dataOption("dataset folder (DPL format: dep data synth | prepare)"))
+    .addOption(mainOption())
+    .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store of the dataset's reviews (dep embed)")
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
     .requiredOption("--out <dir>", "run folder: metrics.jsonl, checkpoints/epoch-N, state/")
-    .option("--epochs <n>", "epochs", positiveInt, 5)
-    .option("--lr <x>", "peak learning rate (AdamW)", nonNegativeNumber, 1e-5)
-    .option("--weight-decay <x>", "AdamW weight decay", nonNegativeNumber, 0.025)
-    .option("--warmup-ratio <x>", "share of updates spent warming up linearly", nonNegativeNumber, 0.01)
-    .option("--grad-accum <n>", "samples per optimizer update (batch 1 each)", positiveInt, 16)
+    .option("--epochs <n>", "epochs", integer(1, 100_000), 5)
+    .option("--lr <x>", "peak learning rate (AdamW)", decimal(0, 1, { aboveMin: true }), 1e-5)
+    .option("--weight-decay <x>", "AdamW weight decay", probability, 0.025)
+    .option("--warmup-ratio <x>", "share of updates spent warming up linearly", probability, 0.01)
+    .option("--grad-accum <n>", "samples per optimizer update (batch 1 each)", integer(1, 1_048_576), 16)
     .option(
       "--seed <n>",
       "seed of the initialisation and the sample order",
-      (v) => Number.parseInt(v, 10),
+      seed,
       42,
     )
     .option("--max-steps <n>", "stop after this many optimizer updates", positiveInt)
     .option(
       "--save-every <n>",
       "also save the resumable state every N updates (0: epoch ends only)",
-      (v) => Number.parseInt(v, 10),
+      nonNegativeInt,
       0,
     )
     .addOption(threadsOption())
-    .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positiveInt, 3072)
+    .option("--max-length <n>", "prompt budget in positions (SPEC §5)", positions, 3072)
     .option(
       "--max-description-chars <n>",
       "cut item descriptions in prompts (small-context LLMs)",
       positiveInt,
     )
-    .option("--sae-width <n>", "SAE width h", positiveInt, 512)
+    .option("--sae-width <n>", "SAE width h", integer(1, 65_536), 512)
     .option("--linear-output", "linear SAE decoder output instead of the reference's GELU", false)
     .addOption(
       new Option("--diff-weighting <mode>", "peer weighting of difference embeddings")
@@ -130,6 +136,19 @@ export function registerTrain(program: Command): void {
       "\nExample:\n  $ dep train --data data/ --embeddings emb/ --out runs/dep --epochs 1 --grad-accum 4 --threads 2",
     )
     .action(async (o: TrainFlags) => {
+      const dataDir = dataSource(o);
+      const inputs = [...dataInputs(dataDir), o.embeddings, o.model];
+      if (o.dumpGrads) {
+        assertNotOnInputs(o.dumpGrads, inputs, "--dump-grads");
+      } else {
+        assertNotOnInputs(o.out, inputs);
+        assertFolderOutput(o.out);
+        if (o.resume && !existsSync(join(o.out, "run.json")))
+          throw new DepError(
+            "DEP_USAGE",
+            `--resume: nothing to resume in ${o.out} (no run.json there); check --out, or drop --resume to start a run`,
+          );
+      }
       const trained = o.resume ? await stateTrainedOn(o.out) : null;
       if (trained) await assertStoreFits(o.embeddings, trained, `the run in ${o.out}`);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
@@ -141,7 +160,7 @@ export function registerTrain(program: Command): void {
       });
       try {
         if (o.dumpGrads) {
-          const { data, samples } = await loadTrainingSamples(o.data, o.embeddings, "train", {
+          const { data, samples } = await loadTrainingSamples(dataDir, o.embeddings, "train", {
             weighting: o.diffWeighting,
             referencePromptAlignment: o.referencePromptAlignment,
             seed: o.seed,
@@ -149,7 +168,7 @@ export function registerTrain(program: Command): void {
           });
           const sample = data[0];
           if (!sample)
-            throw new DepError("DEP_INPUT", `${o.data}: no training sample has a qualifying review`);
+            throw new DepError("DEP_INPUT", `${describeDataSource(dataDir)}: no training sample has a qualifying review`);
           const dims = { d: samples.dim, h: o.saeWidth, H: llm.info.nEmbd };
           const model = new DepModel(
             { ...dims, linearOutput: o.linearOutput },
@@ -174,7 +193,7 @@ export function registerTrain(program: Command): void {
         const progress = new Progress({ label: "train", unit: "samples", quiet: o.json });
         const result = await train({
           llm: Object.assign(llm, { path: modelPath }),
-          dataDir: o.data,
+          dataDir,
           embDir: o.embeddings,
           outDir: o.out,
           threads: o.threads,

@@ -1,8 +1,9 @@
-// Row sources: JSONL, JSONL.gz and Parquet files, and folders of them in the Hugging Face hub layout
-// (`<root>/<Category>/<split>-00000-of-00003.parquet`). Every row comes with its file and 1-based line/row number
+// Row sources: JSONL, JSONL.gz and Parquet files, and folders of them as users keep them: our layout, the
+// Hugging Face hub layouts (`<Category>/<split>-00000-of-00003.parquet`, `data/<split>-...parquet`,
+// `<config>/<split>/0000.parquet`) and the Hugging Face cache (symbolic links into `blobs/`). Every row comes with its file and 1-based line/row number
 // so validation errors can say exactly where the problem is.
 import { createReadStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { createInterface } from "node:readline";
 import { brotliDecompressSync, createGunzip, gunzipSync } from "node:zlib";
@@ -38,61 +39,158 @@ export function fileKind(path: string): FileKind | null {
   return null;
 }
 
-/** The split named by a file name, e.g. `train-00000-of-00002.parquet` -> train, `validation.jsonl` -> val. */
-export function splitFromName(path: string): Split | null {
-  const name = basename(path)
-    .toLowerCase()
-    .replace(/\.(jsonl|json|ndjson|parquet)(\.gz)?$/, "")
-    .replace(/-\d{5}-of-\d{5}$/, "");
+/** A split name as DPL, `push_to_hub` and the parquet converter spell it (`validation`, `partial-train`). */
+function splitFromWord(word: string): Split | null {
+  const name = word.toLowerCase().replace(/^partial-/, "");
   if (name === "train") return "train";
   if (name === "val" || name === "valid" || name === "validation" || name === "dev") return "val";
   if (name === "test") return "test";
   return null;
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
+/**
+ * The split named by a file name, e.g. `train-00000-of-00002.parquet` -> train (also with the fingerprint
+ * older `push_to_hub` versions appended: `train-00000-of-00002-6c8f3a.parquet`), `validation.jsonl` -> val.
+ */
+export function splitFromName(path: string): Split | null {
+  const name = basename(path)
+    .replace(/\.(jsonl|json|ndjson|parquet)(\.gz)?$/i, "")
+    .replace(/-\d{5}-of-\d{5}(-[0-9a-f]+)?$/i, "");
+  return splitFromWord(name);
+}
+
+/** Folder names that hold data without naming a category: `push_to_hub`'s `data/` and the `default` config. */
+const NO_CATEGORY = new Set(["data", "default"]);
+/** Metadata files of Hugging Face `datasets` that share the data's extensions. */
+const HF_METADATA = new Set(["dataset_info.json", "dataset_infos.json", "dataset_dict.json", "state.json"]);
+
+export const EXPECTED_LAYOUTS =
+  "expected .jsonl, .jsonl.gz or .parquet files named by split, in one of the layouts " +
+  "<Category>/<split>.jsonl, <Category>/<split>-00000-of-00001.parquet, data/<split>-00000-of-00001.parquet " +
+  "(push_to_hub) or <config>/<split>/0000.parquet (the parquet converter)";
+
+interface Walked {
+  root: string;
+  files: string[];
+  /** what else was there (for the error when nothing is found) */
+  seen: string[];
+}
+
+/** Lists data files below `dir`, following symbolic links (the Hugging Face cache links into `blobs/`). */
+async function walk(dir: string, out: Walked, ancestors: Set<string>): Promise<void> {
+  const real = await realpath(dir);
+  if (ancestors.has(real)) {
+    throw new DepError("DEP_INPUT", `${dir}: a symbolic link to a folder above it (a loop); remove the link`);
+  }
+  ancestors.add(real);
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name.startsWith(".")) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile() && fileKind(p)) out.push(p);
+    const st = e.isSymbolicLink() ? await stat(p).catch(() => null) : e;
+    if (!st) {
+      const target = await readlink(p).catch(() => "?");
+      throw new DepError(
+        "DEP_INPUT",
+        `${p}: a symbolic link to ${target}, which does not exist; restore its target or remove the link`,
+      );
+    }
+    if (st.isDirectory()) {
+      await walk(p, out, ancestors);
+      continue;
+    }
+    if (!fileKind(p) || HF_METADATA.has(e.name.toLowerCase())) {
+      if (out.seen.length < 12) out.seen.push(relative(out.root, p));
+      continue;
+    }
+    if (!st.isFile()) {
+      throw new DepError(
+        "DEP_INPUT",
+        `${p}: not a regular file (a FIFO, socket or device); expected a data file there, or remove it`,
+      );
+    }
+    out.files.push(p);
   }
-  return out;
+  ancestors.delete(real);
 }
 
 /**
- * Expands files and folders into source files (sorted, hidden files skipped). A folder's direct sub-folder
- * names the category of the files below it (the hub layout).
+ * A Hugging Face cache folder of one repository (`datasets--owner--name` with `refs/`, `snapshots/`, `blobs/`)
+ * stands for its snapshot: the one `refs/main` names, else the only one.
+ */
+async function resolveHubCacheRepo(dir: string): Promise<string> {
+  const snapshots = join(dir, "snapshots");
+  if (!(await stat(join(dir, "blobs")).catch(() => null))?.isDirectory()) return dir;
+  if (!(await stat(snapshots).catch(() => null))?.isDirectory()) return dir;
+  const ref = (await readFile(join(dir, "refs", "main"), "utf8").catch(() => "")).trim();
+  if (ref && (await stat(join(snapshots, ref)).catch(() => null))) return join(snapshots, ref);
+  const all = (await readdir(snapshots)).filter((n) => !n.startsWith("."));
+  if (all.length === 1) return join(snapshots, all[0]!);
+  throw new DepError(
+    "DEP_INPUT",
+    `${dir}: a Hugging Face cache folder with ${all.length === 0 ? "no snapshots" : `${all.length} snapshots (${all.join(", ")})`} ` +
+      "and no refs/main naming one; pass the snapshot folder (…/snapshots/<revision>) instead",
+  );
+}
+
+/** Category and split of a file from its place below a root folder (see EXPECTED_LAYOUTS). */
+function placeOf(root: string, file: string): { category: string | null; split: Split | null } {
+  const folders = relative(root, file).split(sep).slice(0, -1);
+  const splitFolder = folders.length > 0 ? splitFromWord(folders[folders.length - 1]!) : null;
+  const first = folders[0];
+  const category =
+    first !== undefined && !splitFromWord(first) && !NO_CATEGORY.has(first.toLowerCase()) ? first : null;
+  return { category, split: splitFromName(file) ?? splitFolder };
+}
+
+/**
+ * Expands files and folders into source files (sorted, hidden files skipped, symbolic links followed). A
+ * folder's direct sub-folder names the category of the files below it (the hub layout), a folder named by a
+ * split names their split (the parquet converter's layout). A folder with no data file is an error that says
+ * what was there.
  */
 export async function discoverFiles(paths: string | readonly string[]): Promise<SourceFile[]> {
   const list = typeof paths === "string" ? [paths] : paths;
   const out: SourceFile[] = [];
-  for (const p of list) {
-    const st = await stat(p).catch(() => null);
-    if (!st) throw new DepError("DEP_INPUT", `${p}: no such file or folder`);
+  for (const given of list) {
+    const st = await stat(given).catch(() => null);
+    if (!st) {
+      const dangling = await lstat(given).catch(() => null);
+      throw new DepError(
+        "DEP_INPUT",
+        dangling?.isSymbolicLink()
+          ? `${given}: a symbolic link to ${await readlink(given).catch(() => "?")}, which does not exist`
+          : `${given}: no such file or folder`,
+      );
+    }
     if (st.isDirectory()) {
-      const files = await walk(p);
-      for (const f of files) {
-        const parts = relative(p, f).split(sep);
-        out.push({
-          path: f,
-          kind: fileKind(f)!,
-          category: parts.length > 1 ? parts[0]! : null,
-          split: splitFromName(f),
-        });
+      const p = await resolveHubCacheRepo(given);
+      const walked: Walked = { root: p, files: [], seen: [] };
+      await walk(p, walked, new Set());
+      if (walked.files.length === 0) {
+        throw new DepError(
+          "DEP_INPUT",
+          `${p}: no data files found (saw ${walked.seen.length ? walked.seen.join(", ") : "nothing"}); ${EXPECTED_LAYOUTS}`,
+        );
       }
+      for (const f of walked.files) out.push({ path: f, kind: fileKind(f)!, ...placeOf(p, f) });
     } else {
-      const kind = fileKind(p);
+      const kind = fileKind(given);
       if (!kind) {
         throw new DepError(
           "DEP_INPUT",
-          `${p}: unknown file type; expected .jsonl, .jsonl.gz, .json (one object per line) or .parquet`,
+          `${given}: unknown file type; expected .jsonl, .jsonl.gz, .json (one object per line) or .parquet`,
         );
       }
-      out.push({ path: p, kind, category: null, split: splitFromName(p) });
+      if (!st.isFile())
+        throw new DepError("DEP_INPUT", `${given}: not a regular file (a FIFO, socket or device)`);
+      out.push({ path: given, kind, category: null, split: splitFromName(given) });
+    }
+  }
+  for (const f of out) {
+    if ((await stat(f.path)).size === 0) {
+      throw new DepError("DEP_INPUT", `${f.path}: empty file; expected DPL rows (remove it or restore its data)`);
     }
   }
   return out;

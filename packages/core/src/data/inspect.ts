@@ -2,6 +2,7 @@
 import { getOrInsert } from "../util/rng.js";
 import { type LoadDatasetOptions, loadDataset } from "./load.js";
 import { type Dataset, SPLITS, type Split } from "./types.js";
+import { type DataSource, dataSourceOptions } from "./source.js";
 
 export interface Distribution {
   count: number;
@@ -89,8 +90,8 @@ export function describeDataset(ds: Dataset): DatasetReport {
 
 /** Loads a dataset and summarises it (`dep data inspect DIR`). */
 export async function inspectDataset(
-  dir: string,
-  options: Omit<LoadDatasetOptions, "dir"> = {},
+  source: DataSource,
+  options: Omit<LoadDatasetOptions, "dir" | "main" | "meta"> = {},
 ): Promise<DatasetReport> {
-  return describeDataset(await loadDataset({ ...options, dir }));
+  return describeDataset(await loadDataset({ ...options, ...dataSourceOptions(source) }));
 }

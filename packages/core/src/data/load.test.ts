@@ -1,6 +1,7 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -156,5 +157,134 @@ describe("loadDataset", () => {
 
   it("reports a missing folder", async () => {
     await expect(loadDataset({ dir: join(dir, "nope") })).rejects.toMatchObject({ code: "DEP_INPUT" });
+  });
+});
+
+/** Moves every file below `dir` into `repo/blobs/<n>` and leaves a relative symlink, as the Hugging Face cache does. */
+async function toHubCache(dir: string, repo: string, revision: string): Promise<string> {
+  const snapshot = join(repo, "snapshots", revision);
+  await mkdir(join(repo, "blobs"), { recursive: true });
+  await mkdir(join(repo, "refs"), { recursive: true });
+  await writeFile(join(repo, "refs", "main"), revision);
+  let n = 0;
+  const move = async (from: string, to: string) => {
+    for (const e of await readdir(from, { withFileTypes: true })) {
+      if (e.isDirectory()) await move(join(from, e.name), join(to, e.name));
+      else {
+        const blob = join(repo, "blobs", `blob${n++}`);
+        await rename(join(from, e.name), blob);
+        await mkdir(to, { recursive: true });
+        await symlink(relative(to, blob), join(to, e.name));
+      }
+    }
+  };
+  await move(dir, snapshot);
+  await writeFile(join(snapshot, "README.md"), "---\nconfigs: []\n---\n");
+  return snapshot;
+}
+
+describe("data where users keep it", () => {
+  const books = () => strip(ref.rows.filter((r) => r.category === "Books"));
+
+  it("a Hugging Face cache: symlinked snapshots, given as the repo folder or the snapshot", async () => {
+    const hub = join(dir, "hf-cache");
+    await cp(join(dir, "hub-SNAPPY", "DPL-main"), join(hub, "main-src"), { recursive: true });
+    await cp(join(dir, "hub-SNAPPY", "DPL-meta"), join(hub, "meta-src"), { recursive: true });
+    const mainRepo = join(hub, "datasets--someone--DPL-main");
+    await toHubCache(join(hub, "main-src"), mainRepo, "0123abcd");
+    const metaSnapshot = await toHubCache(join(hub, "meta-src"), join(hub, "datasets--someone--DPL-meta"), "4567ef");
+    const files = await discoverFiles(mainRepo);
+    expect(files.length).toBe(3 * ref.categories.length);
+    expect(new Set(files.map((f) => f.category))).toEqual(new Set(ref.categories));
+    const ds = await loadDataset({ main: mainRepo, meta: metaSnapshot });
+    expect(strip(ds.rows)).toEqual(strip(ref.rows));
+  });
+
+  it("push_to_hub's data/<split>-NNNNN-of-NNNNN.parquet (also with a fingerprint)", async () => {
+    const root = join(dir, "pth");
+    const db = await DuckDBInstance.create(":memory:");
+    const c = await db.connect();
+    await mkdir(join(root, "main", "data"), { recursive: true });
+    await mkdir(join(root, "meta", "data"), { recursive: true });
+    for (const split of ["train", "val", "test"]) {
+      const name = split === "val" ? "validation-00000-of-00001-6c8f3a.parquet" : `${split}-00000-of-00001.parquet`;
+      await c.run(
+        `COPY (SELECT user_id, profile, data FROM read_json('${join(dir, "syn", "main", "Books", `${split}.jsonl`)}', format='newline_delimited')) TO '${join(root, "main", "data", name)}' (FORMAT PARQUET)`,
+      );
+    }
+    await c.run(
+      `COPY (SELECT * FROM read_json('${join(dir, "syn", "meta", "Books", "meta.jsonl")}', format='newline_delimited')) TO '${join(root, "meta", "data", "train-00000-of-00001.parquet")}' (FORMAT PARQUET)`,
+    );
+    c.closeSync();
+    db.closeSync();
+    const ds = await loadDataset({ main: join(root, "main"), meta: join(root, "meta"), category: "Books" });
+    expect(strip(ds.rows)).toEqual(books());
+  });
+
+  it("the parquet converter's <config>/<split>/NNNN.parquet (and partial-<split>)", async () => {
+    const root = join(dir, "converter");
+    const db = await DuckDBInstance.create(":memory:");
+    const c = await db.connect();
+    for (const cat of ref.categories) {
+      for (const split of ["train", "val", "test"]) {
+        const folder = join(root, "main", cat, split === "train" ? "partial-train" : split === "val" ? "validation" : split);
+        await mkdir(folder, { recursive: true });
+        await c.run(
+          `COPY (SELECT user_id, profile, data FROM read_json('${join(dir, "syn", "main", cat, `${split}.jsonl`)}', format='newline_delimited')) TO '${join(folder, "0000.parquet")}' (FORMAT PARQUET)`,
+        );
+      }
+      await mkdir(join(root, "meta", cat, "train"), { recursive: true });
+      await c.run(
+        `COPY (SELECT * FROM read_json('${join(dir, "syn", "meta", cat, "meta.jsonl")}', format='newline_delimited')) TO '${join(root, "meta", cat, "train", "0000.parquet")}' (FORMAT PARQUET)`,
+      );
+    }
+    c.closeSync();
+    db.closeSync();
+    const ds = await loadDataset({ main: join(root, "main"), meta: join(root, "meta") });
+    expect(strip(ds.rows)).toEqual(strip(ref.rows));
+  });
+
+  it("a symlinked category folder is read, and dataset.json's categories and splits must all be found", async () => {
+    const d = join(dir, "linked");
+    await cp(join(dir, "syn"), d, { recursive: true });
+    await rm(join(d, "main", "Books"), { recursive: true });
+    await symlink(join(dir, "syn", "main", "Books"), join(d, "main", "Books"));
+    expect(strip((await loadDataset({ dir: d })).rows)).toEqual(strip(ref.rows));
+    await rm(join(d, "main", "Books"));
+    await expect(loadDataset({ dir: d })).rejects.toThrow(/dataset\.json lists \d+ Books\/train rows but .* holds 0/);
+  });
+
+  it("dangling links, FIFOs, empty split files and folders without data are errors naming the path", async () => {
+    const d = join(dir, "broken");
+    await cp(join(dir, "syn"), d, { recursive: true });
+    const p = join(d, "main", "Books", "val.jsonl");
+    await rm(p);
+    await symlink(join(dir, "nowhere.jsonl"), p);
+    await expect(loadDataset({ dir: d })).rejects.toThrow(/val\.jsonl: a symbolic link to .*nowhere\.jsonl, which does not exist/);
+    await rm(p);
+    execFileSync("mkfifo", [p]);
+    await expect(loadDataset({ dir: d })).rejects.toThrow(/val\.jsonl: not a regular file/);
+    await rm(p);
+    await writeFile(p, "");
+    await expect(loadDataset({ dir: d })).rejects.toThrow(/val\.jsonl: empty file/);
+    const empty = join(dir, "no-data");
+    await mkdir(join(empty, "Books"), { recursive: true });
+    await writeFile(join(empty, "Books", "notes.txt"), "x");
+    await expect(discoverFiles(empty)).rejects.toThrow(/no data files found \(saw Books\/notes\.txt\); expected .jsonl/);
+  });
+
+  it("no rows at all is an error listing the files read and what was asked for", async () => {
+    const d = join(dir, "blank");
+    await cp(join(dir, "syn"), d, { recursive: true });
+    for (const cat of ref.categories) for (const s of ["train", "val", "test"]) await writeFile(join(d, "main", cat, `${s}.jsonl`), "\n");
+    const err = await loadDataset({ main: join(d, "main"), meta: join(d, "meta"), splits: ["test"] }).catch((e) => e);
+    expect(err).toMatchObject({ code: "DEP_NO_ROWS" });
+    expect(err.message).toMatch(/no DPL-main rows of split test; read .*Books\/test\.jsonl \(0 rows, split test, category Books\)/);
+  });
+
+  it("a folder that is not a dataset folder says to give --main and --meta", async () => {
+    await expect(loadDataset({ dir: join(dir, "hub-SNAPPY") })).rejects.toThrow(
+      /not a dataset folder: it has no main\/ and meta\/ folder \(saw DPL-main, DPL-meta\).*--main DIR --meta DIR/,
+    );
   });
 });

@@ -1,10 +1,10 @@
 // Loading DPL-main and DPL-meta (JSONL, JSONL.gz, Parquet; our layout or the Hugging Face hub layout) into a
 // validated in-memory Dataset. Reviews repeated across a user's rows (DPL repeats the whole history in every
 // row) are kept once.
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
-import { discoverFiles, readRows, type SourceFile } from "./files.js";
+import { discoverFiles, EXPECTED_LAYOUTS, readRows, type SourceFile } from "./files.js";
 import {
   type Dataset,
   type DplRow,
@@ -15,6 +15,7 @@ import {
   metaRowSchema,
   type Review,
   type SkipReport,
+  SPLITS,
   type Split,
   sampleId,
 } from "./types.js";
@@ -81,6 +82,7 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
   let mainPaths = options.main;
   let metaPaths = options.meta;
   let defaultCategory = options.category;
+  let manifest: DatasetManifest | null = null;
   if (options.dir) {
     if (!(await stat(options.dir).catch(() => null))) {
       throw new DepError(
@@ -88,7 +90,9 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
         `${options.dir}: no such dataset folder; pass a folder written by dep data synth or dep data prepare`,
       );
     }
-    const manifest = await readManifest(options.dir);
+    manifest = await readManifest(options.dir);
+    if (!mainPaths && !metaPaths) await assertDatasetFolder(options.dir);
+    else manifest = null; // the manifest describes the folder's own main/ and meta/
     mainPaths ??= join(options.dir, "main");
     metaPaths ??= join(options.dir, "meta");
     if (!defaultCategory && manifest?.categories.length === 1) defaultCategory = manifest.categories[0];
@@ -158,13 +162,17 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
     return r;
   };
   const mainFiles = await discoverFiles(mainPaths);
+  const fileRows = new Map<string, number>();
   for (const f of mainFiles) {
-    await loadMainFile(f);
+    fileRows.set(f.path, await loadMainFile(f));
     options.onProgress?.({ file: f.path, rows: rows.length });
   }
 
-  async function loadMainFile(f: SourceFile): Promise<void> {
+  /** Reads one file's rows into `rows`; returns how many rows the file holds. */
+  async function loadMainFile(f: SourceFile): Promise<number> {
+    let n = 0;
     for await (const raw of readRows(f)) {
+      n++;
       const where = `${raw.file}:${raw.line}`;
       if (raw.error) {
         problems.bad(`${where}: ${raw.error}`);
@@ -225,10 +233,68 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset>
       seenIds.add(id);
       rows.push(row);
     }
+    return n;
   }
 
+  const scope = { splits: wantSplit, categories: wantCat };
+  if (rows.length === 0) throw noRowsError(mainFiles, fileRows, scope, problems.report.count);
+  if (manifest && problems.report.count === 0) checkManifest(options.dir!, manifest, rows, scope);
   const categories = [...new Set(rows.map((r) => r.category))].sort();
   return { rows, items, categories, skipped: problems.report };
+}
+
+type Scope = { splits: Set<Split> | null; categories: Set<string> | null };
+
+/** `--data DIR` must hold main/ and meta/; a folder of another layout gets a message saying what to pass. */
+async function assertDatasetFolder(dir: string): Promise<void> {
+  const has = async (name: string) => (await stat(join(dir, name)).catch(() => null))?.isDirectory() ?? false;
+  const [main, meta] = [await has("main"), await has("meta")];
+  if (main && meta) return;
+  const seen = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith(".")).slice(0, 12);
+  throw new DepError(
+    "DEP_INPUT",
+    `${dir}: not a dataset folder: it has no ${main ? "meta/" : meta ? "main/" : "main/ and meta/"} folder ` +
+      `(saw ${seen.length ? seen.join(", ") : "nothing"}); pass a folder written by dep data synth | prepare, ` +
+      "or give DPL-main and DPL-meta as --main DIR --meta DIR (e.g. two Hugging Face snapshot folders)",
+  );
+}
+
+/** No row survived: say which files were read, what each held, and what was asked for. */
+function noRowsError(files: SourceFile[], fileRows: Map<string, number>, scope: Scope, skipped: number): DepError {
+  const list = files
+    .slice(0, 8)
+    .map((f) => `${f.path} (${fileRows.get(f.path) ?? 0} rows, split ${f.split ?? "from rows"}, category ${f.category ?? "from rows"})`)
+    .join(", ");
+  const wanted = [
+    scope.splits ? `split ${[...scope.splits].join("/")}` : "",
+    scope.categories ? `category ${[...scope.categories].join("/")}` : "",
+  ].filter(Boolean);
+  return new DepError(
+    "DEP_NO_ROWS",
+    `no DPL-main rows${wanted.length ? ` of ${wanted.join(", ")}` : ""}${skipped ? ` (${skipped} bad rows skipped)` : ""}; ` +
+      `read ${list}${files.length > 8 ? `, and ${files.length - 8} more` : ""}; ${EXPECTED_LAYOUTS}`,
+  );
+}
+
+/** Every category and split that dataset.json lists must be found with its row count. */
+function checkManifest(dir: string, manifest: DatasetManifest, rows: DplRow[], scope: Scope): void {
+  const found = new Map<string, number>();
+  for (const r of rows) found.set(`${r.category}/${r.split}`, (found.get(`${r.category}/${r.split}`) ?? 0) + 1);
+  for (const category of manifest.categories ?? []) {
+    if (scope.categories && !scope.categories.has(category)) continue;
+    for (const split of SPLITS) {
+      if (scope.splits && !scope.splits.has(split)) continue;
+      const want = manifest.counts?.[category]?.[split] ?? 0;
+      const got = found.get(`${category}/${split}`) ?? 0;
+      if (want !== got) {
+        throw new DepError(
+          "DEP_INPUT",
+          `${join(dir, "dataset.json")} lists ${want} ${category}/${split} rows but ${join(dir, "main")} holds ${got}; ` +
+            `restore ${join(dir, "main", category)} (a missing or unreadable category folder or split file?) or rewrite the dataset`,
+        );
+      }
+    }
+  }
 }
 
 function isCleanReview(r: unknown): r is Review {

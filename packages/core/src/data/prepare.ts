@@ -5,7 +5,7 @@
 // transcription this implementation is tested against.
 import { mkdir, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { writeDirAtomic, writeJsonAtomic } from "../io/atomic.js";
@@ -126,6 +126,13 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
           await c.run(sql);
         } catch (err) {
           const msg = (err as Error).message;
+          // a full disk is not bad input: DuckDB reports it as an IO Error too
+          if (/No space left on device|ENOSPC|disk is full|Could not write/i.test(msg))
+            throw new DepError(
+              "DEP_DISK_FULL",
+              `prepare: the disk is full (${msg.split("\n")[0]}); free space under ${dirname(options.outDir)}${options.tempDir ? ` and ${options.tempDir}` : ""}, or point --temp-dir at a larger disk`,
+              { cause: err },
+            );
           const isInput = /JSON|Parquet|parquet|cast|Conversion|No files found|IO Error/i.test(msg);
           throw new DepError(
             isInput ? "DEP_INPUT" : "DEP_PREPARE",
@@ -349,6 +356,17 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
           items,
           rows: users * 10,
         };
+        if (users === 0) {
+          // an empty dataset is never what was asked for: say which stage emptied it
+          throw new DepError(
+            "DEP_NO_ROWS",
+            `no user survived the DPL filters (SPEC §1): read ${reviewsIn} reviews and ${itemsIn} items; ` +
+              `${itemsAfterStep1} items passed step 1, ${reviewsAfterStep2} reviews step 2, ${usersAfterStep3} users step 3, 0 step 5. ` +
+              (reviewsAfterStep2 === 0 && reviewsIn > 0 && itemsAfterStep1 > 0
+                ? "No review is of a kept item: is --meta the metadata of the same category as --reviews?"
+                : "Give more data (each user needs >= 18 reviews, each item >= 8 reviewers)"),
+          );
+        }
         c.closeSync();
         db.closeSync();
         await rm(work, { recursive: true, force: true });

@@ -1,13 +1,14 @@
 // `embedDataset`: embeds every review text of a dataset once (profile texts and targets), into a resumable store.
 import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
+import { type DataSource, dataSourceOptions } from "../data/source.js";
 import type { Dataset, Split } from "../data/types.js";
 import type { Embedder } from "./embedders.js";
 import { type EmbeddingDtype, EmbeddingStore, textKey } from "./store.js";
 
 export interface EmbedDatasetOptions {
   /** dataset folder (or pass `dataset`) */
-  dataDir?: string;
+  dataDir?: DataSource;
   dataset?: Dataset;
   /**
    * splits to read from `dataDir` (default all). In DPL data every review of a user is in its test row
@@ -81,7 +82,7 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
   const ds =
     options.dataset ??
     (options.dataDir
-      ? await loadDataset({ dir: options.dataDir, ...(options.splits ? { splits: options.splits } : {}) })
+      ? await loadDataset({ ...dataSourceOptions(options.dataDir), ...(options.splits ? { splits: options.splits } : {}) })
       : null);
   if (!ds) throw new DepError("DEP_INVALID_ARGUMENT", "embedDataset: give dataDir or dataset");
   const { embedder } = options;

@@ -7,6 +7,7 @@ import { appendFile } from "node:fs/promises";
 import { DepError, type Segment } from "@dep/native-cuda";
 import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baselines/pag.js";
 import { ragPromptInput } from "../baselines/rag.js";
+import type { DataSource } from "../data/source.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import type { DiffWeighting } from "../peers/diff.js";
@@ -49,7 +50,7 @@ export interface GenerateOptions {
   ragK?: number;
   /** pag: new tokens per user summary (default 128) */
   pagSummaryTokens?: number;
-  dataDir: string;
+  dataDir: DataSource;
   embDir: string;
   split?: "train" | "val" | "test";
   outFile: string;

@@ -313,6 +313,17 @@ function parseHeader(path: string, json: string, fileSize: number, dataStart: nu
     }
     tensors.set(name, { dtype, shape, begin, end });
   }
+  // two tensors sharing bytes would alias each other's data: the file was not written by a safetensors writer
+  const spans = [...tensors.entries()].filter(([, t]) => t.end > t.begin).sort((a, b) => a[1].begin - b[1].begin);
+  for (let i = 1; i < spans.length; i++) {
+    const [prevName, prev] = spans[i - 1]!;
+    const [name, t] = spans[i]!;
+    if (t.begin < prev.end)
+      throw new DepError(
+        "DEP_INPUT",
+        `${path}: tensors ${prevName} [${prev.begin}, ${prev.end}] and ${name} [${t.begin}, ${t.end}] overlap; the file is corrupt`,
+      );
+  }
   return { metadata, tensors, dataStart };
 }
 

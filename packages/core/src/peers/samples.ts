@@ -12,7 +12,8 @@
 import { rm } from "node:fs/promises";
 import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
-import { type Dataset, type DplRow, type Review, type Split, sampleId } from "../data/types.js";
+import { type DataSource, dataSourceOptions, describeDataSource } from "../data/source.js";
+import { type Dataset, type DplRow, type Review, SPLITS, type Split, sampleId } from "../data/types.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
 import { writeJsonAtomic } from "../io/atomic.js";
 import { SafetensorsWriter } from "../io/safetensors.js";
@@ -35,7 +36,7 @@ export type DiffKernel = (
 
 export interface DifferenceSamplesOptions {
   /** dataset folder, or pass `dataset` (must include the test split: the peer index is built from it) */
-  dataDir?: string;
+  dataDir?: DataSource;
   dataset?: Dataset;
   /** embedding store folder, or pass `store` */
   embDir?: string;
@@ -122,11 +123,20 @@ export async function planDifferences(options: DifferenceSamplesOptions): Promis
     options.dataset ??
     (options.dataDir
       ? await loadDataset({
-          dir: options.dataDir,
+          ...dataSourceOptions(options.dataDir),
           splits: options.split === "test" ? ["test"] : [options.split, "test"],
         })
       : null);
   if (!dataset) throw new DepError("DEP_INVALID_ARGUMENT", "differences: give dataDir or dataset");
+  if (!dataset.rows.some((r) => r.split === options.split)) {
+    const found = SPLITS.filter((sp) => sp === options.split || dataset.rows.some((r) => r.split === sp))
+      .map((sp) => `${sp} ${dataset.rows.filter((r) => r.split === sp).length}`)
+      .join(", ");
+    throw new DepError(
+      "DEP_NO_ROWS",
+      `${options.dataDir ? `${describeDataSource(options.dataDir)}: ` : ""}no ${options.split} rows (loaded: ${found}); choose another --split`,
+    );
+  }
   const store = options.store ?? (options.embDir ? await EmbeddingStore.open(options.embDir) : null);
   if (!store) throw new DepError("DEP_INVALID_ARGUMENT", "differences: give embDir or store");
   const embeddings = store.matrix();
@@ -320,9 +330,23 @@ export async function materializeDifferences(
         x[ho + j] = emb[so + j]!;
         x[dho + j] = diff[dso + j]!;
       }
+      for (let j = 0; j < d; j++) {
+        if (!Number.isFinite(x[ho + j]!) || !Number.isFinite(x[dho + j]!)) throw nonFinite(plan, s, j);
+      }
     }
   }
   return { x, k, targets: sel.length, kernelMs };
+}
+
+/** Embeddings so large (or NaN) that their differences overflow: not what an embedder writes. */
+function nonFinite(plan: DifferencePlan, s: number, j: number): DepError {
+  let max = 0;
+  for (const v of plan.embeddings) if (Math.abs(v) > max || Number.isNaN(v)) max = Number.isNaN(v) ? Number.NaN : Math.abs(v);
+  return new DepError(
+    "DEP_INPUT_NONFINITE",
+    `the difference embeddings of sample ${plan.samples[s]!.id} are not finite (component ${j}); the embedding store ` +
+      `holds values up to ${max} (${plan.embedder}), which no sentence encoder writes: re-embed the data with dep embed`,
+  );
 }
 
 export interface DifferenceSamples {

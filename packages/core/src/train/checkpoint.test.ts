@@ -75,9 +75,11 @@ describe("checkpoints", () => {
       },
       params: initParams(dims, rand(3)),
       m: initParams(dims, rand(4)),
+      // second moments are never negative (a loaded state with v < 0 is refused)
       v: initParams(dims, rand(5)),
       grads: initParams(dims, rand(6)),
     };
+    for (const a of paramList(s.v)) a.set(a.map(Math.abs));
     await saveTrainerState(run, s, dims);
     const into = {
       position: { ...s.position, epoch: 0 },

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DepError } from "@dep/native-cuda";
+import { z } from "zod";
 import { writeDirAtomic } from "../io/atomic.js";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.js";
 import {
@@ -16,7 +17,7 @@ import {
   paramSlots,
   toTorchTensors,
 } from "../model/params.js";
-import { DEP_VARIANTS, type DepVariant, variantOf } from "./variants.js";
+import { architectureOf, DEP_VARIANTS, type DepVariant, variantOf } from "./variants.js";
 
 export interface ModelCheckpointConfig extends DepDims {
   format: "dep-checkpoint/1";
@@ -65,21 +66,57 @@ export function readCheckpointConfig(dir: string): ModelCheckpointConfig {
       `${dir} is not a dep checkpoint (no ${CONFIG_FILE}); pass a checkpoint folder`,
     );
   }
-  let config: ModelCheckpointConfig;
+  let raw: unknown;
   try {
-    config = JSON.parse(readFileSync(path, "utf8")) as ModelCheckpointConfig;
+    raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
     throw new DepError("DEP_CHECKPOINT", `${path}: not valid JSON (${(err as Error).message})`, {
       cause: err,
     });
   }
-  for (const key of ["d", "h", "H"] as const) {
-    if (!Number.isInteger(config[key]) || config[key] <= 0) {
-      throw new DepError("DEP_CHECKPOINT", `${path}: field \`${key}\` must be a positive integer`);
-    }
+  const parsed = checkpointConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join(".") || "(top level)";
+    throw new DepError(
+      "DEP_CHECKPOINT",
+      `${path}: field ${field}: ${issue.message}; this is not a config.json that dep train writes (restore it from the run)`,
+    );
   }
+  const config = parsed.data as ModelCheckpointConfig;
+  const variant = config.hyperparameters.variant;
+  if (typeof variant === "string" && architectureOf(variant as DepVariant) !== (config.architecture ?? "dep")) {
+    throw new DepError(
+      "DEP_CHECKPOINT",
+      `${path}: hyperparameters.variant ${variant} does not use architecture ${config.architecture}; the config is inconsistent`,
+    );
+  }
+  if (config.llm.nEmbd !== config.H)
+    throw new DepError("DEP_CHECKPOINT", `${path}: llm.nEmbd ${config.llm.nEmbd} differs from H ${config.H}`);
   return config;
 }
+
+const positive = z.number().int().positive().max(1 << 24);
+/** What `dep train` writes (ModelCheckpointConfig); unknown formats, architectures and variants are errors. */
+const checkpointConfigSchema = z
+  .object({
+    format: z.literal("dep-checkpoint/1", { error: 'expected "dep-checkpoint/1" (a newer dep wrote it?)' }),
+    d: positive,
+    h: positive,
+    H: positive,
+    architecture: z.enum(["dep", "no-sae", "pplug"]).optional(),
+    linearOutput: z.boolean(),
+    llm: z.object({
+      file: z.string(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 hex digits").nullable(),
+      nEmbd: positive,
+    }),
+    embedder: z.string().nullable(),
+    hyperparameters: z.looseObject({ variant: z.enum(DEP_VARIANTS as [DepVariant, ...DepVariant[]]).optional() }),
+    epoch: z.number().int().nonnegative().nullable(),
+    optimizerStep: z.number().int().nonnegative(),
+  })
+  .loose();
 
 /** Reads the parameters of a checkpoint folder (or of a bare reference safetensors file, given its dims). */
 export async function loadModelCheckpoint(
@@ -87,7 +124,9 @@ export async function loadModelCheckpoint(
 ): Promise<{ config: ModelCheckpointConfig; params: DepParams }> {
   const config = readCheckpointConfig(dir);
   const path = join(dir, MODEL_FILE);
-  return { config, params: await loadReferenceWeights(path, config) };
+  const params = await loadReferenceWeights(path, config);
+  assertFinite(params, config, path);
+  return { config, params };
 }
 
 export async function loadReferenceWeights(path: string, dims: DepDims): Promise<DepParams> {
@@ -139,5 +178,21 @@ export async function loadOptimizerState(
     paramList(loaded).forEach((src, i) => {
       dst[i]!.set(src);
     });
+  }
+}
+
+/** NaN or infinite saved tensors (a corrupt file, a diverged run) would silently give NaN losses and texts. */
+export function assertFinite(p: DepParams, dims: DepDims, file: string, prefix = "", nonNegative = false): void {
+  for (const slot of paramSlots(dims)) {
+    const arr = slot.get(p);
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i]!;
+      if (!Number.isFinite(x) || (nonNegative && x < 0)) {
+        throw new DepError(
+          "DEP_CHECKPOINT",
+          `${file}: tensor ${prefix}${slot.name} holds ${x} at index ${i}; the file is corrupt (or training diverged): restore it, or use another checkpoint`,
+        );
+      }
+    }
   }
 }

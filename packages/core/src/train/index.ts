@@ -1,4 +1,5 @@
 export * from "./checkpoint.js";
+export * from "./frozenLlm.js";
 export { dumpGrads } from "./dumpGrads.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
 export { AdamW, type AdamWConfig, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";

@@ -8,7 +8,7 @@ import { recoverReplacedDir, writeDirAtomic } from "../io/atomic.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import type { DepDims, DepParams } from "../model/params.js";
 import { paramList, toTorchTensors } from "../model/params.js";
-import { loadOptimizerState, loadReferenceWeights, saveOptimizerState } from "./checkpoint.js";
+import { assertFinite, loadOptimizerState, loadReferenceWeights, saveOptimizerState } from "./checkpoint.js";
 
 export interface TrainerPosition {
   epoch: number;
@@ -79,6 +79,7 @@ export async function loadTrainerState(
       },
     );
   }
+  checkPosition(position, join(dir, "trainer_state.json"));
   const copy = (dst: DepParams, src: DepParams) => {
     const to = paramList(dst);
     paramList(src).forEach((arr, i) => {
@@ -88,6 +89,27 @@ export async function loadTrainerState(
   copy(into.params, await loadReferenceWeights(join(dir, "model.safetensors"), dims));
   copy(into.grads, await loadReferenceWeights(join(dir, "grads.safetensors"), dims));
   await loadOptimizerState(join(dir, "optimizer.safetensors"), into.m, into.v, dims);
+  assertFinite(into.params, dims, join(dir, "model.safetensors"));
+  assertFinite(into.grads, dims, join(dir, "grads.safetensors"));
+  assertFinite(into.m, dims, join(dir, "optimizer.safetensors"), "m.");
+  assertFinite(into.v, dims, join(dir, "optimizer.safetensors"), "v.", true);
   into.position = position;
   return position;
+}
+
+const COUNTERS = ["epoch", "position", "microStep", "optimizerStep", "accumulated", "metricsLines"] as const;
+
+/** The saved position must be what the trainer writes: counters that are non-negative integers and agree. */
+function checkPosition(p: TrainerPosition, file: string): void {
+  const bad = (why: string) =>
+    new DepError("DEP_CHECKPOINT", `${file}: ${why}; the state is corrupt: restore it, or start the run again`);
+  if (typeof p !== "object" || p === null) throw bad("expected a JSON object");
+  for (const k of COUNTERS) {
+    const v = p[k];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+      throw bad(`field ${k} is ${JSON.stringify(v)}, expected a non-negative integer`);
+  }
+  if (typeof p.configHash !== "string") throw bad("field configHash is missing");
+  if (p.optimizerStep > p.microStep) throw bad(`optimizerStep ${p.optimizerStep} exceeds microStep ${p.microStep}`);
+  if (p.accumulated > p.microStep) throw bad(`accumulated ${p.accumulated} exceeds microStep ${p.microStep}`);
 }

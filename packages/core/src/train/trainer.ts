@@ -3,11 +3,12 @@
 // interruption, and a metrics.jsonl line per step.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile, mkdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { DepError, type KernelBackend } from "@dep/native-cuda";
 import { modelFileSha256 } from "../assets.js";
 import { loadDataset } from "../data/load.js";
+import { type DataSource, dataSourceOptions, describeDataSource } from "../data/source.js";
 import { type Dataset, type DplRow, itemKey } from "../data/types.js";
 import { itemText } from "../embed/embedDataset.js";
 import { EmbeddingStore, textKey } from "../embed/store.js";
@@ -25,7 +26,7 @@ import { runSample, type SampleData, type TrainingLlm } from "./step.js";
 import { architectureOf, type DepVariant, slotKindsOf } from "./variants.js";
 
 export interface TrainOptions {
-  dataDir: string;
+  dataDir: DataSource;
   embDir: string;
   /** the frozen LLM (loaded by the caller: `Llm.load(path, { threads })`) */
   llm: TrainingLlm & { path?: string };
@@ -121,7 +122,7 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
 }
 
 export async function loadTrainingSamples(
-  dataDir: string,
+  dataDir: DataSource,
   embDir: string,
   split: "train" | "val" | "test",
   o: {
@@ -133,9 +134,10 @@ export async function loadTrainingSamples(
     itemQueries?: boolean;
   },
 ): Promise<{ dataset: Dataset; rows: DplRow[]; samples: DifferenceSamples; data: SampleData[] }> {
-  const dataset = await loadDataset({ dir: dataDir, splits: split === "test" ? ["test"] : [split, "test"] });
+  const dataset = await loadDataset({ ...dataSourceOptions(dataDir), splits: split === "test" ? ["test"] : [split, "test"] });
   const samples = await buildDifferenceSamples({
     dataset,
+    dataDir, // for messages
     embDir,
     split,
     weighting: o.weighting,
@@ -206,7 +208,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     itemQueries: s.variant === "pplug-style",
   });
   if (data.length === 0)
-    throw new DepError("DEP_INPUT", `${o.dataDir}: no training sample has a qualifying review`);
+    throw new DepError("DEP_INPUT", `${describeDataSource(o.dataDir)}: no training sample has a qualifying review`);
   await mkdir(runDir, { recursive: true }); // only once the inputs are valid: bad input leaves no folder
 
   const llm = o.llm;
@@ -250,11 +252,33 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         `${runDir} was started with other settings (config hash ${pos.configHash}, now ${configHash}); resume with the same options`,
       );
     }
+    const stateFile = join(runDir, "state", "trainer_state.json");
+    if (pos.epoch > s.epochs || pos.position > data.length || pos.accumulated >= s.gradAccum)
+      throw new DepError(
+        "DEP_CHECKPOINT",
+        `${stateFile}: epoch ${pos.epoch}, position ${pos.position}, accumulated ${pos.accumulated} do not fit this run ` +
+          `(${s.epochs} epochs of ${data.length} samples, ${s.gradAccum} per update); the state is corrupt: restore it, or start the run again`,
+      );
     optimizer.step = pos.optimizerStep;
-    // drop log lines written after the saved state
+    // drop log lines written after the saved state; the lines it includes must be whole
     const lines = existsSync(metricsPath)
       ? readFileSync(metricsPath, "utf8").split("\n").filter(Boolean)
       : [];
+    if (lines.length < pos.metricsLines)
+      throw new DepError(
+        "DEP_CHECKPOINT",
+        `${metricsPath} has ${lines.length} lines but the saved state includes ${pos.metricsLines}; restore the log, or start the run again`,
+      );
+    lines.slice(0, pos.metricsLines).forEach((line, i) => {
+      try {
+        JSON.parse(line);
+      } catch {
+        throw new DepError(
+          "DEP_CHECKPOINT",
+          `${metricsPath}:${i + 1} is torn (not valid JSON) but the saved state includes it; restore the log, or start the run again`,
+        );
+      }
+    });
     writeFileSync(
       metricsPath,
       lines
@@ -295,6 +319,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const stopAt = o.maxSteps ?? Number.POSITIVE_INFINITY;
   const save = () => saveTrainerState(runDir, state, dims);
 
+  // samples this process trained on, and the first reason one was skipped: a fresh run where none fits would
+  // only apply weight decay, and save that as its checkpoints
+  let ran = 0;
+  let firstSkip: string | null = null;
+  const assertTrainedOn = async () => {
+    if (resuming || ran > 0 || firstSkip === null) return;
+    await rm(runDir, { recursive: true, force: true });
+    throw new DepError(
+      "DEP_INVALID_ARGUMENT",
+      `all ${pos.microStep} training samples run so far were skipped (${firstSkip}); raise --max-length or shorten the prompts (--max-description-chars)`,
+    );
+  };
   outer: while (pos.epoch < s.epochs) {
     const order = epochOrder(data.length, s.seed, pos.epoch);
     while (pos.position < data.length) {
@@ -316,6 +352,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         throw err;
       });
       const seconds = (performance.now() - t0) / 1000;
+      if (r instanceof DepError) firstSkip ??= r.message;
+      else ran++;
       pos.position++;
       pos.microStep++;
       pos.accumulated++;
@@ -371,6 +409,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       });
     }
     // epoch end: a selectable checkpoint, then the resumable state pointing at the next epoch
+    await assertTrainedOn();
     const dir = join(runDir, "checkpoints", `epoch-${pos.epoch + 1}`);
     await saveModelCheckpoint(dir, model.params, {
       ...ckptBase,
@@ -382,6 +421,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     pos.position = 0;
     await save();
   }
+  if (!interrupted) await assertTrainedOn();
   if (interrupted || pos.optimizerStep >= stopAt) await save();
   if (pos.optimizerStep >= stopAt && !interrupted) {
     const dir = join(runDir, "checkpoints", "last");

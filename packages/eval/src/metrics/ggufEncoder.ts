@@ -1,7 +1,7 @@
 // BERTScore's default token encoder: any GGUF model through llama.cpp — its last hidden layer, one vector
 // per token (`Llm.embedTokens`), with the BOS/EOS markers weighted 0 as bert_score does with CLS/SEP.
 import { basename } from "node:path";
-import { Llm } from "@dep/native-cuda";
+import { DepError, Llm } from "@dep/native-cuda";
 import type { TokenEmbeddings, TokenEncoder } from "./bertscore.js";
 
 /** The part of `Llm` the encoder uses. */
@@ -25,6 +25,13 @@ export function llmTokenEncoder(llm: TokenEmbeddingLlm, id: string): TokenEncode
           encoder.truncated++;
         }
         const r = await llm.embedTokens(ids);
+        // NaN weights give NaN states, which bert_score's cosine turns into a plausible-looking 0
+        const bad = r.embeddings.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0)
+          throw new DepError(
+            "DEP_MODEL_OUTPUT",
+            `${id}: the model's token states are not finite (value ${r.embeddings[bad]} for text ${out.length + 1}); its weights are broken: use another --bertscore-model`,
+          );
         out.push({
           vectors: r.embeddings,
           dim: r.width,

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   assertStoreFits,
   checkpointVariant,
+  type DataSource,
   DepModel,
   type GeneratingLlm,
   generatePredictions,
@@ -20,7 +21,7 @@ import { meteor } from "../metrics/meteor/meteor.js";
 
 export interface SelectOptions {
   runDir: string;
-  dataDir: string;
+  dataDir: DataSource;
   embDir: string;
   llm: GeneratingLlm;
   kernel: KernelOptions;

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DepError } from "../errors.js";
+import { writeTinyModel } from "../gguf/tinyModel.js";
 import { Llm } from "./Llm.js";
 import { tinyModels } from "./testModels.js";
 
@@ -121,6 +122,19 @@ describe("loading errors", () => {
   it("requires an explicit thread count", async () => {
     // @ts-expect-error threads is required
     await expect(Llm.load(models.paths.llama, {})).rejects.toMatchObject({ code: "DEP_INVALID_ARGUMENT" });
+  });
+
+  it("refuses hyperparameters ggml would abort on (block_count = 0) and thread counts it cannot run", async () => {
+    const noLayers = join(dirname(models.paths.llama), "no-layers.gguf");
+    writeTinyModel(noLayers, { arch: "llama", seed: 1, nLayer: 0 });
+    const err = await Llm.load(noLayers, { threads: 2 }).catch((e) => e);
+    expect(err).toMatchObject({ code: "DEP_MODEL_LOAD" });
+    expect(err.message).toMatch(/no-layers\.gguf: llama\.block_count = 0; a model needs a positive value/);
+    for (const threads of [100_000, 0, 1.5]) {
+      const e = await Llm.load(models.paths.llama, { threads }).catch((x) => x);
+      expect(e).toMatchObject({ code: "DEP_INVALID_ARGUMENT" });
+      expect(e.message).toMatch(/`threads` must be an integer from 1 to 1024/);
+    }
   });
 
   it("refuses use after dispose", async () => {

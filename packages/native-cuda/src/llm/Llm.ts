@@ -12,6 +12,7 @@ import type {
   LossAndGradResult,
   Segment,
 } from "./types.js";
+import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import { TextStreamer } from "./utils/textStreamer.js";
 
 export class Llm {
@@ -31,12 +32,8 @@ export class Llm {
     if (typeof path !== "string" || path.length === 0) {
       throw new DepError("DEP_INVALID_ARGUMENT", "Llm.load: path must be a non-empty string");
     }
-    if (!Number.isInteger(options?.threads) || options.threads <= 0) {
-      throw new DepError(
-        "DEP_INVALID_ARGUMENT",
-        "Llm.load: `threads` is required and must be a positive integer (use the physical core count)",
-      );
-    }
+    checkLoadOptions(options);
+    checkModelHyperparameters(path);
     const cpuRepack = options.cpuRepack ?? cpuRepackDefault();
     try {
       return new Llm(path, await native().loadModel(path, { ...options, cpuRepack }));

@@ -1,0 +1,506 @@
+// Bad input as a careless or hostile user gives it, with spawned `dep` processes on real files: data kept where
+// users keep it (the Hugging Face cache, symlinked folders), outputs aimed at inputs, entries that are not
+// regular files, numbers that do not parse, and runs with nothing to resume. Each case exits with its class's
+// code, one line naming the path or flag, and leaves the inputs as they were.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type TrainFixture, trainFixture } from "@dep/core/testing";
+import { readGguf, writeTinyModel } from "@dep/native-cuda/gguf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+let fx: TrainFixture;
+
+function dep(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, DEP_HOME: join(fx.dir, "home"), ...env },
+    timeout: 300_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Exit `code`, and stderr is exactly one `dep: error:` line matching `message`. */
+function expectOneLineError(r: ReturnType<typeof dep>, code: number, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr).toMatch(/^dep: error: [^\n]+\[DEP_[A-Z_]+\]\n$/);
+  expect(r.stderr).toMatch(message);
+}
+
+/** A digest of every file below `path` (or of the file), to show an input was left as it was. */
+function digest(path: string): string {
+  const h = createHash("sha256");
+  const add = (p: string) => {
+    if (readdirSync(dirname(p), { withFileTypes: true }).find((e) => e.name === p.split("/").pop())?.isDirectory()) {
+      for (const n of readdirSync(p).sort()) add(join(p, n));
+    } else h.update(p).update(readFileSync(p));
+  };
+  add(path);
+  return h.digest("hex");
+}
+
+/** Moves the files below `src` into `repo/blobs/` and links them from `repo/snapshots/<rev>/`, as the HF cache does. */
+function toHubCache(src: string, repo: string, revision: string): string {
+  const snapshot = join(repo, "snapshots", revision);
+  mkdirSync(join(repo, "blobs"), { recursive: true });
+  mkdirSync(join(repo, "refs"), { recursive: true });
+  writeFileSync(join(repo, "refs", "main"), revision);
+  let n = 0;
+  const move = (from: string, to: string) => {
+    for (const e of readdirSync(from, { withFileTypes: true })) {
+      if (e.isDirectory()) move(join(from, e.name), join(to, e.name));
+      else {
+        const blob = join(repo, "blobs", `${n++}`.padStart(40, "0"));
+        renameSync(join(from, e.name), blob);
+        mkdirSync(to, { recursive: true });
+        symlinkSync(relative(to, blob), join(to, e.name));
+      }
+    }
+  };
+  move(src, snapshot);
+  return snapshot;
+}
+
+beforeAll(async () => {
+  fx = await trainFixture(20, 8);
+}, 300_000);
+afterAll(() => fx?.cleanup());
+
+describe("data where users keep it", () => {
+  it("DPL-main and DPL-meta as two Hugging Face cache folders (--main/--meta): inspect and diff read every row", () => {
+    const hub = join(fx.dir, "hf");
+    cpSync(join(fx.dataDir, "main"), join(hub, "main-src"), { recursive: true });
+    cpSync(join(fx.dataDir, "meta"), join(hub, "meta-src"), { recursive: true });
+    const mainRepo = join(hub, "datasets--someone--DPL-main");
+    toHubCache(join(hub, "main-src"), mainRepo, "a1b2c3");
+    const metaSnapshot = toHubCache(join(hub, "meta-src"), join(hub, "datasets--someone--DPL-meta"), "d4e5f6");
+    const ours = dep(["data", "inspect", fx.dataDir, "--json"]);
+    const theirs = dep(["data", "inspect", "--main", mainRepo, "--meta", metaSnapshot, "--json"]);
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(JSON.parse(theirs.stdout).rows).toEqual(JSON.parse(ours.stdout).rows);
+
+    const a = dep(["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out", join(fx.dir, "a.safetensors"), "--json"]);
+    const b = dep([
+      "diff",
+      ...["--main", mainRepo, "--meta", metaSnapshot],
+      ...["--embeddings", fx.embDir, "--out", join(fx.dir, "b.safetensors"), "--json"],
+    ]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout).samples).toBe(JSON.parse(a.stdout).samples);
+    expect(readFileSync(join(fx.dir, "b.safetensors"))).toEqual(readFileSync(join(fx.dir, "a.safetensors")));
+  });
+
+  it("a folder of another layout as --data, or --main without --meta: the message says what to pass", () => {
+    const other = join(fx.dir, "hub-like");
+    cpSync(join(fx.dataDir, "main"), join(other, "DPL-main"), { recursive: true });
+    expectOneLineError(
+      dep(["data", "inspect", other]),
+      3,
+      /hub-like: not a dataset folder: it has no main\/ and meta\/ folder \(saw DPL-main\).*--main DIR --meta DIR/,
+    );
+    expectOneLineError(
+      dep(["diff", "--main", other, "--embeddings", fx.embDir, "--out", join(fx.dir, "x.safetensors")]),
+      2,
+      /--main needs --meta too/,
+    );
+  });
+});
+
+describe("entries that are not regular files", () => {
+  it("a symlinked category folder is read; a missing one is an error naming dataset.json (inspect, train)", () => {
+    const s = join(fx.dir, "linked");
+    cpSync(fx.dataDir, s, { recursive: true });
+    rmSync(join(s, "main", "Books"), { recursive: true });
+    symlinkSync(join(fx.dataDir, "main", "Books"), join(s, "main", "Books"));
+    const r = dep(["data", "inspect", s, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(r.stdout).rows)).toContain("Books");
+
+    rmSync(join(s, "main", "Books"));
+    const message = /dataset\.json lists \d+ Books\/train rows but .*main holds 0/;
+    expectOneLineError(dep(["data", "inspect", s]), 3, message);
+    const out = join(fx.dir, "linked-run");
+    const t = dep(["train", "--data", s, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", out, "--threads", "1"]);
+    expectOneLineError(t, 3, /dataset\.json lists \d+ Books\/train rows/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("a dangling link, a FIFO or an empty file in place of a split: exit 3 naming it", () => {
+    const s = join(fx.dir, "odd");
+    cpSync(fx.dataDir, s, { recursive: true });
+    const split = join(s, "main", "Books", "val.jsonl");
+    rmSync(split);
+    symlinkSync(join(fx.dir, "gone.jsonl"), split);
+    expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: a symbolic link to .*gone\.jsonl, which does not exist/);
+    rmSync(split);
+    spawnSync("mkfifo", [split]);
+    expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: not a regular file/);
+    rmSync(split);
+    writeFileSync(split, "");
+    expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: empty file/);
+  });
+});
+
+describe("outputs never overwrite inputs; an existing output needs --force", () => {
+  it("dep diff --out onto the store or a split file: exit 2, inputs untouched", () => {
+    const before = [digest(fx.embDir), digest(fx.dataDir)];
+    const args = ["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out"];
+    expectOneLineError(
+      dep([...args, join(fx.embDir, "embeddings.safetensors")]),
+      2,
+      /--out .*embeddings\.safetensors lies inside the input .*emb; writing there would destroy it/,
+    );
+    expectOneLineError(dep([...args, join(fx.dataDir, "main", "Books", "test.jsonl")]), 2, /lies inside the input .*main/);
+    expect([digest(fx.embDir), digest(fx.dataDir)]).toEqual(before);
+  });
+
+  it("dep diff onto an existing file needs --force", () => {
+    const out = join(fx.dir, "exists.safetensors");
+    writeFileSync(out, "keep me");
+    const args = ["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out", out, "--json"];
+    expectOneLineError(dep(args), 2, /exists\.safetensors already exists; pass --force/);
+    expect(readFileSync(out, "utf8")).toBe("keep me");
+    expect(dep([...args, "--force"]).code).toBe(0);
+    expect(readFileSync(out, "utf8")).not.toBe("keep me");
+  });
+
+  it("dep report --out onto a run or an existing folder: exit 2, nothing written", () => {
+    const runDir = join(fx.dir, "some-run");
+    mkdirSync(runDir);
+    writeFileSync(join(runDir, "eval.json"), "{}");
+    const out = join(fx.dir, "old-report");
+    mkdirSync(out);
+    writeFileSync(join(out, "table.md"), "old");
+    expectOneLineError(dep(["report", "--runs", runDir, "--out", runDir]), 2, /--out .*some-run is the input/);
+    expectOneLineError(dep(["report", "--runs", runDir, "--out", out]), 2, /old-report already exists; pass --force/);
+    expect(readFileSync(join(out, "table.md"), "utf8")).toBe("old");
+    expect(readdirSync(fx.dir).filter((n) => n.includes(".tmp"))).toEqual([]);
+  });
+
+  it("dep data prepare --out <its input folder> --overwrite: exit 2, inputs kept", () => {
+    const d = join(fx.dir, "raw-src");
+    expect(dep(["data", "synth", "--users", "10", "--raw", "--out", d, "--json"]).code).toBe(0);
+    const raw = join(d, "raw", "Books");
+    const before = digest(raw);
+    const r = dep([
+      "data",
+      "prepare",
+      ...["--reviews", join(raw, "reviews.jsonl"), "--meta", join(raw, "meta.jsonl")],
+      ...["--category", "Books", "--out", d, "--overwrite", "--threads", "1"],
+    ]);
+    expectOneLineError(r, 2, /--out .*raw-src holds the input .*reviews\.jsonl/);
+    expect(digest(raw)).toBe(before);
+  });
+
+  it("dep train: --out that is a file, and --resume with nothing to resume, exit 2", () => {
+    const file = join(fx.dir, "a-file");
+    writeFileSync(file, "x");
+    const args = ["train", "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--threads", "1"];
+    expectOneLineError(dep([...args, "--out", file]), 2, /--out .*a-file is a file; --out must name a folder/);
+    const typo = join(fx.dir, "runz");
+    expectOneLineError(dep([...args, "--out", typo, "--resume"]), 2, /--resume: nothing to resume in .*runz/);
+    expect(existsSync(typo)).toBe(false);
+  });
+});
+
+describe("numbers are parsed strictly, with the range in the message", () => {
+  const train = () => ["train", "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", join(fx.dir, "n-run")];
+  const cases: Array<[string[], RegExp]> = [
+    [["--seed", "abc"], /'--seed <n>' argument 'abc' is invalid\. expected an integer from 0 to 4294967295/],
+    [["--seed", "1e30"], /expected an integer from 0 to 4294967295, got "1e30"/],
+    [["--seed", "0x10"], /got "0x10"/],
+    [["--save-every", "-1"], /'--save-every <n>'.*expected an integer from 0 to/],
+    [["--lr", "0"], /'--lr <x>'.*expected a number greater than 0 and at most 1, got "0"/],
+    [["--warmup-ratio", "2"], /expected a number from 0 to 1, got "2"/],
+    [["--sae-width", "1e9"], /expected an integer from 1 to 65536, got "1e9"/],
+    [["--max-length", "1e12"], /expected an integer from 1 to 1048576/],
+    [["--threads", "100000"], /'-t, --threads <n>'.*expected an integer from 1 to 1024/],
+  ];
+  it("dep train refuses each bad value with exit 2 before doing anything", () => {
+    for (const [flag, message] of cases) {
+      const r = dep([...train(), ...flag]);
+      expect(r.code, `${flag.join(" ")}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, flag.join(" ")).toMatch(message);
+    }
+    expect(existsSync(join(fx.dir, "n-run"))).toBe(false);
+  });
+
+  it("dep eval --seed NaN and --config values go through the same parsers", () => {
+    const preds = join(fx.dir, "p.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "a b", reference: "a c" })}\n`);
+    const r = dep(["eval", "--predictions", preds, "--seed", "NaN"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/expected an integer from 0 to 4294967295, got "NaN"/);
+    const cfg = join(fx.dir, "cfg.json");
+    writeFileSync(cfg, JSON.stringify({ seed: 0.5 }));
+    const c = dep(["eval", "--predictions", preds, "--config", cfg]);
+    expectOneLineError(c, 2, /--config .*cfg\.json: seed: expected an integer from 0 to 4294967295, got "0\.5"/);
+  });
+});
+
+describe("native arguments and model hyperparameters are checked before ggml sees them", () => {
+  it("a GGUF with block_count = 0: exit 4 naming the key (train, embed gguf:, eval --bertscore-model), no abort", () => {
+    const bad = join(fx.dir, "no-layers.gguf");
+    writeTinyModel(bad, { arch: "llama", seed: 3, nLayer: 0 });
+    const message = /no-layers\.gguf: llama\.block_count = 0; a model needs a positive value/;
+    const common = ["--data", fx.dataDir, "--embeddings", fx.embDir, "--threads", "1"];
+    expectOneLineError(dep(["train", ...common, "--model", bad, "--out", join(fx.dir, "bl-run")]), 4, message);
+    expectOneLineError(
+      dep(["embed", "--data", fx.dataDir, "--embedder", `gguf:${bad}`, "--out", join(fx.dir, "bl-emb"), "--threads", "1"]),
+      4,
+      message,
+    );
+    const preds = join(fx.dir, "bl.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "a b", reference: "a c" })}\n`);
+    expectOneLineError(dep(["eval", "--predictions", preds, "--bertscore-model", bad, "--threads", "1"]), 4, message);
+    expect(existsSync(join(fx.dir, "bl-run"))).toBe(false);
+    expect(existsSync(join(fx.dir, "bl-emb"))).toBe(false);
+  });
+});
+
+describe("dep info: the default thread count and why", () => {
+  it("names the setting it came from, and any it had to ignore", () => {
+    const r = dep(["info", "--json"], { DEP_THREADS: "", OMP_NUM_THREADS: "x", SLURM_CPUS_PER_TASK: "3" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).threads).toEqual({
+      threads: 3,
+      reason: "SLURM_CPUS_PER_TASK=3",
+      ignored: ["OMP_NUM_THREADS=x ignored (not a positive integer)"],
+    });
+    const text = dep(["info"], { DEP_THREADS: "2" });
+    expect(text.stdout).toMatch(/^threads {4}2 \(from DEP_THREADS=2\)$/m);
+  });
+});
+
+const trainArgs = (out: string) => [
+  "train",
+  ...["--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", out],
+  ...["--epochs", "2", "--grad-accum", "2", "--max-samples", "4", "--max-length", "1200", "--sae-width", "16"],
+  ...["--save-every", "1", "--max-steps", "1", "--kernel-backend", "cpu", "--threads", "1", "--json"],
+];
+
+/** A run stopped after one update, with its resumable state (made once, copied per case). */
+let stopped: string | undefined;
+function stoppedRun(name: string): string {
+  if (!stopped) {
+    stopped = join(fx.dir, "stopped");
+    const r = dep(trainArgs(stopped));
+    expect(r.code, r.stderr).toBe(0);
+  }
+  const copy = join(fx.dir, name);
+  cpSync(stopped, copy, { recursive: true });
+  return copy;
+}
+
+/** Overwrites the first float of safetensors tensor `name` in `file` with `value`. */
+function poke(file: string, name: string, value: number): void {
+  const buf = readFileSync(file);
+  const headerLen = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString("utf8"));
+  buf.writeFloatLE(value, 8 + headerLen + header[name].data_offsets[0]);
+  writeFileSync(file, buf);
+}
+
+describe("corrupt resume state is refused (exit 3), never trained on", () => {
+  it("NaN in the optimizer moments, a negative optimizerStep, a torn metrics.jsonl line", () => {
+    const nan = stoppedRun("nan-state");
+    const opt = join(nan, "state", "optimizer.safetensors");
+    const header = JSON.parse(readFileSync(opt).subarray(8, 8 + Number(readFileSync(opt).readBigUInt64LE(0))).toString());
+    const m = Object.keys(header).find((k) => k.startsWith("m."))!;
+    poke(opt, m, Number.NaN);
+    expectOneLineError(
+      dep([...trainArgs(nan), "--resume"]),
+      3,
+      new RegExp(`optimizer\\.safetensors: tensor ${m.replace(/\./g, "\\.")} holds NaN at index 0; the file is corrupt`),
+    );
+    expect(existsSync(join(nan, "checkpoints", "epoch-1"))).toBe(false);
+
+    const neg = stoppedRun("neg-state");
+    const statePath = join(neg, "state", "trainer_state.json");
+    writeFileSync(statePath, JSON.stringify({ ...JSON.parse(readFileSync(statePath, "utf8")), optimizerStep: -3 }));
+    expectOneLineError(
+      dep([...trainArgs(neg), "--resume"]),
+      3,
+      /trainer_state\.json: field optimizerStep is -3, expected a non-negative integer/,
+    );
+
+    const torn = stoppedRun("torn-log");
+    const log = join(torn, "metrics.jsonl");
+    const text = readFileSync(log, "utf8");
+    writeFileSync(log, text.slice(0, text.length - 10));
+    const before = readFileSync(log, "utf8");
+    expectOneLineError(dep([...trainArgs(torn), "--resume"]), 3, /metrics\.jsonl:\d+ is torn \(not valid JSON\)/);
+    expect(readFileSync(log, "utf8")).toBe(before);
+  });
+});
+
+describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)", () => {
+  const loss = (ckpt: string, extra: string[] = []) =>
+    dep([
+      "loss",
+      ...["--checkpoint", ckpt, "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath],
+      ...["--max-samples", "1", "--threads", "1", "--json", ...extra],
+    ]);
+  function edited(name: string, edit: (c: Record<string, unknown>) => void): string {
+    const run = stoppedRun(name);
+    const file = join(run, "checkpoints", "last", "config.json");
+    const config = JSON.parse(readFileSync(file, "utf8"));
+    edit(config);
+    writeFileSync(file, JSON.stringify(config));
+    return join(run, "checkpoints", "last");
+  }
+
+  it("an unknown architecture or format, no hyperparameters, a variant of another architecture", () => {
+    const cases: Array<[string, (c: Record<string, unknown>) => void, RegExp]> = [
+      ["arch", (c) => void (c.architecture = "mystery"), /config\.json: field architecture: /],
+      ["format", (c) => void (c.format = "dep-checkpoint/9"), /field format: expected "dep-checkpoint\/1"/],
+      ["hyper", (c) => void delete c.hyperparameters, /field hyperparameters: /],
+      [
+        "variant",
+        (c) => void ((c.hyperparameters as Record<string, unknown>).variant = "no-sae"),
+        /hyperparameters\.variant no-sae does not use architecture dep/,
+      ],
+    ];
+    for (const [name, edit, message] of cases) expectOneLineError(loss(edited(`cfg-${name}`, edit)), 3, message);
+  });
+
+  it("NaN checkpoint weights: exit 3 naming the tensor (was exit 5)", () => {
+    const ckpt = join(stoppedRun("nan-ckpt"), "checkpoints", "last");
+    const file = join(ckpt, "model.safetensors");
+    const header = JSON.parse(readFileSync(file).subarray(8, 8 + Number(readFileSync(file).readBigUInt64LE(0))).toString());
+    const name = Object.keys(header).find((k) => k !== "__metadata__")!;
+    poke(file, name, Number.NaN);
+    expectOneLineError(loss(ckpt), 3, /model\.safetensors: tensor \S+ holds NaN at index 0/);
+  });
+
+  it("overlapping tensors in model.safetensors", () => {
+    const ckpt = join(stoppedRun("overlap"), "checkpoints", "last");
+    const file = join(ckpt, "model.safetensors");
+    const buf = readFileSync(file);
+    const len = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + len).toString());
+    const names = Object.keys(header).filter((k) => k !== "__metadata__");
+    const [a, b] = [header[names[0]!], header[names[1]!]];
+    // b keeps its size but starts inside a (same header length, padded)
+    const size = b.data_offsets[1] - b.data_offsets[0];
+    b.data_offsets = [a.data_offsets[0], a.data_offsets[0] + size];
+    const text = JSON.stringify(header).padEnd(len, " ");
+    expect(text.length).toBe(len);
+    writeFileSync(file, Buffer.concat([buf.subarray(0, 8), Buffer.from(text), buf.subarray(8 + len)]));
+    expectOneLineError(loss(ckpt), 3, /model\.safetensors: tensors .* overlap; the file is corrupt/);
+  });
+
+  it("another frozen LLM than the one trained with: refused, or a warning with --accept-other-llm", () => {
+    const other = join(fx.dir, "other-llm.gguf");
+    writeTinyModel(other, { arch: "llama", seed: 77, contextLength: 2048 });
+    const ckpt = join(stoppedRun("other-llm"), "checkpoints", "last");
+    const args = ["loss", "--checkpoint", ckpt, "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", other];
+    const common = ["--max-samples", "1", "--threads", "1", "--json"];
+    expectOneLineError(dep([...args, ...common]), 3, /was trained with the frozen LLM .*--accept-other-llm/);
+    const r = dep([...args, ...common, "--accept-other-llm"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/dep: warning: .*other-llm\.gguf has sha256 .*using it anyway/);
+  });
+});
+
+describe("non-finite or empty results are errors, never exit 0", () => {
+  it("dep diff on a store of huge values: exit 3, no output", () => {
+    const emb = join(fx.dir, "huge-emb");
+    cpSync(fx.embDir, emb, { recursive: true });
+    const file = join(emb, "embeddings.safetensors");
+    const buf = readFileSync(file);
+    const len = Number(buf.readBigUInt64LE(0));
+    const [begin, end] = JSON.parse(buf.subarray(8, 8 + len).toString()).embeddings.data_offsets;
+    for (let o = 8 + len + begin; o < 8 + len + end; o += 4) buf.writeFloatLE(buf.readFloatLE(o) * 1e30, o);
+    writeFileSync(file, buf);
+    const out = join(fx.dir, "huge.safetensors");
+    expectOneLineError(
+      dep(["diff", "--data", fx.dataDir, "--embeddings", emb, "--out", out]),
+      3,
+      /difference embeddings of sample .* are not finite .*re-embed the data/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("dep eval --bertscore-model with NaN weights: exit 4, not f = 0", () => {
+    const model = join(fx.dir, "nan-weights.gguf");
+    writeTinyModel(model, { arch: "llama", seed: 5, contextLength: 512 });
+    const g = readGguf(model);
+    const t = g.tensors.find((x) => x.name === "output_norm.weight")!;
+    const buf = readFileSync(model);
+    for (let i = 0; i < 8; i++) buf.writeFloatLE(Number.NaN, g.dataOffset + Number(t.offset) + 4 * i);
+    writeFileSync(model, buf);
+    const preds = join(fx.dir, "nan-preds.jsonl");
+    writeFileSync(preds, `${JSON.stringify({ prediction: "good book", reference: "a good book" })}\n`);
+    const r = dep(["eval", "--predictions", preds, "--bertscore-model", model, "--threads", "1"], {
+      NLTK_DATA: join(fx.dir, "no-nltk"),
+    });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/dep: error: gguf:nan-weights\.gguf:last-layer: the model's token states are not finite/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("dep train where no sample fits --max-length: exit 2, no run folder", () => {
+    const out = join(fx.dir, "tiny-budget");
+    const args = trainArgs(out).map((a, i, all) => (all[i - 1] === "--max-length" ? "1" : a));
+    expectOneLineError(dep(args), 2, /all \d+ training samples run so far were skipped .*raise --max-length/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("dep data prepare with the meta of another category: exit 3 saying which stage emptied it", () => {
+    const books = join(fx.dir, "raw-books");
+    expect(dep(["data", "synth", "--users", "30", "--raw", "--categories", "Books", "--out", books]).code).toBe(0);
+    // the items of another category: other asins
+    const other = join(fx.dir, "other-meta.jsonl");
+    const lines = readFileSync(join(books, "raw", "Books", "meta.jsonl"), "utf8").split("\n").filter(Boolean);
+    writeFileSync(other, lines.map((l) => JSON.stringify({ ...JSON.parse(l), parent_asin: `M${JSON.parse(l).parent_asin}` })).join("\n"));
+    const out = join(fx.dir, "prepared-empty");
+    const r = dep([
+      "data",
+      "prepare",
+      ...["--reviews", join(books, "raw", "Books", "reviews.jsonl"), "--meta", other],
+      ...["--category", "Books", "--out", out, "--threads", "1"],
+    ]);
+    expectOneLineError(r, 3, /no user survived the DPL filters .*is --meta the metadata of the same category as --reviews\?/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("exit classes and messages a user can act on", () => {
+  it("dep loss / dep diff --split val on data without val rows: exit 3 naming the split", () => {
+    const d = join(fx.dir, "no-val");
+    cpSync(fx.dataDir, d, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(d, "dataset.json"), "utf8"));
+    for (const c of manifest.categories) {
+      rmSync(join(d, "main", c, "val.jsonl"));
+      delete manifest.counts[c].val;
+    }
+    writeFileSync(join(d, "dataset.json"), JSON.stringify(manifest));
+    const message = /no-val: no val rows \(loaded: val 0, test \d+\); choose another --split/;
+    expectOneLineError(
+      dep(["diff", "--data", d, "--embeddings", fx.embDir, "--split", "val", "--out", join(fx.dir, "nv.safetensors")]),
+      3,
+      message,
+    );
+    const ckpt = join(stoppedRun("no-val-run"), "checkpoints", "last");
+    const r = dep([
+      "loss",
+      ...["--checkpoint", ckpt, "--data", d, "--embeddings", fx.embDir, "--split", "val"],
+      ...["--model", fx.modelPath, "--threads", "1"],
+    ]);
+    expectOneLineError(r, 3, message);
+  });
+});
