@@ -29,6 +29,8 @@ const COMMANDS = [
   "select",
   "loss",
   "generate",
+  "merge",
+  "slurm",
   "assets",
   "complete",
   "eval",
@@ -82,7 +84,7 @@ describe("dep CLI", () => {
     expect(JSON.parse(ev.stdout).n).toBe(1);
     const missing = dep(["eval", "--json"]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/required option '--predictions <file>'/);
+    expect(missing.stderr).toMatch(/required option '--predictions <files...>'/);
   });
 
   it("dep bench: lists the benchmarks, refuses an unknown one, forwards options and the exit code", () => {

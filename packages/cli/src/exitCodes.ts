@@ -11,7 +11,7 @@ export const EXIT = {
 } as const;
 
 /** The options ask for something impossible: another --out, other flags. */
-const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_OUTPUT_ON_INPUT", "DEP_EMBED_MISMATCH"]);
+const USAGE = new Set(["DEP_INVALID_ARGUMENT", "DEP_USAGE", "DEP_OUTPUT_EXISTS", "DEP_OUTPUT_ON_INPUT", "DEP_EMBED_MISMATCH", "DEP_SHARD_RESUME_MISMATCH"]);
 
 /** The data, embeddings or checkpoint given are bad, or do not fit together. */
 const INPUT = new Set(["DEP_EMBEDDINGS", "DEP_CHECKPOINT", "DEP_EMBED_MISSING", "DEP_NO_SAMPLES", "DEP_NO_ROWS"]);
@@ -21,7 +21,7 @@ export function exitCodeFor(code: string | undefined): number {
   if (!code) return EXIT.failure;
   if (code === "DEP_INTERRUPTED" || code === "DEP_ABORTED" || code === "ABORT_ERR") return EXIT.interrupted;
   if (USAGE.has(code) || code.startsWith("commander.")) return EXIT.usage;
-  if (code.startsWith("DEP_INPUT") || INPUT.has(code)) return EXIT.input;
+  if (code.startsWith("DEP_INPUT") || code.startsWith("DEP_SHARD_") || INPUT.has(code)) return EXIT.input;
   if (code.startsWith("DEP_MODEL") || code.startsWith("DEP_ASSET") || code.startsWith("DEP_GGUF"))
     return EXIT.model;
   return EXIT.runtime;

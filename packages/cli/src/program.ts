@@ -11,17 +11,21 @@ import { registerEval } from "./commands/eval.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInfo } from "./commands/info.js";
 import { registerLoss } from "./commands/loss.js";
+import { registerMerge } from "./commands/merge.js";
 import { registerReport } from "./commands/report.js";
 import { registerSelect } from "./commands/select.js";
 import { registerTrain } from "./commands/train.js";
 import { addConfigOptions } from "./config.js";
 import { readVersions } from "./versions.js";
+import { progressEveryOption, setProgressEvery } from "./progressLine.js";
 
 export function buildProgram(): Command {
   const program = new Command("dep")
     .description("DEP: difference-aware embedding-based personalization of a frozen LLM")
     .version(readVersions().dep)
     .option("--verbose", "print stack traces on errors", false)
+    .addOption(progressEveryOption())
+    .hook("preAction", (cmd) => setProgressEvery(cmd.opts().progressEvery))
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", "\nExample:\n  $ dep info\n  $ dep demo --threads 2");
@@ -35,6 +39,7 @@ export function buildProgram(): Command {
   registerSelect(program);
   registerLoss(program);
   registerGenerate(program);
+  registerMerge(program);
   registerEval(program);
   registerReport(program);
   registerDemo(program);

@@ -80,6 +80,7 @@ export {
 } from "./embed/store.js";
 export { assertStoreFits, stateTrainedOn, type TrainedOn } from "./embed/storeFit.js";
 export * from "./generate/generate.js";
+export { modelFingerprint } from "./model/fingerprint.js";
 // io
 export {
   AtomicLineWriter,
@@ -136,3 +137,18 @@ export {
 export * from "./prompt/index.js";
 export * from "./train/index.js";
 export { getOrInsert, hash32, Rng } from "./util/rng.js";
+// sharding over a cluster
+export {
+  claimShardOutput,
+  describeShard,
+  manifestPathFor,
+  parseShardPath,
+  planShard,
+  readShardManifest,
+  type Shard,
+  type ShardKind,
+  type ShardManifest,
+  shardOfKey,
+  shardPath,
+} from "./shard/shard.js";
+export { type MergeResult, mergeShards } from "./shard/merge.js";

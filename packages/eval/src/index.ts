@@ -8,6 +8,7 @@ export {
   parsePredictions,
   readPredictions,
 } from "./evaluate.js";
+export { expandPredictionPaths, readPredictionFiles } from "./predictionFiles.js";
 export {
   type BertScoreBaseline,
   type BertScoreOptions,

@@ -1,17 +1,18 @@
 import {
   evaluateByGroup,
-  evaluatePredictions,
+  evaluateRecords,
+  expandPredictionPaths,
   formatGroupTable,
   formatReport,
   loadGgufTokenEncoder,
-  readPredictions,
+  readPredictionFiles,
 } from "@dep/eval";
 import type { Command } from "commander";
 import { seed } from "../numbers.js";
 import { threadsOption } from "../runtime.js";
 
 interface EvalOptions {
-  predictions: string;
+  predictions: string[] | string;
   json: boolean;
   groupBy?: string;
   punkt?: string;
@@ -28,8 +29,8 @@ export function registerEval(program: Command): void {
       "score predictions against references: BLEU (sacreBLEU), ROUGE (rouge_score + HF bootstrap), METEOR (NLTK), BERTScore (a GGUF model)",
     )
     .requiredOption(
-      "--predictions <file>",
-      "JSONL with `prediction` and `reference` per line (extra fields are kept)",
+      "--predictions <files...>",
+      "JSONL with `prediction` and `reference` per line (extra fields are kept); several files or globs are one corpus",
     )
     .option("--json", "print one JSON object", false)
     .option(
@@ -46,9 +47,10 @@ export function registerEval(program: Command): void {
     .addOption(threadsOption("CPU threads for the BERTScore model (default: $DEP_THREADS or the CPU count)"))
     .addHelpText(
       "after",
-      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf",
+      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions 'runs/dep/preds-*.jsonl' runs/dep/more.jsonl\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf",
     )
     .action(async (opts: EvalOptions) => {
+      const records = await readPredictionFiles(expandPredictionPaths([opts.predictions].flat()));
       const encoder = opts.bertscoreModel
         ? await loadGgufTokenEncoder(opts.bertscoreModel, { threads: opts.threads })
         : null;
@@ -57,13 +59,11 @@ export function registerEval(program: Command): void {
         ...(opts.punkt ? { punktDir: opts.punkt } : {}),
         ...(encoder ? { bertScoreEncoder: encoder, bertScoreOptions: { idf: opts.bertscoreIdf } } : {}),
       };
-      let report: Awaited<ReturnType<typeof evaluatePredictions>>;
+      let report: Awaited<ReturnType<typeof evaluateRecords>>;
       let groups: Awaited<ReturnType<typeof evaluateByGroup>> | null;
       try {
-        report = await evaluatePredictions(opts.predictions, common);
-        groups = opts.groupBy
-          ? await evaluateByGroup(await readPredictions(opts.predictions), opts.groupBy, common)
-          : null;
+        report = await evaluateRecords(records, common);
+        groups = opts.groupBy ? await evaluateByGroup(records, opts.groupBy, common) : null;
       } finally {
         await encoder?.dispose();
       }

@@ -20,6 +20,7 @@ import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
+import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
 
 export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
 
@@ -54,6 +55,7 @@ export function registerGenerate(program: Command): void {
       DEFAULT_SUMMARY_TOKENS,
     )
     .option("--accept-other-llm", "use --model even when it is not the LLM the checkpoint was trained with", false)
+    .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -62,8 +64,9 @@ export function registerGenerate(program: Command): void {
     )
     .action(async (o) => {
       const data = dataSource(o);
-      assertNotOnInputs(o.out, [...dataInputs(data), o.embeddings, o.checkpoint, o.model]);
-      assertFreshOutput(o.out, true, "file"); // resumable: only a folder in its place is refused
+      const out = shardedOut(o.out, o.shard);
+      assertNotOnInputs(out, [...dataInputs(data), o.embeddings, o.checkpoint, o.model]);
+      assertFreshOutput(out, true, "file"); // resumable: only a folder in its place is refused
       const ckpt0 = o.checkpoint && o.soft !== false ? await loadModelCheckpoint(o.checkpoint) : null;
       const method: GenerationMethod =
         o.soft === false ? "no-soft" : (o.method ?? (ckpt0 ? checkpointVariant(ckpt0.config) : "no-soft"));
@@ -103,8 +106,9 @@ export function registerGenerate(program: Command): void {
           dataDir: data,
           embDir: o.embeddings,
           split: o.split,
-          outFile: o.out,
+          outFile: out,
           ...samplingOf(o),
+          ...(o.shard ? { shard: o.shard, shardSettings: { llm: llmIdentity(modelPath, llm.info) } } : {}),
           signal: shutdownSignal,
           onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),
         });
@@ -117,8 +121,8 @@ export function registerGenerate(program: Command): void {
         }
         console.log(
           o.json
-            ? JSON.stringify({ out: o.out, method, ...r })
-            : `${o.out}: ${r.written} written, ${r.skipped} already done, ${r.total} in all`,
+            ? JSON.stringify({ out, method, ...r })
+            : `${out}: ${r.written} written, ${r.skipped} already done, ${r.total} in all`,
         );
       } finally {
         await llm.dispose();

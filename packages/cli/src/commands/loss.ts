@@ -7,7 +7,9 @@ import {
   DepModel,
   ensureModel,
   heldOutLoss,
+  heldOutLossToFile,
   assertFrozenLlm,
+  modelFingerprint,
   loadModelCheckpoint,
   loadTrainingSamples,
   runInitialParams,
@@ -20,6 +22,9 @@ import { Progress } from "../progress.js";
 import { positions, positiveInt } from "../numbers.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
+import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
+import type { Shard } from "@dep/core";
 
 type SoftRows = "trained" | "untrained" | "none";
 
@@ -53,6 +58,8 @@ export function registerLoss(program: Command): void {
       positiveInt,
     )
     .addOption(threadsOption())
+    .option("--out <file>", "also write each sample's loss as a JSONL line (resumable: finished samples are skipped)")
+    .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false)
     .addHelpText(
       "after",
@@ -72,8 +79,16 @@ export function registerLoss(program: Command): void {
         threads: number;
         acceptOtherLlm: boolean;
         json: boolean;
+        out?: string;
+        shard?: Shard;
       }) => {
         const dataDir = dataSource(o);
+        if (o.shard && !o.out) throw new DepError("DEP_USAGE", "--shard needs --out FILE (the per-sample losses to merge)");
+        const out = o.out ? shardedOut(o.out, o.shard) : undefined;
+        if (out) {
+          assertNotOnInputs(out, [...dataInputs(dataDir), o.embeddings, o.checkpoint, o.model]);
+          assertFreshOutput(out, true, "file"); // resumable: only a folder in its place is refused
+        }
         const { config, params } = await loadModelCheckpoint(o.checkpoint);
         await assertStoreFits(o.embeddings, config, o.checkpoint);
         const hp = config.hyperparameters as {
@@ -95,7 +110,7 @@ export function registerLoss(program: Command): void {
                 o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42),
                 kernel,
               );
-        const { data } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
+        const { data, samples } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
           referencePromptAlignment: hp.referencePromptAlignment ?? false,
           seed: hp.seed ?? 42,
@@ -120,7 +135,7 @@ export function registerLoss(program: Command): void {
           }
           const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
           const t0 = performance.now();
-          const r = await heldOutLoss({
+          const common = {
             llm,
             model,
             samples: data,
@@ -128,12 +143,29 @@ export function registerLoss(program: Command): void {
             ...(maxDescriptionChars ? { maxDescriptionChars } : {}),
             slotKinds: slotKindsOf(variant),
             signal: shutdownSignal,
-            onProgress: (done, total) => progress.update(done, total),
-          });
+            onProgress: (done: number, total: number) => progress.update(done, total),
+          };
+          const settings = {
+            soft: o.soft,
+            model: model ? modelFingerprint(model) : null,
+            split: o.split,
+            maxLength,
+            maxDescriptionChars: maxDescriptionChars ?? null,
+            llm: llmIdentity(modelPath, llm.info),
+          };
+          const r = out
+            ? await heldOutLossToFile({
+                ...common,
+                ids: data.map((_, i) => samples.samples[i]!.id),
+                outFile: out,
+                ...(o.shard ? { shard: o.shard, shardSettings: settings } : {}),
+              })
+            : await heldOutLoss(common);
           progress.done();
           if (shutdownSignal.aborted)
             throw new DepError("DEP_INTERRUPTED", `loss interrupted after ${r.n} samples`);
           const result = {
+            ...(out ? { out } : {}),
             checkpoint: o.checkpoint,
             split: o.split,
             soft: o.soft,

@@ -14,6 +14,8 @@ export interface HeldOutOptions {
   slotKinds?: SoftSlotKinds;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** each sample's mean target-token loss and token count, as it finishes (awaited: e.g. appended to a file) */
+  onSample?: (index: number, r: { loss: number; tokens: number }) => void | Promise<void>;
 }
 
 /** Token-weighted mean cross-entropy over the samples' target reviews (and the per-sample mean). */
@@ -33,6 +35,7 @@ export async function heldOutLoss(
       overBudget: "keep-one", // every held-out sample counts, even one slightly over the budget
       slotKinds: o.slotKinds ?? "both",
     });
+    await o.onSample?.(n, { loss: r.lossLm, tokens: r.targetIds.length });
     weighted += r.lossLm * r.targetIds.length;
     tokens += r.targetIds.length;
     sum += r.lossLm;

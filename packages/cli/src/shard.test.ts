@@ -1,0 +1,176 @@
+// `--shard I/N` and `dep merge` as a user meets them, with spawned `dep` processes on the tiny fixture: the
+// merged shards are exactly the unsharded output (store bytes, prediction lines in order), and the merge
+// refuses a missing, duplicate, unfinished or mismatched shard with one line naming it.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readShardManifest } from "@dep/core";
+import { type TrainFixture, trainFixture } from "@dep/core/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseShard } from "./shardOption.js";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+let fx: TrainFixture;
+
+function dep(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, DEP_HOME: join(fx.dir, "home"), ...env },
+    timeout: 300_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(r: ReturnType<typeof dep>): ReturnType<typeof dep> {
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
+
+beforeAll(async () => {
+  fx = await trainFixture(12, 3);
+}, 300_000);
+afterAll(() => fx?.cleanup());
+
+const embedArgs = (out: string, extra: string[] = []) => [
+  "embed",
+  "--data",
+  fx.dataDir,
+  "--embedder",
+  `gguf:${fx.modelPath}`,
+  "--out",
+  out,
+  "--batch-size",
+  "8",
+  "--threads",
+  "1",
+  "--json",
+  ...extra,
+];
+
+const generateArgs = (out: string, extra: string[] = []) => [
+  "generate",
+  "--data",
+  fx.dataDir,
+  "--embeddings",
+  fx.embDir,
+  "--model",
+  fx.modelPath,
+  "--method",
+  "no-soft",
+  "--out",
+  out,
+  "--max-samples",
+  "8",
+  "--max-tokens",
+  "6",
+  "--parallel",
+  "2",
+  "--temperature",
+  "0",
+  "--max-length",
+  "1200",
+  "--threads",
+  "1",
+  "--json",
+  ...extra,
+];
+
+const storeFiles = ["embeddings.safetensors", "keys.jsonl", "meta.json"];
+
+describe("--shard", () => {
+  it("parses I/N, auto (Slurm array) and auto/N (Kubernetes), and refuses the rest", () => {
+    expect(parseShard("1/3", {})).toEqual({ index: 1, count: 3 });
+    const slurm = { SLURM_ARRAY_TASK_ID: "5", SLURM_ARRAY_TASK_MIN: "4", SLURM_ARRAY_TASK_COUNT: "2" };
+    expect(parseShard("auto", slurm)).toEqual({ index: 1, count: 2 });
+    const stepped = { SLURM_ARRAY_TASK_ID: "4", SLURM_ARRAY_TASK_MIN: "0", SLURM_ARRAY_TASK_STEP: "2", SLURM_ARRAY_TASK_COUNT: "3" };
+    expect(parseShard("auto", stepped)).toEqual({ index: 2, count: 3 });
+    expect(parseShard("auto/4", { JOB_COMPLETION_INDEX: "3" })).toEqual({ index: 3, count: 4 });
+    expect(() => parseShard("2/2", {})).toThrow(/shard index 2 is not below the shard count 2/);
+    expect(() => parseShard("0/0", {})).toThrow(/shard count must be an integer from 1/);
+    expect(() => parseShard("1-2", {})).toThrow(/expected I\/N/);
+    expect(() => parseShard("auto", {})).toThrow(/SLURM_ARRAY_TASK_ID/);
+    expect(() => parseShard("auto/2", { JOB_COMPLETION_INDEX: "x" })).toThrow(/JOB_COMPLETION_INDEX is "x"/);
+  });
+
+  it("a bad --shard is a usage error (exit 2) naming the flag", () => {
+    const r = dep(embedArgs(join(fx.dir, "bad"), ["--shard", "3/2"]));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--shard.*shard index 3 is not below the shard count 2/);
+  });
+
+  it("dep embed: two shards merge into the unsharded store, byte for byte", () => {
+    const full = join(fx.dir, "emb-full");
+    const all = JSON.parse(ok(dep(embedArgs(full))).stdout);
+    const out = join(fx.dir, "emb");
+    const a = JSON.parse(ok(dep(embedArgs(out, ["--shard", "0/2"]))).stdout);
+    // --shard auto from a Slurm array task's environment
+    const b = JSON.parse(
+      ok(dep(embedArgs(out, ["--shard", "auto"]), { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "2" })).stdout,
+    );
+    expect(a.out).toBe(`${out}.shard-0-of-2`);
+    expect(b.out).toBe(`${out}.shard-1-of-2`);
+    expect(a.texts + b.texts).toBe(all.texts);
+    expect(Math.min(a.texts, b.texts)).toBeGreaterThan(all.texts / 4); // balanced, not all in one
+    // a rerun of a finished shard resumes: nothing new
+    expect(JSON.parse(ok(dep(embedArgs(out, ["--shard", "0/2"]))).stdout)).toMatchObject({ embedded: 0 });
+    const m = JSON.parse(ok(dep(["merge", "--out", out, "--json"])).stdout); // the shards beside --out
+    expect(m).toMatchObject({ kind: "embeddings", shards: 2, items: all.texts });
+    for (const f of storeFiles)
+      expect(readFileSync(join(out, f)).equals(readFileSync(join(full, f))), f).toBe(true);
+    // an existing output needs --force
+    const again = dep(["merge", "--out", out, `${out}.shard-0-of-2`, `${out}.shard-1-of-2`]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists.*--force/);
+  }, 300_000);
+
+  it("dep generate: two shards merge into the unsharded predictions, line for line in order", () => {
+    const full = join(fx.dir, "full.jsonl");
+    ok(dep(generateArgs(full)));
+    const out = join(fx.dir, "preds.jsonl");
+    const r0 = JSON.parse(ok(dep(generateArgs(out, ["--shard", "0/2"]))).stdout);
+    const r1 = JSON.parse(ok(dep(generateArgs(out, ["--shard", "1/2"]))).stdout);
+    expect(r0.total + r1.total).toBe(8);
+    const m0 = readShardManifest(`${out}.shard-0-of-2.shard.json`)!;
+    expect(m0).toMatchObject({ kind: "predictions", shard: 0, of: 2, total: 8 });
+    ok(dep(["merge", "--out", out, `${out}.shard-1-of-2`, `${out}.shard-0-of-2`]));
+    expect(readFileSync(out, "utf8")).toBe(readFileSync(full, "utf8"));
+  }, 300_000);
+
+  it("dep merge refuses a missing, duplicate, unfinished or mismatched shard (exit 3, naming it)", () => {
+    const out = join(fx.dir, "preds.jsonl");
+    const s0 = `${out}.shard-0-of-2`;
+    const s1 = `${out}.shard-1-of-2`;
+    const target = join(fx.dir, "m.jsonl");
+    let r = dep(["merge", "--out", target, s0]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/missing shard 1 of 2 \(have 0\)/);
+    r = dep(["merge", "--out", target, s0, s0, s1]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/are both shard 0 of 2/);
+    // another setting (max tokens) is another job
+    const other = join(fx.dir, "other.jsonl");
+    ok(dep(generateArgs(other, ["--shard", "1/2", "--max-tokens", "5"])));
+    r = dep(["merge", "--out", target, s0, `${other}.shard-1-of-2`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/other\.jsonl\.shard-1-of-2 was made with other settings/);
+    // ...which a rerun into the same shard output refuses too
+    r = dep(generateArgs(out, ["--shard", "1/2", "--max-tokens", "5"]));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/shard-1-of-2 was written with other settings/);
+    // an unfinished shard (a line lost): merge says which and to rerun it
+    const cut = join(fx.dir, "cut.jsonl");
+    const cut1 = `${cut}.shard-1-of-2`;
+    copyFileSync(s1, cut1);
+    copyFileSync(`${s1}.shard.json`, `${cut1}.shard.json`);
+    const lines = readFileSync(cut1, "utf8").trim().split("\n");
+    writeFileSync(cut1, `${lines.slice(1).join("\n")}\n`);
+    r = dep(["merge", "--out", target, s0, cut1]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`cut\\.jsonl\\.shard-1-of-2: shard 1 of 2 is unfinished \\(${lines.length - 1} of ${lines.length} samples\\); rerun it`));
+    // not a shard output at all
+    r = dep(["merge", "--out", target, fx.dataDir]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no shard manifest/);
+  }, 300_000);
+});
