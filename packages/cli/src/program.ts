@@ -14,6 +14,7 @@ import { registerLoss } from "./commands/loss.js";
 import { registerMerge } from "./commands/merge.js";
 import { registerReport } from "./commands/report.js";
 import { registerSelect } from "./commands/select.js";
+import { registerSlurm } from "./commands/slurm.js";
 import { registerTrain } from "./commands/train.js";
 import { addConfigOptions } from "./config.js";
 import { readVersions } from "./versions.js";
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerLoss(program);
   registerGenerate(program);
   registerMerge(program);
+  registerSlurm(program);
   registerEval(program);
   registerReport(program);
   registerDemo(program);

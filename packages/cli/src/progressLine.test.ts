@@ -5,7 +5,7 @@ describe("batch progress lines", () => {
   it("one line per interval with count, rate and ETA, and a last one at the end", () => {
     const lines: string[] = [];
     const t0 = performance.now();
-    const p = new BatchProgressLine("embed", "texts", 30, (l) => lines.push(l));
+    const p = new BatchProgressLine("embed", "texts", 30, (l) => lines.push(l), t0);
     p.update(10, 100, "", t0 + 1_000);
     p.update(20, 100, "", t0 + 29_000);
     expect(lines).toEqual([]);
@@ -22,7 +22,7 @@ describe("batch progress lines", () => {
   it("a job shorter than the interval prints nothing", () => {
     const lines: string[] = [];
     const t0 = performance.now();
-    const p = new BatchProgressLine("generate", "samples", 30, (l) => lines.push(l));
+    const p = new BatchProgressLine("generate", "samples", 30, (l) => lines.push(l), t0);
     p.update(5, 5, "", t0 + 2_000);
     p.done(t0 + 2_500);
     expect(lines).toEqual([]);

@@ -70,13 +70,20 @@ export class BatchProgressLine {
   readonly #label: string;
   readonly #unit: string;
   readonly #everyMs: number;
-  readonly #start = performance.now();
+  readonly #start: number;
   readonly #write: (line: string) => void;
   #next: number;
   #printed = false;
   #last: { done: number; total: number; extra: string } | null = null;
 
-  constructor(label: string, unit: string, everySeconds: number, write: (line: string) => void) {
+  constructor(
+    label: string,
+    unit: string,
+    everySeconds: number,
+    write: (line: string) => void,
+    start = performance.now(),
+  ) {
+    this.#start = start;
     this.#label = label;
     this.#unit = unit;
     this.#everyMs = everySeconds * 1000;

@@ -2,7 +2,7 @@
 // merged shards are exactly the unsharded output (store bytes, prediction lines in order), and the merge
 // refuses a missing, duplicate, unfinished or mismatched shard with one line naming it.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readShardManifest } from "@dep/core";
@@ -27,8 +27,40 @@ function ok(r: ReturnType<typeof dep>): ReturnType<typeof dep> {
   return r;
 }
 
+/** a run trained for one epoch on the fixture (checkpoints/epoch-1) */
+let run: string;
+
 beforeAll(async () => {
   fx = await trainFixture(12, 3);
+  run = join(fx.dir, "run");
+  ok(
+    dep([
+      "train",
+      "--data",
+      fx.dataDir,
+      "--embeddings",
+      fx.embDir,
+      "--model",
+      fx.modelPath,
+      "--out",
+      run,
+      "--epochs",
+      "1",
+      "--grad-accum",
+      "2",
+      "--max-samples",
+      "2",
+      "--max-length",
+      "1200",
+      "--sae-width",
+      "16",
+      "--kernel-backend",
+      "cpu",
+      "--threads",
+      "1",
+      "--json",
+    ]),
+  );
 }, 300_000);
 afterAll(() => fx?.cleanup());
 
@@ -172,5 +204,85 @@ describe("--shard", () => {
     r = dep(["merge", "--out", target, fx.dataDir]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/no shard manifest/);
+  }, 300_000);
+
+  const lossArgs = (extra: string[]) => [
+    "loss",
+    "--checkpoint",
+    join(run, "checkpoints", "epoch-1"),
+    "--data",
+    fx.dataDir,
+    "--embeddings",
+    fx.embDir,
+    "--model",
+    fx.modelPath,
+    "--max-samples",
+    "5",
+    "--max-length",
+    "1200",
+    "--threads",
+    "1",
+    "--json",
+    ...extra,
+  ];
+
+  it("dep loss --out: per-sample lines; two shards merge into the unsharded file and its means", () => {
+    const full = join(fx.dir, "loss.jsonl");
+    const all = JSON.parse(ok(dep(lossArgs(["--out", full]))).stdout);
+    expect(all).toMatchObject({ out: full, n: 5 });
+    const out = join(fx.dir, "loss-sharded.jsonl");
+    const a = JSON.parse(ok(dep(lossArgs(["--out", out, "--shard", "0/2"]))).stdout);
+    const b = JSON.parse(ok(dep(lossArgs(["--out", out, "--shard", "1/2"]))).stdout);
+    expect(a.n + b.n).toBe(5);
+    expect(JSON.parse(ok(dep(["merge", "--out", out, "--json"])).stdout)).toMatchObject({ kind: "losses", items: 5 });
+    expect(readFileSync(out, "utf8")).toBe(readFileSync(full, "utf8"));
+    // a rerun into the merged file computes nothing and reports the same means
+    expect(JSON.parse(ok(dep(lossArgs(["--out", out]))).stdout)).toMatchObject({
+      n: 5,
+      tokenMean: all.tokenMean,
+      sampleMean: all.sampleMean,
+    });
+    const r = dep(lossArgs(["--shard", "0/2"]));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--shard needs --out FILE/);
+  }, 300_000);
+
+  it("dep select --shard: each shard generates its share for every epoch; an unsharded select merges and scores the same", () => {
+    const select = (dir: string, extra: string[] = []) =>
+      dep([
+        "select",
+        "--run",
+        dir,
+        "--data",
+        fx.dataDir,
+        "--embeddings",
+        fx.embDir,
+        "--model",
+        fx.modelPath,
+        "--max-samples",
+        "4",
+        "--max-tokens",
+        "4",
+        "--temperature",
+        "0",
+        "--max-length",
+        "1200",
+        "--threads",
+        "1",
+        "--json",
+        ...extra,
+      ]);
+    const copy = join(fx.dir, "run-sharded");
+    cpSync(join(run, "checkpoints"), join(copy, "checkpoints"), { recursive: true });
+    const whole = JSON.parse(ok(select(run)).stdout);
+    const s0 = JSON.parse(ok(select(copy, ["--shard", "0/2"])).stdout);
+    const s1 = JSON.parse(ok(select(copy, ["--shard", "1/2"])).stdout);
+    expect(s0.epochs[0].total + s1.epochs[0].total).toBe(4);
+    const merged = JSON.parse(ok(select(copy)).stdout);
+    expect(merged.epochs.map((e: { meteor: number; n: number }) => [e.meteor, e.n])).toEqual(
+      whole.epochs.map((e: { meteor: number; n: number }) => [e.meteor, e.n]),
+    );
+    const preds = (dir: string) => readFileSync(join(dir, "select", "epoch-1.val.jsonl"), "utf8");
+    expect(preds(copy)).toBe(preds(run));
   }, 300_000);
 });

@@ -151,4 +151,4 @@ export {
   shardOfKey,
   shardPath,
 } from "./shard/shard.js";
-export { type MergeResult, mergeShards } from "./shard/merge.js";
+export { type MergeResult, mergeShards, shardsBeside } from "./shard/merge.js";

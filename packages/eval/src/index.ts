@@ -55,5 +55,7 @@ export {
   type Selection,
   type SelectOptions,
   selectCheckpoint,
+  type ShardSelection,
+  selectShard,
 } from "./select/selectCheckpoint.js";
 export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";

@@ -1,22 +1,7 @@
-import { readdirSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { mergeShards, parseShardPath } from "@dep/core";
+import { mergeShards, shardsBeside } from "@dep/core";
 import { DepError } from "@dep/native-cuda";
 import type { Command } from "commander";
 import { assertNotOnInputs } from "../outputs.js";
-
-/** The shard outputs beside OUT (`OUT.shard-I-of-N`, not their manifests), for `dep merge --out OUT` alone. */
-function shardsBeside(out: string): string[] {
-  const dir = dirname(out);
-  const name = basename(out);
-  const found = readdirSync(dir, { withFileTypes: true })
-    .map((e) => e.name)
-    .filter((f) => parseShardPath(f)?.base === name)
-    .map((f) => join(dir, f));
-  if (found.length === 0)
-    throw new DepError("DEP_INPUT", `no shard outputs ${out}.shard-I-of-N in ${dir}; run with --shard first`);
-  return found;
-}
 
 export function registerMerge(program: Command): void {
   program
@@ -34,6 +19,8 @@ export function registerMerge(program: Command): void {
     )
     .action(async (shards: string[], o: { out: string; force: boolean; json: boolean }) => {
       const inputs = shards.length > 0 ? shards : shardsBeside(o.out);
+      if (inputs.length === 0)
+        throw new DepError("DEP_INPUT", `no shard outputs ${o.out}.shard-I-of-N beside --out; run with --shard first, or name them`);
       assertNotOnInputs(o.out, inputs);
       const r = await mergeShards(o.out, inputs, { force: o.force });
       if (o.json) console.log(JSON.stringify(r));

@@ -2,11 +2,12 @@
 // unsharded run writes to OUT — an embedding store with the same bytes, a predictions or losses file with the
 // same lines in the same order. The set is checked first: one kind, one config, every shard once, every
 // shard finished; anything else is refused with the shard and what to do.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { EmbeddingStore } from "../embed/store.js";
 import { writeDirAtomic, writeFileAtomic } from "../io/atomic.js";
-import { manifestPathFor, readShardManifest, type ShardKind, type ShardManifest } from "./shard.js";
+import { manifestPathFor, parseShardPath, readShardManifest, type ShardKind, type ShardManifest } from "./shard.js";
 
 export interface MergeResult {
   kind: ShardKind;
@@ -192,4 +193,14 @@ export async function mergeShards(out: string, paths: readonly string[], o: { fo
       ? await mergeEmbeddings(out, shards, o.force ?? false)
       : await mergeLines(out, shards, o.force ?? false);
   return { kind, out, shards: shards.length, items };
+}
+
+/** The shard outputs beside `out` (`OUT.shard-I-of-N`, not their manifests), sorted; [] when there are none. */
+export function shardsBeside(out: string): string[] {
+  const dir = dirname(out);
+  const name = basename(out);
+  return (existsSync(dir) ? readdirSync(dir) : [])
+    .filter((f) => parseShardPath(f)?.base === name)
+    .sort()
+    .map((f) => join(dir, f));
 }

@@ -1,0 +1,143 @@
+// The real engine: a one-node Slurm cluster (tools/slurm-local.sh, started by .ci/run) runs `dep embed
+// --shard auto` and `dep generate --shard auto` as a 2-task array job; `dep merge` gives exactly the unsharded
+// outputs. A task preempted with SIGTERM (scancel --signal=TERM) keeps what it finished, and rerunning the
+// array finishes it to the same result. Without `sbatch` (a laptop) the file says it skipped, on one line.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type TrainFixture, trainFixture } from "@dep/core/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+
+/** Why the Slurm tests cannot run here, or null. In CI a missing cluster is a failure, not a skip. */
+function slurmMissing(): string | null {
+  if (spawnSync("sbatch", ["--version"]).error) return "sbatch is not installed (apt-get install slurm-wlm munge)";
+  const info = spawnSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 20_000 });
+  if (info.status !== 0 || !/idle|mixed|allocated/.test(info.stdout)) {
+    const why = `no Slurm node takes jobs (sinfo: ${(info.stderr || info.stdout).trim() || info.status}); start one: eval "$(tools/slurm-local.sh start)"`;
+    if (process.env.CI) throw new Error(why);
+    return why;
+  }
+  return null;
+}
+
+const missing = slurmMissing();
+if (missing) console.warn(`slurm.test.ts: skipped: ${missing}`);
+
+let fx: TrainFixture;
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: "utf8", timeout: 300_000 });
+}
+
+function dep(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 300_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+/** `dep ARGS` as one shell command line. */
+const shellLine = (args: string[]) =>
+  [process.execPath, bin, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+
+/** An array-job script running `dep` command lines, one after the other, in each task. */
+function script(name: string, commands: string[][]): string {
+  const path = join(fx.dir, `${name}.sbatch`);
+  // one command: exec, so the task's signals reach dep itself
+  const body = commands.length === 1 ? `exec ${shellLine(commands[0]!)}` : `set -e\n${commands.map(shellLine).join("\n")}`;
+  writeFileSync(
+    path,
+    `#!/bin/bash\n#SBATCH --job-name=dep-${name}\n#SBATCH --cpus-per-task=1\n#SBATCH --output=${fx.dir}/${name}-%A_%a.out\n${body}\n`,
+  );
+  return path;
+}
+
+const embedArgs = (out: string, shard?: string) => [
+  "embed",
+  "--data",
+  fx.dataDir,
+  "--embedder",
+  `gguf:${fx.modelPath}`,
+  "--out",
+  out,
+  "--batch-size",
+  "8",
+  "--flush-every",
+  "8",
+  ...(shard ? ["--shard", shard] : []),
+];
+
+const generateArgs = (out: string, maxTokens: number, shard?: string) => [
+  "generate",
+  "--data",
+  fx.dataDir,
+  "--embeddings",
+  fx.embDir,
+  "--model",
+  fx.modelPath,
+  "--method",
+  "no-soft",
+  "--out",
+  out,
+  "--max-samples",
+  "8",
+  "--max-tokens",
+  String(maxTokens),
+  "--parallel",
+  "1",
+  "--temperature",
+  "0",
+  "--max-length",
+  "1200",
+  ...(shard ? ["--shard", shard] : []),
+];
+
+const lineCount = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).length : 0);
+
+describe.skipIf(missing !== null)("Slurm array jobs (a real one-node cluster)", () => {
+  beforeAll(async () => {
+    fx = await trainFixture(12, 3);
+  }, 300_000);
+  afterAll(() => fx?.cleanup());
+
+  it("dep embed and dep generate --shard auto as a 2-task array; merged, they are the unsharded outputs", () => {
+    const emb = join(fx.dir, "emb-sharded");
+    const preds = join(fx.dir, "preds.jsonl");
+    const both = script("both", [embedArgs(emb, "auto"), generateArgs(preds, 8, "auto")]);
+    sh("sbatch", ["--array=0-1", "--wait", both]); // throws when a task fails
+    dep(["merge", "--out", emb]);
+    dep(["merge", "--out", preds]);
+    const full = join(fx.dir, "emb-full");
+    dep([...embedArgs(full), "--threads", "1"]);
+    for (const f of ["embeddings.safetensors", "keys.jsonl", "meta.json"])
+      expect(readFileSync(join(emb, f)).equals(readFileSync(join(full, f))), f).toBe(true);
+    const fullPreds = join(fx.dir, "full.jsonl");
+    dep([...generateArgs(fullPreds, 8), "--threads", "1"]);
+    expect(readFileSync(preds, "utf8").split("\n")).toEqual(readFileSync(fullPreds, "utf8").split("\n"));
+  }, 600_000);
+
+  it("a task preempted with scancel --signal=TERM keeps its finished samples; rerunning the array finishes it to the same result", async () => {
+    const maxTokens = 160; // long enough that the signal lands mid-run
+    const preds = join(fx.dir, "preempted.jsonl");
+    const job = script("preempt", [generateArgs(preds, maxTokens, "auto")]);
+    const id = sh("sbatch", ["--parsable", "--array=0-1", job]).trim().split(";")[0]!;
+    const shard1 = `${preds}.shard-1-of-2`;
+    for (let i = 0; i < 1200 && lineCount(shard1) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    sh("scancel", ["--signal=TERM", "--full", `${id}_1`]);
+    for (let i = 0; i < 600 && sh("squeue", ["-h", "-j", id]).trim() !== ""; i++)
+      await new Promise((r) => setTimeout(r, 200));
+    const log = readFileSync(join(fx.dir, `preempt-${id}_1.out`), "utf8");
+    expect(log).toMatch(/SIGTERM: stopping cleanly/);
+    const manifest = JSON.parse(readFileSync(`${shard1}.shard.json`, "utf8"));
+    const kept = lineCount(shard1);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(manifest.ids.length); // stopped early, not finished
+    sh("sbatch", ["--array=0-1", "--wait", job]); // the rerun resumes both tasks
+    dep(["merge", "--out", preds]);
+    const full = join(fx.dir, "preempt-full.jsonl");
+    dep([...generateArgs(full, maxTokens), "--threads", "1"]);
+    expect(readFileSync(preds, "utf8").split("\n")).toEqual(readFileSync(full, "utf8").split("\n"));
+  }, 600_000);
+});
