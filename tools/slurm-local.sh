@@ -14,12 +14,18 @@ dir="${DEP_SLURM_DIR:-/tmp/dep-slurm}"
 conf="$dir/slurm.conf"
 export SLURM_CONF="$conf"
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { local pid; pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }
 
 start() {
   mkdir -p "$dir/state" "$dir/spool" /run/munge
   chown munge:munge /run/munge
   chmod 0755 /run/munge
+  if [ ! -s /etc/munge/munge.key ]; then
+    mkdir -p /etc/munge
+    mungekey --create --keyfile=/etc/munge/munge.key
+    chown munge:munge /etc/munge/munge.key
+    chmod 0400 /etc/munge/munge.key
+  fi
   if ! pid_alive /run/munge/munged.pid; then
     runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
   fi
@@ -75,7 +81,7 @@ stop() {
   local p
   for p in "$dir/slurmd.pid" "$dir/slurmctld.pid" /run/munge/munged.pid; do
     if pid_alive "$p"; then
-      kill "$(cat "$p")"
+      kill "$(cat "$p")" 2>/dev/null || true
       for _ in $(seq 1 20); do pid_alive "$p" || break; sleep 0.5; done
     fi
   done

@@ -134,7 +134,7 @@ describe("--shard", () => {
   it("dep embed: two shards merge into the unsharded store, byte for byte", () => {
     const full = join(fx.dir, "emb-full");
     const all = JSON.parse(ok(dep(embedArgs(full))).stdout);
-    const out = join(fx.dir, "emb");
+    const out = join(fx.dir, "emb-sharded");
     const a = JSON.parse(ok(dep(embedArgs(out, ["--shard", "0/2"]))).stdout);
     // --shard auto from a Slurm array task's environment
     const b = JSON.parse(

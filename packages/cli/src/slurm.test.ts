@@ -94,6 +94,12 @@ const generateArgs = (out: string, maxTokens: number, shard?: string) => [
   ...(shard ? ["--shard", shard] : []),
 ];
 
+/** Polls `done` every 100 ms for up to two minutes. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1200 && !done(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!done()) throw new Error("timed out waiting for the Slurm job");
+}
+
 const lineCount = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).length : 0);
 
 describe.skipIf(missing !== null)("Slurm array jobs (a real one-node cluster)", () => {
@@ -119,21 +125,25 @@ describe.skipIf(missing !== null)("Slurm array jobs (a real one-node cluster)", 
   }, 600_000);
 
   it("a task preempted with scancel --signal=TERM keeps its finished samples; rerunning the array finishes it to the same result", async () => {
-    const maxTokens = 160; // long enough that the signal lands mid-run
+    const maxTokens = 400; // long enough that the signal lands mid-run (~0.2-1 s per sample)
     const preds = join(fx.dir, "preempted.jsonl");
     const job = script("preempt", [generateArgs(preds, maxTokens, "auto")]);
     const id = sh("sbatch", ["--parsable", "--array=0-1", job]).trim().split(";")[0]!;
-    const shard1 = `${preds}.shard-1-of-2`;
-    for (let i = 0; i < 1200 && lineCount(shard1) === 0; i++) await new Promise((r) => setTimeout(r, 100));
-    sh("scancel", ["--signal=TERM", "--full", `${id}_1`]);
-    for (let i = 0; i < 600 && sh("squeue", ["-h", "-j", id]).trim() !== ""; i++)
-      await new Promise((r) => setTimeout(r, 200));
-    const log = readFileSync(join(fx.dir, `preempt-${id}_1.out`), "utf8");
+    const manifest = (i: number) => `${preds}.shard-${i}-of-2.shard.json`;
+    await until(() => existsSync(manifest(0)) && existsSync(manifest(1)));
+    // preempt the task with the larger share (at least 4 of the 8 samples), once its first sample is written
+    const size = (i: number) => JSON.parse(readFileSync(manifest(i), "utf8")).ids.length as number;
+    const task = size(1) >= size(0) ? 1 : 0;
+    const shard = `${preds}.shard-${task}-of-2`;
+    await until(() => lineCount(shard) > 0);
+    sh("scancel", ["--signal=TERM", "--full", `${id}_${task}`]);
+    await until(() => sh("squeue", ["-h", "-j", id]).trim() === "");
+    const log = readFileSync(join(fx.dir, `preempt-${id}_${task}.out`), "utf8");
     expect(log).toMatch(/SIGTERM: stopping cleanly/);
-    const manifest = JSON.parse(readFileSync(`${shard1}.shard.json`, "utf8"));
-    const kept = lineCount(shard1);
+    expect(sh("scontrol", ["show", "job", `${id}_${task}`])).toMatch(/ExitCode=143:0/); // 128 + SIGTERM
+    const kept = lineCount(shard);
     expect(kept).toBeGreaterThan(0);
-    expect(kept).toBeLessThan(manifest.ids.length); // stopped early, not finished
+    expect(kept).toBeLessThan(size(task)); // stopped early, not finished
     sh("sbatch", ["--array=0-1", "--wait", job]); // the rerun resumes both tasks
     dep(["merge", "--out", preds]);
     const full = join(fx.dir, "preempt-full.jsonl");
