@@ -156,6 +156,17 @@ describe("--shard", () => {
     expect(again.stderr).toMatch(/already exists.*--force/);
   }, 300_000);
 
+  it("a batch log (stderr not a terminal) gets one timestamped progress line per --progress-every", () => {
+    const out = join(fx.dir, "emb-progress");
+    const args = embedArgs(out, ["--batch-size", "2", "--progress-every", "0.05"]).filter((a) => a !== "--json");
+    const r = ok(dep(args));
+    const lines = r.stderr.trim().split("\n");
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] embed \d+\/\d+ texts \| [\d.]+\/s \| ETA \S+$/);
+    expect(lines.at(-1)).toMatch(/embed (\d+)\/\1 texts/); // the last line: all done
+    expect(ok(dep([...args, "--progress-every", "0"])).stderr).toBe(""); // 0: none (and nothing to do)
+  }, 300_000);
+
   it("dep generate: two shards merge into the unsharded predictions, line for line in order", () => {
     const full = join(fx.dir, "full.jsonl");
     ok(dep(generateArgs(full)));
