@@ -94,9 +94,9 @@ const generateArgs = (out: string, maxTokens: number, shard?: string) => [
   ...(shard ? ["--shard", shard] : []),
 ];
 
-/** Polls `done` every 100 ms for up to two minutes. */
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 1200 && !done(); i++) await new Promise((r) => setTimeout(r, 100));
+/** Polls `done` every 100 ms for up to `ms` (default two minutes). */
+async function until(done: () => boolean, ms = 120_000): Promise<void> {
+  for (let i = 0; i < ms / 100 && !done(); i++) await new Promise((r) => setTimeout(r, 100));
   if (!done()) throw new Error("timed out waiting for the Slurm job");
 }
 
@@ -149,5 +149,51 @@ describe.skipIf(missing !== null)("Slurm array jobs (a real one-node cluster)", 
     const full = join(fx.dir, "preempt-full.jsonl");
     dep([...generateArgs(full, maxTokens), "--threads", "1"]);
     expect(readFileSync(preds, "utf8").split("\n")).toEqual(readFileSync(full, "utf8").split("\n"));
+  }, 600_000);
+
+  it("dep slurm: the generated pipeline runs through the cluster, stage after stage, to a report", async () => {
+    const work = join(fx.dir, "pipeline");
+    const scripts = join(fx.dir, "pipeline-scripts");
+    const budget = ["--max-length", "1200"];
+    dep([
+      "slurm",
+      "--data",
+      fx.dataDir,
+      "--work",
+      work,
+      "--out",
+      scripts,
+      "--shards",
+      "2",
+      "--embedder",
+      `gguf:${fx.modelPath}`,
+      "--model",
+      fx.modelPath,
+      "--select-samples",
+      "2",
+      "--gres",
+      "none",
+      "--cpus-per-task",
+      "1",
+      "--dep",
+      `${process.execPath} ${bin}`,
+      "--extra",
+      `train=--epochs 1 --grad-accum 2 --max-samples 2 --sae-width 16 --kernel-backend cpu ${budget.join(" ")}`,
+      `select=--max-tokens 4 --temperature 0 ${budget.join(" ")}`,
+      `select-score=--max-tokens 4 --temperature 0 ${budget.join(" ")}`,
+      `generate=--max-tokens 4 --max-samples 4 --temperature 0 ${budget.join(" ")}`,
+    ]);
+    const submitted = sh("bash", [join(scripts, "submit.sh")]);
+    const ids = [...submitted.matchAll(/: job (\d+)/g)].map((m) => m[1]!);
+    expect(ids).toHaveLength(10);
+    await until(() => sh("squeue", ["-h", "-j", ids.join(",")]).trim() === "", 5 * 60_000);
+    for (const [i, id] of ids.entries()) {
+      const show = sh("scontrol", ["show", "job", id]);
+      expect(show.match(/JobState=(\w+)/g)?.every((s) => s === "JobState=COMPLETED"), `job ${i + 1}: ${show}`).toBe(true);
+    }
+    expect(JSON.parse(readFileSync(join(work, "run", "selection.json"), "utf8")).best.epoch).toBe(1);
+    expect(lineCount(join(work, "preds.jsonl"))).toBe(4);
+    expect(JSON.parse(readFileSync(join(work, "run", "eval.json"), "utf8")).n).toBe(4);
+    expect(existsSync(join(work, "report", "table.md"))).toBe(true);
   }, 600_000);
 });
