@@ -2,7 +2,7 @@
 // users keep it (the Hugging Face cache, symlinked folders), outputs aimed at inputs, entries that are not
 // regular files, numbers that do not parse, and runs with nothing to resume. Each case exits with its class's
 // code, one line naming the path or flag, and leaves the inputs as they were.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   cpSync,
@@ -16,35 +16,26 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { readGguf, writeTinyModel } from "@dep/native-cuda/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bin, depRunner, expectOneLineError, fixtureInputs } from "./testing/spawnDep.js";
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 let fx: TrainFixture;
 
-function dep(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, DEP_HOME: join(fx.dir, "home"), ...env },
-    timeout: 300_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Exit `code`, and stderr is exactly one `dep: error:` line matching `message`. */
-function expectOneLineError(r: ReturnType<typeof dep>, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  expect(r.stderr).toMatch(/^dep: error: [^\n]+\[DEP_[A-Z_]+\]\n$/);
-  expect(r.stderr).toMatch(message);
-}
+const dep = depRunner(() => join(fx.dir, "home"));
+/** `dep train` on the fixture's data, store and tiny model; the caller adds --out and the rest. */
+const trainOnFixture = () => ["train", ...fixtureInputs(fx)];
 
 /** A digest of every file below `path` (or of the file), to show an input was left as it was. */
 function digest(path: string): string {
   const h = createHash("sha256");
   const add = (p: string) => {
-    if (readdirSync(dirname(p), { withFileTypes: true }).find((e) => e.name === p.split("/").pop())?.isDirectory()) {
+    if (
+      readdirSync(dirname(p), { withFileTypes: true })
+        .find((e) => e.name === p.split("/").pop())
+        ?.isDirectory()
+    ) {
       for (const n of readdirSync(p).sort()) add(join(p, n));
     } else h.update(p).update(readFileSync(p));
   };
@@ -86,13 +77,26 @@ describe("data where users keep it", () => {
     cpSync(join(fx.dataDir, "meta"), join(hub, "meta-src"), { recursive: true });
     const mainRepo = join(hub, "datasets--someone--DPL-main");
     toHubCache(join(hub, "main-src"), mainRepo, "a1b2c3");
-    const metaSnapshot = toHubCache(join(hub, "meta-src"), join(hub, "datasets--someone--DPL-meta"), "d4e5f6");
+    const metaSnapshot = toHubCache(
+      join(hub, "meta-src"),
+      join(hub, "datasets--someone--DPL-meta"),
+      "d4e5f6",
+    );
     const ours = dep(["data", "inspect", fx.dataDir, "--json"]);
     const theirs = dep(["data", "inspect", "--main", mainRepo, "--meta", metaSnapshot, "--json"]);
     expect(theirs.code, theirs.stderr).toBe(0);
     expect(JSON.parse(theirs.stdout).rows).toEqual(JSON.parse(ours.stdout).rows);
 
-    const a = dep(["diff", "--data", fx.dataDir, "--embeddings", fx.embDir, "--out", join(fx.dir, "a.safetensors"), "--json"]);
+    const a = dep([
+      "diff",
+      "--data",
+      fx.dataDir,
+      "--embeddings",
+      fx.embDir,
+      "--out",
+      join(fx.dir, "a.safetensors"),
+      "--json",
+    ]);
     const b = dep([
       "diff",
       ...["--main", mainRepo, "--meta", metaSnapshot],
@@ -133,7 +137,19 @@ describe("entries that are not regular files", () => {
     const message = /dataset\.json lists \d+ Books\/train rows but .*main holds 0/;
     expectOneLineError(dep(["data", "inspect", s]), 3, message);
     const out = join(fx.dir, "linked-run");
-    const t = dep(["train", "--data", s, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", out, "--threads", "1"]);
+    const t = dep([
+      "train",
+      "--data",
+      s,
+      "--embeddings",
+      fx.embDir,
+      "--model",
+      fx.modelPath,
+      "--out",
+      out,
+      "--threads",
+      "1",
+    ]);
     expectOneLineError(t, 3, /dataset\.json lists \d+ Books\/train rows/);
     expect(existsSync(out)).toBe(false);
   });
@@ -144,7 +160,11 @@ describe("entries that are not regular files", () => {
     const split = join(s, "main", "Books", "val.jsonl");
     rmSync(split);
     symlinkSync(join(fx.dir, "gone.jsonl"), split);
-    expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: a symbolic link to .*gone\.jsonl, which does not exist/);
+    expectOneLineError(
+      dep(["data", "inspect", s]),
+      3,
+      /val\.jsonl: a symbolic link to .*gone\.jsonl, which does not exist/,
+    );
     rmSync(split);
     spawnSync("mkfifo", [split]);
     expectOneLineError(dep(["data", "inspect", s]), 3, /val\.jsonl: not a regular file/);
@@ -163,7 +183,11 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
       2,
       /--out .*embeddings\.safetensors lies inside the input .*emb; writing there would destroy it/,
     );
-    expectOneLineError(dep([...args, join(fx.dataDir, "main", "Books", "test.jsonl")]), 2, /lies inside the input .*main/);
+    expectOneLineError(
+      dep([...args, join(fx.dataDir, "main", "Books", "test.jsonl")]),
+      2,
+      /lies inside the input .*main/,
+    );
     expect([digest(fx.embDir), digest(fx.dataDir)]).toEqual(before);
   });
 
@@ -184,8 +208,16 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
     const out = join(fx.dir, "old-report");
     mkdirSync(out);
     writeFileSync(join(out, "table.md"), "old");
-    expectOneLineError(dep(["report", "--runs", runDir, "--out", runDir]), 2, /--out .*some-run is the input/);
-    expectOneLineError(dep(["report", "--runs", runDir, "--out", out]), 2, /old-report already exists; pass --force/);
+    expectOneLineError(
+      dep(["report", "--runs", runDir, "--out", runDir]),
+      2,
+      /--out .*some-run is the input/,
+    );
+    expectOneLineError(
+      dep(["report", "--runs", runDir, "--out", out]),
+      2,
+      /old-report already exists; pass --force/,
+    );
     expect(readFileSync(join(out, "table.md"), "utf8")).toBe("old");
     expect(readdirSync(fx.dir).filter((n) => n.includes(".tmp"))).toEqual([]);
   });
@@ -208,8 +240,12 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
   it("dep train: --out that is a file, and --resume with nothing to resume, exit 2", () => {
     const file = join(fx.dir, "a-file");
     writeFileSync(file, "x");
-    const args = ["train", "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--threads", "1"];
-    expectOneLineError(dep([...args, "--out", file]), 2, /--out .*a-file is a file; --out must name a folder/);
+    const args = [...trainOnFixture(), "--threads", "1"];
+    expectOneLineError(
+      dep([...args, "--out", file]),
+      2,
+      /--out .*a-file is a file; --out must name a folder/,
+    );
     const typo = join(fx.dir, "runz");
     expectOneLineError(dep([...args, "--out", typo, "--resume"]), 2, /--resume: nothing to resume in .*runz/);
     expect(existsSync(typo)).toBe(false);
@@ -217,7 +253,7 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
 });
 
 describe("numbers are parsed strictly, with the range in the message", () => {
-  const train = () => ["train", "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", join(fx.dir, "n-run")];
+  const train = () => [...trainOnFixture(), "--out", join(fx.dir, "n-run")];
   const cases: Array<[string[], RegExp]> = [
     [["--seed", "abc"], /'--seed <n>' argument 'abc' is invalid\. expected an integer from 0 to 4294967295/],
     [["--seed", "1e30"], /expected an integer from 0 to 4294967295, got "1e30"/],
@@ -247,7 +283,11 @@ describe("numbers are parsed strictly, with the range in the message", () => {
     const cfg = join(fx.dir, "cfg.json");
     writeFileSync(cfg, JSON.stringify({ seed: 0.5 }));
     const c = dep(["eval", "--predictions", preds, "--config", cfg]);
-    expectOneLineError(c, 2, /--config .*cfg\.json: seed: expected an integer from 0 to 4294967295, got "0\.5"/);
+    expectOneLineError(
+      c,
+      2,
+      /--config .*cfg\.json: seed: expected an integer from 0 to 4294967295, got "0\.5"/,
+    );
   });
 });
 
@@ -257,15 +297,33 @@ describe("native arguments and model hyperparameters are checked before ggml see
     writeTinyModel(bad, { arch: "llama", seed: 3, nLayer: 0 });
     const message = /no-layers\.gguf: llama\.block_count = 0; a model needs a positive value/;
     const common = ["--data", fx.dataDir, "--embeddings", fx.embDir, "--threads", "1"];
-    expectOneLineError(dep(["train", ...common, "--model", bad, "--out", join(fx.dir, "bl-run")]), 4, message);
     expectOneLineError(
-      dep(["embed", "--data", fx.dataDir, "--embedder", `gguf:${bad}`, "--out", join(fx.dir, "bl-emb"), "--threads", "1"]),
+      dep(["train", ...common, "--model", bad, "--out", join(fx.dir, "bl-run")]),
+      4,
+      message,
+    );
+    expectOneLineError(
+      dep([
+        "embed",
+        "--data",
+        fx.dataDir,
+        "--embedder",
+        `gguf:${bad}`,
+        "--out",
+        join(fx.dir, "bl-emb"),
+        "--threads",
+        "1",
+      ]),
       4,
       message,
     );
     const preds = join(fx.dir, "bl.jsonl");
     writeFileSync(preds, `${JSON.stringify({ prediction: "a b", reference: "a c" })}\n`);
-    expectOneLineError(dep(["eval", "--predictions", preds, "--bertscore-model", bad, "--threads", "1"]), 4, message);
+    expectOneLineError(
+      dep(["eval", "--predictions", preds, "--bertscore-model", bad, "--threads", "1"]),
+      4,
+      message,
+    );
     expect(existsSync(join(fx.dir, "bl-run"))).toBe(false);
     expect(existsSync(join(fx.dir, "bl-emb"))).toBe(false);
   });
@@ -285,11 +343,12 @@ describe("dep info: the default thread count and why", () => {
   });
 });
 
+/** A tiny run: one update on 4 samples, with its resumable state saved. */
 const trainArgs = (out: string) => [
-  "train",
-  ...["--data", fx.dataDir, "--embeddings", fx.embDir, "--model", fx.modelPath, "--out", out],
-  ...["--epochs", "2", "--grad-accum", "2", "--max-samples", "4", "--max-length", "1200", "--sae-width", "16"],
-  ...["--save-every", "1", "--max-steps", "1", "--kernel-backend", "cpu", "--threads", "1", "--json"],
+  ...trainOnFixture(),
+  ...["--out", out, "--epochs", "2", "--grad-accum", "2", "--max-samples", "4", "--max-length", "1200"],
+  ...["--sae-width", "16", "--save-every", "1", "--max-steps", "1", "--kernel-backend", "cpu"],
+  ...["--threads", "1", "--json"],
 ];
 
 /** A run stopped after one update, with its resumable state (made once, copied per case). */
@@ -318,19 +377,28 @@ describe("corrupt resume state is refused (exit 3), never trained on", () => {
   it("NaN in the optimizer moments, a negative optimizerStep, a torn metrics.jsonl line", () => {
     const nan = stoppedRun("nan-state");
     const opt = join(nan, "state", "optimizer.safetensors");
-    const header = JSON.parse(readFileSync(opt).subarray(8, 8 + Number(readFileSync(opt).readBigUInt64LE(0))).toString());
+    const header = JSON.parse(
+      readFileSync(opt)
+        .subarray(8, 8 + Number(readFileSync(opt).readBigUInt64LE(0)))
+        .toString(),
+    );
     const m = Object.keys(header).find((k) => k.startsWith("m."))!;
     poke(opt, m, Number.NaN);
     expectOneLineError(
       dep([...trainArgs(nan), "--resume"]),
       3,
-      new RegExp(`optimizer\\.safetensors: tensor ${m.replace(/\./g, "\\.")} holds NaN at index 0; the file is corrupt`),
+      new RegExp(
+        `optimizer\\.safetensors: tensor ${m.replace(/\./g, "\\.")} holds NaN at index 0; the file is corrupt`,
+      ),
     );
     expect(existsSync(join(nan, "checkpoints", "epoch-1"))).toBe(false);
 
     const neg = stoppedRun("neg-state");
     const statePath = join(neg, "state", "trainer_state.json");
-    writeFileSync(statePath, JSON.stringify({ ...JSON.parse(readFileSync(statePath, "utf8")), optimizerStep: -3 }));
+    writeFileSync(
+      statePath,
+      JSON.stringify({ ...JSON.parse(readFileSync(statePath, "utf8")), optimizerStep: -3 }),
+    );
     expectOneLineError(
       dep([...trainArgs(neg), "--resume"]),
       3,
@@ -342,7 +410,11 @@ describe("corrupt resume state is refused (exit 3), never trained on", () => {
     const text = readFileSync(log, "utf8");
     writeFileSync(log, text.slice(0, text.length - 10));
     const before = readFileSync(log, "utf8");
-    expectOneLineError(dep([...trainArgs(torn), "--resume"]), 3, /metrics\.jsonl:\d+ is torn \(not valid JSON\)/);
+    expectOneLineError(
+      dep([...trainArgs(torn), "--resume"]),
+      3,
+      /metrics\.jsonl:\d+ is torn \(not valid JSON\)/,
+    );
     expect(readFileSync(log, "utf8")).toBe(before);
   });
 });
@@ -365,22 +437,47 @@ describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)
 
   it("an unknown architecture or format, no hyperparameters, a variant of another architecture", () => {
     const cases: Array<[string, (c: Record<string, unknown>) => void, RegExp]> = [
-      ["arch", (c) => void (c.architecture = "mystery"), /config\.json: field architecture: /],
-      ["format", (c) => void (c.format = "dep-checkpoint/9"), /field format: expected "dep-checkpoint\/1"/],
-      ["hyper", (c) => void delete c.hyperparameters, /field hyperparameters: /],
+      [
+        "arch",
+        (c) => {
+          c.architecture = "mystery";
+        },
+        /config\.json: field architecture: /,
+      ],
+      [
+        "format",
+        (c) => {
+          c.format = "dep-checkpoint/9";
+        },
+        /field format: expected "dep-checkpoint\/1"/,
+      ],
+      [
+        "hyper",
+        (c) => {
+          delete c.hyperparameters;
+        },
+        /field hyperparameters: /,
+      ],
       [
         "variant",
-        (c) => void ((c.hyperparameters as Record<string, unknown>).variant = "no-sae"),
+        (c) => {
+          (c.hyperparameters as Record<string, unknown>).variant = "no-sae";
+        },
         /hyperparameters\.variant no-sae does not use architecture dep/,
       ],
     ];
-    for (const [name, edit, message] of cases) expectOneLineError(loss(edited(`cfg-${name}`, edit)), 3, message);
+    for (const [name, edit, message] of cases)
+      expectOneLineError(loss(edited(`cfg-${name}`, edit)), 3, message);
   });
 
   it("NaN checkpoint weights: exit 3 naming the tensor (was exit 5)", () => {
     const ckpt = join(stoppedRun("nan-ckpt"), "checkpoints", "last");
     const file = join(ckpt, "model.safetensors");
-    const header = JSON.parse(readFileSync(file).subarray(8, 8 + Number(readFileSync(file).readBigUInt64LE(0))).toString());
+    const header = JSON.parse(
+      readFileSync(file)
+        .subarray(8, 8 + Number(readFileSync(file).readBigUInt64LE(0)))
+        .toString(),
+    );
     const name = Object.keys(header).find((k) => k !== "__metadata__")!;
     poke(file, name, Number.NaN);
     expectOneLineError(loss(ckpt), 3, /model\.safetensors: tensor \S+ holds NaN at index 0/);
@@ -407,7 +504,17 @@ describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)
     const other = join(fx.dir, "other-llm.gguf");
     writeTinyModel(other, { arch: "llama", seed: 77, contextLength: 2048 });
     const ckpt = join(stoppedRun("other-llm"), "checkpoints", "last");
-    const args = ["loss", "--checkpoint", ckpt, "--data", fx.dataDir, "--embeddings", fx.embDir, "--model", other];
+    const args = [
+      "loss",
+      "--checkpoint",
+      ckpt,
+      "--data",
+      fx.dataDir,
+      "--embeddings",
+      fx.embDir,
+      "--model",
+      other,
+    ];
     const common = ["--max-samples", "1", "--threads", "1", "--json"];
     expectOneLineError(dep([...args, ...common]), 3, /was trained with the frozen LLM .*--accept-other-llm/);
     const r = dep([...args, ...common, "--accept-other-llm"]);
@@ -449,7 +556,9 @@ describe("non-finite or empty results are errors, never exit 0", () => {
       NLTK_DATA: join(fx.dir, "no-nltk"),
     });
     expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toMatch(/dep: error: gguf:nan-weights\.gguf:last-layer: the model's token states are not finite/);
+    expect(r.stderr).toMatch(
+      /dep: error: gguf:nan-weights\.gguf:last-layer: the model's token states are not finite/,
+    );
     expect(r.stdout).toBe("");
   });
 
@@ -462,11 +571,20 @@ describe("non-finite or empty results are errors, never exit 0", () => {
 
   it("dep data prepare with the meta of another category: exit 3 saying which stage emptied it", () => {
     const books = join(fx.dir, "raw-books");
-    expect(dep(["data", "synth", "--users", "30", "--raw", "--categories", "Books", "--out", books]).code).toBe(0);
+    expect(
+      dep(["data", "synth", "--users", "30", "--raw", "--categories", "Books", "--out", books]).code,
+    ).toBe(0);
     // the items of another category: other asins
     const other = join(fx.dir, "other-meta.jsonl");
-    const lines = readFileSync(join(books, "raw", "Books", "meta.jsonl"), "utf8").split("\n").filter(Boolean);
-    writeFileSync(other, lines.map((l) => JSON.stringify({ ...JSON.parse(l), parent_asin: `M${JSON.parse(l).parent_asin}` })).join("\n"));
+    const lines = readFileSync(join(books, "raw", "Books", "meta.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean);
+    writeFileSync(
+      other,
+      lines
+        .map((l) => JSON.stringify({ ...JSON.parse(l), parent_asin: `M${JSON.parse(l).parent_asin}` }))
+        .join("\n"),
+    );
     const out = join(fx.dir, "prepared-empty");
     const r = dep([
       "data",
@@ -474,7 +592,11 @@ describe("non-finite or empty results are errors, never exit 0", () => {
       ...["--reviews", join(books, "raw", "Books", "reviews.jsonl"), "--meta", other],
       ...["--category", "Books", "--out", out, "--threads", "1"],
     ]);
-    expectOneLineError(r, 3, /no user survived the DPL filters .*is --meta the metadata of the same category as --reviews\?/);
+    expectOneLineError(
+      r,
+      3,
+      /no user survived the DPL filters .*is --meta the metadata of the same category as --reviews\?/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 });
@@ -491,7 +613,17 @@ describe("exit classes and messages a user can act on", () => {
     writeFileSync(join(d, "dataset.json"), JSON.stringify(manifest));
     const message = /no-val: no val rows \(loaded: val 0, test \d+\); choose another --split/;
     expectOneLineError(
-      dep(["diff", "--data", d, "--embeddings", fx.embDir, "--split", "val", "--out", join(fx.dir, "nv.safetensors")]),
+      dep([
+        "diff",
+        "--data",
+        d,
+        "--embeddings",
+        fx.embDir,
+        "--split",
+        "val",
+        "--out",
+        join(fx.dir, "nv.safetensors"),
+      ]),
       3,
       message,
     );
@@ -503,4 +635,155 @@ describe("exit classes and messages a user can act on", () => {
     ]);
     expectOneLineError(r, 3, message);
   });
+});
+
+describe("UTF-8 and line ends: CRLF read as LF, invalid UTF-8 read as U+FFFD and reported", () => {
+  it("dataset JSONL with CRLF line ends reads the same; a line with invalid UTF-8 is named in a warning", () => {
+    const d = join(fx.dir, "crlf");
+    cpSync(fx.dataDir, d, { recursive: true });
+    const split = join(d, "main", "Books", "test.jsonl");
+    const lines = readFileSync(split, "utf8").split("\n").filter(Boolean);
+    writeFileSync(split, `\uFEFF${lines.join("\r\n")}\r\n`);
+    const ours = dep(["data", "inspect", fx.dataDir, "--json"]);
+    const crlf = dep(["data", "inspect", d, "--json"]);
+    expect(crlf.code, crlf.stderr).toBe(0);
+    expect(crlf.stderr).toBe("");
+    expect(JSON.parse(crlf.stdout)).toEqual(JSON.parse(ours.stdout));
+
+    // an invalid two-byte sequence (0xC3 0x28) at the start of the first row's target text
+    const first = Buffer.from(lines[0]!);
+    const at = first.indexOf('"text":"') + 8;
+    const invalid = Buffer.concat([first.subarray(0, at), Buffer.from([0xc3, 0x28]), first.subarray(at)]);
+    writeFileSync(split, Buffer.concat([invalid, Buffer.from(`\n${lines.slice(1).join("\n")}\n`)]));
+    const r = dep(["data", "inspect", d, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /\[DEP_INVALID_UTF8\] Warning: .*test\.jsonl: 1 line\(s\) are not valid UTF-8 \(line 1\); .*U\+FFFD/,
+    );
+  });
+
+  it("dep eval: CRLF and invalid UTF-8 predictions score with a warning; a FIFO is refused at once", () => {
+    const preds = join(fx.dir, "crlf-preds.jsonl");
+    const line = (p: string) => JSON.stringify({ prediction: p, reference: "a good book about the sea" });
+    writeFileSync(
+      preds,
+      Buffer.concat([
+        Buffer.from(`${line("a good book")}\r\n`),
+        Buffer.from('{"prediction":"bad \xff byte","reference":"x"}\r\n', "latin1"),
+      ]),
+    );
+    const r = dep(["eval", "--predictions", preds, "--json"], { NLTK_DATA: join(fx.dir, "no-nltk") });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).n).toBe(2);
+    expect(r.stderr).toMatch(/crlf-preds\.jsonl: 1 line\(s\) are not valid UTF-8 \(line 2\)/);
+
+    const fifo = join(fx.dir, "preds.fifo");
+    spawnSync("mkfifo", [fifo]);
+    const t0 = Date.now();
+    expectOneLineError(dep(["eval", "--predictions", fifo]), 3, /preds\.fifo: not a regular file/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it("a | or a line break in a method name does not break table.md", () => {
+    const preds = join(fx.dir, "pipe-preds.jsonl");
+    writeFileSync(
+      preds,
+      `${JSON.stringify({ prediction: "a good book", reference: "a good book indeed" })}\n`,
+    );
+    const e = dep(["eval", "--predictions", preds, "--json"], { NLTK_DATA: join(fx.dir, "no-nltk") });
+    const runDir = join(fx.dir, "pipe-run");
+    mkdirSync(runDir);
+    writeFileSync(join(runDir, "eval.json"), e.stdout);
+    writeFileSync(join(runDir, "run.json"), JSON.stringify({ method: "dep | v2\nnew", category: "Bo|oks" }));
+    const out = join(fx.dir, "pipe-report");
+    const r = dep(["report", "--runs", runDir, "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = readFileSync(join(out, "table.md"), "utf8").trimEnd().split("\n");
+    expect(rows).toHaveLength(3);
+    const cells = (row: string) => row.split(/(?<!\\)\|/).length;
+    expect(new Set(rows.map(cells)).size).toBe(1);
+    expect(rows[2]).toMatch(/^\| dep \\\| v2 new \|/);
+  });
+});
+
+describe("texts longer than the encoder's window are cut to it and counted, never fatal", () => {
+  it("dep embed --embedder gguf: with a review longer than the model's context: exit 0, truncated 1", () => {
+    const d = join(fx.dir, "long-review");
+    cpSync(fx.dataDir, d, { recursive: true });
+    const split = join(d, "main", "Books", "test.jsonl");
+    const lines = readFileSync(split, "utf8").split("\n").filter(Boolean);
+    const row = JSON.parse(lines[0]!);
+    row.data.text = "an endless review ".repeat(3000);
+    writeFileSync(split, `${[JSON.stringify(row), ...lines.slice(1)].join("\n")}\n`);
+    const out = join(fx.dir, "long-emb");
+    const r = dep([
+      "embed",
+      "--data",
+      d,
+      "--embedder",
+      `gguf:${fx.modelPath}`,
+      "--out",
+      out,
+      "--threads",
+      "1",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).truncated).toBe(1);
+  });
+});
+
+describe("models where users keep them: split GGUFs", () => {
+  it("dep train on the first split of a split model; a later split: exit 4 naming llama-gguf-split --merge", () => {
+    const { files } = writeTinyModel(join(fx.dir, "split-llm.gguf"), {
+      arch: "llama",
+      seed: 9,
+      contextLength: 2048,
+      splits: 2,
+    });
+    const out = join(fx.dir, "split-run");
+    const args = trainArgs(out).map((a, i, all) => (all[i - 1] === "--model" ? files[0]! : a));
+    const r = dep(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).optimizerSteps).toBe(1);
+    const second = trainArgs(join(fx.dir, "split-run-2")).map((a, i, all) =>
+      all[i - 1] === "--model" ? files[1]! : a,
+    );
+    expectOneLineError(
+      dep(second),
+      4,
+      /split-llm-00002-of-00002\.gguf is split 2 of 2 .*llama-gguf-split --merge/,
+    );
+  });
+});
+
+describe("signals during long synchronous work", () => {
+  it("dep eval on a large file: SIGTERM stops it at once with exit 143 (the metrics run off the main thread)", async () => {
+    const preds = join(fx.dir, "big-preds.jsonl");
+    const words =
+      "the a book plot story great good bad ending characters writing slow loved read again".split(" ");
+    let seed = 1;
+    const word = () => {
+      seed = (seed * 48271) % 2147483647;
+      return words[seed % words.length]!;
+    };
+    const text = () => Array.from({ length: 120 }, word).join(" ");
+    writeFileSync(
+      preds,
+      Array.from({ length: 8000 }, () => JSON.stringify({ prediction: text(), reference: text() })).join(
+        "\n",
+      ),
+    );
+    const child = spawn(process.execPath, [bin, "eval", "--predictions", preds, "--json"], {
+      env: { ...process.env, NLTK_DATA: join(fx.dir, "no-nltk") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(child.exitCode).toBeNull(); // still scoring
+    const t0 = Date.now();
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  }, 60_000);
 });

@@ -4,8 +4,8 @@ import { DepError } from "@dep/native-cuda";
 import { CommanderError } from "commander";
 import { EXIT, exitCodeFor } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
-import { chooseThreads } from "./threads.js";
 import { installSignalHandlers, receivedSignal, signalExitCode } from "./runtime.js";
+import { chooseThreads } from "./threads.js";
 
 installSignalHandlers();
 // `dep ... | head` closes our stdout early: that is the reader's choice, not an error
@@ -33,6 +33,9 @@ try {
   }
 }
 // stopped by a signal (the command returned, or threw its interrupted error): 130 for SIGINT, 143 for SIGTERM
-if (receivedSignal() && (process.exitCode === EXIT.interrupted || process.exitCode === undefined || process.exitCode === 0)) {
+if (
+  receivedSignal() &&
+  (process.exitCode === EXIT.interrupted || process.exitCode === undefined || process.exitCode === 0)
+) {
   process.exitCode = signalExitCode(receivedSignal());
 }

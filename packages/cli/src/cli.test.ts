@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { trainFixture } from "@dep/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
+import { fixtureInputs } from "./testing/spawnDep.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 const dir = mkdtempSync(join(tmpdir(), "dep-cli-"));
@@ -64,7 +65,7 @@ describe("dep CLI", () => {
     const merged = JSON.parse(r.stdout);
     expect(merged).toMatchObject({ data: "d", out: "o", epochs: 4, variant: "no-sae", lr: 0.00001 });
     for (const [bad, message] of [
-      [{ epochs: 0 }, /epochs: expected a positive integer/],
+      [{ epochs: 0 }, /epochs: expected an integer from 1 to 100000, got "0"/],
       [{ variant: "dpe" }, /variant: "dpe" is not one of dep, his-only/],
       [{ epoch: 2 }, /unknown option "epoch" for dep train/],
       [{ resume: "yes" }, /resume: expected true or false/],
@@ -178,9 +179,9 @@ describe("dep CLI", () => {
       "--checkpoint",
       ckpt,
       "--data",
-      dir,
+      join(dir, "data"),
       "--embeddings",
-      dir,
+      join(dir, "emb"),
       "--out",
       join(dir, "p.jsonl"),
     ]);
@@ -199,12 +200,7 @@ describe("dep CLI", () => {
         "pag",
         "--pag-summary-tokens",
         "5",
-        "--data",
-        fx.dataDir,
-        "--embeddings",
-        fx.embDir,
-        "--model",
-        fx.modelPath,
+        ...fixtureInputs(fx),
         "--out",
         out,
         "--max-samples",

@@ -15,7 +15,10 @@ export function dataOption(description = "dataset folder (dep data synth | prepa
 }
 
 export function mainOption(): Option {
-  return new Option("--main <paths...>", "instead of --data: DPL-main files or folders (e.g. a Hugging Face snapshot)");
+  return new Option(
+    "--main <paths...>",
+    "instead of --data: DPL-main files or folders (e.g. a Hugging Face snapshot)",
+  );
 }
 
 export function metaOption(): Option {

@@ -25,7 +25,11 @@ export function dataInputs(source: DataSource): string[] {
  * Refuses `out` when it is an input, lies inside an input folder, or holds an input (replacing it would delete
  * the input). `inputs` may hold undefined for options not given.
  */
-export function assertNotOnInputs(out: string, inputs: ReadonlyArray<string | undefined>, flag = "--out"): void {
+export function assertNotOnInputs(
+  out: string,
+  inputs: ReadonlyArray<string | undefined>,
+  flag = "--out",
+): void {
   const o = canonical(out);
   for (const input of inputs) {
     if (input === undefined) continue;
@@ -41,7 +45,12 @@ export function assertNotOnInputs(out: string, inputs: ReadonlyArray<string | un
 }
 
 /** An existing output (a file, or a folder that is not empty) is replaced only with --force. */
-export function assertFreshOutput(out: string, force: boolean, kind: "file" | "folder", flag = "--out"): void {
+export function assertFreshOutput(
+  out: string,
+  force: boolean,
+  kind: "file" | "folder",
+  flag = "--out",
+): void {
   const st = statSync(out, { throwIfNoEntry: false });
   if (!st) return;
   if (kind === "file" && st.isDirectory())

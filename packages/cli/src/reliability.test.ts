@@ -2,37 +2,21 @@
 // (SIGINT or SIGKILL) resumes to the very store an uninterrupted run writes; inputs that are missing, corrupt
 // or do not fit together (embedding dims) exit with their class's code and one line naming the file and what
 // to do, and leave no output behind.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { embedDataset } from "@dep/core";
 import { bagOfWordsEmbedder, type TrainFixture, trainFixture } from "@dep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bin, depRunner, expectOneLineError } from "./testing/spawnDep.js";
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 let fx: TrainFixture;
 /** a run trained on the fixture's store (d = 32), with checkpoints/epoch-1 and a resumable state */
 let run: string;
 /** the fixture's data embedded at d = 16 */
 let emb16: string;
 
-function dep(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, DEP_HOME: join(fx.dir, "home") },
-    timeout: 300_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Exit `code`, and stderr is exactly one `dep: error:` line (no stack trace) matching `message`. */
-function expectOneLineError(r: ReturnType<typeof dep>, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  expect(r.stderr).toMatch(/^dep: error: [^\n]+\[DEP_[A-Z_]+\]\n$/);
-  expect(r.stderr).toMatch(message);
-  expect(r.stdout).toBe("");
-}
+const dep = depRunner(() => join(fx.dir, "home"));
 
 beforeAll(async () => {
   fx = await trainFixture(20, 8);

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fixtureInputs } from "./testing/spawnDep.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 let fx: TrainFixture;
@@ -17,12 +18,7 @@ afterAll(() => fx?.cleanup());
 const trainArgs = (out: string) => [
   bin,
   "train",
-  "--data",
-  fx.dataDir,
-  "--embeddings",
-  fx.embDir,
-  "--model",
-  fx.modelPath,
+  ...fixtureInputs(fx),
   "--out",
   out,
   "--epochs",
@@ -92,21 +88,25 @@ describe("interrupted runs resume to the same result", () => {
   it.each([
     ["SIGINT", 130],
     ["SIGTERM", 143],
-  ] as const)("dep train: %s stops cleanly with exit %i, and --resume completes", async (signal, exitCode) => {
-    const out = join(fx.dir, signal.toLowerCase());
-    const code = await killWhen(
-      trainArgs(out),
-      () =>
-        existsSync(join(out, "metrics.jsonl")) &&
-        readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 2,
-      signal,
-    );
-    expect(code).toBe(exitCode);
-    expect(existsSync(join(out, "state", "trainer_state.json"))).toBe(true);
-    expect(run([...trainArgs(out), "--resume"]).status).toBe(0);
-    const a = readFileSync(join(fx.dir, "full", "checkpoints", "epoch-2", "model.safetensors"));
-    expect(readFileSync(join(out, "checkpoints", "epoch-2", "model.safetensors")).equals(a)).toBe(true);
-  }, 600_000);
+  ] as const)(
+    "dep train: %s stops cleanly with exit %i, and --resume completes",
+    async (signal, exitCode) => {
+      const out = join(fx.dir, signal.toLowerCase());
+      const code = await killWhen(
+        trainArgs(out),
+        () =>
+          existsSync(join(out, "metrics.jsonl")) &&
+          readFileSync(join(out, "metrics.jsonl"), "utf8").split("\n").length > 2,
+        signal,
+      );
+      expect(code).toBe(exitCode);
+      expect(existsSync(join(out, "state", "trainer_state.json"))).toBe(true);
+      expect(run([...trainArgs(out), "--resume"]).status).toBe(0);
+      const a = readFileSync(join(fx.dir, "full", "checkpoints", "epoch-2", "model.safetensors"));
+      expect(readFileSync(join(out, "checkpoints", "epoch-2", "model.safetensors")).equals(a)).toBe(true);
+    },
+    600_000,
+  );
 
   it("dep generate: a killed run resumes and skips finished samples", async () => {
     const ckpt = join(fx.dir, "full", "checkpoints", "epoch-2");

@@ -39,6 +39,8 @@ export function defaultThreads(): number {
 }
 
 /** `-t, --threads <n>`, defaulting to $DEP_THREADS or the CPU count (always pass it: oversubscription is slow). */
-export function threadsOption(description = "CPU threads (default: $DEP_THREADS, else the CPUs granted: see dep info)"): Option {
+export function threadsOption(
+  description = "CPU threads (default: $DEP_THREADS, else the CPUs granted: see dep info)",
+): Option {
   return new Option("-t, --threads <n>", description).argParser(threadCount).default(defaultThreads());
 }

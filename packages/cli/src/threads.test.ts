@@ -45,7 +45,10 @@ describe("chooseThreads", () => {
   });
   it("the affinity mask when the quota is larger or unlimited; cgroup v1 quotas too", () => {
     const wide = machine("wide", { "cgroup/cpu.max": "max 100000\n", status: "Cpus_allowed_list:\t2-3\n" });
-    expect(chooseThreads({ env: {}, ...wide })).toMatchObject({ threads: 2, reason: "affinity mask (2 CPUs)" });
+    expect(chooseThreads({ env: {}, ...wide })).toMatchObject({
+      threads: 2,
+      reason: "affinity mask (2 CPUs)",
+    });
     const v1 = machine("v1", {
       "cgroup/cpu/cpu.cfs_quota_us": "100000\n",
       "cgroup/cpu/cpu.cfs_period_us": "100000\n",

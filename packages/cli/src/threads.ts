@@ -45,13 +45,19 @@ function cgroupQuota(root: string): { cpus: number; what: string } | null {
   if (v2) {
     const [quota, period] = v2.trim().split(/\s+/);
     if (quota && quota !== "max" && Number(period) > 0 && Number(quota) > 0)
-      return { cpus: Math.max(1, Math.ceil(Number(quota) / Number(period))), what: `cgroup cpu.max ${quota}/${period}` };
+      return {
+        cpus: Math.max(1, Math.ceil(Number(quota) / Number(period))),
+        what: `cgroup cpu.max ${quota}/${period}`,
+      };
     return null;
   }
   const quota = Number(read(`${root}/cpu/cpu.cfs_quota_us`)?.trim());
   const period = Number(read(`${root}/cpu/cpu.cfs_period_us`)?.trim());
   if (quota > 0 && period > 0)
-    return { cpus: Math.max(1, Math.ceil(quota / period)), what: `cgroup cpu.cfs_quota_us ${quota}/${period}` };
+    return {
+      cpus: Math.max(1, Math.ceil(quota / period)),
+      what: `cgroup cpu.cfs_quota_us ${quota}/${period}`,
+    };
   return null;
 }
 
@@ -62,7 +68,10 @@ function affinity(statusPath: string): number | null {
     .find((l) => l.startsWith("Cpus_allowed_list:"));
   if (!line) return null;
   let n = 0;
-  for (const part of line.slice(line.indexOf(":") + 1).trim().split(",")) {
+  for (const part of line
+    .slice(line.indexOf(":") + 1)
+    .trim()
+    .split(",")) {
     const [a, b] = part.split("-").map(Number);
     if (a === undefined || !Number.isInteger(a)) return null;
     n += b === undefined ? 1 : b - a + 1;
@@ -71,7 +80,11 @@ function affinity(statusPath: string): number | null {
 }
 
 export function chooseThreads(
-  sources: ThreadSources = { env: process.env, cgroupRoot: "/sys/fs/cgroup", procSelfStatus: "/proc/self/status" },
+  sources: ThreadSources = {
+    env: process.env,
+    cgroupRoot: "/sys/fs/cgroup",
+    procSelfStatus: "/proc/self/status",
+  },
 ): ThreadChoice {
   const ignored: string[] = [];
   for (const name of ["DEP_THREADS", "OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK"]) {
@@ -82,7 +95,11 @@ export function chooseThreads(
   const quota = cgroupQuota(sources.cgroupRoot);
   const mask = affinity(sources.procSelfStatus);
   if (quota && (mask === null || quota.cpus <= mask))
-    return { threads: Math.min(quota.cpus, MAX_THREADS), reason: `${quota.what} (${quota.cpus} CPUs)`, ignored };
+    return {
+      threads: Math.min(quota.cpus, MAX_THREADS),
+      reason: `${quota.what} (${quota.cpus} CPUs)`,
+      ignored,
+    };
   if (mask !== null)
     return { threads: Math.min(mask, MAX_THREADS), reason: `affinity mask (${mask} CPUs)`, ignored };
   const n = availableParallelism();

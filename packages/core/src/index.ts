@@ -15,8 +15,7 @@ export {
 } from "./baselines/pag.js";
 export { ragPromptInput } from "./baselines/rag.js";
 // data
-export { discoverFiles, type SourceFile, splitFromName } from "./data/files.js";
-export { type DataSource, dataSourceOptions, describeDataSource } from "./data/source.js";
+export { discoverFiles, type SourceFile, splitFromName, warnInvalidUtf8 } from "./data/files.js";
 export {
   type DatasetReport,
   type Distribution,
@@ -32,6 +31,7 @@ export {
   type RawMeta,
   type RawReview,
 } from "./data/prepareReference.js";
+export { type DataSource, dataSourceOptions, describeDataSource } from "./data/source.js";
 export {
   type SynthesizeOptions,
   type SynthesizeResult,
@@ -66,10 +66,12 @@ export {
   createUseLiteEmbedder,
   type Embedder,
   type EmbedderOptions,
+  GGUF_MAX_TOKENS,
   type GgufEmbeddingBackend,
   type GgufEmbeddingBackendFactory,
   l2normalizeRows,
   nativeGgufBackend,
+  USE_LITE_MAX_CHARS,
 } from "./embed/embedders.js";
 export {
   type EmbeddingDtype,

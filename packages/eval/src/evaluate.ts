@@ -1,5 +1,8 @@
 // `dep eval`: read predictions JSONL, score every metric, and break down by a grouping field.
-import { readFile } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
+import { readFile, stat } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
+import { warnInvalidUtf8 } from "@dep/core";
 import { DepError } from "@dep/native-cuda";
 import { type BertScoreOptions, bertScore, type TokenEncoder } from "./metrics/bertscore.js";
 import { bleu } from "./metrics/bleu.js";
@@ -32,6 +35,56 @@ export interface EvaluateOptions {
   punktDir?: string;
   /** Seed of HF rouge's bootstrap (default 42). */
   seed?: number;
+  /**
+   * Compute BLEU, ROUGE and METEOR on a worker thread, so that the process keeps answering signals during
+   * minutes of synchronous work; `signal` then stops it at once (DEP_INTERRUPTED).
+   */
+  offThread?: boolean;
+  signal?: AbortSignal;
+}
+
+type TextMetrics = Pick<EvalReport, "bleu" | "rouge1" | "rouge2" | "rougeL" | "rougeLsum" | "meteor">;
+
+/** BLEU, ROUGE and METEOR of aligned predictions and references (synchronous, CPU-bound). */
+export function textMetrics(
+  preds: string[],
+  refs: string[],
+  o: { seed?: number; punktDir?: string | undefined } = {},
+): TextMetrics {
+  const b = bleu(preds, refs);
+  const rg = rouge(preds, refs, { seed: o.seed ?? 42 });
+  const m = meteor(preds, refs, { punktDir: o.punktDir });
+  return {
+    bleu: { score: b.score, signature: b.signature },
+    rouge1: rg.rouge1,
+    rouge2: rg.rouge2,
+    rougeL: rg.rougeL,
+    rougeLsum: rg.rougeLsum,
+    meteor: { score: m.score, signature: m.signature },
+  };
+}
+
+/** `textMetrics` on a worker thread (see textMetricsWorker.ts); aborting `signal` terminates it. */
+async function textMetricsOffThread(
+  preds: string[],
+  refs: string[],
+  o: { seed?: number; punktDir?: string | undefined },
+  signal?: AbortSignal,
+): Promise<TextMetrics> {
+  if (signal?.aborted) throw new DepError("DEP_INTERRUPTED", "evaluation interrupted");
+  const worker = new Worker(new URL("./textMetricsWorker.js", import.meta.url), {
+    workerData: { preds, refs, o },
+  });
+  return new Promise<TextMetrics>((resolve, reject) => {
+    const stop = () => {
+      void worker.terminate();
+      reject(new DepError("DEP_INTERRUPTED", "evaluation interrupted"));
+    };
+    signal?.addEventListener("abort", stop, { once: true });
+    worker.once("message", (m: TextMetrics) => resolve(m));
+    worker.once("error", reject);
+    worker.once("exit", () => signal?.removeEventListener("abort", stop));
+  });
 }
 
 const MAX_REPORTED = 20;
@@ -77,17 +130,35 @@ export function parsePredictions(text: string, file = "<predictions>"): Predicti
 
 /** Reads and validates a predictions JSONL file. */
 export async function readPredictions(path: string): Promise<PredictionRecord[]> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, "utf8");
+    // a FIFO or device would block the whole process in a synchronous read: only regular files are read
+    if (!(await stat(path)).isFile())
+      throw new DepError(
+        "DEP_INPUT",
+        `${path}: not a regular file; pass the JSONL file that dep generate wrote`,
+      );
+    bytes = await readFile(path);
   } catch (err) {
+    if (err instanceof DepError) throw err;
     const why =
       (err as { code?: string }).code === "ENOENT"
         ? "no such file; pass the JSONL that dep generate wrote"
         : `cannot read it (${(err as Error).message})`;
     throw new DepError("DEP_INPUT", `${path}: ${why}`, { cause: err });
   }
-  return parsePredictions(text, path);
+  const bad: number[] = [];
+  if (!isUtf8(bytes)) {
+    let start = 0;
+    for (let line = 1; start <= bytes.length; line++) {
+      const end = bytes.indexOf(0x0a, start);
+      const stop = end < 0 ? bytes.length : end;
+      if (!isUtf8(bytes.subarray(start, stop))) bad.push(line);
+      start = stop + 1;
+    }
+    warnInvalidUtf8(path, bad);
+  }
+  return parsePredictions(bytes.toString("utf8").replace(/^\uFEFF/, ""), path);
 }
 
 /** Scores in-memory records with every metric. */
@@ -99,24 +170,16 @@ export async function evaluateRecords(
     throw new DepError("DEP_INPUT", "no predictions to evaluate (the file has no records)");
   const preds = records.map((r) => r.prediction);
   const refs = records.map((r) => r.reference);
-  const b = bleu(preds, refs);
-  const rg = rouge(preds, refs, { seed: opts.seed ?? 42 });
-  const m = meteor(preds, refs, { punktDir: opts.punktDir });
+  const o = { seed: opts.seed ?? 42, punktDir: opts.punktDir };
+  const text = opts.offThread
+    ? await textMetricsOffThread(preds, refs, o, opts.signal)
+    : textMetrics(preds, refs, o);
   let bs: EvalReport["bertscore"] = null;
   if (opts.bertScoreEncoder) {
     const r = await bertScore(preds, refs, opts.bertScoreEncoder, opts.bertScoreOptions);
     bs = { p: r.p, r: r.r, f: r.f, signature: r.signature };
   }
-  return {
-    n: records.length,
-    bleu: { score: b.score, signature: b.signature },
-    rouge1: rg.rouge1,
-    rouge2: rg.rouge2,
-    rougeL: rg.rougeL,
-    rougeLsum: rg.rougeLsum,
-    meteor: { score: m.score, signature: m.signature },
-    bertscore: bs,
-  };
+  return { n: records.length, ...text, bertscore: bs };
 }
 
 /** `dep eval --predictions PATH`: the report object of issue 7. */

@@ -13,6 +13,29 @@ namespace {
 void set_err(char * err, size_t err_size, const std::string & msg) {
     if (err && err_size) std::snprintf(err, err_size, "%s", msg.c_str());
 }
+// "<arch>.block_count = 0" for the first of the graph's sizes that is not positive, else "".
+std::string bad_hyperparameter(const gguf_context * ctx) {
+    const int64_t arch_id = gguf_find_key(ctx, "general.architecture");
+    if (arch_id < 0 || gguf_get_kv_type(ctx, arch_id) != GGUF_TYPE_STRING) return "";
+    const std::string arch = gguf_get_val_str(ctx, arch_id);
+    for (const char * key : {"block_count", "embedding_length", "attention.head_count", "context_length"}) {
+        const std::string full = arch + "." + key;
+        const int64_t id = gguf_find_key(ctx, full.c_str());
+        if (id < 0) continue;
+        double v = 1;
+        switch (gguf_get_kv_type(ctx, id)) {
+            case GGUF_TYPE_UINT32: v = gguf_get_val_u32(ctx, id); break;
+            case GGUF_TYPE_INT32: v = gguf_get_val_i32(ctx, id); break;
+            case GGUF_TYPE_UINT64: v = static_cast<double>(gguf_get_val_u64(ctx, id)); break;
+            case GGUF_TYPE_INT64: v = static_cast<double>(gguf_get_val_i64(ctx, id)); break;
+            case GGUF_TYPE_UINT16: v = gguf_get_val_u16(ctx, id); break;
+            case GGUF_TYPE_INT16: v = gguf_get_val_i16(ctx, id); break;
+            default: continue;  // arrays (per-layer head counts) are checked by llama.cpp
+        }
+        if (!(v > 0)) return full + " = " + std::to_string(static_cast<long long>(v));
+    }
+    return "";
+}
 }  // namespace
 
 bool dep_gguf_check(const char * path, char * err, size_t err_size) {
@@ -45,6 +68,15 @@ bool dep_gguf_check(const char * path, char * err, size_t err_size) {
     if (!ctx) {
         std::string why = dep::take_logged_errors();
         set_err(err, err_size, std::string("corrupt GGUF header or metadata in ") + path + (why.empty() ? "" : ": " + why));
+        return false;
+    }
+    // hyperparameters llama.cpp builds its graph from: a zero or negative one makes ggml abort the process
+    const std::string bad = bad_hyperparameter(ctx);
+    if (!bad.empty()) {
+        gguf_free(ctx);
+        set_err(err, err_size, path + std::string(": ") + bad +
+                                   "; a model needs a positive value there (the file is broken or not a complete "
+                                   "model: re-download or re-convert it)");
         return false;
     }
     const size_t data_offset = gguf_get_data_offset(ctx);

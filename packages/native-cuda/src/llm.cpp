@@ -168,8 +168,8 @@ dep_sampling dep_sampling_default(void) {
 
 dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, size_t err_size) {
     dep::install_log_capture();
-    if (params.n_threads <= 0) {
-        set_err(err, err_size, "threads must be a positive integer (use the number of physical cores)");
+    if (params.n_threads <= 0 || params.n_threads > 1024) {  // libgomp fails (then SIGSEGV) far beyond
+        set_err(err, err_size, "threads must be an integer from 1 to 1024 (use the number of physical cores)");
         return nullptr;
     }
     if (params.grad_backward < 0 || params.grad_backward > 3) {

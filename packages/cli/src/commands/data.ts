@@ -1,10 +1,10 @@
 import { inspectDataset, prepareAmazon, synthesize } from "@dep/core";
 import type { Command } from "commander";
 import { type DataFlags, dataSource, mainOption, metaOption } from "../dataOptions.js";
-import { Progress } from "../progress.js";
 import { integer, positiveInt, seed } from "../numbers.js";
-import { shutdownSignal, threadsOption } from "../runtime.js";
 import { assertNotOnInputs } from "../outputs.js";
+import { Progress } from "../progress.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 export function registerData(program: Command): void {
   const data = program

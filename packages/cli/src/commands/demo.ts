@@ -74,12 +74,7 @@ export function registerDemo(program: Command): void {
       "the main job on embedded defaults: synth data -> embed -> diff -> train DEP -> generate -> eval -> report",
     )
     .addOption(new Option("--size <s>", "how much work").choices(["small", "medium"]).default("small"))
-    .option(
-      "--seed <n>",
-      "seed of the data, the initialisation and the sampling",
-      seed,
-      42,
-    )
+    .option("--seed <n>", "seed of the data, the initialisation and the sampling", seed, 42)
     .addOption(threadsOption())
     .option("--out <dir>", "demo folder (default: $DEP_HOME/demo/<size>-seed<seed>)")
     .option("--json", "print the summary as JSON", false)

@@ -1,10 +1,10 @@
 import { createEmbedder, embedDataset } from "@dep/core";
 import { type Command, Option } from "commander";
-import { Progress } from "../progress.js";
-import { integer, positiveInt } from "../numbers.js";
-import { shutdownSignal, threadsOption } from "../runtime.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { integer, positiveInt } from "../numbers.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
+import { Progress } from "../progress.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 import { shardedOut, shardOption } from "../shardOption.js";
 
 export function registerEmbed(program: Command): void {
@@ -40,7 +40,8 @@ export function registerEmbed(program: Command): void {
     .action(async (o) => {
       const data = dataSource(o);
       const out = shardedOut(o.out, o.shard);
-      const gguf = typeof o.embedder === "string" && o.embedder.startsWith("gguf:") ? o.embedder.slice(5) : undefined;
+      const gguf =
+        typeof o.embedder === "string" && o.embedder.startsWith("gguf:") ? o.embedder.slice(5) : undefined;
       assertNotOnInputs(out, [...dataInputs(data), gguf]);
       assertFolderOutput(out);
       const embedder = await createEmbedder(o.embedder, { batchSize: o.batchSize, threads: o.threads });
@@ -61,7 +62,8 @@ export function registerEmbed(program: Command): void {
       if (o.json) console.log(JSON.stringify({ out, ...r }));
       else
         console.log(
-          `${out}: ${r.texts} texts (${r.embedded} embedded now, ${r.reused} reused) in ${r.seconds.toFixed(1)} s, ${r.textsPerSecond.toFixed(1)} texts/s`,
+          `${out}: ${r.texts} texts (${r.embedded} embedded now, ${r.reused} reused) in ${r.seconds.toFixed(1)} s, ${r.textsPerSecond.toFixed(1)} texts/s` +
+            (r.truncated > 0 ? `; ${r.truncated} texts longer than the encoder's window were cut to it` : ""),
         );
     });
 }

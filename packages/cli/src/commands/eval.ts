@@ -9,7 +9,7 @@ import {
 } from "@dep/eval";
 import type { Command } from "commander";
 import { seed } from "../numbers.js";
-import { threadsOption } from "../runtime.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface EvalOptions {
   predictions: string[] | string;
@@ -56,6 +56,8 @@ export function registerEval(program: Command): void {
         : null;
       const common = {
         seed: opts.seed,
+        offThread: true, // Ctrl-C and SIGTERM stay answered during minutes of metric work
+        signal: shutdownSignal,
         ...(opts.punkt ? { punktDir: opts.punkt } : {}),
         ...(encoder ? { bertScoreEncoder: encoder, bertScoreOptions: { idf: opts.bertscoreIdf } } : {}),
       };

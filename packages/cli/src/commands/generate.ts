@@ -1,4 +1,5 @@
 import {
+  assertFrozenLlm,
   assertStoreFits,
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
@@ -8,18 +9,17 @@ import {
   type GenerationMethod,
   generatePredictions,
   isTrainedMethod,
-  assertFrozenLlm,
   loadModelCheckpoint,
   TINYLLAMA,
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { Progress } from "../progress.js";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positiveInt } from "../numbers.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
+import { Progress } from "../progress.js";
 import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
-import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
-import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
 
 export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
@@ -54,7 +54,11 @@ export function registerGenerate(program: Command): void {
       positiveInt,
       DEFAULT_SUMMARY_TOKENS,
     )
-    .option("--accept-other-llm", "use --model even when it is not the LLM the checkpoint was trained with", false)
+    .option(
+      "--accept-other-llm",
+      "use --model even when it is not the LLM the checkpoint was trained with",
+      false,
+    )
     .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false);
   addSamplingOptions(cmd)
@@ -76,8 +80,6 @@ export function registerGenerate(program: Command): void {
       const ckpt = needsModel ? ckpt0 : null;
       if (ckpt) await assertStoreFits(o.embeddings, ckpt.config, o.checkpoint);
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
-      if (ckpt)
-        await assertFrozenLlm(ckpt.config, o.checkpoint, modelPath, { accept: o.acceptOtherLlm, warn: console.error });
       const llm = await Llm.load(modelPath, {
         threads: o.threads,
         // the pag summaries are written in the same context: up to --max-length prompt tokens too
@@ -87,6 +89,12 @@ export function registerGenerate(program: Command): void {
         ),
       });
       try {
+        // after the load: a file llama.cpp cannot read is a model error (exit 4), not another LLM
+        if (ckpt)
+          await assertFrozenLlm(ckpt.config, o.checkpoint, modelPath, {
+            accept: o.acceptOtherLlm,
+            warn: console.error,
+          });
         if (ckpt && ckpt.config.H !== llm.info.nEmbd) {
           throw new DepError(
             "DEP_CHECKPOINT",

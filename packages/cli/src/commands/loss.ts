@@ -2,13 +2,13 @@
 // same run's initial (untrained) soft rows, or no soft rows — the learning check of SPEC §6 without
 // sampling noise.
 import {
+  assertFrozenLlm,
   assertStoreFits,
   checkpointVariant,
   DepModel,
   ensureModel,
   heldOutLoss,
   heldOutLossToFile,
-  assertFrozenLlm,
   modelFingerprint,
   loadModelCheckpoint,
   loadTrainingSamples,
@@ -18,12 +18,12 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { Progress } from "../progress.js";
-import { positions, positiveInt } from "../numbers.js";
-import { shutdownSignal, threadsOption } from "../runtime.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
-import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
+import { positions, positiveInt } from "../numbers.js";
+import { Progress } from "../progress.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import type { Shard } from "@dep/core";
 
 type SoftRows = "trained" | "untrained" | "none";
@@ -49,7 +49,11 @@ export function registerLoss(program: Command): void {
         .default("trained"),
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
-    .option("--accept-other-llm", "use --model even when it is not the LLM the checkpoint was trained with", false)
+    .option(
+      "--accept-other-llm",
+      "use --model even when it is not the LLM the checkpoint was trained with",
+      false,
+    )
     .option("--max-samples <n>", "use at most N samples", positiveInt)
     .option("--max-length <n>", "prompt budget in positions (default: the run's)", positions)
     .option(
@@ -68,20 +72,21 @@ export function registerLoss(program: Command): void {
     .action(
       async (
         o: DataFlags & {
-        checkpoint: string;
-        embeddings: string;
-        split: "train" | "val" | "test";
-        soft: SoftRows;
-        model?: string;
-        maxSamples?: number;
-        maxLength?: number;
-        maxDescriptionChars?: number;
-        threads: number;
-        acceptOtherLlm: boolean;
-        json: boolean;
-        out?: string;
-        shard?: Shard;
-      }) => {
+          checkpoint: string;
+          embeddings: string;
+          split: "train" | "val" | "test";
+          soft: SoftRows;
+          model?: string;
+          maxSamples?: number;
+          maxLength?: number;
+          maxDescriptionChars?: number;
+          threads: number;
+          acceptOtherLlm: boolean;
+          json: boolean;
+          out?: string;
+          shard?: Shard;
+        },
+      ) => {
         const dataDir = dataSource(o);
         if (o.shard && !o.out) throw new DepError("DEP_USAGE", "--shard needs --out FILE (the per-sample losses to merge)");
         const out = o.out ? shardedOut(o.out, o.shard) : undefined;
@@ -118,8 +123,6 @@ export function registerLoss(program: Command): void {
           itemQueries: variant === "pplug-style",
         });
         const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
-        if (o.soft !== "none")
-          await assertFrozenLlm(config, o.checkpoint, modelPath, { accept: o.acceptOtherLlm, warn: console.error });
         const llm = await Llm.load(modelPath, {
           threads: o.threads,
           contextSize: 4096,
@@ -127,6 +130,12 @@ export function registerLoss(program: Command): void {
           gradWeights: "f16",
         });
         try {
+          // after the load: a file llama.cpp cannot read is a model error (exit 4), not another LLM
+          if (o.soft !== "none")
+            await assertFrozenLlm(config, o.checkpoint, modelPath, {
+              accept: o.acceptOtherLlm,
+              warn: console.error,
+            });
           if (config.H !== llm.info.nEmbd) {
             throw new DepError(
               "DEP_CHECKPOINT",

@@ -2,10 +2,10 @@ import { ensureModel, TINYLLAMA } from "@dep/core";
 import { selectCheckpoint, selectShard } from "@dep/eval";
 import { Llm } from "@dep/native-cuda";
 import type { Command } from "commander";
+import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { Progress } from "../progress.js";
 import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
-import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { llmIdentity, shardOption } from "../shardOption.js";
 
 export function registerSelect(program: Command): void {

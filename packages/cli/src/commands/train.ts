@@ -16,11 +16,11 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { Progress } from "../progress.js";
-import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
-import { shutdownSignal, threadsOption } from "../runtime.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
+import { Progress } from "../progress.js";
+import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface TrainFlags extends DataFlags {
   embeddings: string;
@@ -66,12 +66,7 @@ export function registerTrain(program: Command): void {
     .option("--weight-decay <x>", "AdamW weight decay", probability, 0.025)
     .option("--warmup-ratio <x>", "share of updates spent warming up linearly", probability, 0.01)
     .option("--grad-accum <n>", "samples per optimizer update (batch 1 each)", integer(1, 1_048_576), 16)
-    .option(
-      "--seed <n>",
-      "seed of the initialisation and the sample order",
-      seed,
-      42,
-    )
+    .option("--seed <n>", "seed of the initialisation and the sample order", seed, 42)
     .option("--max-steps <n>", "stop after this many optimizer updates", positiveInt)
     .option(
       "--save-every <n>",
@@ -168,7 +163,10 @@ export function registerTrain(program: Command): void {
           });
           const sample = data[0];
           if (!sample)
-            throw new DepError("DEP_INPUT", `${describeDataSource(dataDir)}: no training sample has a qualifying review`);
+            throw new DepError(
+              "DEP_INPUT",
+              `${describeDataSource(dataDir)}: no training sample has a qualifying review`,
+            );
           const dims = { d: samples.dim, h: o.saeWidth, H: llm.info.nEmbd };
           const model = new DepModel(
             { ...dims, linearOutput: o.linearOutput },

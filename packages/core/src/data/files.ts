@@ -2,6 +2,7 @@
 // Hugging Face hub layouts (`<Category>/<split>-00000-of-00003.parquet`, `data/<split>-...parquet`,
 // `<config>/<split>/0000.parquet`) and the Hugging Face cache (symbolic links into `blobs/`). Every row comes with its file and 1-based line/row number
 // so validation errors can say exactly where the problem is.
+import { isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
@@ -190,7 +191,10 @@ export async function discoverFiles(paths: string | readonly string[]): Promise<
   }
   for (const f of out) {
     if ((await stat(f.path)).size === 0) {
-      throw new DepError("DEP_INPUT", `${f.path}: empty file; expected DPL rows (remove it or restore its data)`);
+      throw new DepError(
+        "DEP_INPUT",
+        `${f.path}: empty file; expected DPL rows (remove it or restore its data)`,
+      );
     }
   }
   return out;
@@ -207,11 +211,20 @@ export async function* readRows(file: SourceFile): AsyncGenerator<RawRow> {
     const gunzip = createGunzip();
     input = input.pipe(gunzip);
   }
+  // lines are split as latin1 (one char per byte, so "\n" and "\r" are found exactly) and then decoded as
+  // UTF-8: a line that is not valid UTF-8 is read with U+FFFD replacement characters, counted and reported
+  input.setEncoding("latin1");
+  // CRLF line ends are read as LF (crlfDelay)
   const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let line = 0;
+  const badUtf8: number[] = [];
   try {
-    for await (const text of rl) {
+    for await (const raw of rl) {
       line++;
+      const bytes = Buffer.from(raw, "latin1");
+      if (!isUtf8(bytes)) badUtf8.push(line);
+      let text = bytes.toString("utf8");
+      if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark
       if (text.trim() === "") continue;
       try {
         yield { file: file.path, line, value: JSON.parse(text) };
@@ -220,6 +233,7 @@ export async function* readRows(file: SourceFile): AsyncGenerator<RawRow> {
       }
     }
   } catch (err) {
+    if (err instanceof DepError) throw err;
     throw new DepError(
       "DEP_INPUT",
       `${file.path}: cannot read after line ${line}: ${(err as Error).message}` +
@@ -227,6 +241,16 @@ export async function* readRows(file: SourceFile): AsyncGenerator<RawRow> {
       { cause: err },
     );
   }
+  if (badUtf8.length > 0) warnInvalidUtf8(file.path, badUtf8);
+}
+
+/** Says, once per file, which lines were not valid UTF-8 (their bad bytes became U+FFFD). */
+export function warnInvalidUtf8(path: string, lines: readonly number[]): void {
+  process.emitWarning(
+    `${path}: ${lines.length} line(s) are not valid UTF-8 (line${lines.length > 1 ? "s" : ""} ${lines.slice(0, 5).join(", ")}${lines.length > 5 ? ", ..." : ""}); ` +
+      "their invalid bytes were read as U+FFFD replacement characters",
+    { code: "DEP_INVALID_UTF8" },
+  );
 }
 
 const JS_CODECS = { UNCOMPRESSED: true, SNAPPY: true, GZIP: true, BROTLI: true };

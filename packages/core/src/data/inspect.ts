@@ -1,8 +1,8 @@
 // `inspectDataset`: counts per split and category, history-length and peers-per-item distributions.
 import { getOrInsert } from "../util/rng.js";
 import { type LoadDatasetOptions, loadDataset } from "./load.js";
-import { type Dataset, SPLITS, type Split } from "./types.js";
 import { type DataSource, dataSourceOptions } from "./source.js";
+import { type Dataset, SPLITS, type Split } from "./types.js";
 
 export interface Distribution {
   count: number;

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -192,7 +192,11 @@ describe("data where users keep it", () => {
     await cp(join(dir, "hub-SNAPPY", "DPL-meta"), join(hub, "meta-src"), { recursive: true });
     const mainRepo = join(hub, "datasets--someone--DPL-main");
     await toHubCache(join(hub, "main-src"), mainRepo, "0123abcd");
-    const metaSnapshot = await toHubCache(join(hub, "meta-src"), join(hub, "datasets--someone--DPL-meta"), "4567ef");
+    const metaSnapshot = await toHubCache(
+      join(hub, "meta-src"),
+      join(hub, "datasets--someone--DPL-meta"),
+      "4567ef",
+    );
     const files = await discoverFiles(mainRepo);
     expect(files.length).toBe(3 * ref.categories.length);
     expect(new Set(files.map((f) => f.category))).toEqual(new Set(ref.categories));
@@ -207,7 +211,8 @@ describe("data where users keep it", () => {
     await mkdir(join(root, "main", "data"), { recursive: true });
     await mkdir(join(root, "meta", "data"), { recursive: true });
     for (const split of ["train", "val", "test"]) {
-      const name = split === "val" ? "validation-00000-of-00001-6c8f3a.parquet" : `${split}-00000-of-00001.parquet`;
+      const name =
+        split === "val" ? "validation-00000-of-00001-6c8f3a.parquet" : `${split}-00000-of-00001.parquet`;
       await c.run(
         `COPY (SELECT user_id, profile, data FROM read_json('${join(dir, "syn", "main", "Books", `${split}.jsonl`)}', format='newline_delimited')) TO '${join(root, "main", "data", name)}' (FORMAT PARQUET)`,
       );
@@ -227,7 +232,12 @@ describe("data where users keep it", () => {
     const c = await db.connect();
     for (const cat of ref.categories) {
       for (const split of ["train", "val", "test"]) {
-        const folder = join(root, "main", cat, split === "train" ? "partial-train" : split === "val" ? "validation" : split);
+        const folder = join(
+          root,
+          "main",
+          cat,
+          split === "train" ? "partial-train" : split === "val" ? "validation" : split,
+        );
         await mkdir(folder, { recursive: true });
         await c.run(
           `COPY (SELECT user_id, profile, data FROM read_json('${join(dir, "syn", "main", cat, `${split}.jsonl`)}', format='newline_delimited')) TO '${join(folder, "0000.parquet")}' (FORMAT PARQUET)`,
@@ -251,7 +261,9 @@ describe("data where users keep it", () => {
     await symlink(join(dir, "syn", "main", "Books"), join(d, "main", "Books"));
     expect(strip((await loadDataset({ dir: d })).rows)).toEqual(strip(ref.rows));
     await rm(join(d, "main", "Books"));
-    await expect(loadDataset({ dir: d })).rejects.toThrow(/dataset\.json lists \d+ Books\/train rows but .* holds 0/);
+    await expect(loadDataset({ dir: d })).rejects.toThrow(
+      /dataset\.json lists \d+ Books\/train rows but .* holds 0/,
+    );
   });
 
   it("dangling links, FIFOs, empty split files and folders without data are errors naming the path", async () => {
@@ -260,7 +272,9 @@ describe("data where users keep it", () => {
     const p = join(d, "main", "Books", "val.jsonl");
     await rm(p);
     await symlink(join(dir, "nowhere.jsonl"), p);
-    await expect(loadDataset({ dir: d })).rejects.toThrow(/val\.jsonl: a symbolic link to .*nowhere\.jsonl, which does not exist/);
+    await expect(loadDataset({ dir: d })).rejects.toThrow(
+      /val\.jsonl: a symbolic link to .*nowhere\.jsonl, which does not exist/,
+    );
     await rm(p);
     execFileSync("mkfifo", [p]);
     await expect(loadDataset({ dir: d })).rejects.toThrow(/val\.jsonl: not a regular file/);
@@ -270,16 +284,23 @@ describe("data where users keep it", () => {
     const empty = join(dir, "no-data");
     await mkdir(join(empty, "Books"), { recursive: true });
     await writeFile(join(empty, "Books", "notes.txt"), "x");
-    await expect(discoverFiles(empty)).rejects.toThrow(/no data files found \(saw Books\/notes\.txt\); expected .jsonl/);
+    await expect(discoverFiles(empty)).rejects.toThrow(
+      /no data files found \(saw Books\/notes\.txt\); expected .jsonl/,
+    );
   });
 
   it("no rows at all is an error listing the files read and what was asked for", async () => {
     const d = join(dir, "blank");
     await cp(join(dir, "syn"), d, { recursive: true });
-    for (const cat of ref.categories) for (const s of ["train", "val", "test"]) await writeFile(join(d, "main", cat, `${s}.jsonl`), "\n");
-    const err = await loadDataset({ main: join(d, "main"), meta: join(d, "meta"), splits: ["test"] }).catch((e) => e);
+    for (const cat of ref.categories)
+      for (const s of ["train", "val", "test"]) await writeFile(join(d, "main", cat, `${s}.jsonl`), "\n");
+    const err = await loadDataset({ main: join(d, "main"), meta: join(d, "meta"), splits: ["test"] }).catch(
+      (e) => e,
+    );
     expect(err).toMatchObject({ code: "DEP_NO_ROWS" });
-    expect(err.message).toMatch(/no DPL-main rows of split test; read .*Books\/test\.jsonl \(0 rows, split test, category Books\)/);
+    expect(err.message).toMatch(
+      /no DPL-main rows of split test; read .*Books\/test\.jsonl \(0 rows, split test, category Books\)/,
+    );
   });
 
   it("a folder that is not a dataset folder says to give --main and --meta", async () => {

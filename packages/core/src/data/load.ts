@@ -250,7 +250,9 @@ async function assertDatasetFolder(dir: string): Promise<void> {
   const has = async (name: string) => (await stat(join(dir, name)).catch(() => null))?.isDirectory() ?? false;
   const [main, meta] = [await has("main"), await has("meta")];
   if (main && meta) return;
-  const seen = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith(".")).slice(0, 12);
+  const seen = (await readdir(dir).catch(() => [] as string[]))
+    .filter((n) => !n.startsWith("."))
+    .slice(0, 12);
   throw new DepError(
     "DEP_INPUT",
     `${dir}: not a dataset folder: it has no ${main ? "meta/" : meta ? "main/" : "main/ and meta/"} folder ` +
@@ -260,10 +262,18 @@ async function assertDatasetFolder(dir: string): Promise<void> {
 }
 
 /** No row survived: say which files were read, what each held, and what was asked for. */
-function noRowsError(files: SourceFile[], fileRows: Map<string, number>, scope: Scope, skipped: number): DepError {
+function noRowsError(
+  files: SourceFile[],
+  fileRows: Map<string, number>,
+  scope: Scope,
+  skipped: number,
+): DepError {
   const list = files
     .slice(0, 8)
-    .map((f) => `${f.path} (${fileRows.get(f.path) ?? 0} rows, split ${f.split ?? "from rows"}, category ${f.category ?? "from rows"})`)
+    .map(
+      (f) =>
+        `${f.path} (${fileRows.get(f.path) ?? 0} rows, split ${f.split ?? "from rows"}, category ${f.category ?? "from rows"})`,
+    )
     .join(", ");
   const wanted = [
     scope.splits ? `split ${[...scope.splits].join("/")}` : "",
@@ -279,7 +289,8 @@ function noRowsError(files: SourceFile[], fileRows: Map<string, number>, scope: 
 /** Every category and split that dataset.json lists must be found with its row count. */
 function checkManifest(dir: string, manifest: DatasetManifest, rows: DplRow[], scope: Scope): void {
   const found = new Map<string, number>();
-  for (const r of rows) found.set(`${r.category}/${r.split}`, (found.get(`${r.category}/${r.split}`) ?? 0) + 1);
+  for (const r of rows)
+    found.set(`${r.category}/${r.split}`, (found.get(`${r.category}/${r.split}`) ?? 0) + 1);
   for (const category of manifest.categories ?? []) {
     if (scope.categories && !scope.categories.has(category)) continue;
     for (const split of SPLITS) {

@@ -42,6 +42,8 @@ export interface EmbedDatasetResult {
   reused: number;
   seconds: number;
   textsPerSecond: number;
+  /** texts cut to the embedder's length cap (see USE_LITE_MAX_CHARS, GGUF_MAX_TOKENS) */
+  truncated: number;
 }
 
 /** An item as input-aware methods embed it (pplug-style's query): its title, a newline, its description. */
@@ -85,7 +87,10 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
   const ds =
     options.dataset ??
     (options.dataDir
-      ? await loadDataset({ ...dataSourceOptions(options.dataDir), ...(options.splits ? { splits: options.splits } : {}) })
+      ? await loadDataset({
+          ...dataSourceOptions(options.dataDir),
+          ...(options.splits ? { splits: options.splits } : {}),
+        })
       : null);
   if (!ds) throw new DepError("DEP_INVALID_ARGUMENT", "embedDataset: give dataDir or dataset");
   const { embedder } = options;
@@ -174,5 +179,6 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
     reused,
     seconds,
     textsPerSecond: todo.length > 0 ? todo.length / runSeconds : 0,
+    truncated: options.embedder.truncated ?? 0,
   };
 }

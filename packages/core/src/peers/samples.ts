@@ -341,7 +341,8 @@ export async function materializeDifferences(
 /** Embeddings so large (or NaN) that their differences overflow: not what an embedder writes. */
 function nonFinite(plan: DifferencePlan, s: number, j: number): DepError {
   let max = 0;
-  for (const v of plan.embeddings) if (Math.abs(v) > max || Number.isNaN(v)) max = Number.isNaN(v) ? Number.NaN : Math.abs(v);
+  for (const v of plan.embeddings)
+    if (Math.abs(v) > max || Number.isNaN(v)) max = Number.isNaN(v) ? Number.NaN : Math.abs(v);
   return new DepError(
     "DEP_INPUT_NONFINITE",
     `the difference embeddings of sample ${plan.samples[s]!.id} are not finite (component ${j}); the embedding store ` +

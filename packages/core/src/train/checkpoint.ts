@@ -85,7 +85,10 @@ export function readCheckpointConfig(dir: string): ModelCheckpointConfig {
   }
   const config = parsed.data as ModelCheckpointConfig;
   const variant = config.hyperparameters.variant;
-  if (typeof variant === "string" && architectureOf(variant as DepVariant) !== (config.architecture ?? "dep")) {
+  if (
+    typeof variant === "string" &&
+    architectureOf(variant as DepVariant) !== (config.architecture ?? "dep")
+  ) {
     throw new DepError(
       "DEP_CHECKPOINT",
       `${path}: hyperparameters.variant ${variant} does not use architecture ${config.architecture}; the config is inconsistent`,
@@ -96,7 +99,11 @@ export function readCheckpointConfig(dir: string): ModelCheckpointConfig {
   return config;
 }
 
-const positive = z.number().int().positive().max(1 << 24);
+const positive = z
+  .number()
+  .int()
+  .positive()
+  .max(1 << 24);
 /** What `dep train` writes (ModelCheckpointConfig); unknown formats, architectures and variants are errors. */
 const checkpointConfigSchema = z
   .object({
@@ -108,11 +115,16 @@ const checkpointConfigSchema = z
     linearOutput: z.boolean(),
     llm: z.object({
       file: z.string(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 hex digits").nullable(),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, "expected 64 hex digits")
+        .nullable(),
       nEmbd: positive,
     }),
     embedder: z.string().nullable(),
-    hyperparameters: z.looseObject({ variant: z.enum(DEP_VARIANTS as [DepVariant, ...DepVariant[]]).optional() }),
+    hyperparameters: z.looseObject({
+      variant: z.enum(DEP_VARIANTS as [DepVariant, ...DepVariant[]]).optional(),
+    }),
     epoch: z.number().int().nonnegative().nullable(),
     optimizerStep: z.number().int().nonnegative(),
   })
@@ -182,7 +194,13 @@ export async function loadOptimizerState(
 }
 
 /** NaN or infinite saved tensors (a corrupt file, a diverged run) would silently give NaN losses and texts. */
-export function assertFinite(p: DepParams, dims: DepDims, file: string, prefix = "", nonNegative = false): void {
+export function assertFinite(
+  p: DepParams,
+  dims: DepDims,
+  file: string,
+  prefix = "",
+  nonNegative = false,
+): void {
   for (const slot of paramSlots(dims)) {
     const arr = slot.get(p);
     for (let i = 0; i < arr.length; i++) {

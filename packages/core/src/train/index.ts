@@ -1,6 +1,6 @@
 export * from "./checkpoint.js";
-export * from "./frozenLlm.js";
 export { dumpGrads } from "./dumpGrads.js";
+export * from "./frozenLlm.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
 export { heldOutLossToFile, type LossFileOptions, type LossLine, readLossLines } from "./lossFile.js";
 export { AdamW, type AdamWConfig, REFERENCE_ADAMW, zeroGrads } from "./optimizer.js";

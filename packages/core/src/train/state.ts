@@ -102,7 +102,10 @@ const COUNTERS = ["epoch", "position", "microStep", "optimizerStep", "accumulate
 /** The saved position must be what the trainer writes: counters that are non-negative integers and agree. */
 function checkPosition(p: TrainerPosition, file: string): void {
   const bad = (why: string) =>
-    new DepError("DEP_CHECKPOINT", `${file}: ${why}; the state is corrupt: restore it, or start the run again`);
+    new DepError(
+      "DEP_CHECKPOINT",
+      `${file}: ${why}; the state is corrupt: restore it, or start the run again`,
+    );
   if (typeof p !== "object" || p === null) throw bad("expected a JSON object");
   for (const k of COUNTERS) {
     const v = p[k];
@@ -110,6 +113,7 @@ function checkPosition(p: TrainerPosition, file: string): void {
       throw bad(`field ${k} is ${JSON.stringify(v)}, expected a non-negative integer`);
   }
   if (typeof p.configHash !== "string") throw bad("field configHash is missing");
-  if (p.optimizerStep > p.microStep) throw bad(`optimizerStep ${p.optimizerStep} exceeds microStep ${p.microStep}`);
+  if (p.optimizerStep > p.microStep)
+    throw bad(`optimizerStep ${p.optimizerStep} exceeds microStep ${p.microStep}`);
   if (p.accumulated > p.microStep) throw bad(`accumulated ${p.accumulated} exceeds microStep ${p.microStep}`);
 }

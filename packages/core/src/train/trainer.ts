@@ -134,7 +134,10 @@ export async function loadTrainingSamples(
     itemQueries?: boolean;
   },
 ): Promise<{ dataset: Dataset; rows: DplRow[]; samples: DifferenceSamples; data: SampleData[] }> {
-  const dataset = await loadDataset({ ...dataSourceOptions(dataDir), splits: split === "test" ? ["test"] : [split, "test"] });
+  const dataset = await loadDataset({
+    ...dataSourceOptions(dataDir),
+    splits: split === "test" ? ["test"] : [split, "test"],
+  });
   const samples = await buildDifferenceSamples({
     dataset,
     dataDir, // for messages
@@ -208,7 +211,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     itemQueries: s.variant === "pplug-style",
   });
   if (data.length === 0)
-    throw new DepError("DEP_INPUT", `${describeDataSource(o.dataDir)}: no training sample has a qualifying review`);
+    throw new DepError(
+      "DEP_INPUT",
+      `${describeDataSource(o.dataDir)}: no training sample has a qualifying review`,
+    );
   await mkdir(runDir, { recursive: true }); // only once the inputs are valid: bad input leaves no folder
 
   const llm = o.llm;

@@ -53,11 +53,18 @@ export function buildTable(runs: readonly RunRecord[]): ReportTable {
 const fmt = (v: number | null | undefined, digits: number) =>
   typeof v === "number" ? v.toFixed(digits) : "–";
 
+/** A Markdown table cell: `|` escaped and line breaks folded, so a method or category name cannot break the row. */
+const mdCell = (s: string) =>
+  s
+    .replace(/\\/g, "\\\\")
+    .replace(/\|/g, "\\|")
+    .replace(/\s*[\r\n]+\s*/g, " ");
+
 export function tableMarkdown(t: ReportTable): string {
-  const head = ["Method", ...t.categories.flatMap((c) => t.metrics.map((m) => `${c} ${m.label}`))];
+  const head = ["Method", ...t.categories.flatMap((c) => t.metrics.map((m) => mdCell(`${c} ${m.label}`)))];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`];
   for (const m of t.methods) {
-    const cells = [m];
+    const cells = [mdCell(m)];
     for (const c of t.categories) {
       for (const metric of t.metrics) {
         const s = fmt(t.values[m]![c]![metric.key], metric.digits);
@@ -70,7 +77,7 @@ export function tableMarkdown(t: ReportTable): string {
   return `${lines.join("\n")}\n`;
 }
 
-const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+const csvCell = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 export function tableCsv(t: ReportTable): string {
   const rows = [["method", "category", ...t.metrics.map((m) => m.key)]];

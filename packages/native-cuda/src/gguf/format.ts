@@ -55,6 +55,7 @@ export interface GgufTensorInfo {
 }
 
 export const str = (value: string): GgufValue => ({ type: GgufValueType.STRING, value });
+export const u16 = (value: number): GgufValue => ({ type: GgufValueType.UINT16, value });
 export const u32 = (value: number): GgufValue => ({ type: GgufValueType.UINT32, value });
 export const i32 = (value: number): GgufValue => ({ type: GgufValueType.INT32, value });
 export const f32 = (value: number): GgufValue => ({ type: GgufValueType.FLOAT32, value });

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DepError } from "../errors.js";
-import { f32, GgmlType, type GgufValue, str, u32 } from "./format.js";
+import { f32, GgmlType, type GgufValue, i32, str, u16, u32 } from "./format.js";
 import { readGguf } from "./reader.js";
 import { type GgufTensorInput, writeGguf } from "./writer.js";
 
@@ -26,6 +26,8 @@ export interface TinyModelOptions {
   vocabPath?: string;
   /** Draw the RMSNorm weights around 1 (default false: all ones), so tests see a norm that was skipped. */
   randomNorms?: boolean;
+  /** Write the model as this many split files (`NAME-00001-of-0000N.gguf`, as llama-gguf-split does). */
+  splits?: number;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -144,6 +146,33 @@ export function writeTinyModel(path: string, options: TinyModelOptions) {
   // qwen2 ties the output head to the token embeddings (as the small Qwen2.5 models do); llama has its own
   if (arch === "llama") matrix("output.weight", nEmbd, nVocab, 4);
 
-  writeGguf(path, md, tensors);
-  return { arch, nEmbd, nHead, nHeadKv, nLayer, nFf, nVocab, contextLength: ctx, headDim };
+  const files =
+    options.splits && options.splits > 1 ? writeSplits(path, md, tensors, options.splits) : [path];
+  if (files.length === 1) writeGguf(path, md, tensors);
+  return { arch, nEmbd, nHead, nHeadKv, nLayer, nFf, nVocab, contextLength: ctx, headDim, files };
+}
+
+/**
+ * The layout `llama-gguf-split --split` writes: `NAME-00001-of-0000N.gguf` ... (from `path` without .gguf),
+ * the first holding all metadata, each a contiguous share of the tensors and the split.* keys.
+ */
+function writeSplits(
+  path: string,
+  md: Map<string, GgufValue>,
+  tensors: readonly GgufTensorInput[],
+  n: number,
+): string[] {
+  const prefix = path.replace(/\.gguf$/, "");
+  const per = Math.ceil(tensors.length / n);
+  const files: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const meta = new Map<string, GgufValue>(i === 0 ? md : []);
+    meta.set("split.no", u16(i));
+    meta.set("split.count", u16(n));
+    meta.set("split.tensors.count", i32(tensors.length));
+    const file = `${prefix}-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.gguf`;
+    writeGguf(file, meta, tensors.slice(i * per, (i + 1) * per));
+    files.push(file);
+  }
+  return files;
 }

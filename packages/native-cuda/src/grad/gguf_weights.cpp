@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -15,43 +16,73 @@
 
 namespace dep::grad {
 
-std::unique_ptr<GgufWeights> GgufWeights::open(const std::string & path, std::string & err) {
-    std::unique_ptr<GgufWeights> w(new GgufWeights());
+bool GgufWeights::open_part(const std::string & path, Part & part, std::string & err) {
     gguf_init_params gp{};
     gp.no_alloc = true;
-    gp.ctx = &w->meta_;
-    w->gguf_ = gguf_init_from_file(path.c_str(), gp);
-    if (!w->gguf_) {
+    gp.ctx = &part.meta;
+    part.gguf = gguf_init_from_file(path.c_str(), gp);
+    if (!part.gguf) {
         err = "could not read the GGUF metadata of " + path;
-        return nullptr;
+        return false;
     }
-    w->data_offset_ = gguf_get_data_offset(w->gguf_);
+    part.data_offset = gguf_get_data_offset(part.gguf);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         err = "could not open " + path;
-        return nullptr;
+        return false;
     }
     struct stat st{};
     if (fstat(fd, &st) != 0 || st.st_size <= 0) {
         ::close(fd);
         err = "could not stat " + path;
-        return nullptr;
+        return false;
     }
     void * m = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
     ::close(fd);
     if (m == MAP_FAILED) {
         err = "could not map " + path;
+        return false;
+    }
+    part.map = static_cast<const uint8_t *>(m);
+    part.map_size = static_cast<size_t>(st.st_size);
+    // every tensor must lie inside the file
+    const int64_t n = gguf_get_n_tensors(part.gguf);
+    for (int64_t i = 0; i < n; ++i) {
+        const ggml_tensor * t = ggml_get_tensor(part.meta, gguf_get_tensor_name(part.gguf, i));
+        const size_t end = part.data_offset + gguf_get_tensor_offset(part.gguf, i) + (t ? ggml_nbytes(t) : 0);
+        if (!t || end > part.map_size) {
+            err = path + " is truncated: tensor " + gguf_get_tensor_name(part.gguf, i) + " lies past the end";
+            return false;
+        }
+    }
+    return true;
+}
+
+std::unique_ptr<GgufWeights> GgufWeights::open(const std::string & path, std::string & err) {
+    std::unique_ptr<GgufWeights> w(new GgufWeights());
+    w->parts_.emplace_back();
+    if (!open_part(path, w->parts_[0], err)) return nullptr;
+    w->gguf_ = w->parts_[0].gguf;
+    // a split model (llama-gguf-split): the other files sit beside the first, named by split number
+    const int count = static_cast<int>(w->get_num("split.count", 1));
+    if (count <= 1) return w;
+    const int no = static_cast<int>(w->get_num("split.no", 0));
+    char suffix[40];
+    std::snprintf(suffix, sizeof(suffix), "-%05d-of-%05d.gguf", no + 1, count);
+    const std::string s(suffix);
+    if (no != 0 || path.size() <= s.size() || path.compare(path.size() - s.size(), s.size(), s) != 0) {
+        err = path + " is split " + std::to_string(no + 1) + " of " + std::to_string(count) +
+              " of a split model: pass the first split (...-00001-of-" + std::to_string(count) +
+              ".gguf), or merge them with `llama-gguf-split --merge FIRST.gguf merged.gguf`";
         return nullptr;
     }
-    w->map_ = static_cast<const uint8_t *>(m);
-    w->map_size_ = static_cast<size_t>(st.st_size);
-    // every tensor must lie inside the file
-    const int64_t n = gguf_get_n_tensors(w->gguf_);
-    for (int64_t i = 0; i < n; ++i) {
-        const ggml_tensor * t = ggml_get_tensor(w->meta_, gguf_get_tensor_name(w->gguf_, i));
-        const size_t end = w->data_offset_ + gguf_get_tensor_offset(w->gguf_, i) + (t ? ggml_nbytes(t) : 0);
-        if (!t || end > w->map_size_) {
-            err = path + " is truncated: tensor " + gguf_get_tensor_name(w->gguf_, i) + " lies past the end";
+    const std::string prefix = path.substr(0, path.size() - s.size());
+    for (int i = 1; i < count; ++i) {
+        std::snprintf(suffix, sizeof(suffix), "-%05d-of-%05d.gguf", i + 1, count);
+        w->parts_.emplace_back();
+        if (!open_part(prefix + suffix, w->parts_.back(), err)) {
+            err += " (split " + std::to_string(i + 1) + " of " + std::to_string(count) +
+                   "; keep every split beside the first, or merge them with `llama-gguf-split --merge`)";
             return nullptr;
         }
     }
@@ -59,16 +90,26 @@ std::unique_ptr<GgufWeights> GgufWeights::open(const std::string & path, std::st
 }
 
 GgufWeights::~GgufWeights() {
-    if (map_) munmap(const_cast<uint8_t *>(map_), map_size_);
-    if (gguf_) gguf_free(gguf_);
-    if (meta_) ggml_free(meta_);
+    for (Part & p : parts_) {
+        if (p.map) munmap(const_cast<uint8_t *>(p.map), p.map_size);
+        if (p.gguf) gguf_free(p.gguf);
+        if (p.meta) ggml_free(p.meta);
+    }
 }
 
-const ggml_tensor * GgufWeights::find(const std::string & name) const { return ggml_get_tensor(meta_, name.c_str()); }
+const ggml_tensor * GgufWeights::find(const std::string & name) const {
+    for (const Part & p : parts_)
+        if (const ggml_tensor * t = ggml_get_tensor(p.meta, name.c_str())) return t;
+    return nullptr;
+}
 
 const uint8_t * GgufWeights::data(const ggml_tensor * t) const {
-    const int64_t id = gguf_find_tensor(gguf_, ggml_get_name(t));
-    return map_ + data_offset_ + gguf_get_tensor_offset(gguf_, id);
+    for (const Part & p : parts_) {
+        if (ggml_get_tensor(p.meta, ggml_get_name(t)) != t) continue;
+        const int64_t id = gguf_find_tensor(p.gguf, ggml_get_name(t));
+        return p.map + p.data_offset + gguf_get_tensor_offset(p.gguf, id);
+    }
+    return nullptr;
 }
 
 static bool convert_rows(const ggml_tensor * t, const uint8_t * base, int64_t row0, int64_t n_rows, float * dst,

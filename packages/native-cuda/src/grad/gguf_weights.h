@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 struct gguf_context;
 struct ggml_context;
@@ -16,7 +17,8 @@ namespace dep::grad {
 
 class GgufWeights {
   public:
-    // Opens and maps path; returns nullptr with a message in err on failure.
+    // Opens and maps path (and, for the first split of a split model, every other split); returns nullptr
+    // with a message in err on failure.
     static std::unique_ptr<GgufWeights> open(const std::string & path, std::string & err);
     ~GgufWeights();
     GgufWeights(const GgufWeights &) = delete;
@@ -43,12 +45,19 @@ class GgufWeights {
     bool is_array(const std::string & key) const;
 
   private:
+    // One mapped file: the model itself, or one split of a model written by llama-gguf-split
+    // (`name-00001-of-00003.gguf` ...; the first holds the metadata, each holds some of the tensors).
+    struct Part {
+        gguf_context * gguf = nullptr;
+        ggml_context * meta = nullptr;
+        const uint8_t * map = nullptr;
+        size_t map_size = 0;
+        size_t data_offset = 0;
+    };
+    static bool open_part(const std::string & path, Part & part, std::string & err);
     GgufWeights() = default;
-    gguf_context * gguf_ = nullptr;
-    ggml_context * meta_ = nullptr;
-    const uint8_t * map_ = nullptr;
-    size_t map_size_ = 0;
-    size_t data_offset_ = 0;
+    std::vector<Part> parts_;
+    gguf_context * gguf_ = nullptr;  // parts_[0]'s: the model's metadata
 };
 
 }  // namespace dep::grad

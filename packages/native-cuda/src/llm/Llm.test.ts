@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DepError } from "../errors.js";
 import { writeTinyModel } from "../gguf/tinyModel.js";
+import { native } from "../native.js";
 import { Llm } from "./Llm.js";
 import { tinyModels } from "./testModels.js";
 
@@ -130,6 +131,17 @@ describe("loading errors", () => {
     const err = await Llm.load(noLayers, { threads: 2 }).catch((e) => e);
     expect(err).toMatchObject({ code: "DEP_MODEL_LOAD" });
     expect(err.message).toMatch(/no-layers\.gguf: llama\.block_count = 0; a model needs a positive value/);
+    // the native load path checks too (for callers of the addon that skip Llm.load)
+    const nativeErr = await native()
+      .loadModel(noLayers, { threads: 2 })
+      .catch((e: unknown) => e);
+    expect(String((nativeErr as Error).message)).toMatch(
+      /llama\.block_count = 0; a model needs a positive value/,
+    );
+    const nativeThreads = await native()
+      .loadModel(models.paths.llama, { threads: 100_000 })
+      .catch((e: unknown) => e);
+    expect(String((nativeThreads as Error).message)).toMatch(/threads must be an integer from 1 to 1024/);
     for (const threads of [100_000, 0, 1.5]) {
       const e = await Llm.load(models.paths.llama, { threads }).catch((x) => x);
       expect(e).toMatchObject({ code: "DEP_INVALID_ARGUMENT" });

@@ -2,6 +2,7 @@
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
 import { type NativeGenerateStats, type NativeLlm, type NativeSegment, native } from "../native.js";
+import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import type {
   ChatMessage,
   GenerateBatchOptions,
@@ -12,7 +13,6 @@ import type {
   LossAndGradResult,
   Segment,
 } from "./types.js";
-import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import { TextStreamer } from "./utils/textStreamer.js";
 
 export class Llm {
@@ -260,10 +260,11 @@ export class Llm {
 
   /**
    * One vector per text, pooled the model's way (GGUF sentence encoders such as bge-m3 carry their pooling
-   * in their metadata; for a model without pooling, the mean of its token states). Not normalized.
+   * in their metadata; for a model without pooling, the mean of its token states). Not normalized. A text
+   * given as tokens is used as is (e.g. cut to the context by the caller).
    */
-  async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    const lists = texts.map((t) => this.tokenize(t, { addSpecial: true }));
+  async embed(texts: readonly (string | Int32Array)[]): Promise<Float32Array[]> {
+    const lists = texts.map((t) => (typeof t === "string" ? this.tokenize(t, { addSpecial: true }) : t));
     try {
       return await this.enqueue((handle) => handle.embed(lists, true));
     } catch (err) {

@@ -415,3 +415,39 @@ describe("embeddings through llama.cpp embedding contexts", () => {
     }
   });
 });
+
+describe("a split GGUF (llama-gguf-split layout)", () => {
+  it("generates and trains like the same model in one file; a later split is refused naming the merge tool", async () => {
+    const split = writeTinyModel(join(dir, "tiny-split.gguf"), {
+      arch: "llama",
+      seed: 21,
+      randomNorms: true,
+      splits: 3,
+    });
+    expect(split.files.map((f) => f.slice(dir.length + 1))).toEqual([
+      "tiny-split-00001-of-00003.gguf",
+      "tiny-split-00002-of-00003.gguf",
+      "tiny-split-00003-of-00003.gguf",
+    ]);
+    const one = await Llm.load(paths.llama, { threads: 2, contextSize: 256 });
+    const parts = await Llm.load(split.files[0]!, { threads: 2, contextSize: 256 });
+    try {
+      const prompt: Segment[] = [{ text: "The review:" }];
+      const targets = one.tokenize(" a fine book");
+      const a = await one.lossAndGrad(prompt, targets);
+      const b = await parts.lossAndGrad(prompt, targets);
+      expect(b.loss).toBe(a.loss);
+      const ga = await one.complete(prompt, { maxTokens: 6, temperature: 0 });
+      const gb = await parts.complete(prompt, { maxTokens: 6, temperature: 0 });
+      expect(gb.text).toBe(ga.text);
+    } finally {
+      await one.dispose();
+      await parts.dispose();
+    }
+    const err = await Llm.load(split.files[1]!, { threads: 2 }).catch((e) => e);
+    expect(err).toMatchObject({ code: "DEP_MODEL_LOAD" });
+    expect(err.message).toMatch(
+      /is split 2 of 3 of a split model: pass the first split .*llama-gguf-split --merge/,
+    );
+  });
+});

@@ -49,6 +49,14 @@ export function checkModelHyperparameters(path: string): void {
   } catch {
     return;
   }
+  const count = Number(metadata.get("split.count")?.value ?? 1);
+  const no = Number(metadata.get("split.no")?.value ?? 0);
+  if (count > 1 && no !== 0)
+    throw new DepError(
+      "DEP_MODEL_LOAD",
+      `${path} is split ${no + 1} of ${count} of a split model: pass the first split (...-00001-of-${String(count).padStart(5, "0")}.gguf), ` +
+        "or merge them with `llama-gguf-split --merge FIRST.gguf merged.gguf`",
+    );
   const arch = metadata.get("general.architecture")?.value;
   if (typeof arch !== "string") return;
   const required = ["block_count", "embedding_length", "attention.head_count", "context_length"];
