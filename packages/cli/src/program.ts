@@ -17,8 +17,8 @@ import { registerSelect } from "./commands/select.js";
 import { registerSlurm } from "./commands/slurm.js";
 import { registerTrain } from "./commands/train.js";
 import { addConfigOptions } from "./config.js";
-import { readVersions } from "./versions.js";
 import { progressEveryOption, setProgressEvery } from "./progressLine.js";
+import { readVersions } from "./versions.js";
 
 export function buildProgram(): Command {
   const program = new Command("dep")

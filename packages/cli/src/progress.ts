@@ -27,7 +27,9 @@ export class Progress {
     this.#enabled = !options.quiet && process.stderr.isTTY === true;
     this.#interval = options.intervalMs ?? 200;
     this.#batch =
-      !options.quiet && process.stderr.isTTY !== true ? BatchProgressLine.create(this.#label, this.#unit) : null;
+      !options.quiet && process.stderr.isTTY !== true
+        ? BatchProgressLine.create(this.#label, this.#unit)
+        : null;
   }
 
   /** Redraws with `done` of `total` (total 0 or unknown: no ETA) and an optional suffix. */

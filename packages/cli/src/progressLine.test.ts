@@ -14,7 +14,9 @@ describe("batch progress lines", () => {
     p.update(60, 100, "", t0 + 60_500);
     p.done(t0 + 100_000);
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] embed 30\/100 texts \| 1\.00\/s \| ETA 1m10s$/);
+    expect(lines[0]).toMatch(
+      /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] embed 30\/100 texts \| 1\.00\/s \| ETA 1m10s$/,
+    );
     expect(lines[1]).toMatch(/embed 60\/100 texts \| 0\.99\/s \| ETA 40s$/);
     expect(lines[2]).toMatch(/embed 60\/100 texts \| 0\.60\/s/);
   });

@@ -94,7 +94,9 @@ export class BatchProgressLine {
   /** A line writer to stderr at the --progress-every interval, or null when that is 0. */
   static create(label: string, unit: string): BatchProgressLine | null {
     const every = progressEvery();
-    return every > 0 ? new BatchProgressLine(label, unit, every, (l) => process.stderr.write(`${l}\n`)) : null;
+    return every > 0
+      ? new BatchProgressLine(label, unit, every, (l) => process.stderr.write(`${l}\n`))
+      : null;
   }
 
   update(done: number, total = 0, extra = "", now = performance.now()): void {

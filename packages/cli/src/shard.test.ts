@@ -1,28 +1,18 @@
 // `--shard I/N` and `dep merge` as a user meets them, with spawned `dep` processes on the tiny fixture: the
 // merged shards are exactly the unsharded output (store bytes, prediction lines in order), and the merge
 // refuses a missing, duplicate, unfinished or mismatched shard with one line naming it.
-import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { readShardManifest } from "@dep/core";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseShard } from "./shardOption.js";
+import { type DepRun, depRunner, expectOneLineError, fixtureInputs } from "./testing/spawnDep.js";
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
 let fx: TrainFixture;
+const dep = depRunner(() => join(fx.dir, "home"));
 
-function dep(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, DEP_HOME: join(fx.dir, "home"), ...env },
-    timeout: 300_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(r: ReturnType<typeof dep>): ReturnType<typeof dep> {
+function ok(r: DepRun): DepRun {
   expect(r.code, r.stderr).toBe(0);
   return r;
 }
@@ -36,12 +26,7 @@ beforeAll(async () => {
   ok(
     dep([
       "train",
-      "--data",
-      fx.dataDir,
-      "--embeddings",
-      fx.embDir,
-      "--model",
-      fx.modelPath,
+      ...fixtureInputs(fx),
       "--out",
       run,
       "--epochs",
@@ -82,12 +67,7 @@ const embedArgs = (out: string, extra: string[] = []) => [
 
 const generateArgs = (out: string, extra: string[] = []) => [
   "generate",
-  "--data",
-  fx.dataDir,
-  "--embeddings",
-  fx.embDir,
-  "--model",
-  fx.modelPath,
+  ...fixtureInputs(fx),
   "--method",
   "no-soft",
   "--out",
@@ -115,7 +95,12 @@ describe("--shard", () => {
     expect(parseShard("1/3", {})).toEqual({ index: 1, count: 3 });
     const slurm = { SLURM_ARRAY_TASK_ID: "5", SLURM_ARRAY_TASK_MIN: "4", SLURM_ARRAY_TASK_COUNT: "2" };
     expect(parseShard("auto", slurm)).toEqual({ index: 1, count: 2 });
-    const stepped = { SLURM_ARRAY_TASK_ID: "4", SLURM_ARRAY_TASK_MIN: "0", SLURM_ARRAY_TASK_STEP: "2", SLURM_ARRAY_TASK_COUNT: "3" };
+    const stepped = {
+      SLURM_ARRAY_TASK_ID: "4",
+      SLURM_ARRAY_TASK_MIN: "0",
+      SLURM_ARRAY_TASK_STEP: "2",
+      SLURM_ARRAY_TASK_COUNT: "3",
+    };
     expect(parseShard("auto", stepped)).toEqual({ index: 2, count: 3 });
     expect(parseShard("auto/4", { JOB_COMPLETION_INDEX: "3" })).toEqual({ index: 3, count: 4 });
     expect(() => parseShard("2/2", {})).toThrow(/shard index 2 is not below the shard count 2/);
@@ -138,7 +123,8 @@ describe("--shard", () => {
     const a = JSON.parse(ok(dep(embedArgs(out, ["--shard", "0/2"]))).stdout);
     // --shard auto from a Slurm array task's environment
     const b = JSON.parse(
-      ok(dep(embedArgs(out, ["--shard", "auto"]), { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "2" })).stdout,
+      ok(dep(embedArgs(out, ["--shard", "auto"]), { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "2" }))
+        .stdout,
     );
     expect(a.out).toBe(`${out}.shard-0-of-2`);
     expect(b.out).toBe(`${out}.shard-1-of-2`);
@@ -158,11 +144,14 @@ describe("--shard", () => {
 
   it("a batch log (stderr not a terminal) gets one timestamped progress line per --progress-every", () => {
     const out = join(fx.dir, "emb-progress");
-    const args = embedArgs(out, ["--batch-size", "2", "--progress-every", "0.05"]).filter((a) => a !== "--json");
+    const args = embedArgs(out, ["--batch-size", "2", "--progress-every", "0.05"]).filter(
+      (a) => a !== "--json",
+    );
     const r = ok(dep(args));
     const lines = r.stderr.trim().split("\n");
     expect(lines.length).toBeGreaterThan(1);
-    for (const l of lines) expect(l).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] embed \d+\/\d+ texts \| [\d.]+\/s \| ETA \S+$/);
+    for (const l of lines)
+      expect(l).toMatch(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\] embed \d+\/\d+ texts \| [\d.]+\/s \| ETA \S+$/);
     expect(lines.at(-1)).toMatch(/embed (\d+)\/\1 texts/); // the last line: all done
     expect(ok(dep([...args, "--progress-every", "0"])).stderr).toBe(""); // 0: none (and nothing to do)
   }, 300_000);
@@ -185,22 +174,20 @@ describe("--shard", () => {
     const s0 = `${out}.shard-0-of-2`;
     const s1 = `${out}.shard-1-of-2`;
     const target = join(fx.dir, "m.jsonl");
-    let r = dep(["merge", "--out", target, s0]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/missing shard 1 of 2 \(have 0\)/);
-    r = dep(["merge", "--out", target, s0, s0, s1]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/are both shard 0 of 2/);
+    expectOneLineError(dep(["merge", "--out", target, s0]), 3, /missing shard 1 of 2 \(have 0\)/);
+    expectOneLineError(dep(["merge", "--out", target, s0, s0, s1]), 3, /are both shard 0 of 2/);
     // another setting (max tokens) is another job
     const other = join(fx.dir, "other.jsonl");
     ok(dep(generateArgs(other, ["--shard", "1/2", "--max-tokens", "5"])));
-    r = dep(["merge", "--out", target, s0, `${other}.shard-1-of-2`]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/other\.jsonl\.shard-1-of-2 was made with other settings/);
+    const otherShard = `${other}.shard-1-of-2`;
+    expectOneLineError(
+      dep(["merge", "--out", target, s0, otherShard]),
+      3,
+      /other\.jsonl\.shard-1-of-2 was made with other settings/,
+    );
     // ...which a rerun into the same shard output refuses too
-    r = dep(generateArgs(out, ["--shard", "1/2", "--max-tokens", "5"]));
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/shard-1-of-2 was written with other settings/);
+    const rerun = dep(generateArgs(out, ["--shard", "1/2", "--max-tokens", "5"]));
+    expectOneLineError(rerun, 2, /shard-1-of-2 was written with other settings/);
     // an unfinished shard (a line lost): merge says which and to rerun it
     const cut = join(fx.dir, "cut.jsonl");
     const cut1 = `${cut}.shard-1-of-2`;
@@ -208,25 +195,22 @@ describe("--shard", () => {
     copyFileSync(`${s1}.shard.json`, `${cut1}.shard.json`);
     const lines = readFileSync(cut1, "utf8").trim().split("\n");
     writeFileSync(cut1, `${lines.slice(1).join("\n")}\n`);
-    r = dep(["merge", "--out", target, s0, cut1]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(new RegExp(`cut\\.jsonl\\.shard-1-of-2: shard 1 of 2 is unfinished \\(${lines.length - 1} of ${lines.length} samples\\); rerun it`));
+    expectOneLineError(
+      dep(["merge", "--out", target, s0, cut1]),
+      3,
+      new RegExp(
+        `cut\\.jsonl\\.shard-1-of-2: shard 1 of 2 is unfinished \\(${lines.length - 1} of ${lines.length} samples\\); rerun it`,
+      ),
+    );
     // not a shard output at all
-    r = dep(["merge", "--out", target, fx.dataDir]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/no shard manifest/);
+    expectOneLineError(dep(["merge", "--out", target, fx.dataDir]), 3, /no shard manifest/);
   }, 300_000);
 
   const lossArgs = (extra: string[]) => [
     "loss",
     "--checkpoint",
     join(run, "checkpoints", "epoch-1"),
-    "--data",
-    fx.dataDir,
-    "--embeddings",
-    fx.embDir,
-    "--model",
-    fx.modelPath,
+    ...fixtureInputs(fx),
     "--max-samples",
     "5",
     "--max-length",
@@ -245,7 +229,10 @@ describe("--shard", () => {
     const a = JSON.parse(ok(dep(lossArgs(["--out", out, "--shard", "0/2"]))).stdout);
     const b = JSON.parse(ok(dep(lossArgs(["--out", out, "--shard", "1/2"]))).stdout);
     expect(a.n + b.n).toBe(5);
-    expect(JSON.parse(ok(dep(["merge", "--out", out, "--json"])).stdout)).toMatchObject({ kind: "losses", items: 5 });
+    expect(JSON.parse(ok(dep(["merge", "--out", out, "--json"])).stdout)).toMatchObject({
+      kind: "losses",
+      items: 5,
+    });
     expect(readFileSync(out, "utf8")).toBe(readFileSync(full, "utf8"));
     // a rerun into the merged file computes nothing and reports the same means
     expect(JSON.parse(ok(dep(lossArgs(["--out", out]))).stdout)).toMatchObject({
@@ -253,9 +240,7 @@ describe("--shard", () => {
       tokenMean: all.tokenMean,
       sampleMean: all.sampleMean,
     });
-    const r = dep(lossArgs(["--shard", "0/2"]));
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--shard needs --out FILE/);
+    expectOneLineError(dep(lossArgs(["--shard", "0/2"])), 2, /--shard needs --out FILE/);
   }, 300_000);
 
   it("dep select --shard: each shard generates its share for every epoch; an unsharded select merges and scores the same", () => {
@@ -264,12 +249,7 @@ describe("--shard", () => {
         "select",
         "--run",
         dir,
-        "--data",
-        fx.dataDir,
-        "--embeddings",
-        fx.embDir,
-        "--model",
-        fx.modelPath,
+        ...fixtureInputs(fx),
         "--max-samples",
         "4",
         "--max-tokens",

@@ -60,7 +60,9 @@ export function parseShard(spec: string, env: NodeJS.ProcessEnv = process.env): 
     } else index = Number(m[1]);
   }
   if (index < 0 || index >= n)
-    throw new InvalidArgumentError(`shard index ${index} is not below the shard count ${n} (${spec}); indexes run 0..${n - 1}`);
+    throw new InvalidArgumentError(
+      `shard index ${index} is not below the shard count ${n} (${spec}); indexes run 0..${n - 1}`,
+    );
   return { index, count: n };
 }
 

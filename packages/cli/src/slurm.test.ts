@@ -4,16 +4,15 @@
 // array finishes it to the same result. Without `sbatch` (a laptop) the file says it skipped, on one line.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+import { bin, fixtureInputs } from "./testing/spawnDep.js";
 
 /** Why the Slurm tests cannot run here, or null. In CI a missing cluster is a failure, not a skip. */
 function slurmMissing(): string | null {
-  if (spawnSync("sbatch", ["--version"]).error) return "sbatch is not installed (apt-get install slurm-wlm munge)";
+  if (spawnSync("sbatch", ["--version"]).error)
+    return "sbatch is not installed (apt-get install slurm-wlm munge)";
   const info = spawnSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 20_000 });
   if (info.status !== 0 || !/idle|mixed|allocated/.test(info.stdout)) {
     const why = `no Slurm node takes jobs (sinfo: ${(info.stderr || info.stdout).trim() || info.status}); start one: eval "$(tools/slurm-local.sh start)"`;
@@ -46,7 +45,10 @@ const shellLine = (args: string[]) =>
 function script(name: string, commands: string[][]): string {
   const path = join(fx.dir, `${name}.sbatch`);
   // one command: exec, so the task's signals reach dep itself
-  const body = commands.length === 1 ? `exec ${shellLine(commands[0]!)}` : `set -e\n${commands.map(shellLine).join("\n")}`;
+  const body =
+    commands.length === 1
+      ? `exec ${shellLine(commands[0]!)}`
+      : `set -e\n${commands.map(shellLine).join("\n")}`;
   writeFileSync(
     path,
     `#!/bin/bash\n#SBATCH --job-name=dep-${name}\n#SBATCH --cpus-per-task=1\n#SBATCH --output=${fx.dir}/${name}-%A_%a.out\n${body}\n`,
@@ -71,12 +73,7 @@ const embedArgs = (out: string, shard?: string) => [
 
 const generateArgs = (out: string, maxTokens: number, shard?: string) => [
   "generate",
-  "--data",
-  fx.dataDir,
-  "--embeddings",
-  fx.embDir,
-  "--model",
-  fx.modelPath,
+  ...fixtureInputs(fx),
   "--method",
   "no-soft",
   "--out",
@@ -100,7 +97,8 @@ async function until(done: () => boolean, ms = 120_000): Promise<void> {
   if (!done()) throw new Error("timed out waiting for the Slurm job");
 }
 
-const lineCount = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).length : 0);
+const lineCount = (f: string) =>
+  existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).length : 0;
 
 describe.skipIf(missing !== null)("Slurm array jobs (a real one-node cluster)", () => {
   beforeAll(async () => {
@@ -189,7 +187,10 @@ describe.skipIf(missing !== null)("Slurm array jobs (a real one-node cluster)", 
     await until(() => sh("squeue", ["-h", "-j", ids.join(",")]).trim() === "", 5 * 60_000);
     for (const [i, id] of ids.entries()) {
       const show = sh("scontrol", ["show", "job", id]);
-      expect(show.match(/JobState=(\w+)/g)?.every((s) => s === "JobState=COMPLETED"), `job ${i + 1}: ${show}`).toBe(true);
+      expect(
+        show.match(/JobState=(\w+)/g)?.every((s) => s === "JobState=COMPLETED"),
+        `job ${i + 1}: ${show}`,
+      ).toBe(true);
     }
     expect(JSON.parse(readFileSync(join(work, "run", "selection.json"), "utf8")).best.epoch).toBe(1);
     expect(lineCount(join(work, "preds.jsonl"))).toBe(4);

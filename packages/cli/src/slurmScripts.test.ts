@@ -41,7 +41,9 @@ describe("dep slurm scripts", () => {
     const embed = files.get("01-embed.sbatch")!;
     expect(embed).toMatch(/#SBATCH --array=0-15\n/);
     expect(embed).toMatch(/#SBATCH --partition=gpu\n#SBATCH --gres=gpu:h100:1\n/); // a gguf embedder
-    expect(embed).toMatch(/exec dep embed --data \/shared\/dpl --embedder gguf:\/models\/bge-m3.gguf --out '\/shared\/run one\/emb' --shard auto\n/);
+    expect(embed).toMatch(
+      /exec dep embed --data \/shared\/dpl --embedder gguf:\/models\/bge-m3.gguf --out '\/shared\/run one\/emb' --shard auto\n/,
+    );
     const train = files.get("04-train.sbatch")!;
     expect(train).toMatch(/#SBATCH --time=24:00:00\n/);
     expect(train).toMatch(/#SBATCH --requeue\n/);
@@ -62,7 +64,11 @@ describe("dep slurm scripts", () => {
     // the chain as bash runs it, with a fake sbatch that prints its arguments and a job id
     const bin = join(dir, "bin");
     spawnSync("mkdir", ["-p", bin]);
-    writeFileSync(join(bin, "sbatch"), '#!/bin/bash\necho "$*" >> "$LOG"\necho $((100 + $(wc -l < "$LOG")))\n', { mode: 0o755 });
+    writeFileSync(
+      join(bin, "sbatch"),
+      '#!/bin/bash\necho "$*" >> "$LOG"\necho $((100 + $(wc -l < "$LOG")))\n',
+      { mode: 0o755 },
+    );
     writeFileSync(join(dir, "submit.sh"), submit.replace(/mkdir -p [^\n]+/, "true"));
     const log = join(dir, "sbatch.log");
     const r = spawnSync("bash", [join(dir, "submit.sh")], {

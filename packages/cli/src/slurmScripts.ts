@@ -85,7 +85,12 @@ export function shellQuote(word: string): string {
 
 /** Stages on GPU nodes: the LLM work, and embedding when the embedder is a GGUF model. */
 function onGpu(stage: Stage, o: SlurmPipelineOptions): boolean {
-  return stage === "train" || stage === "select" || stage === "generate" || (stage === "embed" && o.embedder.startsWith("gguf:"));
+  return (
+    stage === "train" ||
+    stage === "select" ||
+    stage === "generate" ||
+    (stage === "embed" && o.embedder.startsWith("gguf:"))
+  );
 }
 
 /** The dep command line(s) a stage runs. */
@@ -98,7 +103,11 @@ function commands(stage: Stage, o: SlurmPipelineOptions, p: Paths): string[] {
   const llm = [...data, "--embeddings", p.emb, ...model];
   switch (stage) {
     case "embed":
-      return [withExtra(`exec ${dep("embed", ...data, "--embedder", o.embedder, "--out", p.emb, "--shard", "auto")}`)];
+      return [
+        withExtra(
+          `exec ${dep("embed", ...data, "--embedder", o.embedder, "--out", p.emb, "--shard", "auto")}`,
+        ),
+      ];
     case "embed-merge":
       return [withExtra(`exec ${dep("merge", "--out", p.emb, "--force")}`)];
     case "diff":
@@ -111,14 +120,20 @@ function commands(stage: Stage, o: SlurmPipelineOptions, p: Paths): string[] {
       ];
     case "select":
       return [
-        withExtra(`exec ${dep("select", "--run", p.run, ...llm, "--max-samples", String(o.selectSamples), "--shard", "auto")}`),
+        withExtra(
+          `exec ${dep("select", "--run", p.run, ...llm, "--max-samples", String(o.selectSamples), "--shard", "auto")}`,
+        ),
       ];
     case "select-score":
-      return [withExtra(`exec ${dep("select", "--run", p.run, ...llm, "--max-samples", String(o.selectSamples))}`)];
+      return [
+        withExtra(`exec ${dep("select", "--run", p.run, ...llm, "--max-samples", String(o.selectSamples))}`),
+      ];
     case "generate":
       return [
         `ckpt=$(node -p 'require(process.argv[1]).best.checkpoint' ${shellQuote(`${p.run}/selection.json`)})`,
-        withExtra(`exec ${dep("generate", "--checkpoint")} "$ckpt" ${[...llm, "--out", p.preds, "--shard", "auto"].map(shellQuote).join(" ")}`),
+        withExtra(
+          `exec ${dep("generate", "--checkpoint")} "$ckpt" ${[...llm, "--out", p.preds, "--shard", "auto"].map(shellQuote).join(" ")}`,
+        ),
       ];
     case "generate-merge":
       return [withExtra(`exec ${dep("merge", "--out", p.preds, "--force")}`)];

@@ -82,7 +82,6 @@ export {
 } from "./embed/store.js";
 export { assertStoreFits, stateTrainedOn, type TrainedOn } from "./embed/storeFit.js";
 export * from "./generate/generate.js";
-export { modelFingerprint } from "./model/fingerprint.js";
 // io
 export {
   AtomicLineWriter,
@@ -110,6 +109,7 @@ export {
   typedView,
   writeSafetensors,
 } from "./io/safetensors.js";
+export { modelFingerprint } from "./model/fingerprint.js";
 export * from "./model/index.js";
 // peers and difference embeddings
 export {
@@ -137,8 +137,7 @@ export {
   writeDiffFile,
 } from "./peers/samples.js";
 export * from "./prompt/index.js";
-export * from "./train/index.js";
-export { getOrInsert, hash32, Rng } from "./util/rng.js";
+export { type MergeResult, mergeShards, shardsBeside } from "./shard/merge.js";
 // sharding over a cluster
 export {
   claimShardOutput,
@@ -153,4 +152,5 @@ export {
   shardOfKey,
   shardPath,
 } from "./shard/shard.js";
-export { type MergeResult, mergeShards, shardsBeside } from "./shard/merge.js";
+export * from "./train/index.js";
+export { getOrInsert, hash32, Rng } from "./util/rng.js";

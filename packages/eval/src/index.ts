@@ -8,7 +8,6 @@ export {
   parsePredictions,
   readPredictions,
 } from "./evaluate.js";
-export { expandPredictionPaths, readPredictionFiles } from "./predictionFiles.js";
 export {
   type BertScoreBaseline,
   type BertScoreOptions,
@@ -49,13 +48,14 @@ export {
   rougePair,
   rougeTokenize,
 } from "./metrics/rouge.js";
+export { expandPredictionPaths, readPredictionFiles } from "./predictionFiles.js";
 export * from "./report/index.js";
 export {
   epochCheckpoints,
   type Selection,
   type SelectOptions,
-  selectCheckpoint,
   type ShardSelection,
+  selectCheckpoint,
   selectShard,
 } from "./select/selectCheckpoint.js";
 export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";

@@ -1,6 +1,8 @@
 // `dep loss`: the held-out language-model loss of users' target reviews under a checkpoint's soft rows, the
 // same run's initial (untrained) soft rows, or no soft rows — the learning check of SPEC §6 without
 // sampling noise.
+
+import type { Shard } from "@dep/core";
 import {
   assertFrozenLlm,
   assertStoreFits,
@@ -9,9 +11,9 @@ import {
   ensureModel,
   heldOutLoss,
   heldOutLossToFile,
-  modelFingerprint,
   loadModelCheckpoint,
   loadTrainingSamples,
+  modelFingerprint,
   runInitialParams,
   slotKindsOf,
   TINYLLAMA,
@@ -20,11 +22,10 @@ import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positions, positiveInt } from "../numbers.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
-import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
-import type { Shard } from "@dep/core";
 
 type SoftRows = "trained" | "untrained" | "none";
 
@@ -62,7 +63,10 @@ export function registerLoss(program: Command): void {
       positiveInt,
     )
     .addOption(threadsOption())
-    .option("--out <file>", "also write each sample's loss as a JSONL line (resumable: finished samples are skipped)")
+    .option(
+      "--out <file>",
+      "also write each sample's loss as a JSONL line (resumable: finished samples are skipped)",
+    )
     .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false)
     .addHelpText(
@@ -88,7 +92,8 @@ export function registerLoss(program: Command): void {
         },
       ) => {
         const dataDir = dataSource(o);
-        if (o.shard && !o.out) throw new DepError("DEP_USAGE", "--shard needs --out FILE (the per-sample losses to merge)");
+        if (o.shard && !o.out)
+          throw new DepError("DEP_USAGE", "--shard needs --out FILE (the per-sample losses to merge)");
         const out = o.out ? shardedOut(o.out, o.shard) : undefined;
         if (out) {
           assertNotOnInputs(out, [...dataInputs(dataDir), o.embeddings, o.checkpoint, o.model]);

@@ -20,10 +20,16 @@ export function registerMerge(program: Command): void {
     .action(async (shards: string[], o: { out: string; force: boolean; json: boolean }) => {
       const inputs = shards.length > 0 ? shards : shardsBeside(o.out);
       if (inputs.length === 0)
-        throw new DepError("DEP_INPUT", `no shard outputs ${o.out}.shard-I-of-N beside --out; run with --shard first, or name them`);
+        throw new DepError(
+          "DEP_INPUT",
+          `no shard outputs ${o.out}.shard-I-of-N beside --out; run with --shard first, or name them`,
+        );
       assertNotOnInputs(o.out, inputs);
       const r = await mergeShards(o.out, inputs, { force: o.force });
       if (o.json) console.log(JSON.stringify(r));
-      else console.log(`${r.out}: ${r.items} ${r.kind === "embeddings" ? "rows" : "lines"} (${r.kind}) from ${r.shards} shards`);
+      else
+        console.log(
+          `${r.out}: ${r.items} ${r.kind === "embeddings" ? "rows" : "lines"} (${r.kind}) from ${r.shards} shards`,
+        );
     });
 }

@@ -52,10 +52,16 @@ export function registerSelect(program: Command): void {
             progress.update(p.done, p.total, `epoch ${p.epoch}`),
         };
         if (o.shard) {
-          const r = await selectShard({ ...common, shard: o.shard, shardSettings: { llm: llmIdentity(modelPath, llm.info) } });
+          const r = await selectShard({
+            ...common,
+            shard: o.shard,
+            shardSettings: { llm: llmIdentity(modelPath, llm.info) },
+          });
           progress.done();
           if (o.json) console.log(JSON.stringify(r));
-          else for (const e of r.epochs) console.log(`epoch ${e.epoch}: ${e.out}: ${e.written} written, ${e.total} in this shard`);
+          else
+            for (const e of r.epochs)
+              console.log(`epoch ${e.epoch}: ${e.out}: ${e.written} written, ${e.total} in this shard`);
           return;
         }
         const sel = await selectCheckpoint(common);

@@ -3,8 +3,8 @@ import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
 import { type DataSource, dataSourceOptions } from "../data/source.js";
 import type { Dataset, Split } from "../data/types.js";
-import type { Embedder } from "./embedders.js";
 import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
+import type { Embedder } from "./embedders.js";
 import { type EmbeddingDtype, EmbeddingStore, textKey } from "./store.js";
 
 export interface EmbedDatasetOptions {

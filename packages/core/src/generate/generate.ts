@@ -10,12 +10,12 @@ import { ragPromptInput } from "../baselines/rag.js";
 import type { DataSource } from "../data/source.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
+import { modelFingerprint } from "../model/fingerprint.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import { buildPrompt } from "../prompt/buildPrompt.js";
-import { modelFingerprint } from "../model/fingerprint.js";
 import { promptSegments } from "../prompt/segments.js";
-import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
 import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
+import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples } from "../train/trainer.js";
 import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf, variantOf } from "../train/variants.js";
@@ -75,7 +75,6 @@ export interface GenerateOptions {
   /** what else must match between the shards of one job (e.g. the frozen LLM) */
   shardSettings?: Record<string, unknown>;
 }
-
 
 /** The trained methods (DEP_VARIANTS: soft rows from a checkpoint) and the untrained baselines. */
 export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag" | "pag";

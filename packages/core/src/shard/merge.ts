@@ -7,7 +7,13 @@ import { basename, dirname, join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { EmbeddingStore } from "../embed/store.js";
 import { writeDirAtomic, writeFileAtomic } from "../io/atomic.js";
-import { manifestPathFor, parseShardPath, readShardManifest, type ShardKind, type ShardManifest } from "./shard.js";
+import {
+  manifestPathFor,
+  parseShardPath,
+  readShardManifest,
+  type ShardKind,
+  type ShardManifest,
+} from "./shard.js";
 
 export interface MergeResult {
   kind: ShardKind;
@@ -104,7 +110,12 @@ async function mergeEmbeddings(out: string, shards: ShardInput[], force: boolean
   const m0 = stores[0]!.meta;
   stores.forEach((st, i) => {
     const m = st.meta;
-    if (m.embedder !== m0.embedder || m.dim !== m0.dim || m.dtype !== m0.dtype || m.normalized !== m0.normalized) {
+    if (
+      m.embedder !== m0.embedder ||
+      m.dim !== m0.dim ||
+      m.dtype !== m0.dtype ||
+      m.normalized !== m0.normalized
+    ) {
       throw new DepError(
         "DEP_SHARD_MISMATCH",
         `${shards[i]!.path} holds ${m.embedder} ${m.dtype} dim ${m.dim}, ${shards[0]!.path} ${m0.embedder} ${m0.dtype} dim ${m0.dim}`,
@@ -160,7 +171,8 @@ function linesById(s: ShardInput): Map<string, string> {
     } catch {
       id = undefined;
     }
-    if (typeof id !== "string") throw new DepError("DEP_INPUT", `${s.path}:${i + 1}: not a line with a sample_id`);
+    if (typeof id !== "string")
+      throw new DepError("DEP_INPUT", `${s.path}:${i + 1}: not a line with a sample_id`);
     out.set(id, line);
   });
   return out;
@@ -185,7 +197,11 @@ async function mergeLines(out: string, shards: ShardInput[], force: boolean): Pr
 }
 
 /** Merges shard outputs (any order) into `out`; `force` replaces an existing `out`. */
-export async function mergeShards(out: string, paths: readonly string[], o: { force?: boolean } = {}): Promise<MergeResult> {
+export async function mergeShards(
+  out: string,
+  paths: readonly string[],
+  o: { force?: boolean } = {},
+): Promise<MergeResult> {
   const shards = checkSet(paths.map(readInput));
   const kind = shards[0]!.manifest.kind;
   const items =

@@ -33,9 +33,14 @@ export function readLossLines(path: string): Map<string, LossLine> {
   return new Map(rows.map((r) => [r.sample_id, r]));
 }
 
-export async function heldOutLossToFile(
-  o: LossFileOptions,
-): Promise<{ tokenMean: number; sampleMean: number; n: number; written: number; skipped: number; total: number }> {
+export async function heldOutLossToFile(o: LossFileOptions): Promise<{
+  tokenMean: number;
+  sampleMean: number;
+  n: number;
+  written: number;
+  skipped: number;
+  total: number;
+}> {
   let mine = o.samples.map((_, i) => i);
   if (o.shard) {
     const manifest = planShard("losses", o.shard, o.ids, o.shardSettings ?? {});

@@ -77,7 +77,10 @@ export async function selectShard(o: SelectOptions & { shard: Shard }): Promise<
   const epochs: ShardSelection["epochs"] = [];
   await forEachEpoch(o, async (epoch, outFile, generate) => {
     const out = shardPath(outFile, o.shard);
-    const r = await generate(out, { shard: o.shard, ...(o.shardSettings ? { shardSettings: o.shardSettings } : {}) });
+    const r = await generate(out, {
+      shard: o.shard,
+      ...(o.shardSettings ? { shardSettings: o.shardSettings } : {}),
+    });
     epochs.push({ epoch, out, written: r.written, total: r.total });
   });
   return { split, shard: o.shard, epochs };
