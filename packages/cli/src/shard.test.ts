@@ -8,6 +8,7 @@ import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseShard } from "./shardOption.js";
 import { type DepRun, depRunner, expectOneLineError, fixtureInputs } from "./testing/spawnDep.js";
+import { ggufEmbedArgs, greedyGenerateArgs, tinyTrainArgs } from "./testing/tinyRuns.js";
 
 let fx: TrainFixture;
 const dep = depRunner(() => join(fx.dir, "home"));
@@ -23,42 +24,12 @@ let run: string;
 beforeAll(async () => {
   fx = await trainFixture(12, 3);
   run = join(fx.dir, "run");
-  ok(
-    dep([
-      "train",
-      ...fixtureInputs(fx),
-      "--out",
-      run,
-      "--epochs",
-      "1",
-      "--grad-accum",
-      "2",
-      "--max-samples",
-      "2",
-      "--max-length",
-      "1200",
-      "--sae-width",
-      "16",
-      "--kernel-backend",
-      "cpu",
-      "--threads",
-      "1",
-      "--json",
-    ]),
-  );
+  ok(dep([...tinyTrainArgs(fx, run), "--threads", "1", "--json"]));
 }, 300_000);
 afterAll(() => fx?.cleanup());
 
 const embedArgs = (out: string, extra: string[] = []) => [
-  "embed",
-  "--data",
-  fx.dataDir,
-  "--embedder",
-  `gguf:${fx.modelPath}`,
-  "--out",
-  out,
-  "--batch-size",
-  "8",
+  ...ggufEmbedArgs(fx, out),
   "--threads",
   "1",
   "--json",
@@ -66,22 +37,7 @@ const embedArgs = (out: string, extra: string[] = []) => [
 ];
 
 const generateArgs = (out: string, extra: string[] = []) => [
-  "generate",
-  ...fixtureInputs(fx),
-  "--method",
-  "no-soft",
-  "--out",
-  out,
-  "--max-samples",
-  "8",
-  "--max-tokens",
-  "6",
-  "--parallel",
-  "2",
-  "--temperature",
-  "0",
-  "--max-length",
-  "1200",
+  ...greedyGenerateArgs(fx, out, { maxTokens: 6, parallel: 2 }),
   "--threads",
   "1",
   "--json",
@@ -167,6 +123,23 @@ describe("--shard", () => {
     expect(m0).toMatchObject({ kind: "predictions", shard: 0, of: 2, total: 8 });
     ok(dep(["merge", "--out", out, `${out}.shard-1-of-2`, `${out}.shard-0-of-2`]));
     expect(readFileSync(out, "utf8")).toBe(readFileSync(full, "utf8"));
+    // dep eval scores several files and globs as one corpus: the shards score as the merged file does
+    const score = (...files: string[]) =>
+      JSON.parse(ok(dep(["eval", "--predictions", ...files, "--json"])).stdout);
+    const whole = score(full);
+    const parts = score(`${out}.shard-*-of-2`);
+    expect(parts.n).toBe(8);
+    expect([parts.bleu, parts.meteor, parts.rouge1.mean]).toEqual([
+      whole.bleu,
+      whole.meteor,
+      whole.rouge1.mean,
+    ]);
+    expectOneLineError(
+      dep(["eval", "--predictions", full, `${out}.shard-0-of-2`]),
+      3,
+      /sample_id \S+ is in .*full\.jsonl record \d+ and .*shard-0-of-2 record \d+; give each sample once/,
+    );
+    expectOneLineError(dep(["eval", "--predictions", join(fx.dir, "nothing-*.jsonl")]), 3, /no file matches/);
   }, 300_000);
 
   it("dep merge refuses a missing, duplicate, unfinished or mismatched shard (exit 3, naming it)", () => {

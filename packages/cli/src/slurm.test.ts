@@ -7,7 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bin, fixtureInputs } from "./testing/spawnDep.js";
+import { bin } from "./testing/spawnDep.js";
+import { ggufEmbedArgs, greedyGenerateArgs } from "./testing/tinyRuns.js";
 
 /** Why the Slurm tests cannot run here, or null. In CI a missing cluster is a failure, not a skip. */
 function slurmMissing(): string | null {
@@ -57,37 +58,14 @@ function script(name: string, commands: string[][]): string {
 }
 
 const embedArgs = (out: string, shard?: string) => [
-  "embed",
-  "--data",
-  fx.dataDir,
-  "--embedder",
-  `gguf:${fx.modelPath}`,
-  "--out",
-  out,
-  "--batch-size",
-  "8",
+  ...ggufEmbedArgs(fx, out),
   "--flush-every",
   "8",
   ...(shard ? ["--shard", shard] : []),
 ];
 
 const generateArgs = (out: string, maxTokens: number, shard?: string) => [
-  "generate",
-  ...fixtureInputs(fx),
-  "--method",
-  "no-soft",
-  "--out",
-  out,
-  "--max-samples",
-  "8",
-  "--max-tokens",
-  String(maxTokens),
-  "--parallel",
-  "1",
-  "--temperature",
-  "0",
-  "--max-length",
-  "1200",
+  ...greedyGenerateArgs(fx, out, { maxTokens, parallel: 1 }),
   ...(shard ? ["--shard", shard] : []),
 ];
 
