@@ -602,6 +602,18 @@ describe("non-finite or empty results are errors, never exit 0", () => {
 });
 
 describe("exit classes and messages a user can act on", () => {
+  it("dep loss --max-length below every prompt: the samples are kept whole and counted, with a warning", () => {
+    const ckpt = join(stoppedRun("short-loss"), "checkpoints", "last");
+    const r = dep([
+      "loss",
+      ...["--checkpoint", ckpt, ...fixtureInputs(fx), "--max-length", "50", "--max-samples", "1"],
+      ...["--threads", "1", "--json"],
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ n: 1, overBudget: 1 });
+    expect(r.stderr).toMatch(/warning: 1 of 1 prompts are longer than --max-length 50/);
+  });
+
   it("dep loss / dep diff --split val on data without val rows: exit 3 naming the split", () => {
     const d = join(fx.dir, "no-val");
     cpSync(fx.dataDir, d, { recursive: true });

@@ -185,10 +185,15 @@ export function registerLoss(program: Command): void {
             soft: o.soft,
             variant,
             n: r.n,
+            overBudget: r.overBudget,
             tokenMean: r.tokenMean,
             sampleMean: r.sampleMean,
             seconds: (performance.now() - t0) / 1000,
           };
+          if (r.overBudget > 0)
+            console.error(
+              `dep: warning: ${r.overBudget} of ${r.n} prompts are longer than --max-length ${maxLength} even with one history review; they were kept whole (every held-out sample counts)`,
+            );
           console.log(
             o.json
               ? JSON.stringify(result)

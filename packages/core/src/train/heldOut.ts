@@ -21,7 +21,8 @@ export interface HeldOutOptions {
 /** Token-weighted mean cross-entropy over the samples' target reviews (and the per-sample mean). */
 export async function heldOutLoss(
   o: HeldOutOptions,
-): Promise<{ tokenMean: number; sampleMean: number; n: number }> {
+): Promise<{ tokenMean: number; sampleMean: number; n: number; overBudget: number }> {
+  let overBudget = 0; // prompts longer than maxLength even with one history review (kept, and counted)
   let tokens = 0;
   let weighted = 0;
   let sum = 0;
@@ -36,11 +37,17 @@ export async function heldOutLoss(
       slotKinds: o.slotKinds ?? "both",
     });
     await o.onSample?.(n, { loss: r.lossLm, tokens: r.targetIds.length });
+    if (r.prompt.nPositions > o.maxLength) overBudget++;
     weighted += r.lossLm * r.targetIds.length;
     tokens += r.targetIds.length;
     sum += r.lossLm;
     n++;
     o.onProgress?.(n, o.samples.length);
   }
-  return { tokenMean: tokens ? weighted / tokens : Number.NaN, sampleMean: n ? sum / n : Number.NaN, n };
+  return {
+    tokenMean: tokens ? weighted / tokens : Number.NaN,
+    sampleMean: n ? sum / n : Number.NaN,
+    n,
+    overBudget,
+  };
 }

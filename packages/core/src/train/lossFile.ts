@@ -37,6 +37,8 @@ export async function heldOutLossToFile(o: LossFileOptions): Promise<{
   tokenMean: number;
   sampleMean: number;
   n: number;
+  /** prompts over maxLength among the samples computed by this run (kept whole) */
+  overBudget: number;
   written: number;
   skipped: number;
   total: number;
@@ -76,6 +78,7 @@ export async function heldOutLossToFile(o: LossFileOptions): Promise<{
     tokenMean: tokens ? weighted / tokens : Number.NaN,
     sampleMean: n ? sum / n : Number.NaN,
     n,
+    overBudget: r.overBudget,
     written: r.n,
     skipped: done.size,
     total: mine.length,
