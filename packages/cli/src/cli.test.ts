@@ -33,6 +33,8 @@ const COMMANDS = [
   "serve",
   "prompt",
   "import-reference",
+  "merge",
+  "slurm",
   "assets",
   "complete",
   "eval",
@@ -87,7 +89,7 @@ describe("dep CLI", () => {
     expect(JSON.parse(ev.stdout).n).toBe(1);
     const missing = dep(["eval", "--json"]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/required option '--predictions <file>'/);
+    expect(missing.stderr).toMatch(/required option '--predictions <files...>'/);
   });
 
   it("dep bench: lists the benchmarks, refuses an unknown one, forwards options and the exit code", () => {

@@ -33,6 +33,7 @@ const USAGE = new Set([
   "DEP_OUTPUT_EXISTS",
   "DEP_OUTPUT_ON_INPUT",
   "DEP_EMBED_MISMATCH",
+  "DEP_SHARD_RESUME_MISMATCH",
 ]);
 
 /** The data, embeddings or checkpoint given are bad, or do not fit together. */
@@ -49,7 +50,7 @@ export function exitCodeFor(code: string | undefined): number {
   if (!code) return EXIT.failure;
   if (code === "DEP_INTERRUPTED" || code === "DEP_ABORTED" || code === "ABORT_ERR") return EXIT.interrupted;
   if (USAGE.has(code) || code.startsWith("commander.")) return EXIT.usage;
-  if (code.startsWith("DEP_INPUT") || INPUT.has(code)) return EXIT.input;
+  if (code.startsWith("DEP_INPUT") || code.startsWith("DEP_SHARD_") || INPUT.has(code)) return EXIT.input;
   if (code.startsWith("DEP_MODEL") || code.startsWith("DEP_ASSET") || code.startsWith("DEP_GGUF"))
     return EXIT.model;
   return EXIT.runtime;

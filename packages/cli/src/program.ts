@@ -13,12 +13,15 @@ import { registerGenerate } from "./commands/generate.js";
 import { registerImportReference } from "./commands/importReference.js";
 import { registerInfo } from "./commands/info.js";
 import { registerLoss } from "./commands/loss.js";
+import { registerMerge } from "./commands/merge.js";
 import { registerPrompt } from "./commands/prompt.js";
 import { registerReport } from "./commands/report.js";
 import { registerSelect } from "./commands/select.js";
 import { registerServe } from "./commands/serve.js";
+import { registerSlurm } from "./commands/slurm.js";
 import { registerTrain } from "./commands/train.js";
 import { addConfigOptions } from "./config.js";
+import { progressEveryOption, setProgressEvery } from "./progressLine.js";
 import { readVersions } from "./versions.js";
 
 export function buildProgram(): Command {
@@ -26,6 +29,8 @@ export function buildProgram(): Command {
     .description("DEP: difference-aware embedding-based personalization of a frozen LLM")
     .version(readVersions().dep)
     .option("--verbose", "print stack traces on errors", false)
+    .addOption(progressEveryOption())
+    .hook("preAction", (cmd) => setProgressEvery(cmd.opts().progressEvery))
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", "\nExample:\n  $ dep info\n  $ dep demo --threads 2");
@@ -42,6 +47,8 @@ export function buildProgram(): Command {
   registerServe(program);
   registerPrompt(program);
   registerImportReference(program);
+  registerMerge(program);
+  registerSlurm(program);
   registerEval(program);
   registerReport(program);
   registerExplain(program);

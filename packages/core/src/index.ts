@@ -109,6 +109,7 @@ export {
   typedView,
   writeSafetensors,
 } from "./io/safetensors.js";
+export { modelFingerprint } from "./model/fingerprint.js";
 export * from "./model/index.js";
 // peers and difference embeddings
 export {
@@ -149,5 +150,20 @@ export {
   type UserSummary,
 } from "./serve/personalizer.js";
 export { GenerationScheduler, type SchedulerOptions, type SchedulerRequest } from "./serve/scheduler.js";
+export { type MergeResult, mergeShards, shardsBeside } from "./shard/merge.js";
+// sharding over a cluster
+export {
+  claimShardOutput,
+  describeShard,
+  manifestPathFor,
+  parseShardPath,
+  planShard,
+  readShardManifest,
+  type Shard,
+  type ShardKind,
+  type ShardManifest,
+  shardOfKey,
+  shardPath,
+} from "./shard/shard.js";
 export * from "./train/index.js";
 export { getOrInsert, hash32, Rng } from "./util/rng.js";

@@ -63,11 +63,14 @@ export {
   rougePair,
   rougeTokenize,
 } from "./metrics/rouge.js";
+export { expandPredictionPaths, readPredictionFiles } from "./predictionFiles.js";
 export * from "./report/index.js";
 export {
   epochCheckpoints,
   type Selection,
   type SelectOptions,
+  type ShardSelection,
   selectCheckpoint,
+  selectShard,
 } from "./select/selectCheckpoint.js";
 export { formatGroupTable, formatReport, formatTable, REPORT_COLUMNS } from "./table.js";

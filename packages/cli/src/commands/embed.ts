@@ -5,6 +5,7 @@ import { integer, positiveInt } from "../numbers.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
+import { shardedOut, shardOption } from "../shardOption.js";
 
 export function registerEmbed(program: Command): void {
   program
@@ -33,20 +34,23 @@ export function registerEmbed(program: Command): void {
       new Option("--dtype <t>", "storage type of a new store").choices(["F32", "F16", "BF16"]).default("F32"),
     )
     .addOption(threadsOption("CPU threads for gguf embedders"))
+    .addOption(shardOption())
     .option("--json", "print the result as JSON", false)
     .addHelpText("after", "\nExample:\n  $ dep embed --data data/synth --out emb/synth")
     .action(async (o) => {
       const data = dataSource(o);
+      const out = shardedOut(o.out, o.shard);
       const gguf =
         typeof o.embedder === "string" && o.embedder.startsWith("gguf:") ? o.embedder.slice(5) : undefined;
-      assertNotOnInputs(o.out, [...dataInputs(data), gguf]);
-      assertFolderOutput(o.out);
+      assertNotOnInputs(out, [...dataInputs(data), gguf]);
+      assertFolderOutput(out);
       const embedder = await createEmbedder(o.embedder, { batchSize: o.batchSize, threads: o.threads });
       const progress = new Progress({ label: "embed", unit: "texts", quiet: o.json });
       const r = await embedDataset({
         dataDir: data,
         embedder,
-        outDir: o.out,
+        outDir: out,
+        ...(o.shard ? { shard: o.shard } : {}),
         batchSize: o.batchSize,
         flushEvery: o.flushEvery,
         dtype: o.dtype,
@@ -55,10 +59,10 @@ export function registerEmbed(program: Command): void {
         onProgress: (p) => progress.update(p.done, p.total),
       }).finally(() => embedder.dispose?.());
       progress.done();
-      if (o.json) console.log(JSON.stringify(r));
+      if (o.json) console.log(JSON.stringify({ out, ...r }));
       else
         console.log(
-          `${o.out}: ${r.texts} texts (${r.embedded} embedded now, ${r.reused} reused) in ${r.seconds.toFixed(1)} s, ${r.textsPerSecond.toFixed(1)} texts/s` +
+          `${out}: ${r.texts} texts (${r.embedded} embedded now, ${r.reused} reused) in ${r.seconds.toFixed(1)} s, ${r.textsPerSecond.toFixed(1)} texts/s` +
             (r.truncated > 0 ? `; ${r.truncated} texts longer than the encoder's window were cut to it` : ""),
         );
     });

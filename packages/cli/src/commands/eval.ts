@@ -2,11 +2,12 @@ import { writeJsonAtomic } from "@dep/core";
 import {
   evaluateByGroup,
   evaluatePerSample,
-  evaluatePredictions,
+  evaluateRecords,
+  expandPredictionPaths,
   formatGroupTable,
   formatReport,
   loadGgufTokenEncoder,
-  readPredictions,
+  readPredictionFiles,
 } from "@dep/eval";
 import { DepError } from "@dep/native-cuda";
 import type { Command } from "commander";
@@ -14,7 +15,7 @@ import { seed } from "../numbers.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
 interface EvalOptions {
-  predictions: string;
+  predictions: string[] | string;
   json: boolean;
   groupBy?: string;
   perSample: boolean;
@@ -33,8 +34,8 @@ export function registerEval(program: Command): void {
       "score predictions against references: BLEU (sacreBLEU), ROUGE (rouge_score + HF bootstrap), METEOR (NLTK), BERTScore (a GGUF model)",
     )
     .requiredOption(
-      "--predictions <file>",
-      "JSONL with `prediction` and `reference` per line (extra fields are kept)",
+      "--predictions <files...>",
+      "JSONL with `prediction` and `reference` per line (extra fields are kept); several files or globs are one corpus",
     )
     .option("--json", "print one JSON object", false)
     .option(
@@ -60,7 +61,7 @@ export function registerEval(program: Command): void {
     .addOption(threadsOption("CPU threads for the BERTScore model (default: $DEP_THREADS or the CPU count)"))
     .addHelpText(
       "after",
-      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf\n  $ dep eval --predictions runs/dep/preds.jsonl --per-sample --out runs/dep/per-sample.json",
+      "\nExample:\n  $ dep eval --predictions runs/dep/preds.jsonl --json > runs/dep/eval.json\n  $ dep eval --predictions 'runs/dep/preds-*.jsonl' runs/dep/more.jsonl\n  $ dep eval --predictions preds.jsonl --bertscore-model ~/models/bge-m3-q8_0.gguf",
     )
     .action(async (opts: EvalOptions) => {
       if (opts.perSample !== (opts.out !== undefined))
@@ -70,6 +71,8 @@ export function registerEval(program: Command): void {
             ? "--per-sample needs --out FILE (where to write the per-sample scores)"
             : "--out is only used with --per-sample; add --per-sample or drop --out",
         );
+      const files = expandPredictionPaths([opts.predictions].flat());
+      const records = await readPredictionFiles(files);
       const encoder = opts.bertscoreModel
         ? await loadGgufTokenEncoder(opts.bertscoreModel, { threads: opts.threads })
         : null;
@@ -80,21 +83,15 @@ export function registerEval(program: Command): void {
         ...(opts.punkt ? { punktDir: opts.punkt } : {}),
         ...(encoder ? { bertScoreEncoder: encoder, bertScoreOptions: { idf: opts.bertscoreIdf } } : {}),
       };
-      let report: Awaited<ReturnType<typeof evaluatePredictions>>;
+      let report: Awaited<ReturnType<typeof evaluateRecords>>;
       let groups: Awaited<ReturnType<typeof evaluateByGroup>> | null;
       try {
         if (opts.perSample) {
-          const per = await evaluatePerSample(
-            await readPredictions(opts.predictions),
-            common,
-            opts.predictions,
-          );
+          const per = await evaluatePerSample(records, common, files.join(", "));
           await writeJsonAtomic(opts.out!, per);
           report = per.corpus;
-        } else report = await evaluatePredictions(opts.predictions, common);
-        groups = opts.groupBy
-          ? await evaluateByGroup(await readPredictions(opts.predictions), opts.groupBy, common)
-          : null;
+        } else report = await evaluateRecords(records, common);
+        groups = opts.groupBy ? await evaluateByGroup(records, opts.groupBy, common) : null;
       } finally {
         await encoder?.dispose();
       }

@@ -24,6 +24,7 @@ import { Progress } from "../progress.js";
 import { addPromptOptions } from "../promptOptions.js";
 import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
+import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
 
 export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
 
@@ -62,6 +63,7 @@ export function registerGenerate(program: Command): void {
       "use --model even when it is not the LLM the checkpoint was trained with",
       false,
     )
+    .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false);
   addPromptOptions(cmd, false);
   addSamplingOptions(cmd)
@@ -71,8 +73,9 @@ export function registerGenerate(program: Command): void {
     )
     .action(async (o) => {
       const data = dataSource(o);
-      assertNotOnInputs(o.out, [...dataInputs(data), o.embeddings, o.checkpoint, o.model]);
-      assertFreshOutput(o.out, true, "file"); // resumable: only a folder in its place is refused
+      const out = shardedOut(o.out, o.shard);
+      assertNotOnInputs(out, [...dataInputs(data), o.embeddings, o.checkpoint, o.model]);
+      assertFreshOutput(out, true, "file"); // resumable: only a folder in its place is refused
       const ckpt0 = o.checkpoint && o.soft !== false ? await loadModelCheckpoint(o.checkpoint) : null;
       const method: GenerationMethod =
         o.soft === false ? "no-soft" : (o.method ?? (ckpt0 ? checkpointVariant(ckpt0.config) : "no-soft"));
@@ -108,7 +111,7 @@ export function registerGenerate(program: Command): void {
           dataDir: data,
           embDir: o.embeddings,
           split: o.split,
-          outFile: o.out,
+          outFile: out,
           ...samplingOf(o),
           // as the checkpoint was trained unless asked otherwise
           prompt: o.prompt ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).prompt : "reference"),
@@ -116,6 +119,7 @@ export function registerGenerate(program: Command): void {
           chatTemplate: chatTemplateChoice(
             o.chatTemplate ?? (ckpt0 ? recipeOf(ckpt0.config.hyperparameters).chatTemplate : "reference"),
           ),
+          ...(o.shard ? { shard: o.shard, shardSettings: { llm: llmIdentity(modelPath, llm.info) } } : {}),
           signal: shutdownSignal,
           onProgress: (p) => progress.update(p.done, p.total, `${p.generatedTokens} tokens`),
         });
@@ -128,8 +132,8 @@ export function registerGenerate(program: Command): void {
         }
         console.log(
           o.json
-            ? JSON.stringify({ out: o.out, method, ...r })
-            : `${o.out}: ${r.written} written, ${r.skipped} already done, ${r.total} in all`,
+            ? JSON.stringify({ out, method, ...r })
+            : `${out}: ${r.written} written, ${r.skipped} already done, ${r.total} in all`,
         );
       } finally {
         await llm.dispose();

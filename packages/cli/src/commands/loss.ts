@@ -1,6 +1,8 @@
 // `dep loss`: the held-out language-model loss of users' target reviews under a checkpoint's soft rows, the
 // same run's initial (untrained) soft rows, or no soft rows — the learning check of SPEC §6 without
 // sampling noise.
+
+import type { Shard } from "@dep/core";
 import {
   assertFrozenLlm,
   assertStoreFits,
@@ -8,8 +10,10 @@ import {
   checkpointVariant,
   ensureModel,
   heldOutLoss,
+  heldOutLossToFile,
   loadModelCheckpoint,
   loadTrainingSamples,
+  modelFingerprint,
   modelOfCheckpoint,
   recipeOf,
   runInitialParams,
@@ -21,9 +25,11 @@ import { type Command, Option } from "commander";
 import { assertCheckpointFitsLlm } from "../checkpointFit.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positions, positiveInt } from "../numbers.js";
+import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
 import { addPromptOptions, type PromptFlags } from "../promptOptions.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
+import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
 
 type SoftRows = "trained" | "untrained" | "none";
 
@@ -61,6 +67,11 @@ export function registerLoss(program: Command): void {
       positiveInt,
     )
     .addOption(threadsOption())
+    .option(
+      "--out <file>",
+      "also write each sample's loss as a JSONL line (resumable: finished samples are skipped)",
+    )
+    .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false);
   addPromptOptions(cmd, false)
     .addHelpText(
@@ -81,9 +92,18 @@ export function registerLoss(program: Command): void {
           threads: number;
           acceptOtherLlm: boolean;
           json: boolean;
+          out?: string;
+          shard?: Shard;
         } & PromptFlags,
       ) => {
         const dataDir = dataSource(o);
+        if (o.shard && !o.out)
+          throw new DepError("DEP_USAGE", "--shard needs --out FILE (the per-sample losses to merge)");
+        const out = o.out ? shardedOut(o.out, o.shard) : undefined;
+        if (out) {
+          assertNotOnInputs(out, [...dataInputs(dataDir), o.embeddings, o.checkpoint, o.model]);
+          assertFreshOutput(out, true, "file"); // resumable: only a folder in its place is refused
+        }
         const ckpt = await loadModelCheckpoint(o.checkpoint);
         const { config, params } = ckpt;
         await assertStoreFits(o.embeddings, config, o.checkpoint);
@@ -106,7 +126,7 @@ export function registerLoss(program: Command): void {
                 kernel,
                 o.soft === "trained" ? params : runInitialParams(config, hp.seed ?? 42, recipe.init),
               );
-        const { data } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
+        const { data, samples } = await loadTrainingSamples(dataDir, o.embeddings, o.split, {
           weighting: hp.weighting ?? "reference",
           prompt: o.prompt ?? recipe.prompt,
           seed: hp.seed ?? 42,
@@ -130,7 +150,7 @@ export function registerLoss(program: Command): void {
           assertCheckpointFitsLlm(config, o.checkpoint, llm, modelPath);
           const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
           const t0 = performance.now();
-          const r = await heldOutLoss({
+          const common = {
             llm,
             model,
             samples: data,
@@ -140,12 +160,29 @@ export function registerLoss(program: Command): void {
             chatTemplate: chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate),
             markers: o.markers ?? recipe.markers,
             signal: shutdownSignal,
-            onProgress: (done, total) => progress.update(done, total),
-          });
+            onProgress: (done: number, total: number) => progress.update(done, total),
+          };
+          const settings = {
+            soft: o.soft,
+            model: model ? modelFingerprint(model) : null,
+            split: o.split,
+            maxLength,
+            maxDescriptionChars: maxDescriptionChars ?? null,
+            llm: llmIdentity(modelPath, llm.info),
+          };
+          const r = out
+            ? await heldOutLossToFile({
+                ...common,
+                ids: data.map((_, i) => samples.samples[i]!.id),
+                outFile: out,
+                ...(o.shard ? { shard: o.shard, shardSettings: settings } : {}),
+              })
+            : await heldOutLoss(common);
           progress.done();
           if (shutdownSignal.aborted)
             throw new DepError("DEP_INTERRUPTED", `loss interrupted after ${r.n} samples`);
           const result = {
+            ...(out ? { out } : {}),
             checkpoint: o.checkpoint,
             split: o.split,
             soft: o.soft,

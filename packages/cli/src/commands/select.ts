@@ -1,11 +1,12 @@
 import { ensureModel, TINYLLAMA } from "@dep/core";
-import { selectCheckpoint } from "@dep/eval";
+import { selectCheckpoint, selectShard } from "@dep/eval";
 import { Llm } from "@dep/native-cuda";
 import type { Command } from "commander";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { Progress } from "../progress.js";
 import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
+import { llmIdentity, shardOption } from "../shardOption.js";
 
 export function registerSelect(program: Command): void {
   const cmd = program
@@ -17,6 +18,12 @@ export function registerSelect(program: Command): void {
     .addOption(metaOption())
     .requiredOption("--embeddings <dir>", "embedding store")
     .option("--split <s>", "split to select on", "val")
+    .addOption(
+      shardOption().default(
+        undefined,
+        "none; with I/N only generate this share for every epoch, then an unsharded dep select merges and scores",
+      ),
+    )
     .option("--json", "print the selection as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -32,17 +39,32 @@ export function registerSelect(program: Command): void {
       });
       try {
         const progress = new Progress({ label: "select", unit: "samples", quiet: o.json });
-        const sel = await selectCheckpoint({
+        const common = {
           runDir: o.run,
           dataDir: data,
           embDir: o.embeddings,
           llm,
-          kernel: { threads: o.threads, backend: "auto" },
+          kernel: { threads: o.threads, backend: "auto" as const },
           split: o.split,
           ...samplingOf(o),
           signal: shutdownSignal,
-          onProgress: (p) => progress.update(p.done, p.total, `epoch ${p.epoch}`),
-        });
+          onProgress: (p: { epoch: number; done: number; total: number }) =>
+            progress.update(p.done, p.total, `epoch ${p.epoch}`),
+        };
+        if (o.shard) {
+          const r = await selectShard({
+            ...common,
+            shard: o.shard,
+            shardSettings: { llm: llmIdentity(modelPath, llm.info) },
+          });
+          progress.done();
+          if (o.json) console.log(JSON.stringify(r));
+          else
+            for (const e of r.epochs)
+              console.log(`epoch ${e.epoch}: ${e.out}: ${e.written} written, ${e.total} in this shard`);
+          return;
+        }
+        const sel = await selectCheckpoint(common);
         progress.done();
         if (o.json) console.log(JSON.stringify(sel));
         else {

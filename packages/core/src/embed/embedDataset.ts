@@ -3,6 +3,7 @@ import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
 import { type DataSource, dataSourceOptions } from "../data/source.js";
 import type { Dataset, Split } from "../data/types.js";
+import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
 import type { Embedder } from "./embedders.js";
 import { type EmbeddingDtype, EmbeddingStore, textKey } from "./store.js";
 
@@ -28,10 +29,12 @@ export interface EmbedDatasetOptions {
   dtype?: EmbeddingDtype;
   onProgress?: (p: { done: number; total: number; textsPerSecond: number; etaSeconds: number }) => void;
   signal?: AbortSignal;
+  /** embed only this shard's texts (by text hash) into `outDir`, with a manifest for `dep merge` */
+  shard?: Shard;
 }
 
 export interface EmbedDatasetResult {
-  /** distinct review texts in the dataset */
+  /** distinct review texts in the dataset (of this shard, with `shard`) */
   texts: number;
   /** texts embedded by this run */
   embedded: number;
@@ -91,16 +94,24 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
       : null);
   if (!ds) throw new DepError("DEP_INVALID_ARGUMENT", "embedDataset: give dataDir or dataset");
   const { embedder } = options;
+  const dtype = options.dtype ?? "F32";
+  let texts = datasetTexts(ds, { items: options.items ?? false });
+  let keys = texts.map(textKey);
+  if (options.shard) {
+    const settings = { embedder: embedder.id, dim: embedder.dim, dtype, items: options.items ?? false };
+    const manifest = planShard("embeddings", options.shard, keys, settings);
+    await claimShardOutput(manifestPathFor(options.outDir, true), manifest, options.outDir);
+    texts = manifest.positions.map((p) => texts[p]!);
+    keys = manifest.ids;
+  }
   const store = await EmbeddingStore.open(options.outDir, {
     create: {
       embedder: embedder.id,
       dim: embedder.dim,
       normalized: embedder.normalized,
-      dtype: options.dtype ?? "F32",
+      dtype,
     },
   });
-  const texts = datasetTexts(ds, { items: options.items ?? false });
-  const keys = texts.map(textKey);
   const todo: number[] = [];
   for (let i = 0; i < texts.length; i++) if (!store.has(keys[i]!)) todo.push(i);
   const reused = texts.length - todo.length;

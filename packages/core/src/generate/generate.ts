@@ -9,11 +9,13 @@ import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baseli
 import type { DataSource } from "../data/source.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
+import { modelFingerprint } from "../model/fingerprint.js";
 import type { DiffWeighting } from "../peers/diff.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegments } from "../prompt/segments.js";
 import type { MarkerMode } from "../prompt/text.js";
-import type { PromptTokenizer } from "../prompt/types.js";
+import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
+import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples, type PromptAlignment } from "../train/trainer.js";
 import { variantOf } from "../train/variants.js";
@@ -79,6 +81,10 @@ export interface GenerateOptions {
   markers?: MarkerMode;
   signal?: AbortSignal;
   onProgress?: (p: { done: number; total: number; generatedTokens: number }) => void;
+  /** generate only this shard's samples (by sample id hash) into `outFile`, with a manifest for `dep merge` */
+  shard?: Shard;
+  /** what else must match between the shards of one job (e.g. the frozen LLM) */
+  shardSettings?: Record<string, unknown>;
 }
 
 export {
@@ -124,11 +130,38 @@ export async function generatePredictions(
     maxSamples: o.maxSamples ?? null,
     itemQueries: method === "pplug-style",
   });
-  const done = readFinished(o.outFile);
-  if (!existsSync(o.outFile)) writeFileSync(o.outFile, "");
-  const todo = data.map((_, i) => i).filter((i) => !done.has(samples.samples[i]!.id));
   const parallel = Math.max(1, o.parallel ?? 4);
   const maxLength = o.maxLength ?? 3072;
+  let mine = data.map((_, i) => i);
+  if (o.shard) {
+    const settings = {
+      method,
+      split,
+      model: o.model ? modelFingerprint(o.model) : null,
+      ragK: o.ragK ?? 4,
+      pagSummaryTokens: o.pagSummaryTokens ?? DEFAULT_SUMMARY_TOKENS,
+      maxTokens: o.maxTokens ?? 2048,
+      temperature: o.temperature ?? 0.8,
+      topP: o.topP ?? 0.95,
+      seed: o.seed ?? 42,
+      parallel,
+      maxLength,
+      maxDescriptionChars: o.maxDescriptionChars ?? null,
+      weighting: o.weighting ?? "reference",
+      samplerOrder: o.samplerOrder ?? "reference",
+      prompt: o.prompt ?? "reference",
+      chatTemplate: o.chatTemplate ?? "reference",
+      markers: o.markers ?? (o.model?.markerRows ? "rows" : "text"),
+      ...o.shardSettings,
+    };
+    const ids = mine.map((i) => samples.samples[i]!.id);
+    const manifest = planShard("predictions", o.shard, ids, settings);
+    await claimShardOutput(manifestPathFor(o.outFile, false), manifest, o.outFile);
+    mine = manifest.positions;
+  }
+  const done = readFinished(o.outFile);
+  if (!existsSync(o.outFile)) writeFileSync(o.outFile, "");
+  const todo = mine.filter((i) => !done.has(samples.samples[i]!.id));
   const H = o.llm.info.nEmbd;
   const sampling = {
     temperature: o.temperature ?? 0.8,
@@ -205,7 +238,7 @@ export async function generatePredictions(
     });
     await appendFile(o.outFile, lines.join(""));
     written += chunk.length;
-    o.onProgress?.({ done: done.size + written, total: data.length, generatedTokens });
+    o.onProgress?.({ done: done.size + written, total: mine.length, generatedTokens });
   }
-  return { written, skipped: done.size, total: data.length };
+  return { written, skipped: done.size, total: mine.length };
 }

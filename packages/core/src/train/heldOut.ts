@@ -21,6 +21,8 @@ export interface HeldOutOptions {
   saeRows?: SaeRows;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** each sample's mean target-token loss and token count, as it finishes (awaited: e.g. appended to a file) */
+  onSample?: (index: number, r: { loss: number; tokens: number }) => void | Promise<void>;
 }
 
 /** Token-weighted mean cross-entropy over the samples' target reviews (and the per-sample mean). */
@@ -44,6 +46,7 @@ export async function heldOutLoss(
       ...(o.saeRows ? { saeRows: o.saeRows } : {}),
       ...(o.markers ? { markers: o.markers } : {}),
     });
+    await o.onSample?.(n, { loss: r.lossLm, tokens: r.targetIds.length });
     if (r.prompt.nPositions > o.maxLength) overBudget++;
     weighted += r.lossLm * r.targetIds.length;
     tokens += r.targetIds.length;

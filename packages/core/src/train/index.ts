@@ -3,6 +3,7 @@ export { dumpGrads } from "./dumpGrads.js";
 export * from "./frozenLlm.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
 export { type ImportResult, importReferenceCheckpoint, REFERENCE_ADDED_TOKENS } from "./importReference.js";
+export { heldOutLossToFile, type LossFileOptions, type LossLine, readLossLines } from "./lossFile.js";
 export {
   AdamW,
   type AdamWConfig,
