@@ -14,7 +14,7 @@ import type { DiffWeighting } from "../peers/diff.js";
 import type { ChatTemplateChoice } from "../prompt/chatTemplate.js";
 import { promptSegments } from "../prompt/segments.js";
 import type { MarkerMode } from "../prompt/text.js";
-import type { PromptInput, PromptTokenizer } from "../prompt/types.js";
+import type { PromptTokenizer } from "../prompt/types.js";
 import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
 import { trimSampleX } from "../train/promptInput.js";
 import { loadTrainingSamples, type PromptAlignment } from "../train/trainer.js";
