@@ -48,7 +48,7 @@ export class Bm25 {
         const f = tf.get(q) ?? 0;
         if (f === 0) return;
         const norm = this.k1 * (1 - this.b + (this.b * this.#lengths[i]!) / this.#avgdl);
-        out[i] = out[i]! + (idf * (f * (this.k1 + 1))) / (f + norm);
+        out[i] = out[i]! + idf * ((f * (this.k1 + 1)) / (f + norm)); // rank_bm25's order of operations
       });
     }
     return out;

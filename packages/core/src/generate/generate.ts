@@ -1,12 +1,17 @@
 // `dep generate` (SPEC §7): personalized reviews for a split, with the reference sampling (temperature
 // 0.8, top-p 0.95, up to 2048 new tokens). Several samples decode together; every finished sample is one
 // JSONL line appended at once, so a rerun skips what is done (a torn last line is dropped on resume).
-// The pag method also keeps its user summaries that way, in `<out>.profiles.jsonl` (see baselines/pag.ts).
+// The pag method also keeps its user summaries that way, in `<out>.profiles.jsonl` (see baselines/pag.ts),
+// and dpl its differences and summaries in `<out>.dpl-differences.jsonl` / `.dpl-summaries.jsonl` (baselines/dpl.ts).
 import { existsSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
 import type { Segment } from "@dep/native-cuda";
+import { DPL_DEFAULT_RETRIEVED, DplStages } from "../baselines/dpl.js";
+import { dplReviewText } from "../baselines/dplPrompts.js";
+import { dplSplitIndex } from "../baselines/dplSelect.js";
 import { DEFAULT_SUMMARY_TOKENS, profilesPathFor, UserProfiles } from "../baselines/pag.js";
 import type { DataSource } from "../data/source.js";
+import { EmbeddingStore } from "../embed/store.js";
 import { readJsonLines } from "../io/jsonLines.js";
 import type { DepModel } from "../model/DepModel.js";
 import { modelFingerprint } from "../model/fingerprint.js";
@@ -49,13 +54,18 @@ export interface GenerateOptions {
    * slots); pplug-style: the DEP prompt's text with one user token before the history; no-soft: the same
    * prompt without soft rows; non-personalized: no history at all; rag: the `ragK` history reviews most
    * relevant to the target item (BM25), as text; pag: the rag prompt plus an LLM-written summary of the
-   * user (baselines/pag.ts). Default: the checkpoint's variant with a model, else no-soft.
+   * user (baselines/pag.ts); dpl: DPL's three stages (differences from representative peers, a summary,
+   * the review; baselines/dpl.ts). Default: the checkpoint's variant with a model, else no-soft.
    */
   method?: GenerationMethod;
   /** history reviews shown by rag and pag (default 4) */
   ragK?: number;
   /** pag: new tokens per user summary (default 128) */
   pagSummaryTokens?: number;
+  /** dpl: past reviews and difference items per sample (DPL's --num_retrieved, default 8) */
+  dplRetrieved?: number;
+  /** dpl: what identifies the LLM in its stage files' hashes (default: its architecture and size) */
+  llmIdentity?: Record<string, unknown>;
   dataDir: DataSource;
   embDir: string;
   split?: "train" | "val" | "test";
@@ -140,6 +150,7 @@ export async function generatePredictions(
       model: o.model ? modelFingerprint(o.model) : null,
       ragK: o.ragK ?? 4,
       pagSummaryTokens: o.pagSummaryTokens ?? DEFAULT_SUMMARY_TOKENS,
+      dplRetrieved: o.dplRetrieved ?? DPL_DEFAULT_RETRIEVED,
       maxTokens: o.maxTokens ?? 2048,
       temperature: o.temperature ?? 0.8,
       topP: o.topP ?? 0.95,
@@ -180,6 +191,25 @@ export async function generatePredictions(
           settings: { ...sampling, maxTokens: o.pagSummaryTokens ?? DEFAULT_SUMMARY_TOKENS, maxLength },
         })
       : null;
+  const dpl =
+    method === "dpl"
+      ? new DplStages({
+          llm: o.llm,
+          dataset,
+          index: dplSplitIndex(rows),
+          store: await EmbeddingStore.open(o.embDir),
+          settings: {
+            numRetrieved: o.dplRetrieved ?? DPL_DEFAULT_RETRIEVED,
+            maxLength,
+            seed: o.seed ?? 42,
+            ...(o.chatTemplate ? { chatTemplate: o.chatTemplate } : {}),
+            ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
+          },
+          sampling: { ...sampling, maxTokens: o.maxTokens ?? 2048 },
+          llmIdentity: o.llmIdentity ?? { ...o.llm.info },
+          outFile: o.outFile,
+        })
+      : null;
   let written = 0;
   let generatedTokens = 0;
   for (let start = 0; start < todo.length; start += parallel) {
@@ -187,10 +217,21 @@ export async function generatePredictions(
     const chunk = todo.slice(start, start + parallel);
     const chunkRows = chunk.map((i) => rows[samples.samples[i]!.row]!);
     const summaries = profiles ? await profiles.summariesFor(chunkRows, o.signal) : null;
+    const dplPrompts = dpl
+      ? await dpl.reviewPrompts(
+          chunk.map((i, j) => ({ row: chunkRows[j]!, sampleId: samples.samples[i]!.id })),
+          o.signal,
+        )
+      : null;
     if (o.signal?.aborted) break;
     const requests: Segment[][] = [];
     const promptTokens: number[] = [];
     for (const [j, i] of chunk.entries()) {
+      if (dplPrompts) {
+        requests.push([{ tokens: dplPrompts[j]!.tokens }]);
+        promptTokens.push(dplPrompts[j]!.tokens.length);
+        continue;
+      }
       const s = data[i]!;
       const prompt = methodPrompt(o.llm, {
         method,
@@ -229,7 +270,7 @@ export async function generatePredictions(
         user_id: row.userId,
         category: row.category,
         asin: row.data.asin,
-        prediction: r.text.trim(),
+        prediction: (dpl ? dplReviewText(r.text) : r.text).trim(),
         reference: row.data.text,
         prompt_tokens: promptTokens[j]!,
         generated_tokens: r.tokens.length,

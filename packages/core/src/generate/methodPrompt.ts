@@ -12,7 +12,7 @@ import type { SampleData } from "../train/step.js";
 import { architectureOf, DEP_VARIANTS, type DepVariant, slotKindsOf } from "../train/variants.js";
 
 /** The trained methods (DEP_VARIANTS: soft rows from a checkpoint) and the untrained baselines. */
-export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag" | "pag";
+export type GenerationMethod = DepVariant | "no-soft" | "non-personalized" | "rag" | "pag" | "dpl";
 
 export function isTrainedMethod(method: GenerationMethod): method is DepVariant {
   return (DEP_VARIANTS as readonly string[]).includes(method);

@@ -84,7 +84,8 @@ export function buildPrompt(
   );
 }
 
-function shorten(text: string, max: number): string {
+/** An item description cut to `max` characters at a word boundary, marked with "..." (--max-description-chars). */
+export function shortenDescription(text: string, max: number): string {
   if (text.length <= max) return text;
   const cut = text.slice(0, max);
   const space = cut.lastIndexOf(" ");
@@ -94,7 +95,7 @@ function shorten(text: string, max: number): string {
 function shortenDescriptions(input: PromptInput, max: number): PromptInput {
   const item = (i: { title: string; description: string }) => ({
     ...i,
-    description: shorten(i.description, max),
+    description: shortenDescription(i.description, max),
   });
   return {
     ...input,
