@@ -2,7 +2,7 @@
 // The learning demonstration of SPEC §6 through the `dep` CLI: a synthetic population with planted user
 // differences, TinyLlama frozen, DEP and its his-only / diff-only ablations trained on CPU, then the
 // held-out LM loss of test users' target reviews with trained soft rows, the initial (untrained) soft rows,
-// and no soft rows. Then every untrained baseline and the trained variants generate for the same test users,
+// and no soft rows. Then every untrained baseline (dpl too) and the trained variants generate for the same test users,
 // are scored and reported (OUT/report). Resumable: finished stages are reused. Writes OUT/learning.{json,md}
 // and prints the tables.
 //
@@ -183,7 +183,7 @@ writeFileSync(join(out, "learning.md"), `${md}\n`);
 console.log(md);
 if (a.report) {
   // generation with every method for the same test users, then eval and the report
-  const methods = [...variants, "no-soft", "non-personalized", "rag", "pag"];
+  const methods = [...variants, "no-soft", "non-personalized", "rag", "pag", "dpl"];
   results.generate ??= {};
   for (const m of methods) {
     const run = join(out, "runs", m);
@@ -218,6 +218,8 @@ if (a.report) {
         a.threads,
         "--seed",
         a.seed,
+        // dpl: as many retrieved items as rag and pag show history reviews (DPL's own default is 8)
+        ...(m === "dpl" ? ["--num-retrieved", "4"] : []),
         ...prompt,
       );
       results.generate[m] = { ...r, seconds: (performance.now() - t) / 1000 };

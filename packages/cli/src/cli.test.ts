@@ -295,6 +295,51 @@ describe("dep CLI", () => {
     }
   });
 
+  it("generate --method dpl writes predictions and stage files; dep prompt --method dpl shows the three stages", async () => {
+    const fx = await trainFixture(12, 4);
+    try {
+      const out = join(fx.dir, "dpl.jsonl");
+      const limits = ["--max-length", "1400", "--max-description-chars", "80", "--threads", "1"];
+      const gen = ["generate", "--method", "dpl", "--num-retrieved", "2", ...fixtureInputs(fx), "--out", out];
+      const r = dep([...gen, "--max-samples", "2", "--max-tokens", "4", ...limits, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ method: "dpl", written: 2 });
+      const lines = (f: string) =>
+        readFileSync(f, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l));
+      const [first] = lines(out);
+      expect(lines(`${out}.dpl-differences.jsonl`).length).toBeGreaterThanOrEqual(2);
+      const summary = lines(`${out}.dpl-summaries.jsonl`).find((l) => l.sample_id === first.sample_id);
+      const args = ["prompt", "--method", "dpl", "--num-retrieved", "2", "--data", fx.dataDir];
+      const common = [...args, "--embeddings", fx.embDir, "--model", fx.modelPath, "--sample-id", first.sample_id];
+      const text = dep([...common, ...limits]);
+      expect(text.code, text.stderr).toBe(0);
+      const heads = text.stdout.split("\n").filter((l) => l.startsWith("### dpl stage"));
+      expect(heads.map((h) => h.slice(0, 15))).toEqual([
+        "### dpl stage 1",
+        "### dpl stage 1",
+        "### dpl stage 2",
+        "### dpl stage 3",
+      ]);
+      expect(text.stdout).toContain("<<dpl:difference:2>>");
+      expect(text.stdout).toContain("[User's Profile Summary]:\n<<dpl:summary>>\n");
+      // with the run's stage files: the prompts that run gave the LLM
+      const filled = dep([...common, ...limits, "--dpl-outputs", out, "--json"]);
+      expect(filled.code, filled.stderr).toBe(0);
+      const stages = JSON.parse(filled.stdout).stages;
+      expect(stages.map((s: { stage: number }) => s.stage)).toEqual([1, 1, 2, 3]);
+      expect(stages[3].text).toContain(`[User's Profile Summary]:\n${summary.output}\n`);
+      expect(stages[3].tokens).toHaveLength(first.prompt_tokens);
+      const noFiles = dep([...common, "--dpl-outputs", join(fx.dir, "none.jsonl")]);
+      expect(noFiles.code).toBe(3);
+      expect(noFiles.stderr).toMatch(/none\.jsonl\.dpl-differences\.jsonl: no such stage file/);
+    } finally {
+      fx.cleanup();
+    }
+  });
+
   it("dep prompt prints the exact prompt of one sample: text with soft placeholders, or tokens and slots", async () => {
     const fx = await trainFixture(12, 4);
     try {

@@ -4,6 +4,18 @@
 export * from "./assets.js";
 export { Bm25, bm25Tokens } from "./baselines/bm25.js";
 export {
+  DPL_DEFAULT_RETRIEVED,
+  type DplPlan,
+  type DplStageLine,
+  dplDifferencesPathFor,
+  dplPlan,
+  dplReviewPrompt,
+  dplSummariesPathFor,
+  dplSummaryPrompt,
+} from "./baselines/dpl.js";
+export { type DplStagePrompt } from "./baselines/dplPrompts.js";
+export { dplSplitIndex } from "./baselines/dplSelect.js";
+export {
   DEFAULT_SUMMARY_TOKENS,
   type ProfileLine,
   profilesPathFor,

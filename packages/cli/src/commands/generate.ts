@@ -5,6 +5,7 @@ import {
   checkpointVariant,
   DEFAULT_SUMMARY_TOKENS,
   DEP_VARIANTS,
+  DPL_DEFAULT_RETRIEVED,
   ensureModel,
   type GenerationMethod,
   generatePredictions,
@@ -18,7 +19,7 @@ import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { assertCheckpointFitsLlm } from "../checkpointFit.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
-import { positiveInt } from "../numbers.js";
+import { integer, positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
 import { addPromptOptions } from "../promptOptions.js";
@@ -26,7 +27,23 @@ import { shutdownSignal } from "../runtime.js";
 import { addSamplingOptions, samplingOf } from "../samplingOptions.js";
 import { llmIdentity, shardedOut, shardOption } from "../shardOption.js";
 
-export const METHODS: GenerationMethod[] = [...DEP_VARIANTS, "no-soft", "non-personalized", "rag", "pag"];
+export const METHODS: GenerationMethod[] = [
+  ...DEP_VARIANTS,
+  "no-soft",
+  "non-personalized",
+  "rag",
+  "pag",
+  "dpl",
+];
+
+/** `--num-retrieved`: DPL's choices (1..8). */
+export const numRetrievedOption = () =>
+  new Option(
+    "--num-retrieved <n>",
+    "past reviews and difference items per sample of the dpl method (DPL's --num_retrieved)",
+  )
+    .argParser(integer(1, 8))
+    .default(DPL_DEFAULT_RETRIEVED);
 
 export function registerGenerate(program: Command): void {
   const cmd = program
@@ -47,7 +64,7 @@ export function registerGenerate(program: Command): void {
     .addOption(
       new Option(
         "--method <m>",
-        "generation method (default: the checkpoint's variant with --checkpoint, else no-soft; pag keeps its user summaries in OUT.profiles.jsonl)",
+        "generation method (default: the checkpoint's variant with --checkpoint, else no-soft; pag keeps its user summaries in OUT.profiles.jsonl, dpl its differences and summaries in OUT.dpl-differences.jsonl and OUT.dpl-summaries.jsonl)",
       ).choices(METHODS),
     )
     .option("--no-soft", "the DEP prompt without soft rows (same as --method no-soft)")
@@ -58,6 +75,7 @@ export function registerGenerate(program: Command): void {
       positiveInt,
       DEFAULT_SUMMARY_TOKENS,
     )
+    .addOption(numRetrievedOption())
     .option(
       "--accept-other-llm",
       "use --model even when it is not the LLM the checkpoint was trained with",
@@ -108,6 +126,8 @@ export function registerGenerate(program: Command): void {
           method,
           ragK: o.ragK,
           pagSummaryTokens: o.pagSummaryTokens,
+          dplRetrieved: o.numRetrieved,
+          llmIdentity: llmIdentity(modelPath, llm.info),
           dataDir: data,
           embDir: o.embeddings,
           split: o.split,

@@ -17,10 +17,11 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { positiveInt } from "../numbers.js";
+import { positiveInt, seed } from "../numbers.js";
 import { addPromptOptions, type PromptFlags } from "../promptOptions.js";
 import { threadsOption } from "../runtime.js";
-import { METHODS } from "./generate.js";
+import { METHODS, numRetrievedOption } from "./generate.js";
+import { dplStagesText, dplStageViews } from "./promptDpl.js";
 
 interface PromptCommandFlags extends PromptFlags {
   data: string;
@@ -33,6 +34,9 @@ interface PromptCommandFlags extends PromptFlags {
   maxLength?: number;
   maxDescriptionChars?: number;
   ragK: number;
+  numRetrieved: number;
+  seed: number;
+  dplOutputs?: string;
   threads: number;
   json: boolean;
 }
@@ -75,7 +79,7 @@ export function registerPrompt(program: Command): void {
   const cmd = program
     .command("prompt")
     .description(
-      "print the exact prompt of one sample as the LLM sees it (soft slots as <<soft:his|diff:i>>)",
+      "print the exact prompt of one sample as the LLM sees it (soft slots as <<soft:his|diff:i>>; dpl: each of its three stages)",
     )
     .requiredOption("--data <dir>", "dataset folder")
     .requiredOption("--embeddings <dir>", "embedding store (dep embed)")
@@ -99,8 +103,18 @@ export function registerPrompt(program: Command): void {
     )
     .option("--max-description-chars <n>", "cut item descriptions as the model was trained", positiveInt)
     .option("--rag-k <n>", "history reviews shown by the rag and pag methods", positiveInt, 4)
+    .addOption(numRetrievedOption())
+    .option("--seed <n>", "dpl: the seed of its peer k-means (as dep generate --seed)", seed, 42)
+    .option(
+      "--dpl-outputs <predictions>",
+      "dpl: fill stages 2 and 3 with the outputs of the dep generate --method dpl run that wrote this predictions file (default: placeholders)",
+    )
     .addOption(threadsOption())
-    .option("--json", 'print {"text", "tokens", "slots", "nHistory"}', false);
+    .option(
+      "--json",
+      'print {"text", "tokens", "slots", "nHistory"} (dpl: {"stages": [{"stage", "text", "tokens", ...}]})',
+      false,
+    );
   addPromptOptions(cmd, false)
     .addHelpText(
       "after",
@@ -130,14 +144,43 @@ export function registerPrompt(program: Command): void {
       const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
       const llm = await Llm.load(modelPath, { threads: o.threads, contextSize: 512 });
       try {
+        const maxLength = o.maxLength ?? (hp.maxLength as number | undefined) ?? DEFAULT_MAX_LENGTH;
+        const chatTemplate = chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate);
+        if (o.method === "dpl") {
+          const views = await dplStageViews(llm, {
+            dataset,
+            splitRows: rows,
+            row: rows[samples.samples[i]!.row]!,
+            sampleId: o.sampleId,
+            embeddings: o.embeddings,
+            numRetrieved: o.numRetrieved,
+            maxLength,
+            chatTemplate,
+            seed: o.seed,
+            ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
+            ...(o.dplOutputs ? { outputs: o.dplOutputs } : {}),
+          });
+          if (o.json) {
+            const stages = views.map((v) => ({
+              stage: v.stage,
+              ...(v.asin ? { asin: v.asin } : {}),
+              shows: v.shows,
+              text: v.prompt.text,
+              tokens: Array.from(v.prompt.tokens),
+              renderer: v.prompt.renderer,
+            }));
+            console.log(JSON.stringify({ method: "dpl", stages }));
+          } else process.stdout.write(dplStagesText(views));
+          return;
+        }
         const p = methodPrompt(llm, {
           method: o.method,
           dataset,
           row: rows[samples.samples[i]!.row]!,
           sample: data[i]!,
-          maxLength: o.maxLength ?? (hp.maxLength as number | undefined) ?? DEFAULT_MAX_LENGTH,
+          maxLength,
           ragK: o.ragK,
-          chatTemplate: chatTemplateChoice(o.chatTemplate ?? recipe.chatTemplate),
+          chatTemplate,
           markers: o.markers ?? recipe.markers,
           ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
         });
