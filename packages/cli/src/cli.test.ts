@@ -313,7 +313,15 @@ describe("dep CLI", () => {
       expect(lines(`${out}.dpl-differences.jsonl`).length).toBeGreaterThanOrEqual(2);
       const summary = lines(`${out}.dpl-summaries.jsonl`).find((l) => l.sample_id === first.sample_id);
       const args = ["prompt", "--method", "dpl", "--num-retrieved", "2", "--data", fx.dataDir];
-      const common = [...args, "--embeddings", fx.embDir, "--model", fx.modelPath, "--sample-id", first.sample_id];
+      const common = [
+        ...args,
+        "--embeddings",
+        fx.embDir,
+        "--model",
+        fx.modelPath,
+        "--sample-id",
+        first.sample_id,
+      ];
       const text = dep([...common, ...limits]);
       expect(text.code, text.stderr).toBe(0);
       const heads = text.stdout.split("\n").filter((l) => l.startsWith("### dpl stage"));

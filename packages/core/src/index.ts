@@ -13,7 +13,7 @@ export {
   dplSummariesPathFor,
   dplSummaryPrompt,
 } from "./baselines/dpl.js";
-export { type DplStagePrompt } from "./baselines/dplPrompts.js";
+export type { DplStagePrompt } from "./baselines/dplPrompts.js";
 export { dplSplitIndex } from "./baselines/dplSelect.js";
 export {
   DEFAULT_SUMMARY_TOKENS,

@@ -32,7 +32,10 @@ export interface DplStageView {
 /** The last line per key of a stage file (none when the file is missing). */
 function stageLines(path: string, keyOf: (l: DplStageLine) => string): Map<string, DplStageLine> {
   if (!existsSync(path)) {
-    throw new DepError("DEP_INPUT", `${path}: no such stage file; run dep generate --method dpl --out <file> first`);
+    throw new DepError(
+      "DEP_INPUT",
+      `${path}: no such stage file; run dep generate --method dpl --out <file> first`,
+    );
   }
   const out = new Map<string, DplStageLine>();
   for (const [i, line] of readFileSync(path, "utf8").split("\n").entries()) {
@@ -72,7 +75,13 @@ export async function dplStageViews(
     ...(o.maxDescriptionChars !== undefined ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
   };
   const store = await EmbeddingStore.open(o.embeddings);
-  const plan = dplPlan(tok, { dataset: o.dataset, index: dplSplitIndex(o.splitRows), store, row: o.row, settings });
+  const plan = dplPlan(tok, {
+    dataset: o.dataset,
+    index: dplSplitIndex(o.splitRows),
+    store,
+    row: o.row,
+    settings,
+  });
   const diffs = o.outputs
     ? stageLines(dplDifferencesPathFor(o.outputs), (l) => `${l.category}\u0000${l.user_id}\u0000${l.asin}`)
     : null;

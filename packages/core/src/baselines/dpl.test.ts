@@ -52,7 +52,11 @@ function recording(model: Llm, o: { abortAt?: number; abort?: AbortController } 
   };
 }
 
-const dplOptions = (out: string, gen: GeneratingLlm, extra: Partial<GenerateOptions> = {}): GenerateOptions => ({
+const dplOptions = (
+  out: string,
+  gen: GeneratingLlm,
+  extra: Partial<GenerateOptions> = {},
+): GenerateOptions => ({
   llm: gen,
   model: null,
   method: "dpl",
@@ -174,9 +178,12 @@ describe("generatePredictions --method dpl", () => {
     const qwen = await Llm.load(path, { threads: 2, contextSize: 2048 });
     try {
       const rec = recording(qwen);
-      await generatePredictions(dplOptions(join(fx.dir, "qwen.jsonl"), rec.llm, { maxSamples: 1, maxTokens: 3 }));
+      await generatePredictions(
+        dplOptions(join(fx.dir, "qwen.jsonl"), rec.llm, { maxSamples: 1, maxTokens: 3 }),
+      );
       expect(rec.calls).toHaveLength(3);
-      for (const [c] of rec.calls) expect(c).toMatch(/^<\|im_start\|>system\nGiven .*<\|im_end\|><\|im_start\|>user\n/s);
+      for (const [c] of rec.calls)
+        expect(c).toMatch(/^<\|im_start\|>system\nGiven .*<\|im_end\|><\|im_start\|>user\n/s);
       expect(rec.calls[2]![0]).toMatch(/<\|im_end\|>\n<\|im_start\|>assistant\n$/);
     } finally {
       await qwen.dispose();

@@ -72,7 +72,13 @@ export interface DplPlan {
 /** The selection of dplSelect.ts turned into stage-1 prompts (peers by k-means over the store's vectors). */
 export function dplPlan(
   tok: PromptTokenizer,
-  o: { dataset: Dataset; index: DplSplitIndex; store: EmbeddingStore; row: DplRow; settings: DplPromptSettings },
+  o: {
+    dataset: Dataset;
+    index: DplSplitIndex;
+    store: EmbeddingStore;
+    row: DplRow;
+    settings: DplPromptSettings;
+  },
 ): DplPlan {
   const { row, settings: s } = o;
   const meta = (asin: string) => o.dataset.items.get(itemKey(row.category, asin));
@@ -89,7 +95,12 @@ export function dplPlan(
       const others = representativePeers(vectors, o.store.dim, s.seed).map((i) => d.others[i]!);
       const shownItem = item(d.review.asin);
       const prompt = dplFit(others.length, s.maxLength, (n) =>
-        dplRender(tok, DPL_DIFF_SYSTEM, dplDiffMessage(shownItem, d.review, others.slice(0, n)), s.chatTemplate),
+        dplRender(
+          tok,
+          DPL_DIFF_SYSTEM,
+          dplDiffMessage(shownItem, d.review, others.slice(0, n)),
+          s.chatTemplate,
+        ),
       );
       return {
         key: `${row.category}\u0000${row.userId}\u0000${d.review.asin}`,
@@ -136,7 +147,12 @@ export function dplReviewPrompt(
     title: row.data.title,
   };
   return dplFit(plan.past.length, s.maxLength, (n) =>
-    dplRender(tok, DPL_REVIEW_SYSTEM, dplReviewMessage(target, plan.past.slice(0, n), summary), s.chatTemplate),
+    dplRender(
+      tok,
+      DPL_REVIEW_SYSTEM,
+      dplReviewMessage(target, plan.past.slice(0, n), summary),
+      s.chatTemplate,
+    ),
   );
 }
 

@@ -35,7 +35,10 @@ const row: DplRow = {
 const dataset = { items: new Map([["Books\u0000D", { ...dune, asin: "D", category: "Books" }]]) } as Dataset;
 const past = [
   { item: emma, review: { rating: 4, title: "Witty", text: "Sharp and funny." } },
-  { item: { title: "Ulysses", description: "One day." }, review: { rating: 2.5, title: "Hard", text: "Dense." } },
+  {
+    item: { title: "Ulysses", description: "One day." },
+    review: { rating: 2.5, title: "Hard", text: "Dense." },
+  },
 ];
 const plan = (nDiffs: number): DplPlan => ({
   row,
@@ -123,7 +126,11 @@ describe("DPL's stage prompts", () => {
   it("uses the model's own template for models other than qwen2", () => {
     const llama: PromptTokenizer = {
       ...qwen,
-      info: { addBos: true, arch: "llama", chatTemplate: "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}" },
+      info: {
+        addBos: true,
+        arch: "llama",
+        chatTemplate: "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}",
+      },
     };
     const p = dplRender(llama, "SYS", "USER");
     expect(p.renderer).toBe("jinja");

@@ -47,7 +47,11 @@ export interface DplShownReview {
 }
 
 /** Stage 1's user message (create_diff_inp). */
-export function dplDiffMessage(item: PromptItem, own: DplShownReview["review"], others: DplShownReview["review"][]) {
+export function dplDiffMessage(
+  item: PromptItem,
+  own: DplShownReview["review"],
+  others: DplShownReview["review"][],
+) {
   const block = (head: string, r: DplShownReview["review"]) =>
     `\n[${head}]:\n- [User's Rating]: ${pythonFloat(r.rating)}\n- [Review Title]: ${r.title}\n- [Review Text]: ${r.text}\n`;
   return (
@@ -161,6 +165,7 @@ export function dplItem(item: PromptItem | undefined, maxDescriptionChars?: numb
   const description = item?.description ?? "";
   return {
     title: item?.title ?? "",
-    description: maxDescriptionChars === undefined ? description : shortenDescription(description, maxDescriptionChars),
+    description:
+      maxDescriptionChars === undefined ? description : shortenDescription(description, maxDescriptionChars),
   };
 }

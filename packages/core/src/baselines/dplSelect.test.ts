@@ -1,13 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { DplRow, Review } from "../data/types.js";
-import {
-  dplSelect,
-  dplSplitIndex,
-  dplTopN,
-  pythonSplit,
-  representativePeers,
-} from "./dplSelect.js";
+import { dplSelect, dplSplitIndex, dplTopN, pythonSplit, representativePeers } from "./dplSelect.js";
 import { kmeans } from "./kmeans.js";
 
 interface KMeansCase {
@@ -64,12 +58,20 @@ describe("DPL's k-means peer step", () => {
     const big = fixture.cases.at(-1)!;
     const x = Float32Array.from(big.x);
     expect(representativePeers(x, big.dim, 42)).toEqual(representativePeers(x, big.dim, 42));
-    const inits = new Set([1, 2, 3, 4, 5, 6].map((seed) => kmeans(x, big.dim, 5, { seed }).initIndices.join()));
+    const inits = new Set(
+      [1, 2, 3, 4, 5, 6].map((seed) => kmeans(x, big.dim, 5, { seed }).initIndices.join()),
+    );
     expect(inits.size).toBeGreaterThan(1);
   });
 
   it("keeps every other review when there are fewer points than clusters", () => {
-    expect(representativePeers(new Float32Array(4 * 2).map((_, i) => i), 2, 42)).toEqual([0, 1, 2]);
+    expect(
+      representativePeers(
+        new Float32Array(4 * 2).map((_, i) => i),
+        2,
+        42,
+      ),
+    ).toEqual([0, 1, 2]);
   });
 });
 
@@ -101,9 +103,16 @@ describe("DPL's retrieval", () => {
   });
 
   it("picks past reviews by review title + item description, and difference items with >= 4 other reviewers", () => {
-    const desc: Record<string, string> = { A: "dragons fly", B: "cooking pasta", C: "dragons", T: "dragons quest" };
+    const desc: Record<string, string> = {
+      A: "dragons fly",
+      B: "cooking pasta",
+      C: "dragons",
+      T: "dragons quest",
+    };
     const me = row("u0", [review("A", "Fun"), review("B", "Tasty"), review("C", "Epic")]);
-    const others = ["u4", "u2", "u3", "u1"].map((u) => row(u, [review("A", `${u} on A`), review("B", `${u} on B`)]));
+    const others = ["u4", "u2", "u3", "u1"].map((u) =>
+      row(u, [review("A", `${u} on A`), review("B", `${u} on B`)]),
+    );
     // u5 reviewed C only in an earlier row: its last row does not have it (DPL's dict keeps the last row)
     const early = row("u5", [review("C", "u5 early")]);
     const late = row("u5", [review("B", "u5 on B")]);
@@ -113,7 +122,12 @@ describe("DPL's retrieval", () => {
     // A has 4 others, B 5, C only u5: A and B qualify, ranked by the same BM25 query, where "dragons" (in
     // one of two documents) has idf log(1.5 / 1.5) = 0: a tie, the later document first
     expect(sel.diffItems.map((d) => d.review.asin)).toEqual(["B", "A"]);
-    expect(sel.diffItems[1]!.others.map((r) => r.title)).toEqual(["u1 on A", "u2 on A", "u3 on A", "u4 on A"]);
+    expect(sel.diffItems[1]!.others.map((r) => r.title)).toEqual([
+      "u1 on A",
+      "u2 on A",
+      "u3 on A",
+      "u4 on A",
+    ]);
     expect(sel.diffItems[0]!.others.map((r) => r.title)).toEqual([
       "u1 on B",
       "u2 on B",

@@ -21,11 +21,25 @@ export const DPL_MIN_OTHERS = 4;
 /** Representative peers per difference item (`get_others_by_kmeans(..., n=4)`, k-means with n + 1 clusters). */
 export const DPL_PEERS = 4;
 
-const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+/** The code points Python's str.isspace() accepts (\t-\r, \x1c-\x1f, space, NEL, NBSP, the Unicode spaces). */
+const PY_WHITESPACE = new Set([
+  ...[9, 10, 11, 12, 13, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680],
+  ...Array.from({ length: 11 }, (_, i) => 0x2000 + i),
+  ...[0x2028, 0x2029, 0x202f, 0x205f, 0x3000],
+]);
 
 /** Python's `str.split()`: runs of whitespace separate, no empty tokens. */
 export function pythonSplit(text: string): string[] {
-  return text.split(PY_WHITESPACE).filter((t) => t.length > 0);
+  const out: string[] = [];
+  let token = "";
+  for (const ch of text) {
+    if (PY_WHITESPACE.has(ch.codePointAt(0)!)) {
+      if (token) out.push(token);
+      token = "";
+    } else token += ch;
+  }
+  if (token) out.push(token);
+  return out;
 }
 
 /**
@@ -58,8 +72,8 @@ export function dplSplitIndex(rows: readonly DplRow[]): DplSplitIndex {
     profiles.set(userKey(row.category, row.userId), row.profile);
     for (const r of row.profile) {
       const key = itemKey(row.category, r.asin);
-      let set = reviewers.get(key);
-      if (!set) reviewers.set(key, (set = new Set()));
+      const set = reviewers.get(key) ?? new Set<string>();
+      reviewers.set(key, set);
       set.add(row.userId);
     }
   }
@@ -126,7 +140,12 @@ export function dplSelect(
  * user's cluster and empty ones, the other review closest to the centre (the first on ties). Returns
  * indices into the others. With fewer than n + 1 points (DPL would fail) every other review is kept.
  */
-export function representativePeers(vectors: Float32Array, dim: number, seed: number, n = DPL_PEERS): number[] {
+export function representativePeers(
+  vectors: Float32Array,
+  dim: number,
+  seed: number,
+  n = DPL_PEERS,
+): number[] {
   const points = vectors.length / dim;
   const k = n + 1;
   if (points < k) return Array.from({ length: points - 1 }, (_, i) => i);

@@ -55,7 +55,9 @@ function kmeansPlusPlus(x: Float32Array, n: number, dim: number, k: number, rs: 
   const trials = 2 + Math.floor(Math.log(k));
   const first = rs.choiceUniform(n);
   const picked = [first];
-  let closest: Float64Array = Float64Array.from({ length: n }, (_, i) => sqDist(x, first * dim, x, i * dim, dim));
+  let closest: Float64Array = Float64Array.from({ length: n }, (_, i) =>
+    sqDist(x, first * dim, x, i * dim, dim),
+  );
   let potential = closest.reduce((a, b) => a + b, 0);
   for (let c = 1; c < k; c++) {
     const cumsum = new Float64Array(n);
@@ -83,7 +85,14 @@ function kmeansPlusPlus(x: Float32Array, n: number, dim: number, k: number, rs: 
 }
 
 /** Nearest centre of every point (the first on ties, as scikit-learn's argmin). */
-function assign(x: Float32Array, n: number, dim: number, centers: Float64Array, k: number, labels: Int32Array) {
+function assign(
+  x: Float32Array,
+  n: number,
+  dim: number,
+  centers: Float64Array,
+  k: number,
+  labels: Int32Array,
+) {
   for (let i = 0; i < n; i++) {
     let best = 0;
     let bestD = Number.POSITIVE_INFINITY;
