@@ -2,11 +2,12 @@
 // heuristic renders the stages) and on a tiny qwen2 (DPL's own Qwen2 string).
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Llm, type Segment } from "@dep/native-cuda";
+import { Llm } from "@dep/native-cuda";
 import { writeTinyModel } from "@dep/native-cuda/gguf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GenerateOptions, type GeneratingLlm, generatePredictions } from "../generate/generate.js";
 import { type TrainFixture, trainFixture } from "../testing/fixtures.js";
+import { recordingLlm } from "../testing/recordingLlm.js";
 import { type DplStageLine, dplDifferencesPathFor, dplSummariesPathFor } from "./dpl.js";
 import { DPL_DIFF_SYSTEM, DPL_REVIEW_SYSTEM } from "./dplPrompts.js";
 
@@ -27,21 +28,7 @@ afterAll(async () => {
 
 /** A real LLM, recording every generateBatch call (and aborting `abort` when call `abortAt` starts). */
 function recording(model: Llm, o: { abortAt?: number; abort?: AbortController } = {}) {
-  const calls: string[][] = [];
-  const wrapped: GeneratingLlm = {
-    info: model.info,
-    tokenize: (text, options) => model.tokenize(text, options),
-    applyChatTemplate: (messages, options) => model.applyChatTemplate(messages, options),
-    detokenize: (tokens, options) => model.detokenize(tokens, options),
-    generateBatch: (requests, options) => {
-      const text = (s: Segment) =>
-        "text" in s ? s.text : "tokens" in s ? model.detokenize(s.tokens, { unparseSpecial: true }) : "";
-      calls.push(requests.map((r: readonly Segment[]) => r.map(text).join("")));
-      const result = model.generateBatch(requests, options);
-      if (calls.length === o.abortAt) o.abort?.abort();
-      return result;
-    },
-  };
+  const { llm: wrapped, calls } = recordingLlm(model, o);
   const stage = (marker: string) => () => calls.filter((c) => c[0]!.includes(marker));
   return {
     llm: wrapped,

@@ -1,11 +1,12 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Llm, Segment } from "@dep/native-cuda";
+import type { Llm } from "@dep/native-cuda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDataset } from "../data/load.js";
 import type { Dataset, DplRow } from "../data/types.js";
 import { type GenerateOptions, type GeneratingLlm, generatePredictions } from "../generate/generate.js";
 import { type TrainFixture, trainFixture } from "../testing/fixtures.js";
+import { recordingLlm } from "../testing/recordingLlm.js";
 import { type ProfileLine, profilesPathFor, SUMMARY_REQUEST, summaryPrompt } from "./pag.js";
 
 let fx: TrainFixture;
@@ -23,22 +24,7 @@ afterAll(async () => {
 
 /** The real tiny LLM, recording every generateBatch call (and aborting `abort` when call `abortAt` starts). */
 function recording(o: { abortAt?: number; abort?: AbortController } = {}) {
-  const calls: string[][] = [];
-  const wrapped: GeneratingLlm = {
-    info: llm.info,
-    tokenize: (text, options) => llm.tokenize(text, options),
-    applyChatTemplate: (messages, options) => llm.applyChatTemplate(messages, options),
-    detokenize: (tokens, options) => llm.detokenize(tokens, options),
-    generateBatch: (requests, options) => {
-      // prompts arrive as token segments (the builder's tokenization): read them back as text
-      const text = (s: Segment) =>
-        "text" in s ? s.text : "tokens" in s ? llm.detokenize(s.tokens, { unparseSpecial: true }) : "";
-      calls.push(requests.map((r: readonly Segment[]) => r.map(text).join("")));
-      const result = llm.generateBatch(requests, options);
-      if (calls.length === o.abortAt) o.abort?.abort();
-      return result;
-    },
-  };
+  const { llm: wrapped, calls } = recordingLlm(llm, o);
   const summaryRequests = () => calls.flat().filter((t) => t.includes(SUMMARY_REQUEST));
   const reviewRequests = () => calls.flat().filter((t) => !t.includes(SUMMARY_REQUEST));
   return { llm: wrapped, calls, summaryRequests, reviewRequests };
