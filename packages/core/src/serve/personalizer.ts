@@ -33,7 +33,7 @@ import { type MarkerMode, SLOT_MARK } from "../prompt/text.js";
 import type { BuiltPrompt, PromptInput, PromptItem } from "../prompt/types.js";
 import { promptInputFor, trimSampleX } from "../train/promptInput.js";
 
-/** The methods a server can run per request (pag needs LLM-written summaries, pplug-style item queries). */
+/** The methods a server can run per request (pag and dpl need LLM-written summaries, pplug-style item queries). */
 export const SERVED_METHODS = [
   "dep",
   "his-only",
