@@ -228,7 +228,6 @@ export class DplStages {
   readonly #o: DplStagesOptions;
   readonly differences: StageFile;
   readonly summaries: StageFile;
-  readonly #plans = new Map<string, DplPlan>();
 
   constructor(o: DplStagesOptions) {
     this.#o = o;
@@ -254,14 +253,9 @@ export class DplStages {
       .digest("hex");
   }
 
-  plan(row: DplRow, sampleId: string): DplPlan {
-    let p = this.#plans.get(sampleId);
-    if (!p) {
-      const { dataset, index, store, settings } = this.#o;
-      p = dplPlan(this.#o.llm, { dataset, index, store, row, settings });
-      this.#plans.set(sampleId, p);
-    }
-    return p;
+  plan(row: DplRow): DplPlan {
+    const { dataset, index, store, settings } = this.#o;
+    return dplPlan(this.#o.llm, { dataset, index, store, row, settings });
   }
 
   /** Generates the prompts' outputs in one batch and keeps them; null when aborted (nothing kept). */
@@ -282,7 +276,7 @@ export class DplStages {
     samples: ReadonlyArray<{ row: DplRow; sampleId: string }>,
     signal?: AbortSignal,
   ): Promise<DplStagePrompt[] | null> {
-    const plans = samples.map((s) => this.plan(s.row, s.sampleId));
+    const plans = samples.map((s) => this.plan(s.row));
     // stage 1: the differences of (user, item) pairs not yet written (one request per pair)
     const missing = new Map<string, { plan: DplPlan; diff: DplDiffPlan }>();
     for (const plan of plans) {
