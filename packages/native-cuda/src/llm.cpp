@@ -246,6 +246,7 @@ void dep_llm_free(dep_llm * llm) {
     if (!llm) return;
     llm->grad.reset();
     llm->weights.reset();
+    dep_batch_close(llm->session);
     if (llm->batch_ctx) llama_free(llm->batch_ctx);
     if (llm->embd_ctx_tokens) llama_free(llm->embd_ctx_tokens);
     if (llm->embd_ctx_pooled) llama_free(llm->embd_ctx_pooled);

@@ -32,9 +32,11 @@ struct dep_llm {
     llama_context * embd_ctx_tokens = nullptr;
     llama_context * embd_ctx_pooled = nullptr;
 
-    // a second context with several sequences, created by the first dep_llm_generate_batch
+    // a second context with several sequences, created by the first batch session (llm_batch.cpp), and the
+    // session open on it
     llama_context * batch_ctx = nullptr;
     int32_t batch_ctx_seqs = 0;
+    dep_batch_session * session = nullptr;
     std::mutex batch_mu;
     std::unique_ptr<std::atomic<bool>[]> batch_cancel;
     int32_t batch_cancel_n = 0;
