@@ -135,6 +135,22 @@ async function post(s: Server, path: string, body: unknown, headers: Record<stri
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
+/** Starts a 1000-token chat stream; abort the controller to disconnect. */
+async function longStream(s: Server, extra: Record<string, unknown> = {}) {
+  const controller = new AbortController();
+  const res = await fetch(`${s.url}/v1/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({
+      messages: [{ role: "user", content: "Tell a long story" }],
+      max_tokens: 1000,
+      stream: true,
+      ...extra,
+    }),
+    signal: controller.signal,
+  });
+  return { controller, reader: res.body!.getReader() };
+}
+
 const itemRequest = (extra: Record<string, unknown> = {}) => ({
   model: "dep",
   user: sample.user,
@@ -252,18 +268,7 @@ describe("dep serve: OpenAI-compatible generation for a user", () => {
   });
 
   it("a request that arrives mid-generation joins the running batch and finishes first", async () => {
-    const controller = new AbortController();
-    const res = await fetch(`${s.url}/v1/chat/completions`, {
-      method: "POST",
-      body: JSON.stringify({
-        messages: [{ role: "user", content: "Tell a long story" }],
-        max_tokens: 1000,
-        temperature: 0,
-        stream: true,
-      }),
-      signal: controller.signal,
-    });
-    const reader = res.body!.getReader();
+    const { controller, reader } = await longStream(s, { temperature: 0 });
     let long = "";
     const reading = (async () => {
       for (;;) {
@@ -327,17 +332,7 @@ describe("dep serve: OpenAI-compatible generation for a user", () => {
     )
       await new Promise((r) => setTimeout(r, 50));
     const before = await cancelled();
-    const controller = new AbortController();
-    const res = await fetch(`${s.url}/v1/chat/completions`, {
-      method: "POST",
-      body: JSON.stringify({
-        messages: [{ role: "user", content: "Tell a long story" }],
-        max_tokens: 1000,
-        stream: true,
-      }),
-      signal: controller.signal,
-    });
-    const reader = res.body!.getReader();
+    const { controller, reader } = await longStream(s);
     await reader.read(); // the first chunk: generation is under way
     controller.abort();
     // the cancellation is counted and nothing stays queued or running

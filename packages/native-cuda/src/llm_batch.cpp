@@ -33,9 +33,6 @@ struct Slot {
     std::chrono::steady_clock::time_point t_gen;
 };
 
-// The batch context with room for n sequences of n_ctx positions each (created or grown on demand).
-llama_context * batch_context(dep_llm * llm, int32_t n, std::string & why);
-
 }  // namespace
 
 struct dep_batch_session {
@@ -58,6 +55,7 @@ bool session_abort(void * data) {
 
 bool llm_abort(void * data) { return static_cast<dep_llm *>(data)->abort_requested.load(std::memory_order_relaxed); }
 
+// The batch context with room for n sequences of n_ctx positions each (created or grown on demand).
 llama_context * batch_context(dep_llm * llm, int32_t n, std::string & why) {
     if (llm->batch_ctx && llm->batch_ctx_seqs >= n) return llm->batch_ctx;
     if (llm->batch_ctx) llama_free(llm->batch_ctx);
@@ -164,18 +162,9 @@ int32_t dep_batch_add(dep_batch_session * s, int32_t si, const dep_segment * seg
     dep_llm * llm = s->llm;
     const int32_t n_ctx = llm->params.n_ctx;
     std::string why;
-    const int32_t n_prompt = dep::count_positions(llm, segments, n_segments, why);
+    const int32_t n_prompt = dep::prompt_positions(llm, segments, n_segments, why);
     if (n_prompt < 0) {
         set_err(err, err_size, why);
-        return -1;
-    }
-    if (n_prompt == 0) {
-        set_err(err, err_size, "the prompt is empty");
-        return -1;
-    }
-    if (n_prompt + 1 > n_ctx) {
-        set_err(err, err_size, "the prompt has " + std::to_string(n_prompt) + " positions but the context holds " +
-                                   std::to_string(n_ctx) + " (shorten it or load with a larger contextSize)");
         return -1;
     }
     *ev = dep_batch_event{};
@@ -288,12 +277,7 @@ int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests
     // every prompt is checked before any is decoded
     for (int32_t r = 0; r < n_requests; ++r) {
         std::string why;
-        const int32_t n = dep::count_positions(llm, requests[r].segments, requests[r].n_segments, why);
-        if (n <= 0 || n + 1 > llm->params.n_ctx) {
-            if (n == 0) why = "the prompt is empty";
-            if (n > 0)
-                why = "the prompt has " + std::to_string(n) + " positions but the context holds " +
-                      std::to_string(llm->params.n_ctx) + " (shorten it or load with a larger contextSize)";
+        if (dep::prompt_positions(llm, requests[r].segments, requests[r].n_segments, why) < 0) {
             set_err(err, err_size, "request " + std::to_string(r) + ": " + why);
             return -1;
         }

@@ -50,6 +50,10 @@ grad::GgufWeights * llm_weights(dep_llm * llm, std::string & err);
 // Validates segments against the vocabulary; returns the total number of positions, or -1 (message in err).
 int32_t count_positions(const dep_llm * llm, const dep_segment * segments, int32_t n_segments, std::string & err);
 
+// count_positions for a prompt to generate from: also refuses an empty one and one that leaves the context
+// (n_ctx positions per sequence) no room for a token. Returns the positions or -1 (message in err).
+int32_t prompt_positions(const dep_llm * llm, const dep_segment * segments, int32_t n_segments, std::string & err);
+
 // Decodes one segment into sequence seq_id of ctx at positions [pos, pos + n), in chunks of n_batch.
 // Requests logits for every position when all_logits is set, else only for the segment's last position when
 // want_last_logits is set. Returns 0, 2 when aborted, -1 on error (message in why).
