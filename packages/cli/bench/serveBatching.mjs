@@ -5,8 +5,9 @@
 // load: --requests greedy chat completions, one sent every --gap-ms whatever the answers (an open loop),
 // every fourth asking for --long new tokens and the others for --short. With continuous batching a short
 // request joins the running batch; batch-to-completion makes it wait for the batch's longest member. Prints
-// throughput (requests/s, generated tokens/s over the whole run) and latency per mode, and whether both modes
-// gave the same texts (they should: greedy). Figures only, never asserted.
+// throughput (requests/s, generated tokens/s over the whole run) and latency per mode, and how many greedy
+// texts differ between the modes (llama.cpp's batched steps are not bit-invariant to the batch's width on a
+// quantized model, so a near-tie can go the other way). Figures only, never asserted.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,7 +80,7 @@ log(`${requests} requests, one every ${gapMs} ms; every fourth ${long} new token
 try {
   makeDataset(work);
   const rows = [await run("continuous"), await run("batch-to-completion")];
-  const same = rows[0].texts.every((t, i) => t === rows[1].texts[i]);
+  const differ = rows[0].texts.filter((t, i) => t !== rows[1].texts[i]).length;
   const summary = {
     model,
     threads: Number(threads),
@@ -88,7 +89,7 @@ try {
     gapMs,
     long,
     short,
-    sameTexts: same,
+    textsThatDiffer: differ,
     rows: rows.map(({ texts: _texts, ...r }) => r),
   };
   if (json) console.log(JSON.stringify(summary, null, 2));
@@ -99,7 +100,10 @@ try {
       console.log(
         `| ${r.mode} | ${r.rps.toFixed(2)} | ${r.tokensPerSecond.toFixed(1)} | ${r.wall.toFixed(1)} s | ${(r.p50 / 1000).toFixed(2)} s | ${(r.p95 / 1000).toFixed(2)} s | ${(r.shortP50 / 1000).toFixed(2)} s |`,
       );
-    console.log(`\nsame texts in both modes (greedy): ${same ? "yes" : "NO"}`);
+    console.log(
+      `\ngreedy texts that differ between the modes: ${differ} of ${requests}` +
+        (differ > 0 ? " (llama.cpp's batched steps are not bit-invariant to the batch's width)" : ""),
+    );
   }
 } finally {
   if (!opt("work", undefined) && !flag("keep")) rmSync(work, { recursive: true, force: true });

@@ -182,9 +182,9 @@ typedef struct dep_batch_event {
 // Opens a session of n_slots (creating or growing the second context as needed). NULL on error (err).
 dep_batch_session * dep_batch_open(dep_llm * llm, int32_t n_slots, char * err, size_t err_size);
 
-// Decodes a prompt into the free slot `slot` with its own sampler settings (each slot has its own chain, so
-// a slot gives the tokens dep_llm_generate gives alone: bit-identical when greedy) and samples its first
-// token into *event. Returns 0, or -1 (slot busy or out of range, bad or too long a prompt: err) with the
+// Decodes a prompt into the free slot `slot` alone, with its own sampler settings and chain (so a slot gives
+// the tokens dep_llm_generate gives alone, up to llama.cpp's batched steps not being bit-invariant to their
+// width on some quantized models), and samples its first token into *event. Returns 0, or -1 (slot busy or out of range, bad or too long a prompt: err) with the
 // slot still free. A cancel during the prompt stops it (event->finished, stop_reason 3).
 int32_t dep_batch_add(dep_batch_session * session, int32_t slot, const dep_segment * segments, int32_t n_segments,
                       const dep_sampling * s, dep_batch_event * event, char * err, size_t err_size);
