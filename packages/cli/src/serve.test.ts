@@ -495,7 +495,7 @@ describe("dep serve: API key, queue bound, drain", () => {
     expect(wrong).toMatchObject({ status: 401, body: { error: { code: "invalid_api_key" } } });
     const models = await client(s, "s3cret-key").models.list();
     expect(models.data).toHaveLength(1);
-    // one running (different sampler settings make separate batches), one queued, the rest refused
+    // one running (--parallel 1), one queued (--max-queue 1), the rest refused
     const auth = { authorization: "Bearer s3cret-key" };
     const burst = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
