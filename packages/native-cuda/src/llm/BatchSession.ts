@@ -1,7 +1,8 @@
 // Continuous batching over the LLM's parallel sequences: a session of N slots; a prompt is added to a free
 // slot (decoded, its first token sampled) between decode steps, each step decodes one token for every busy
 // slot, and a slot that finishes is free for the next prompt at once. Each slot samples with its own
-// settings and chain, so a greedy slot gives the tokens `Llm.complete` gives alone.
+// settings and chain, so it gives the tokens `Llm.complete` gives alone (bit for bit on the F32 test models;
+// a quantized model's batched matmuls can move a near-tie, as in generateBatch).
 import { DepError, fromNative } from "../errors.js";
 import type { NativeBatchEvent, NativeBatchSession } from "../native.js";
 import { type Llm, samplingOf } from "./Llm.js";
