@@ -7,18 +7,20 @@
 // tokens/s per row, then the server's RSS across --rss-requests short requests (16 clients, 1 new token).
 // Figures only, never asserted. `--prompt item` sends the DEP prompt of each user's test item (about 1,000
 // positions: slow on a CPU), `chat` a short message.
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  chat,
+  defaultModel,
+  flag,
+  makeDataset,
+  opt,
+  quantile,
+  startServer,
+  testUsers,
+} from "./serveHarness.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
 const threads = opt("threads", "2");
 const parallel = opt("parallel", "4");
 const clientCounts = opt("clients", "1,4,16").split(",").map(Number);
@@ -28,53 +30,11 @@ const promptKind = opt("prompt", "chat");
 const rssRequests = Number(opt("rss-requests", "1000"));
 const checkpoint = opt("checkpoint", undefined);
 const json = flag("json");
-const model =
-  opt("model", undefined) ??
-  join(
-    process.env.DEP_HOME ?? join(homedir(), ".cache", "dep"),
-    "models",
-    "tinyllama-1.1b-chat-iq2_xxs.gguf",
-  );
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js");
+const model = defaultModel();
 const work = opt("work", undefined) ?? mkdtempSync(join(tmpdir(), "dep-bench-serve-"));
 const log = (...a) => {
   if (!json) console.error(...a);
 };
-
-function dep(cliArgs) {
-  const r = spawnSync(process.execPath, [bin, ...cliArgs], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`dep ${cliArgs[0]} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function startServer() {
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      "serve",
-      ...(checkpoint ? ["--checkpoint", checkpoint] : []),
-      ...["--data", join(work, "data"), "--embeddings", join(work, "emb"), "--model", model],
-      ...["--port", "0", "--threads", threads, "--parallel", parallel, "--max-length", "1536"],
-      ...["--max-tokens", String(gen), "--max-queue", "1000", "--reviews-file", join(work, "reviews.jsonl")],
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("dep serve did not start in 300 s")), 300_000);
-    child.stdout.on("data", (b) => {
-      out += b;
-      const m = /listening on (\S+)\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`dep serve exited with ${code}`)));
-  });
-  return { url, child };
-}
 
 function requestBody(i, users, maxTokens) {
   if (promptKind === "item") {
@@ -92,19 +52,6 @@ function requestBody(i, users, maxTokens) {
   };
 }
 
-async function chat(url, body) {
-  const t0 = performance.now();
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(1_800_000),
-  });
-  const r = await res.json();
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(r)}`);
-  return { ms: performance.now() - t0, tokens: r.usage.completion_tokens };
-}
-
 /** `clients` workers, each sending `n` requests in turn. */
 async function load(url, users, clients, n, maxTokens) {
   const t0 = performance.now();
@@ -119,7 +66,7 @@ async function load(url, users, clients, n, maxTokens) {
   ).flat();
   const wall = (performance.now() - t0) / 1000;
   const ms = results.map((r) => r.ms).sort((a, b) => a - b);
-  const q = (p) => ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)];
+  const q = (p) => quantile(ms, p);
   const tokens = results.reduce((a, r) => a + r.tokens, 0);
   return {
     clients,
@@ -138,10 +85,12 @@ async function rss(url) {
 }
 
 log(`work folder ${work}; model ${model}; ${threads} threads, --parallel ${parallel}`);
-dep(["data", "synth", "--users", "20", "--seed", "5", "--out", join(work, "data"), "--overwrite", "--json"]);
-dep(["embed", "--data", join(work, "data"), "--out", join(work, "emb"), "--json"]);
-const users = testUsers();
-const server = await startServer();
+makeDataset(work);
+const users = testUsers(work);
+const server = await startServer(work, [
+  ...(checkpoint ? ["--checkpoint", checkpoint] : []),
+  ...["--model", model, "--threads", threads, "--parallel", parallel, "--max-tokens", String(gen)],
+]);
 const rows = [];
 try {
   await chat(server.url, requestBody(0, users, 1)); // warm-up
@@ -182,24 +131,6 @@ try {
     console.log(`\nRSS over ${sent} more requests (MB, every ${step}): ${summary.rss.mb.join(" ")}`);
   }
 } finally {
-  server.child.kill("SIGTERM");
-  await new Promise((r) => server.child.on("exit", r));
+  await server.stop();
   if (!opt("work", undefined) && !flag("keep")) rmSync(work, { recursive: true, force: true });
-}
-
-function testUsers() {
-  const out = [];
-  for (const category of ["Books", "Movies_and_TV", "CDs_and_Vinyl"]) {
-    let text;
-    try {
-      text = readFileSync(join(work, "data", "main", category, "test.jsonl"), "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.trim().split("\n")) {
-      const row = JSON.parse(line);
-      out.push({ user_id: row.user_id, category, asin: row.data.asin });
-    }
-  }
-  return out;
 }

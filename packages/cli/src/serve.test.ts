@@ -25,8 +25,9 @@ interface TestRow {
 let rows: TestRow[];
 /** the first sample `dep generate` writes: its user, target item, rating and title */
 let sample: { user: string; asin: string; rating: number; title: string; row: TestRow };
-/** that sample's line of `dep generate --max-samples 1` */
+/** that sample's line of `dep generate --max-samples 1` (sampled, seed 42), and greedy (--temperature 0) */
 let predicted: { prediction: string; prompt_tokens: number };
+let predictedGreedy: { prediction: string; user_id: string };
 
 function dep(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], {
@@ -134,6 +135,22 @@ async function post(s: Server, path: string, body: unknown, headers: Record<stri
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
 }
 
+/** Starts a 1000-token chat stream; abort the controller to disconnect. */
+async function longStream(s: Server, extra: Record<string, unknown> = {}) {
+  const controller = new AbortController();
+  const res = await fetch(`${s.url}/v1/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({
+      messages: [{ role: "user", content: "Tell a long story" }],
+      max_tokens: 1000,
+      stream: true,
+      ...extra,
+    }),
+    signal: controller.signal,
+  });
+  return { controller, reader: res.body!.getReader() };
+}
+
 const itemRequest = (extra: Record<string, unknown> = {}) => ({
   model: "dep",
   user: sample.user,
@@ -164,16 +181,22 @@ beforeAll(async () => {
       .split("\n")
       .map((l) => ({ ...JSON.parse(l), category: c }) as TestRow),
   );
-  const out = join(fx.dir, "preds.jsonl");
-  const g = dep([
-    "generate",
-    ...["--checkpoint", checkpoint, "--data", fx.dataDir, "--embeddings", emb, "--model", fx.modelPath],
-    ...["--out", out, "--max-samples", "1", "--max-tokens", "12", "--max-length", "1200", "--threads", "1"],
-    "--json",
-  ]);
-  expect(g.code, g.stderr).toBe(0);
-  const line = JSON.parse(readFileSync(out, "utf8").trim().split("\n")[0]!);
+  const generate = (name: string, extra: string[] = []) => {
+    const out = join(fx.dir, name);
+    const g = dep([
+      "generate",
+      ...["--checkpoint", checkpoint, "--data", fx.dataDir, "--embeddings", emb, "--model", fx.modelPath],
+      ...["--out", out, "--max-samples", "1", "--max-tokens", "12", "--max-length", "1200", "--threads", "1"],
+      ...extra,
+      "--json",
+    ]);
+    expect(g.code, g.stderr).toBe(0);
+    return JSON.parse(readFileSync(out, "utf8").trim().split("\n")[0]!);
+  };
+  const line = generate("preds.jsonl");
   predicted = line;
+  predictedGreedy = generate("preds-greedy.jsonl", ["--temperature", "0"]);
+  expect(predictedGreedy.user_id).toBe(line.user_id);
   const row = rows.find((r) => r.user_id === line.user_id && r.category === line.category)!;
   sample = { user: row.user_id, asin: row.data.asin, rating: row.data.rating, title: row.data.title, row };
   expect(new Set(rows.filter((r) => r.user_id === sample.user).map((r) => r.category)).size).toBe(1);
@@ -229,6 +252,45 @@ describe("dep serve: OpenAI-compatible generation for a user", () => {
     expect(res.usage!.prompt_tokens).toBe(predicted.prompt_tokens);
   });
 
+  it("honours each request's sampler settings within one batch: greedy and seeded rows as `dep generate` writes them", async () => {
+    const api = client(s);
+    const [greedy, seeded, ...others] = await Promise.all(
+      [
+        itemRequest({ temperature: 0 }),
+        itemRequest(),
+        itemRequest({ temperature: 1.2, top_k: 5, seed: 3 }),
+        itemRequest({ temperature: 0.7, top_p: 0.5, seed: 9, max_tokens: 5 }),
+      ].map((r) => api.chat.completions.create(r as never)),
+    );
+    expect(greedy!.choices[0]!.message.content!.trim()).toBe(predictedGreedy.prediction);
+    expect(seeded!.choices[0]!.message.content!.trim()).toBe(predicted.prediction);
+    expect(others[1]!.usage!.completion_tokens).toBeLessThanOrEqual(5);
+  });
+
+  it("a request that arrives mid-generation joins the running batch and finishes first", async () => {
+    const { controller, reader } = await longStream(s, { temperature: 0 });
+    let long = "";
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        long += new TextDecoder().decode(value);
+      }
+    })().catch(() => undefined);
+    // the role chunk, then generated text: the long request is under way
+    for (let i = 0; i < 400 && (long.match(/"content":"[^"]/g) ?? []).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    const short = await post(s, "/v1/chat/completions", {
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+      temperature: 0,
+    });
+    expect(short.body.usage.completion_tokens).toBe(3);
+    expect(long).not.toMatch(/"finish_reason":"(length|stop)"/);
+    controller.abort();
+    await reading;
+  }, 60_000);
+
   it("decodes 16 concurrent streams with --parallel 4, each as it reads alone (greedy)", async () => {
     // each user's own test item, with different output titles: 16 different DEP prompts
     const requests = Array.from({ length: 16 }, (_, i) => {
@@ -258,28 +320,30 @@ describe("dep serve: OpenAI-compatible generation for a user", () => {
   }, 120_000);
 
   it("a client that disconnects mid-stream frees its sequence", async () => {
-    const controller = new AbortController();
-    const res = await fetch(`${s.url}/v1/chat/completions`, {
-      method: "POST",
-      body: JSON.stringify({
-        messages: [{ role: "user", content: "Tell a long story" }],
-        max_tokens: 1000,
-        stream: true,
-      }),
-      signal: controller.signal,
-    });
-    const reader = res.body!.getReader();
+    const cancelled = async () =>
+      Number(
+        /^dep_requests_cancelled_total (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())![1],
+      );
+    // the join test before this one ended its long stream by disconnecting too
+    for (
+      let i = 0;
+      i < 100 && /^dep_running_requests 0$/m.test(await (await fetch(`${s.url}/metrics`)).text()) === false;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
+    const before = await cancelled();
+    const { controller, reader } = await longStream(s);
     await reader.read(); // the first chunk: generation is under way
     controller.abort();
     // the cancellation is counted and nothing stays queued or running
     let metrics = "";
     for (let i = 0; i < 200; i++) {
       metrics = await (await fetch(`${s.url}/metrics`)).text();
-      if (/^dep_requests_cancelled_total 1$/m.test(metrics) && /^dep_running_requests 0$/m.test(metrics))
-        break;
+      const done = new RegExp(`^dep_requests_cancelled_total ${before + 1}$`, "m");
+      if (done.test(metrics) && /^dep_running_requests 0$/m.test(metrics)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(metrics).toMatch(/^dep_requests_cancelled_total 1$/m);
+    expect(metrics).toMatch(new RegExp(`^dep_requests_cancelled_total ${before + 1}$`, "m"));
     expect(metrics).toMatch(/^dep_running_requests 0$/m);
     expect(metrics).toMatch(/^dep_queue_depth 0$/m);
     // all four slots serve the next requests
@@ -310,6 +374,27 @@ describe("dep serve: OpenAI-compatible generation for a user", () => {
         "temperature",
       ],
       ["n > 1", chat({ messages: [{ role: "user", content: "x" }], n: 2 }), 400, "n"],
+      ...(
+        [
+          ["top_p", 0],
+          ["top_p", 1.5],
+          ["top_k", -2],
+          ["top_k", 2.5],
+          ["seed", -1],
+          ["seed", "x"],
+          ["max_tokens", 0],
+          ["temperature", "hot"],
+          ["stop", ["a", "b", "c", "d", "e"]],
+        ] as const
+      ).map(
+        ([field, value]) =>
+          [
+            `bad ${field}`,
+            chat({ messages: [{ role: "user", content: "x" }], [field]: value }),
+            400,
+            field,
+          ] as const,
+      ),
       ["unknown dep field", chat({ messages: [], dep: { itme: {} } }), 400, "dep"],
       ["unknown user", chat(itemRequest({ user: "no-such-user" })), 404, "user"],
       ["unknown item", chat(itemRequest({ dep: { item: { asin: "NO-SUCH-ITEM" } } })), 404, "dep.item"],
@@ -410,7 +495,7 @@ describe("dep serve: API key, queue bound, drain", () => {
     expect(wrong).toMatchObject({ status: 401, body: { error: { code: "invalid_api_key" } } });
     const models = await client(s, "s3cret-key").models.list();
     expect(models.data).toHaveLength(1);
-    // one running (different sampler settings make separate batches), one queued, the rest refused
+    // one running (--parallel 1), one queued (--max-queue 1), the rest refused
     const auth = { authorization: "Bearer s3cret-key" };
     const burst = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>

@@ -36,6 +36,7 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
             InstanceMethod<&NativeLlm::DebugLogits>("debugLogits"),
             InstanceMethod<&NativeLlm::GenerateBatch>("generateBatch"),
             InstanceMethod<&NativeLlm::CancelRequest>("cancelRequest"),
+            InstanceMethod<&NativeLlm::OpenBatch>("openBatch"),
             InstanceMethod<&NativeLlm::ReleaseGrad>("releaseGrad"),
             InstanceMethod<&NativeLlm::Embed>("embed"),
             InstanceMethod<&NativeLlm::Dispose>("dispose"),
@@ -56,6 +57,9 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
         if (!llm_) throw make_error(env, "DEP_DISPOSED", "this model was disposed");
         return llm_;
     }
+
+    /** The handle, or nullptr once disposed. */
+    dep_llm * raw() const { return llm_; }
 
   private:
     Napi::Value Info(const Napi::CallbackInfo & info) {
@@ -187,6 +191,7 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
     Napi::Value LossAndGrad(const Napi::CallbackInfo & info);
     Napi::Value DebugLogits(const Napi::CallbackInfo & info);
     Napi::Value GenerateBatch(const Napi::CallbackInfo & info);
+    Napi::Value OpenBatch(const Napi::CallbackInfo & info);
     Napi::Value Embed(const Napi::CallbackInfo & info);
 
     Napi::Value TokenEmbeddings(const Napi::CallbackInfo & info) {
@@ -778,6 +783,202 @@ Napi::Value NativeLlm::GenerateBatch(const Napi::CallbackInfo & info) {
 }
 
 
+// ---- openBatch(slots) -> NativeBatchSession: add(slot, segments, options), step(), cancel(slot), close() --
+
+Napi::Object event_object(Napi::Env env, const dep_batch_event & ev) {
+    static const char * reasons[] = {"eog", "maxTokens", "aborted", "stopped"};
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("slot", ev.slot);
+    o.Set("token", ev.token >= 0 ? Napi::Value(Napi::Number::New(env, ev.token)) : env.Null());
+    o.Set("finished", ev.finished != 0);
+    o.Set("stopReason", ev.finished ? Napi::Value(Napi::String::New(env, reasons[ev.stop_reason & 3])) : env.Null());
+    o.Set("generatedTokens", ev.n_generated);
+    o.Set("promptPositions", ev.n_prompt);
+    o.Set("promptMs", ev.prompt_ms);
+    o.Set("generateMs", ev.generate_ms);
+    return o;
+}
+
+class NativeBatchSession : public Napi::ObjectWrap<NativeBatchSession> {
+  public:
+    static Napi::FunctionReference * constructor;
+
+    static void Init(Napi::Env env, Napi::Object exports) {
+        Napi::Function cls = DefineClass(env, "NativeBatchSession", {
+            InstanceMethod<&NativeBatchSession::Add>("add"),
+            InstanceMethod<&NativeBatchSession::Step>("step"),
+            InstanceMethod<&NativeBatchSession::Cancel>("cancel"),
+            InstanceMethod<&NativeBatchSession::Close>("close"),
+        });
+        constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+        exports.Set("NativeBatchSession", cls);
+    }
+
+    explicit NativeBatchSession(const Napi::CallbackInfo & info) : Napi::ObjectWrap<NativeBatchSession>(info) {
+        if (info.Length() != 3 || !info[0].IsExternal() || !info[1].IsObject() || !info[2].IsNumber())
+            throw type_error(info.Env(), "NativeBatchSession is created by openBatch(), not with new");
+        session_ = info[0].As<Napi::External<dep_batch_session>>().Data();
+        owner_ = Napi::Persistent(info[1].As<Napi::Object>());
+        llm_ = NativeLlm::Unwrap(info[1].As<Napi::Object>());
+        n_slots_ = info[2].As<Napi::Number>().Int32Value();
+    }
+
+    ~NativeBatchSession() override {
+        if (open()) dep_batch_close(session_);
+    }
+
+    // the session, usable now (open, its model not disposed, no add/step running)
+    dep_batch_session * handle(Napi::Env env) {
+        if (!open()) throw make_error(env, "DEP_DISPOSED", "this batch session is closed (or its model disposed)");
+        if (busy_) throw make_error(env, "DEP_BUSY", "this batch session is running an add or step; await it first");
+        return session_;
+    }
+
+    dep_llm * llm() const { return llm_->raw(); }
+    void set_busy(bool busy) { busy_ = busy; }
+    int32_t slots() const { return n_slots_; }
+
+  private:
+    // dep_llm_free closes the session along with the model
+    bool open() const { return session_ && llm_->raw(); }
+
+    Napi::Value Add(const Napi::CallbackInfo & info);
+    Napi::Value Step(const Napi::CallbackInfo & info);
+
+    Napi::Value Cancel(const Napi::CallbackInfo & info) {
+        if (open() && info.Length() > 0 && info[0].IsNumber()) dep_batch_cancel(session_, info[0].As<Napi::Number>().Int32Value());
+        return info.Env().Undefined();
+    }
+
+    Napi::Value Close(const Napi::CallbackInfo & info) {
+        if (open()) {
+            handle(info.Env());
+            dep_batch_close(session_);
+        }
+        session_ = nullptr;
+        return info.Env().Undefined();
+    }
+
+    dep_batch_session * session_ = nullptr;
+    Napi::ObjectReference owner_;  // keeps the model alive while the session is
+    NativeLlm * llm_ = nullptr;
+    int32_t n_slots_ = 0;
+    bool busy_ = false;
+};
+
+Napi::FunctionReference * NativeBatchSession::constructor = nullptr;
+
+Napi::Value NativeLlm::OpenBatch(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw type_error(env, "openBatch(slots: number)");
+    const int32_t slots = info[0].As<Napi::Number>().Int32Value();
+    if (slots <= 0 || slots > 256) throw type_error(env, "openBatch: slots must be in [1, 256]");
+    char err[kErrSize] = {0};
+    dep_batch_session * s = dep_batch_open(handle(env), slots, err, sizeof(err));
+    if (!s) throw make_error(env, "DEP_GENERATE", err);
+    return NativeBatchSession::constructor->New(
+        {Napi::External<dep_batch_session>::New(env, s), info.This(), Napi::Number::New(env, slots)});
+}
+
+// Runs one add or step off the JS thread; the session is marked busy meanwhile.
+class BatchSessionWorker : public Napi::AsyncWorker {
+  public:
+    BatchSessionWorker(Napi::Env env, NativeBatchSession * session, dep_batch_session * handle)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), session_(session), handle_(handle) {
+        self_ = Napi::Persistent(session->Value());
+        session->set_busy(true);
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void OnOK() override {
+        session_->set_busy(false);
+        deferred_.Resolve(result(Env()));
+    }
+
+    void OnError(const Napi::Error & e) override {
+        session_->set_busy(false);
+        deferred_.Reject(make_error(Env(), "DEP_GENERATE", e.Message()).Value());
+    }
+
+  protected:
+    virtual Napi::Value result(Napi::Env env) = 0;
+
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference self_;
+    NativeBatchSession * session_;
+    dep_batch_session * handle_;
+};
+
+class BatchAddWorker : public BatchSessionWorker {
+  public:
+    BatchAddWorker(Napi::Env env, NativeBatchSession * session, dep_batch_session * handle, int32_t slot, Segments segs,
+                   dep_sampling s)
+        : BatchSessionWorker(env, session, handle), slot_(slot), segs_(std::move(segs)), sampling_(s),
+          n_embd_(model_n_embd(session->llm())) {}
+
+    void Execute() override {
+        std::vector<dep_segment> segs = segs_.view(n_embd_);
+        char err[kErrSize] = {0};
+        if (dep_batch_add(handle_, slot_, segs.data(), static_cast<int32_t>(segs.size()), &sampling_, &event_, err,
+                          sizeof(err)) != 0)
+            SetError(err);
+    }
+
+  private:
+    Napi::Value result(Napi::Env env) override { return event_object(env, event_); }
+
+    int32_t slot_;
+    Segments segs_;
+    dep_sampling sampling_;
+    int32_t n_embd_;
+    dep_batch_event event_{};
+};
+
+class BatchStepWorker : public BatchSessionWorker {
+  public:
+    BatchStepWorker(Napi::Env env, NativeBatchSession * session, dep_batch_session * handle, int32_t n_slots)
+        : BatchSessionWorker(env, session, handle), events_(static_cast<size_t>(n_slots)) {}
+
+    void Execute() override {
+        char err[kErrSize] = {0};
+        n_ = dep_batch_step(handle_, events_.data(), err, sizeof(err));
+        if (n_ < 0) SetError(err);
+    }
+
+  private:
+    Napi::Value result(Napi::Env env) override {
+        Napi::Array arr = Napi::Array::New(env, static_cast<size_t>(n_));
+        for (int32_t i = 0; i < n_; ++i) arr.Set(static_cast<uint32_t>(i), event_object(env, events_[static_cast<size_t>(i)]));
+        return arr;
+    }
+
+    std::vector<dep_batch_event> events_;
+    int32_t n_ = 0;
+};
+
+Napi::Value NativeBatchSession::Add(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsObject())
+        throw type_error(env, "add(slot: number, segments: Array<{tokens} | {embeddings}>, options)");
+    dep_batch_session * s = handle(env);
+    Segments segs = parse_segments(env, info[1].As<Napi::Array>(), model_n_embd(llm()), "");
+    dep_sampling sampling = parse_sampling(env, info[2].As<Napi::Object>());
+    auto * worker = new BatchAddWorker(env, this, s, info[0].As<Napi::Number>().Int32Value(), std::move(segs), sampling);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+Napi::Value NativeBatchSession::Step(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    dep_batch_session * s = handle(env);
+    auto * worker = new BatchStepWorker(env, this, s, slots());
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
 // ---- embed(tokenLists, pooled) -> Promise<Float32Array[]> ----------------------------------------------
 
 class EmbedWorker : public Napi::AsyncWorker {
@@ -850,6 +1051,7 @@ Napi::Value NativeLlm::Embed(const Napi::CallbackInfo & info) {
 
 void init_llm(Napi::Env env, Napi::Object exports) {
     NativeLlm::Init(env, exports);
+    NativeBatchSession::Init(env, exports);
     exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
     exports.Set("quantizeModel", Napi::Function::New(env, QuantizeModel, "quantizeModel"));
 }

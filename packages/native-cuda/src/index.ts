@@ -1,6 +1,7 @@
 export { type BackendInfo, backendInfo } from "./backend.js";
 export { DepError, fromNative } from "./errors.js";
 export * from "./kernels.js";
+export { type BatchEvent, BatchSession, type SlotSampling } from "./llm/BatchSession.js";
 export { cpuRepackDefault, Generation, Llm, quantizeModel, truncateTokens } from "./llm/Llm.js";
 export type {
   BatchRequestOptions,
@@ -13,4 +14,5 @@ export type {
   LossAndGradResult,
   Segment,
 } from "./llm/types.js";
+export { TextStreamer } from "./llm/utils/textStreamer.js";
 export { addonPath } from "./native.js";

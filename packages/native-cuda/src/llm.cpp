@@ -121,6 +121,21 @@ int32_t count_positions(const dep_llm * llm, const dep_segment * segments, int32
     return static_cast<int32_t>(n_prompt);
 }
 
+int32_t prompt_positions(const dep_llm * llm, const dep_segment * segments, int32_t n_segments, std::string & err) {
+    const int32_t n = count_positions(llm, segments, n_segments, err);
+    if (n < 0) return -1;
+    if (n == 0) {
+        err = "the prompt is empty";
+        return -1;
+    }
+    if (n + 1 > llm->params.n_ctx) {
+        err = "the prompt has " + std::to_string(n) + " positions but the context holds " +
+              std::to_string(llm->params.n_ctx) + " (shorten it or load with a larger contextSize)";
+        return -1;
+    }
+    return n;
+}
+
 llama_sampler * make_sampler(const dep_sampling * s) {
     llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
     if (s->temperature <= 0.0f) {
@@ -246,6 +261,7 @@ void dep_llm_free(dep_llm * llm) {
     if (!llm) return;
     llm->grad.reset();
     llm->weights.reset();
+    dep_batch_close(llm->session);
     if (llm->batch_ctx) llama_free(llm->batch_ctx);
     if (llm->embd_ctx_tokens) llama_free(llm->embd_ctx_tokens);
     if (llm->embd_ctx_pooled) llama_free(llm->embd_ctx_pooled);
@@ -312,18 +328,9 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
                          size_t err_size) {
     dep_generate_stats st{};
     std::string why0;
-    const int32_t n_prompt = dep::count_positions(llm, segments, n_segments, why0);
+    const int32_t n_prompt = dep::prompt_positions(llm, segments, n_segments, why0);
     if (n_prompt < 0) {
         set_err(err, err_size, why0);
-        return -1;
-    }
-    if (n_prompt == 0) {
-        set_err(err, err_size, "the prompt is empty");
-        return -1;
-    }
-    if (n_prompt + 1 > llm->params.n_ctx) {
-        set_err(err, err_size, "the prompt has " + std::to_string(n_prompt) + " positions but the context holds " +
-                                   std::to_string(llm->params.n_ctx) + " (shorten it or load with a larger contextSize)");
         return -1;
     }
     const int32_t max_tokens = std::max(0, std::min(s->max_tokens, llm->params.n_ctx - n_prompt));

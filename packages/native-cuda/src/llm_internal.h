@@ -32,9 +32,11 @@ struct dep_llm {
     llama_context * embd_ctx_tokens = nullptr;
     llama_context * embd_ctx_pooled = nullptr;
 
-    // a second context with several sequences, created by the first dep_llm_generate_batch
+    // a second context with several sequences, created by the first batch session (llm_batch.cpp), and the
+    // session open on it
     llama_context * batch_ctx = nullptr;
     int32_t batch_ctx_seqs = 0;
+    dep_batch_session * session = nullptr;
     std::mutex batch_mu;
     std::unique_ptr<std::atomic<bool>[]> batch_cancel;
     int32_t batch_cancel_n = 0;
@@ -47,6 +49,10 @@ grad::GgufWeights * llm_weights(dep_llm * llm, std::string & err);
 
 // Validates segments against the vocabulary; returns the total number of positions, or -1 (message in err).
 int32_t count_positions(const dep_llm * llm, const dep_segment * segments, int32_t n_segments, std::string & err);
+
+// count_positions for a prompt to generate from: also refuses an empty one and one that leaves the context
+// (n_ctx positions per sequence) no room for a token. Returns the positions or -1 (message in err).
+int32_t prompt_positions(const dep_llm * llm, const dep_segment * segments, int32_t n_segments, std::string & err);
 
 // Decodes one segment into sequence seq_id of ctx at positions [pos, pos + n), in chunks of n_batch.
 // Requests logits for every position when all_logits is set, else only for the segment's last position when

@@ -94,8 +94,33 @@ export interface NativeLlm {
     onToken?: (request: number, token: number) => void,
   ): Promise<NativeGenerateStats[]>;
   cancelRequest(request: number): void;
+  openBatch(slots: number): NativeBatchSession;
   releaseGrad(): void;
   embed(tokenLists: Int32Array[], pooled: boolean): Promise<Float32Array[]>;
+}
+
+/** What one slot of a batch session did in an add or a step. */
+export interface NativeBatchEvent {
+  slot: number;
+  /** the token sampled for the slot, null when none (it ended without one) */
+  token: number | null;
+  /** the slot is free again; stopReason says why ("stopped": cancelled) */
+  finished: boolean;
+  stopReason: NativeGenerateStats["stopReason"] | null;
+  generatedTokens: number;
+  /** add only */
+  promptPositions: number;
+  promptMs: number;
+  generateMs: number;
+}
+
+/** Continuous batching over the parallel sequences: add, step and close run one at a time. */
+export interface NativeBatchSession {
+  add(slot: number, segments: NativeSegment[], options: NativeSampling): Promise<NativeBatchEvent>;
+  step(): Promise<NativeBatchEvent[]>;
+  /** thread-safe, takes effect at once (a prompt being decoded stops; the next step frees the slot) */
+  cancel(slot: number): void;
+  close(): void;
 }
 
 export interface NativeLossAndGrad {

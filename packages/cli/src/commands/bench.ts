@@ -84,6 +84,22 @@ const BENCHMARKS: Benchmark[] = [
       "  --rss-requests <n>     short requests while RSS is sampled (default: 1000)",
     example: "dep bench serve --threads 2 -- --clients 1,4 --rss-requests 200",
   },
+  {
+    name: "serve-batching",
+    description:
+      "dep serve's continuous batching vs batch-to-completion under a staggered load: req/s, gen tok/s, latency",
+    pkg: "@dep/cli",
+    script: "bench/serveBatching.mjs",
+    options:
+      "  --json                 one JSON document instead of the table\n" +
+      "  --model <gguf>         the LLM (default: the cached TinyLlama)\n" +
+      "  --parallel <n>         dep serve --parallel (default: 4)\n" +
+      "  --requests <n>         greedy chat requests, sent one every --gap-ms (default: 24)\n" +
+      "  --gap-ms <ms>          between two requests, whatever the answers (default: 300)\n" +
+      "  --long <n>             new tokens of every fourth request (default: 64)\n" +
+      "  --short <n>            new tokens of the others (default: 8)",
+    example: "dep bench serve-batching --threads 2 -- --requests 12 --gap-ms 200",
+  },
 ];
 
 const require = createRequire(import.meta.url);

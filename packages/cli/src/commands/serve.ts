@@ -31,7 +31,8 @@ import { serveMetrics } from "../serve/metrics.js";
 /** The HTTP API, for --help and docs/CLI.md. */
 export const SERVE_ENDPOINTS = `Endpoints (JSON; errors are {"error": {"message", "type", "param", "code"}}):
   POST /v1/chat/completions     OpenAI chat completions: stream (SSE), max_tokens, temperature, top_p,
-                                seed, stop, n=1; \`user\` is the user id. A \`dep\` object
+                                top_k, seed, stop, n=1, each honoured per request within the batch;
+                                \`user\` is the user id. A \`dep\` object
                                 {item: {asin} | {title, description}, rating?, title?, method?, category?}
                                 makes the DEP prompt for that user and item (messages are then ignored);
                                 without dep.item the messages are used as given, and [[dep:his:i]] /
@@ -44,6 +45,8 @@ export const SERVE_ENDPOINTS = `Endpoints (JSON; errors are {"error": {"message"
   GET  /v1/users/{id}           what the server knows of a user (?category= when ambiguous)
   GET  /health                  {"status": "ready" | "loading" | "draining"} (no API key needed)
   GET  /metrics                 Prometheus text
+Requests share the model by continuous batching: one that arrives while others generate takes a free
+sequence slot (--parallel) at the next decode step, and a finished one frees its slot at once.
 Response headers x-dep-method, x-dep-prompt-positions, x-dep-soft-rows, x-dep-history and
 x-dep-soft-cache describe the prompt; 429 (with Retry-After) when the queue is full.`;
 
@@ -61,13 +64,18 @@ export function registerServe(program: Command): void {
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
     .option("--host <host>", "address to bind (loopback by default)", "127.0.0.1")
     .option("--port <n>", "port (0: any free one)", integer(0, 65535), 8080)
-    .option("--parallel <n>", "requests decoded together", positiveInt, 4)
+    .option("--parallel <n>", "requests decoded together (sequence slots)", positiveInt, 4)
+    .option(
+      "--no-continuous-batching",
+      "requests wait for the running batch to finish instead of joining it at the next step (to compare)",
+    )
     .option("--max-queue <n>", "requests waiting beyond the running ones; more get 429", nonNegativeInt, 64)
     .option("--api-key-file <file>", "require `Authorization: Bearer KEY` with the key in this file")
     .option("--max-length <n>", "prompt budget in positions", positions, 3072)
     .option("-n, --max-tokens <n>", "new tokens when a request does not say", positions, 512)
     .option("--temperature <t>", "default sampling temperature", decimal(0, 2), 0.8)
     .option("--top-p <p>", "default nucleus sampling mass", probability, 0.95)
+    .option("--top-k <n>", "default top-k (0: off)", nonNegativeInt, 0)
     .option("--seed <n>", "default sampler seed", seed, 42)
     .option("--max-description-chars <n>", "cut item descriptions in prompts", positiveInt)
     .option("--rag-k <n>", "history reviews shown by the rag method", positiveInt, 4)
@@ -96,6 +104,7 @@ Example:
           maxTokens: o.maxTokens,
           temperature: o.temperature,
           topP: o.topP,
+          topK: o.topK,
           seed: o.seed,
         },
         metrics: serveMetrics({
@@ -143,7 +152,11 @@ Example:
           ...(o.reviewsFile ? { overlayFile: o.reviewsFile } : {}),
           ...(o.maxDescriptionChars ? { maxDescriptionChars: o.maxDescriptionChars } : {}),
         });
-        const scheduler = new GenerationScheduler(llm, { parallel: o.parallel, maxQueue: o.maxQueue });
+        const scheduler = new GenerationScheduler(llm, {
+          parallel: o.parallel,
+          maxQueue: o.maxQueue,
+          continuous: o.continuousBatching,
+        });
         if (!shutdownSignal.aborted) {
           state.ready = { personalizer, scheduler, contextSize };
           const { address, port } = server.address() as AddressInfo;

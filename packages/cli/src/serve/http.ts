@@ -34,6 +34,8 @@ export interface ServeSettings {
   maxTokens: number;
   temperature: number;
   topP: number;
+  /** 0: off */
+  topK: number;
   seed: number;
 }
 
@@ -306,6 +308,7 @@ async function generate(
       maxTokens,
       temperature: body.temperature ?? s.temperature,
       topP: body.top_p ?? s.topP,
+      topK: Math.max(0, body.top_k ?? s.topK),
       seed: body.seed ?? s.seed,
       stop:
         body.stop === undefined || body.stop === null

@@ -38,6 +38,8 @@ const sampling = {
   max_tokens: z.number().int().min(1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
+  // not OpenAI's, but vLLM's and llama-server's (-1 and 0: off)
+  top_k: z.number().int().min(-1).nullish(),
   seed: z
     .number()
     .int()

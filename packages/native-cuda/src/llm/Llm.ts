@@ -459,7 +459,8 @@ function emptyResult(reason: GenerationResult["stopReason"]): GenerationResult {
   };
 }
 
-function samplingOf(options: GenerateOptions | GenerateBatchOptions) {
+/** The native sampler settings of the options (their defaults filled in). */
+export function samplingOf(options: GenerateOptions | GenerateBatchOptions) {
   return {
     maxTokens: options.maxTokens ?? 128,
     temperature: options.temperature ?? 0,
