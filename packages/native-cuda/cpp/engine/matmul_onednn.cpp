@@ -1,0 +1,117 @@
+// Matmul on oneDNN: one primitive per (shape, direction, accumulate), created on first use and kept. The
+// weight is read in place in both directions (forward: W^T as a strided "ba" view; backward: W as "ab"),
+// so one copy serves both; oneDNN's brgemm kernels pack the panels they need per call.
+#include <dnnl.hpp>
+#include <map>
+#include <tuple>
+
+#include "matmul.h"
+
+namespace dep::engine {
+
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+const char * isa_name(dnnl::cpu_isa isa) {
+    switch (isa) {
+        case dnnl::cpu_isa::sse41: return "sse41";
+        case dnnl::cpu_isa::avx: return "avx";
+        case dnnl::cpu_isa::avx2: return "avx2";
+        case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+        case dnnl::cpu_isa::avx512_core: return "avx512_core";
+        case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+        case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+        case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+        default: return "other";
+    }
+}
+
+class OneDnnMatmul final : public Matmul {
+  public:
+    OneDnnMatmul(bool bf16, int n_threads) : Matmul(bf16, n_threads), eng_(dnnl::engine::kind::cpu, 0), stream_(eng_) {}
+
+    void forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) override {
+        run(X, M, W.n_in, W.n_out, W, /*transposed=*/true, Y, accumulate);
+    }
+    void backward(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) override {
+        run(dY, M, W.n_out, W.n_in, W, /*transposed=*/false, dX, accumulate);
+    }
+
+  private:
+    // C[M, N] (+)= A[M, K] B[K, N], B read from W: transposed -> B = W^T (W is [N, K]), else B = W ([K, N]).
+    void run(const float * A, int64_t M, int64_t K, int64_t N, const Weight & W, bool transposed, float * C,
+             bool accumulate) {
+        if (M == 0) return;
+        const auto key = std::make_tuple(M, K, N, transposed, accumulate);
+        auto it = cache_.find(key);
+        if (it == cache_.end()) {
+            const dt in = bf16_ ? dt::bf16 : dt::f32;
+            dnnl::memory::desc a_md({M, K}, in, dnnl::memory::format_tag::ab);
+            dnnl::memory::desc b_md({K, N}, in, transposed ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab);
+            dnnl::memory::desc c_md({M, N}, dt::f32, dnnl::memory::format_tag::ab);
+            dnnl::primitive_attr attr;
+            if (accumulate) {
+                dnnl::post_ops po;
+                po.append_sum(1.0f);
+                attr.set_post_ops(po);
+            }
+            dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, eng_);
+            it = cache_.emplace(key, Entry{dnnl::matmul(pd), a_md, b_md, c_md}).first;
+        }
+        Entry & e = it->second;
+        void * a_ptr = const_cast<float *>(A);
+        if (bf16_) {
+            a_bf16_.resize(static_cast<size_t>(M * K));
+            to_bf16_rows(A, a_bf16_.data(), M * K, n_threads_);
+            a_ptr = a_bf16_.data();
+        }
+        void * b_ptr = bf16_ ? static_cast<void *>(const_cast<uint16_t *>(W.bf16.data()))
+                             : static_cast<void *>(const_cast<float *>(W.f32.data()));
+        dnnl::memory a(e.a, eng_, a_ptr), b(e.b, eng_, b_ptr), c(e.c, eng_, C);
+        e.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+        stream_.wait();
+    }
+
+    struct Entry {
+        dnnl::matmul prim;
+        dnnl::memory::desc a, b, c;
+    };
+    dnnl::engine eng_;
+    dnnl::stream stream_;
+    std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, Entry> cache_;
+    std::vector<uint16_t> a_bf16_;
+};
+
+}  // namespace
+
+bool matmul_supports_bf16() {
+    // oneDNN 2.6 runs bf16 matmuls on AVX-512 (emulated below AVX512_BF16) and AMX, not on AVX2
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    return isa == dnnl::cpu_isa::avx512_core || isa == dnnl::cpu_isa::avx512_core_vnni ||
+           isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
+const char * matmul_name() {
+    static const std::string name = [] {
+        const dnnl_version_t * v = dnnl_version();
+        return "onednn " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+               " (" + isa_name(dnnl::get_effective_cpu_isa()) + ")";
+    }();
+    return name.c_str();
+}
+
+std::unique_ptr<Matmul> Matmul::create(bool bf16, int n_threads, std::string & err) {
+    if (bf16 && !matmul_supports_bf16()) {
+        err = std::string("bf16 matmuls need a CPU with AVX-512 (oneDNN here: ") + matmul_name() + "); use dtype f32";
+        return nullptr;
+    }
+    try {
+        return std::unique_ptr<Matmul>(new OneDnnMatmul(bf16, n_threads));
+    } catch (const dnnl::error & e) {
+        err = std::string("oneDNN: ") + e.what();
+        return nullptr;
+    }
+}
+
+}  // namespace dep::engine
