@@ -11,6 +11,7 @@
 #include "dep/llm.h"
 #include "dep/llm_grad.h"
 #include "errors.h"
+#include "segments.h"
 
 namespace dep_addon {
 namespace {
@@ -236,58 +237,6 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
 };
 
 Napi::FunctionReference * NativeLlm::constructor = nullptr;
-
-// Segments copied out of JS (the worker thread must not touch JS memory).
-struct Segments {
-    std::vector<std::vector<int32_t>> tokens;
-    std::vector<std::vector<float>> embd;
-    std::vector<bool> is_embd;
-
-    std::vector<dep_segment> view(int32_t n_embd) const {
-        std::vector<dep_segment> segs(is_embd.size());
-        for (size_t i = 0; i < segs.size(); ++i) {
-            if (is_embd[i]) {
-                segs[i].embd = embd[i].data();
-                segs[i].n = static_cast<int32_t>(embd[i].size() / static_cast<size_t>(n_embd));
-            } else {
-                segs[i].tokens = tokens[i].data();
-                segs[i].n = static_cast<int32_t>(tokens[i].size());
-            }
-        }
-        return segs;
-    }
-};
-
-Segments parse_segments(Napi::Env env, const Napi::Array & segs, int32_t n_embd, const std::string & where) {
-    Segments out;
-    out.tokens.resize(segs.Length());
-    out.embd.resize(segs.Length());
-    out.is_embd.assign(segs.Length(), false);
-    for (uint32_t i = 0; i < segs.Length(); ++i) {
-        const std::string at = where + "segment " + std::to_string(i);
-        Napi::Value v = segs.Get(i);
-        if (!v.IsObject()) throw type_error(env, at + " must be an object");
-        Napi::Object seg = v.As<Napi::Object>();
-        Napi::Value t = seg.Get("tokens"), e = seg.Get("embeddings");
-        if (t.IsTypedArray() && t.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-            Napi::Int32Array a = t.As<Napi::Int32Array>();
-            out.tokens[i].assign(a.Data(), a.Data() + a.ElementLength());
-        } else if (e.IsTypedArray() && e.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-            Napi::Float32Array a = e.As<Napi::Float32Array>();
-            if (a.ElementLength() % static_cast<size_t>(n_embd) != 0)
-                throw type_error(env, at + ": embeddings length " + std::to_string(a.ElementLength()) +
-                                          " is not a multiple of the model's embedding width " + std::to_string(n_embd));
-            for (size_t j = 0; j < a.ElementLength(); ++j)
-                if (!std::isfinite(a[j]))
-                    throw type_error(env, at + ": embeddings hold a non-finite value at index " + std::to_string(j));
-            out.embd[i].assign(a.Data(), a.Data() + a.ElementLength());
-            out.is_embd[i] = true;
-        } else {
-            throw type_error(env, at + " needs `tokens` (Int32Array) or `embeddings` (Float32Array)");
-        }
-    }
-    return out;
-}
 
 dep_sampling parse_sampling(Napi::Env env, const Napi::Object & opts) {
     dep_sampling s = dep_sampling_default();

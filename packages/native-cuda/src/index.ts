@@ -1,6 +1,14 @@
 export { type BackendInfo, backendInfo } from "./backend.js";
 export { DepError, fromNative } from "./errors.js";
 export * from "./kernels.js";
+export {
+  defaultGradEngineDtype,
+  GradEngine,
+  type GradEngineDtype,
+  type GradEngineInfo,
+  type GradEngineOptions,
+  gradEngineBuild,
+} from "./llm/GradEngine.js";
 export { cpuRepackDefault, Generation, Llm, quantizeModel, truncateTokens } from "./llm/Llm.js";
 export type {
   BatchRequestOptions,
