@@ -245,12 +245,25 @@ Napi::Value GradEngineBuild(const Napi::CallbackInfo & info) {
     return o;
 }
 
+// gradEngineGemmProbe(dtype, m, k, n, threads) -> TFLOP/s, or -1 (synchronous: for the benchmark)
+Napi::Value GradEngineGemmProbe(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5 || !info[0].IsString())
+        throw type_error(env, "gradEngineGemmProbe(dtype: \"f32\" | \"bf16\", m, k, n, threads)");
+    const std::string d = info[0].As<Napi::String>().Utf8Value();
+    if (d != "f32" && d != "bf16") throw type_error(env, "dtype must be \"f32\" or \"bf16\"");
+    auto num = [&](size_t i) { return info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0; };
+    return Napi::Number::New(env, dep_grad_engine_gemm_probe(d == "bf16" ? DEP_GRAD_ENGINE_BF16 : DEP_GRAD_ENGINE_F32,
+                                                             num(1), num(2), num(3), num(4)));
+}
+
 }  // namespace
 
 void init_grad_engine(Napi::Env env, Napi::Object exports) {
     NativeGradEngine::Init(env, exports);
     exports.Set("loadGradEngine", Napi::Function::New(env, LoadGradEngine, "loadGradEngine"));
     exports.Set("gradEngineBuild", Napi::Function::New(env, GradEngineBuild, "gradEngineBuild"));
+    exports.Set("gradEngineGemmProbe", Napi::Function::New(env, GradEngineGemmProbe, "gradEngineGemmProbe"));
 }
 
 }  // namespace dep_addon

@@ -8,6 +8,7 @@ export {
   type GradEngineInfo,
   type GradEngineOptions,
   gradEngineBuild,
+  gradEngineGemmProbe,
 } from "./llm/GradEngine.js";
 export { cpuRepackDefault, Generation, Llm, quantizeModel, truncateTokens } from "./llm/Llm.js";
 export type {

@@ -154,6 +154,7 @@ export interface NativeModule {
     },
   ): Promise<NativeGradEngine>;
   gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: Array<"f32" | "bf16"> };
+  gradEngineGemmProbe(dtype: "f32" | "bf16", m: number, k: number, n: number, threads: number): number;
   loadModel(
     path: string,
     options: {

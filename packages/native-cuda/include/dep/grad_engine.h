@@ -88,6 +88,10 @@ const char * dep_grad_engine_matmul_name(void);
 // True when dtype can run here (bf16 needs oneDNN and a CPU with at least AVX-512).
 bool dep_grad_engine_supports(dep_grad_engine_dtype dtype);
 
+// TFLOP/s of one [m, k] x [k, n] product on the engine's matmul path in dtype (best of 3 after a warm-up),
+// or -1 when dtype cannot run here. For the benchmark.
+double dep_grad_engine_gemm_probe(dep_grad_engine_dtype dtype, int32_t m, int32_t k, int32_t n, int32_t n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,11 @@ export function gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: Gr
   return native().gradEngineBuild();
 }
 
+/** TFLOP/s of one [m, k] x [k, n] matmul on the engine's path (best of 3), or -1 when dtype cannot run here. */
+export function gradEngineGemmProbe(dtype: GradEngineDtype, m: number, k: number, n: number, threads: number): number {
+  return native().gradEngineGemmProbe(dtype, m, k, n, threads);
+}
+
 /** The dtype a training run should default to here: bf16 when the matmul library runs it, else f32. */
 export function defaultGradEngineDtype(): GradEngineDtype {
   return gradEngineBuild().dtypes.includes("bf16") ? "bf16" : "f32";
