@@ -190,6 +190,8 @@ class LossAndGradWorker : public Napi::AsyncWorker {
         o.Set("nPositions", stats_.n_positions);
         o.Set("firstGradPosition", stats_.first_grad_pos);
         o.Set("computeMs", stats_.compute_ms);
+        o.Set("matmulMs", stats_.matmul_ms);
+        o.Set("attentionMs", stats_.attention_ms);
         o.Set("activationBytes", static_cast<double>(stats_.activation_bytes));
         o.Set("recomputed", stats_.recomputed);
         deferred_.Resolve(o);

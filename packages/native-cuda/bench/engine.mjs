@@ -88,6 +88,9 @@ if (opt("child", undefined)) {
     targets: second.nTokens,
     firstCallMs: Math.round(first),
     stepMs: Math.round(second.timings.computeMs),
+    ...(second.timings.matmulMs !== undefined
+      ? { matmulMs: Math.round(second.timings.matmulMs), attentionMs: Math.round(second.timings.attentionMs) }
+      : {}),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     loss: second.loss,
     matmul,
@@ -164,19 +167,21 @@ const out = {
   rows,
 };
 if (!json) {
+  const split = (r) =>
+    r.matmulMs === undefined ? "-" : `${(r.matmulMs / 1000).toFixed(2)} / ${(r.attentionMs / 1000).toFixed(2)} s`;
   const mb = (b) => (b ? `${(b / 2 ** 20).toFixed(0)} MiB` : "-");
   console.log(`\n${out.cpu}, ${threads} threads, matmul ${out.matmul}`);
   console.log(`load average ${out.loadAverage.start} -> ${out.loadAverage.end} on ${out.loadAverage.cores} cores`);
-  console.log("| engine | dtype | positions | first call | step | peak RSS | loss |");
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("| engine | dtype | positions | first call | step | (matmul / attention) | peak RSS | loss |");
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     if (r.error) {
-      console.log(`| ${r.engine} | ${r.dtype} | ${r.positions} | ${r.error} | | | |`);
+      console.log(`| ${r.engine} | ${r.dtype} | ${r.positions} | ${r.error} | | | | |`);
       continue;
     }
     console.log(
       `| ${r.engine} | ${r.dtype} | ${r.positions} | ${(r.firstCallMs / 1000).toFixed(2)} s | ` +
-        `${(r.stepMs / 1000).toFixed(2)} s | ${mb(r.peakRssBytes)} | ${r.loss.toFixed(5)} |`,
+        `${(r.stepMs / 1000).toFixed(2)} s | ${split(r)} | ${mb(r.peakRssBytes)} | ${r.loss.toFixed(5)} |`,
     );
   }
 }

@@ -7,6 +7,7 @@ export {
   type GradEngineDtype,
   type GradEngineInfo,
   type GradEngineOptions,
+  type GradEngineResult,
   gradEngineBuild,
   gradEngineGemmProbe,
 } from "./llm/GradEngine.js";

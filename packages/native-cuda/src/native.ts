@@ -131,6 +131,9 @@ export interface NativeGradEngineLossAndGrad {
   nPositions: number;
   firstGradPosition: number;
   computeMs: number;
+  /** of computeMs: the matrix products, and attention forward + backward */
+  matmulMs: number;
+  attentionMs: number;
   activationBytes: number;
   recomputed: boolean;
 }

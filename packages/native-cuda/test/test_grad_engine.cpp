@@ -10,6 +10,8 @@
 
 #include "check.h"
 #include "dep/grad_engine.h"
+#include "layers.h"
+#include "matmul.h"
 #include "dep/llm.h"
 #include "dep/llm_grad.h"
 
@@ -30,9 +32,52 @@ Compare compare(const std::vector<float> & a, const std::vector<float> & ref) {
     return {std::sqrt(d / n), ab / std::sqrt(aa * n)};
 }
 
+double rel_l2(const std::vector<float> & a, const std::vector<float> & ref) {
+    double d = 0, n = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        d += (static_cast<double>(a[i]) - ref[i]) * (static_cast<double>(a[i]) - ref[i]);
+        n += static_cast<double>(ref[i]) * ref[i];
+    }
+    return std::sqrt(d / n);
+}
+
+// The blocked attention on the matmul library against the scalar reference, forward and backward, over
+// more than one block of queries and a p0 inside the first block.
+void check_attention_kernels() {
+    using namespace dep::engine;
+    const AttentionShape s{300, 8, 2, 16, 0.25f};
+    const int64_t T = s.T, nq = 8 * 16, nkv = 2 * 16, p0 = 37, M = T - p0;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    auto rnd = [&](int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (auto & x : v) x = nd(rng);
+        return v;
+    };
+    const auto q = rnd(T * nq), k = rnd(T * nkv), v = rnd(T * nkv), dout = rnd(M * nq);
+    std::string err;
+    auto mm = Matmul::create(false, 2, err);
+    CHECK_MSG(mm != nullptr, "%s", err.c_str());
+    if (!mm) return;
+    std::vector<float> o1(T * nq), o2(T * nq), l1(8 * T), l2(8 * T), scratch(8 * T);
+    attention_forward_scalar(s, q.data(), k.data(), v.data(), o1.data(), l1.data(), 2);
+    AttentionScratch w;
+    attention_forward(*mm, s, q.data(), k.data(), v.data(), o2.data(), l2.data(), w, 2);
+    std::vector<float> dq1(M * nq), dk1(M * nkv), dv1(M * nkv), dq2(M * nq), dk2(M * nkv), dv2(M * nkv);
+    attention_backward_scalar(s, p0, dout.data(), q.data(), k.data(), v.data(), o1.data(), l1.data(), dq1.data(),
+                              dk1.data(), dv1.data(), scratch.data(), 2);
+    attention_backward(*mm, s, p0, dout.data(), q.data(), k.data(), v.data(), o2.data(), l2.data(), dq2.data(),
+                       dk2.data(), dv2.data(), w, 2);
+    const double e[] = {rel_l2(o2, o1), rel_l2(l2, l1), rel_l2(dq2, dq1), rel_l2(dk2, dk1), rel_l2(dv2, dv1)};
+    std::printf("blocked vs scalar attention: out %.1e lse %.1e dq %.1e dk %.1e dv %.1e\n", e[0], e[1], e[2], e[3],
+                e[4]);
+    for (double x : e) CHECK(x <= 1e-5);
+}
+
 }  // namespace
 
 int main() {
+    check_attention_kernels();
     const char * path = std::getenv("DEP_TEST_GGUF");
     if (!path || !*path) {
         std::printf("SKIP: set DEP_TEST_GGUF to a GGUF model to run this test\n");

@@ -66,11 +66,13 @@ struct dep_grad_engine {
     std::atomic<bool> abort{false};
     double load_ms = 0;
     size_t weight_bytes = 0;
+    double attention_ms = 0;  // this call's, so far
 
     // per-call buffers, kept between calls (same shapes reuse them)
     std::vector<float> X;        // [n_layer + 1][T][D]: every layer's input, and the last layer's output
     std::vector<Acts> acts;      // n_layer of them, or one when recomputing
-    std::vector<float> h, dh, du, dxn, datt, dq, dk, dv, dmid, dout, attn_scratch, xf, rstdf, logits, dxf;
+    std::vector<float> h, dh, du, dxn, datt, dq, dk, dv, dmid, dout, xf, rstdf, logits, dxf;
+    dep::engine::AttentionScratch attn;
 
     int nt() const { return params.n_threads; }
     int64_t nq() const { return static_cast<int64_t>(hp.head_dim) * hp.n_head; }
@@ -194,7 +196,9 @@ void dep_grad_engine::layer_forward(const LayerWeights & L, const float * x, int
     rope_forward(rope, a.q.data(), T, 0, hp.n_head, nt());
     rope_forward(rope, a.k.data(), T, 0, hp.n_head_kv, nt());
     const AttentionShape s{T, hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
-    attention_forward(s, a.q.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(), nt());
+    auto t0 = std::chrono::steady_clock::now();
+    attention_forward(*mm, s, a.q.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(), attn, nt());
+    attention_ms += ms_since(t0);
     std::memcpy(a.xmid.data(), x, sizeof(float) * static_cast<size_t>(T * D));
     mm->forward(a.att.data(), T, L.wo, a.xmid.data(), true);
     if (!L.bo.empty()) add_bias(a.xmid.data(), L.bo.data(), T, D, nt());
@@ -213,7 +217,7 @@ void dep_grad_engine::layer_backward(const LayerWeights & L, const Acts & a, con
                                      float * d) {
     const int64_t D = hp.n_embd, F = hp.n_ff, M = T - p0;
     fit(dh, M * F), fit(du, M * F), fit(dxn, M * D), fit(datt, M * nq()), fit(dq, M * nq());
-    fit(dk, M * nkv()), fit(dv, M * nkv()), fit(dmid, M * D), fit(attn_scratch, T * hp.n_head);
+    fit(dk, M * nkv()), fit(dv, M * nkv()), fit(dmid, M * D);
     using namespace dep::engine;
     // FFN: out = xmid + W_down (silu(g) * u), g = W_gate xn2, u = W_up xn2, xn2 = rmsnorm(xmid)
     mm->backward(d, M, L.w_down, dh.data(), false);
@@ -226,8 +230,10 @@ void dep_grad_engine::layer_backward(const LayerWeights & L, const Acts & a, con
     // attention: xmid = x + W_o attn(rope(W_q xn1 + bq), rope(W_k xn1 + bk), W_v xn1 + bv), xn1 = rmsnorm(x)
     mm->backward(dmid.data(), M, L.wo, datt.data(), false);
     const AttentionShape s{T, hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
-    attention_backward(s, p0, datt.data(), a.q.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(), dq.data(),
-                       dk.data(), dv.data(), attn_scratch.data(), nt());
+    auto t0 = std::chrono::steady_clock::now();
+    attention_backward(*mm, s, p0, datt.data(), a.q.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(),
+                       dq.data(), dk.data(), dv.data(), attn, nt());
+    attention_ms += ms_since(t0);
     rope_backward(rope, dq.data(), M, p0, hp.n_head, nt());
     rope_backward(rope, dk.data(), M, p0, hp.n_head_kv, nt());
     mm->backward(dq.data(), M, L.wq, dxn.data(), false);
@@ -351,7 +357,7 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
             layer_backward(L, a, x, T, p0, dout.data());
         }
         held += dout.size() + dh.size() + du.size() + dxn.size() + datt.size() + dq.size() + dk.size() + dv.size() +
-                dmid.size() + h.size();
+                dmid.size() + h.size() + attn.bytes() / sizeof(float);
         st.activation_bytes = held * sizeof(float);
         // ---- the soft rows' gradients ----
         pos = 0;
@@ -436,11 +442,15 @@ int32_t dep_grad_engine_loss_and_grad(dep_grad_engine * engine, const dep_segmen
         return -1;
     }
     engine->abort.store(false);
+    engine->mm->elapsed_ms = 0;
+    engine->attention_ms = 0;
     dep_grad_engine_stats st{};
     std::string why;
     auto t0 = std::chrono::steady_clock::now();
     const int rc = engine->loss_and_grad(segments, n_segments, targets, n_targets, loss, grads, st, why);
     st.compute_ms = ms_since(t0);
+    st.matmul_ms = engine->mm->elapsed_ms;
+    st.attention_ms = engine->attention_ms;
     if (stats) *stats = st;
     if (rc == -1) set_err(err, err_size, why);
     return rc;

@@ -167,8 +167,8 @@ void attend_col_dkdv(const float * kj, const float * vj, const float * q, const 
 
 }  // namespace
 
-void attention_forward(const AttentionShape & s, const float * q, const float * k, const float * v, float * out,
-                       float * lse, int nt) {
+void attention_forward_scalar(const AttentionShape & s, const float * q, const float * k, const float * v,
+                              float * out, float * lse, int nt) {
     const int64_t hd = s.head_dim, nq = hd * s.n_head, nkv = hd * s.n_head_kv, group = s.n_head / s.n_head_kv;
 #pragma omp parallel num_threads(nt)
     {
@@ -183,9 +183,9 @@ void attention_forward(const AttentionShape & s, const float * q, const float * 
     }
 }
 
-void attention_backward(const AttentionShape & s, int64_t p0, const float * dout, const float * q, const float * k,
-                        const float * v, const float * out, const float * lse, float * dq, float * dk, float * dv,
-                        float * scratch, int nt) {
+void attention_backward_scalar(const AttentionShape & s, int64_t p0, const float * dout, const float * q,
+                               const float * k, const float * v, const float * out, const float * lse, float * dq,
+                               float * dk, float * dv, float * scratch, int nt) {
     const int64_t T = s.T, hd = s.head_dim, nq = hd * s.n_head, nkv = hd * s.n_head_kv, group = s.n_head / s.n_head_kv;
     float * D = scratch;  // [n_head, T]: dout_i . out_i
     // pass 1: dq per query row (and D)

@@ -3,6 +3,7 @@
 // explicit count, the same runtime oneDNN uses here. Every backward writes (=) unless it says "adds".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -35,15 +36,28 @@ struct AttentionShape {
     int32_t n_head, n_head_kv, head_dim;
     float scale;               // 1 / sqrt(head_dim)
 };
-// Causal softmax(q k^T * scale) v per head, grouped-query (head h reads kv head h / (n_head / n_head_kv)).
+// Scalar reference: causal softmax(q k^T * scale) v per head, grouped-query (head h reads kv head h / (n_head / n_head_kv)).
 // q, out [T, n_head * hd]; k, v [T, n_head_kv * hd]; lse [n_head, T] = log-sum-exp of each query's scores.
-void attention_forward(const AttentionShape & s, const float * q, const float * k, const float * v, float * out,
-                       float * lse, int nt);
+void attention_forward_scalar(const AttentionShape & s, const float * q, const float * k, const float * v,
+                              float * out, float * lse, int nt);
 // Backward for query rows [p0, T) only (rows before p0 carry no gradient): dout, dq [T - p0, n_head * hd];
 // dk, dv [T - p0, n_head_kv * hd] (keys before p0 get no gradient either). scratch: n_head * T floats.
-void attention_backward(const AttentionShape & s, int64_t p0, const float * dout, const float * q, const float * k,
-                        const float * v, const float * out, const float * lse, float * dq, float * dk, float * dv,
-                        float * scratch, int nt);
+void attention_backward_scalar(const AttentionShape & s, int64_t p0, const float * dout, const float * q,
+                               const float * k, const float * v, const float * out, const float * lse, float * dq,
+                               float * dk, float * dv, float * scratch, int nt);
+
+// The same on the matmul library in blocks of query rows (attention.cpp): what the engine runs.
+class Matmul;
+struct AttentionScratch {
+    std::vector<float> qc, oc, doc, s, dp;
+    void resize(int64_t rows, int64_t T, int64_t hd);
+    size_t bytes() const { return (qc.size() + oc.size() + doc.size() + s.size() + dp.size()) * sizeof(float); }
+};
+void attention_forward(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
+                       float * out, float * lse, AttentionScratch & w, int nt);
+void attention_backward(Matmul & mm, const AttentionShape & s, int64_t p0, const float * dout, const float * q,
+                        const float * k, const float * v, const float * out, const float * lse, float * dq, float * dk,
+                        float * dv, AttentionScratch & w, int nt);
 
 // h = silu(g) * u
 void swiglu_forward(const float * g, const float * u, float * h, int64_t n, int nt);

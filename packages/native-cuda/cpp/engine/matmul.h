@@ -31,11 +31,21 @@ class Matmul {
     Weight make_weight(const float * src, int64_t n_out, int64_t n_in) const;
 
     // Y[M, n_out] = X[M, n_in] W^T (accumulate: Y +=).
-    virtual void forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) = 0;
+    void forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate);
     // dX[M, n_in] = dY[M, n_out] W (accumulate: dX +=): the backward of forward() to its input.
-    virtual void backward(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) = 0;
+    void backward(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate);
+    // F32 product of activations (attention): C[M, N] = alpha * op(A)[M, K] op(B)[K, N] (accumulate: C +=).
+    // Row-major with leading dimensions; ta: A is stored [K, M] (lda its row stride), tb likewise for B.
+    void gemm(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B, int64_t ldb,
+              bool tb, float * C, int64_t ldc, float alpha, bool accumulate);
+    // wall milliseconds spent in forward/backward/gemm since the last reset
+    double elapsed_ms = 0;
 
   protected:
+    virtual void forward_impl(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) = 0;
+    virtual void backward_impl(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) = 0;
+    virtual void gemm_impl(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B,
+                           int64_t ldb, bool tb, float * C, int64_t ldc, float alpha, bool accumulate) = 0;
     explicit Matmul(bool bf16, int n_threads) : bf16_(bf16), n_threads_(n_threads) {}
     bool bf16_;
     int n_threads_;

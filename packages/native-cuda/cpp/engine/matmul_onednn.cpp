@@ -31,14 +31,43 @@ class OneDnnMatmul final : public Matmul {
   public:
     OneDnnMatmul(bool bf16, int n_threads) : Matmul(bf16, n_threads), eng_(dnnl::engine::kind::cpu, 0), stream_(eng_) {}
 
-    void forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) override {
+    void forward_impl(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) override {
         run(X, M, W.n_in, W.n_out, W, /*transposed=*/true, Y, accumulate);
     }
-    void backward(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) override {
+    void backward_impl(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) override {
         run(dY, M, W.n_out, W.n_in, W, /*transposed=*/false, dX, accumulate);
     }
 
+    void gemm_impl(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B, int64_t ldb,
+                   bool tb, float * C, int64_t ldc, float alpha, bool accumulate) override {
+        uint32_t alpha_bits;
+        __builtin_memcpy(&alpha_bits, &alpha, 4);
+        const GemmKey key{M, N, K, lda, ldb, ldc, ta, tb, accumulate, alpha_bits};
+        auto it = gemms_.find(key);
+        if (it == gemms_.end()) {
+            using dims = dnnl::memory::dims;
+            dnnl::memory::desc a_md(dims{M, K}, dt::f32, ta ? dims{1, lda} : dims{lda, 1});
+            dnnl::memory::desc b_md(dims{K, N}, dt::f32, tb ? dims{1, ldb} : dims{ldb, 1});
+            dnnl::memory::desc c_md(dims{M, N}, dt::f32, dims{ldc, 1});
+            dnnl::primitive_attr attr;
+            if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+            if (accumulate) {
+                dnnl::post_ops po;
+                po.append_sum(1.0f);
+                attr.set_post_ops(po);
+            }
+            dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, eng_);
+            it = gemms_.emplace(key, Entry{dnnl::matmul(pd), a_md, b_md, c_md}).first;
+        }
+        Entry & e = it->second;
+        dnnl::memory a(e.a, eng_, const_cast<float *>(A)), b(e.b, eng_, const_cast<float *>(B)), c(e.c, eng_, C);
+        e.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+        stream_.wait();
+    }
+
   private:
+    using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, uint32_t>;
+
     // C[M, N] (+)= A[M, K] B[K, N], B read from W: transposed -> B = W^T (W is [N, K]), else B = W ([K, N]).
     void run(const float * A, int64_t M, int64_t K, int64_t N, const Weight & W, bool transposed, float * C,
              bool accumulate) {
@@ -80,6 +109,7 @@ class OneDnnMatmul final : public Matmul {
     dnnl::engine eng_;
     dnnl::stream stream_;
     std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, Entry> cache_;
+    std::map<GemmKey, Entry> gemms_;
     std::vector<uint16_t> a_bf16_;
 };
 

@@ -10,7 +10,7 @@ class PortableMatmul final : public Matmul {
   public:
     explicit PortableMatmul(int n_threads) : Matmul(false, n_threads) {}
 
-    void forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) override {
+    void forward_impl(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) override {
         const int64_t K = W.n_in, N = W.n_out;
         const float * w = W.f32.data();
 #pragma omp parallel for collapse(2) num_threads(n_threads_) schedule(static)
@@ -25,7 +25,7 @@ class PortableMatmul final : public Matmul {
             }
     }
 
-    void backward(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) override {
+    void backward_impl(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) override {
         const int64_t K = W.n_in, N = W.n_out;
         const float * w = W.f32.data();
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
@@ -38,6 +38,26 @@ class PortableMatmul final : public Matmul {
                 const float * wr = w + n * K;
 #pragma omp simd
                 for (int64_t k = 0; k < K; ++k) dx[k] += g * wr[k];
+            }
+        }
+    }
+
+    void gemm_impl(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B, int64_t ldb,
+                   bool tb, float * C, int64_t ldc, float alpha, bool accumulate) override {
+#pragma omp parallel for num_threads(n_threads_) schedule(static)
+        for (int64_t m = 0; m < M; ++m) {
+            float * c = C + m * ldc;
+            if (!accumulate)
+                for (int64_t n = 0; n < N; ++n) c[n] = 0.0f;
+            for (int64_t k = 0; k < K; ++k) {
+                const float a = alpha * (ta ? A[k * lda + m] : A[m * lda + k]);
+                if (!tb) {
+                    const float * b = B + k * ldb;
+#pragma omp simd
+                    for (int64_t n = 0; n < N; ++n) c[n] += a * b[n];
+                } else {
+                    for (int64_t n = 0; n < N; ++n) c[n] += a * B[n * ldb + k];
+                }
             }
         }
     }

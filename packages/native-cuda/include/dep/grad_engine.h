@@ -48,6 +48,8 @@ typedef struct dep_grad_engine_stats {
     int32_t n_targets;
     int32_t first_grad_pos; // the first soft row: no backward before it
     double  compute_ms;     // forward + backward of this call
+    double  matmul_ms;      // of which: matrix products (the matmul library)
+    double  attention_ms;   // of which: attention forward and backward
     size_t  activation_bytes;  // activations held during this call
     bool    recomputed;     // true when layers were recomputed in the backward (checkpointing)
 } dep_grad_engine_stats;

@@ -22,6 +22,15 @@ export interface GradEngineOptions {
 
 export type GradEngineInfo = NativeGradEngineInfo;
 
+/** Llm.lossAndGrad's result, with where the time went and what the backward skipped. */
+export interface GradEngineResult extends LossAndGradResult {
+  /** The first soft row: positions before it get no backward. */
+  firstGradPosition: number;
+  /** Layers were recomputed in the backward (activation checkpointing). */
+  recomputed: boolean;
+  timings: { loadMs: number; computeMs: number; matmulMs: number; attentionMs: number };
+}
+
 /** What this build and CPU can run: the matmul library and the dtypes it supports here. */
 export function gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: GradEngineDtype[] } {
   return native().gradEngineBuild();
@@ -79,7 +88,7 @@ export class GradEngine {
     segments: readonly Segment[],
     targetTokens: Int32Array,
     options: { signal?: AbortSignal } = {},
-  ): Promise<LossAndGradResult & { firstGradPosition: number; recomputed: boolean }> {
+  ): Promise<GradEngineResult> {
     if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
       throw new DepError(
         "DEP_INVALID_ARGUMENT",
@@ -103,7 +112,7 @@ export class GradEngine {
             nPositions: r.nPositions,
             firstGradPosition: r.firstGradPosition,
             recomputed: r.recomputed,
-            timings: { loadMs: 0, computeMs: r.computeMs },
+            timings: { loadMs: 0, computeMs: r.computeMs, matmulMs: r.matmulMs, attentionMs: r.attentionMs },
             memory: { weightBytes: this.info.weightBytes, computeBytes: r.activationBytes },
           };
         } finally {
