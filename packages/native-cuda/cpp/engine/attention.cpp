@@ -20,6 +20,66 @@ namespace {
 
 constexpr int64_t kBlock = 128;
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DEP_ENGINE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DEP_ENGINE_CLONES
+#endif
+
+// exp(x) for x <= 0 in a form the compiler vectorizes (libm's expf is a call per element, and the softmax
+// does T^2/2 of them per head and layer): 2^n * p(r), r = x - n ln2, degree-6 polynomial, ~1 ulp.
+inline float exp_nonpositive(float x) {
+    x = std::max(x, -87.0f);
+    const float n = std::nearbyint(x * 1.44269504088896341f);
+    const float r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+// One score row of query position i (keys [0, n)): softmax over [0, i], zero past it; returns the lse.
+DEP_ENGINE_CLONES
+float softmax_row(float * sr, int64_t i, int64_t n) {
+    float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, sr[j]);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j <= i; ++j) {
+        sr[j] = exp_nonpositive(sr[j] - mx);
+        sum += sr[j];
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j <= i; ++j) sr[j] *= inv;
+    for (int64_t j = i + 1; j < n; ++j) sr[j] = 0.0f;
+    return mx + std::log(sum);
+}
+
+// The backward of one row: sr holds scale * q.k (becomes P), dpr holds dO.v (becomes dS / scale).
+DEP_ENGINE_CLONES
+void dsoftmax_row(float * sr, float * dpr, const float * dor, const float * orow, int64_t hd, float lse, int64_t i,
+                  int64_t n) {
+    float D = 0.0f;
+#pragma omp simd reduction(+ : D)
+    for (int64_t d = 0; d < hd; ++d) D += dor[d] * orow[d];
+#pragma omp simd
+    for (int64_t j = 0; j <= i; ++j) {
+        const float p = exp_nonpositive(sr[j] - lse);
+        sr[j] = p;
+        dpr[j] = p * (dpr[j] - D);
+    }
+    for (int64_t j = i + 1; j < n; ++j) sr[j] = dpr[j] = 0.0f;
+}
+
 // Copies rows [i0, i1) of the group's heads out of x [T, n_head * hd] into c [group][i1 - i0][hd].
 void gather_group(const float * x, int64_t width, int64_t h0, int64_t group, int64_t hd, int64_t i0, int64_t i1,
                   int64_t row0, float * c) {
@@ -53,18 +113,7 @@ void attention_forward(Matmul & mm, const AttentionShape & s, const float * q, c
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t row = 0; row < rows; ++row) {
                 const int64_t i = i0 + row % nb;  // this row's query position
-                float * sr = w.s.data() + row * i1;
-                float mx = -std::numeric_limits<float>::infinity();
-                for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, sr[j]);
-                float sum = 0.0f;
-                for (int64_t j = 0; j <= i; ++j) {
-                    sr[j] = std::exp(sr[j] - mx);
-                    sum += sr[j];
-                }
-                const float inv = 1.0f / sum;
-                for (int64_t j = 0; j <= i; ++j) sr[j] *= inv;
-                for (int64_t j = i + 1; j < i1; ++j) sr[j] = 0.0f;
-                lse[(h0 + row / nb) * T + i] = mx + std::log(sum);
+                lse[(h0 + row / nb) * T + i] = softmax_row(w.s.data() + row * i1, i, i1);
             }
             // Oc [rows, hd] = P V[0:i1]
             mm.gemm(rows, hd, i1, w.s.data(), i1, false, v + g * hd, nkv, false, w.oc.data(), hd, 1.0f, false);
@@ -95,18 +144,8 @@ void attention_backward(Matmul & mm, const AttentionShape & s, int64_t p0, const
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t row = 0; row < rows; ++row) {
                 const int64_t i = i0 + row % nb;
-                const float l = lse[(h0 + row / nb) * T + i];
-                const float * dor = w.doc.data() + row * hd;
-                const float * orow = w.oc.data() + row * hd;
-                float D = 0.0f;
-                for (int64_t d = 0; d < hd; ++d) D += dor[d] * orow[d];
-                float * sr = w.s.data() + row * i1;
-                float * dpr = w.dp.data() + row * i1;
-                for (int64_t j = 0; j <= i; ++j) {
-                    sr[j] = std::exp(sr[j] - l);    // P
-                    dpr[j] = sr[j] * (dpr[j] - D);  // dS (scale applied in the products below)
-                }
-                for (int64_t j = i + 1; j < i1; ++j) sr[j] = dpr[j] = 0.0f;
+                dsoftmax_row(w.s.data() + row * i1, w.dp.data() + row * i1, w.doc.data() + row * hd,
+                             w.oc.data() + row * hd, hd, lse[(h0 + row / nb) * T + i], i, i1);
             }
             // dQc = scale dS K[0:i1]
             mm.gemm(rows, hd, i1, w.dp.data(), i1, false, k + g * hd, nkv, false, w.oc.data(), hd, s.scale, false);
