@@ -57,13 +57,17 @@ describe("dep train --engine", () => {
     const a = lastJson(ggml.stdout);
     const b = lastJson(native.stdout);
     expect(typeof a.finalLoss).toBe("number");
-    expect(Math.abs((b.finalLoss as number) - (a.finalLoss as number))).toBeLessThan(1e-4 * Math.abs(a.finalLoss as number));
+    expect(Math.abs((b.finalLoss as number) - (a.finalLoss as number))).toBeLessThan(
+      1e-4 * Math.abs(a.finalLoss as number),
+    );
     if (gradEngineBuild().dtypes.includes("bf16")) {
       const bf = train("bf16", "--engine", "native", "--engine-dtype", "bf16");
       expect(bf.status, bf.stderr).toBe(0);
       const c = lastJson(bf.stdout);
       expect(c.finalLoss).not.toBe(a.finalLoss); // bf16 rounding shows: the native engine ran
-      expect(Math.abs((c.finalLoss as number) - (a.finalLoss as number))).toBeLessThan(2e-2 * Math.abs(a.finalLoss as number));
+      expect(Math.abs((c.finalLoss as number) - (a.finalLoss as number))).toBeLessThan(
+        2e-2 * Math.abs(a.finalLoss as number),
+      );
     }
   }, 600_000);
 

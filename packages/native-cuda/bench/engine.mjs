@@ -21,7 +21,11 @@ const opt = (name, fallback) => {
 const threads = Number(opt("threads", "2"));
 const modelPath =
   opt("model", undefined) ??
-  join(process.env.DEP_HOME ?? join(homedir(), ".cache", "dep"), "models", "tinyllama-1.1b-chat-iq2_xxs.gguf");
+  join(
+    process.env.DEP_HOME ?? join(homedir(), ".cache", "dep"),
+    "models",
+    "tinyllama-1.1b-chat-iq2_xxs.gguf",
+  );
 const json = flag("json");
 const log = (...a) => {
   if (!json) console.error(...a);
@@ -43,7 +47,12 @@ if (opt("child", undefined)) {
   const dep = await import("../dist/index.js");
   const { makeNormal } = await import("../dist/gguf/index.js");
   // ggml: f32 weights with the f16 transposed copies for the backward (the training default)
-  const llm = await dep.Llm.load(modelPath, { threads, contextSize: 512, gradWeights: "f32", gradBackward: "f16" });
+  const llm = await dep.Llm.load(modelPath, {
+    threads,
+    contextSize: 512,
+    gradWeights: "f32",
+    gradBackward: "f16",
+  });
   // bench/llm.mjs's rowsLike(llm, 16, 3)
   const ref = llm.tokenEmbeddings(llm.tokenize(" The quick brown fox jumps over the lazy dog"));
   let rms = 0;
@@ -144,7 +153,15 @@ for (const positions of positionsList) {
     log(`${engine} ${dtype} ${positions} positions ...`);
     const r = spawnSync(
       process.execPath,
-      [script, "--child", `${engine}:${dtype}:${positions}`, "--threads", String(threads), "--model", modelPath],
+      [
+        script,
+        "--child",
+        `${engine}:${dtype}:${positions}`,
+        "--threads",
+        String(threads),
+        "--model",
+        modelPath,
+      ],
       { encoding: "utf8", maxBuffer: 1 << 26 },
     );
     const line = r.stdout.trim().split("\n").pop() ?? "";
@@ -168,10 +185,14 @@ const out = {
 };
 if (!json) {
   const split = (r) =>
-    r.matmulMs === undefined ? "-" : `${(r.matmulMs / 1000).toFixed(2)} / ${(r.attentionMs / 1000).toFixed(2)} s`;
+    r.matmulMs === undefined
+      ? "-"
+      : `${(r.matmulMs / 1000).toFixed(2)} / ${(r.attentionMs / 1000).toFixed(2)} s`;
   const mb = (b) => (b ? `${(b / 2 ** 20).toFixed(0)} MiB` : "-");
   console.log(`\n${out.cpu}, ${threads} threads, matmul ${out.matmul}`);
-  console.log(`load average ${out.loadAverage.start} -> ${out.loadAverage.end} on ${out.loadAverage.cores} cores`);
+  console.log(
+    `load average ${out.loadAverage.start} -> ${out.loadAverage.end} on ${out.loadAverage.cores} cores`,
+  );
   console.log("| engine | dtype | positions | first call | step | (matmul / attention) | peak RSS | loss |");
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) {

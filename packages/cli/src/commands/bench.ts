@@ -53,7 +53,8 @@ const BENCHMARKS: Benchmark[] = [
   },
   {
     name: "engine",
-    description: "one training step (lossAndGrad) on TinyLlama: the ggml graph and the native engine, f32 and bf16",
+    description:
+      "one training step (lossAndGrad) on TinyLlama: the ggml graph and the native engine, f32 and bf16",
     pkg: "@dep/native-cuda",
     script: "bench/engine.mjs",
     options:

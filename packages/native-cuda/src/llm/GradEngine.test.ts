@@ -66,12 +66,23 @@ describe.each(["llama", "qwen2"] as const)("tiny %s: native engine vs the ggml g
     const mid = llm.tokenize(" The user wrote:");
     return [
       ["soft rows first", [{ embeddings: randomRows(3, nEmbd, 1) }, { tokens: mid }]],
-      ["soft rows after a shared prefix", [{ tokens: head }, { embeddings: randomRows(4, nEmbd, 2) }, { tokens: mid }]],
+      [
+        "soft rows after a shared prefix",
+        [{ tokens: head }, { embeddings: randomRows(4, nEmbd, 2) }, { tokens: mid }],
+      ],
       [
         "two soft ranges",
-        [{ tokens: head }, { embeddings: randomRows(2, nEmbd, 3) }, { tokens: mid }, { embeddings: randomRows(5, nEmbd, 4) }],
+        [
+          { tokens: head },
+          { embeddings: randomRows(2, nEmbd, 3) },
+          { tokens: mid },
+          { embeddings: randomRows(5, nEmbd, 4) },
+        ],
       ],
-      ["soft rows last, right before the targets", [{ tokens: head }, { embeddings: randomRows(2, nEmbd, 5) }]],
+      [
+        "soft rows last, right before the targets",
+        [{ tokens: head }, { embeddings: randomRows(2, nEmbd, 5) }],
+      ],
       ["text segments, no soft rows", [{ text: "Review:" }, { text: " a kettle" }]],
     ];
   };
@@ -110,7 +121,9 @@ describe.each(["llama", "qwen2"] as const)("tiny %s: native engine vs the ggml g
     expect(b.loss).toBe(a.loss);
     expect(compare(b.grads, a.grads).relL2).toBe(0);
     // no backward before the first soft row
-    expect(a.firstGradPosition).toBe(llm.tokenize("System: you review products.", { addSpecial: true }).length);
+    expect(a.firstGradPosition).toBe(
+      llm.tokenize("System: you review products.", { addSpecial: true }).length,
+    );
   });
 });
 
@@ -136,10 +149,14 @@ describe("GradEngine: options, errors, lifetime", () => {
     const nEmbd = engine.info.nEmbd;
     const t = Int32Array.of(5, 6);
     await expect(engine.lossAndGrad([{ text: "hi" }], t)).rejects.toMatchObject({ message: /tokenizer/ });
-    await expect(engine.lossAndGrad([{ tokens: Int32Array.of(1) }], new Int32Array(0))).rejects.toMatchObject({
-      code: "DEP_INVALID_ARGUMENT",
-    });
-    await expect(engine.lossAndGrad([{ tokens: Int32Array.of(engine.info.nVocab) }], t)).rejects.toMatchObject({
+    await expect(engine.lossAndGrad([{ tokens: Int32Array.of(1) }], new Int32Array(0))).rejects.toMatchObject(
+      {
+        code: "DEP_INVALID_ARGUMENT",
+      },
+    );
+    await expect(
+      engine.lossAndGrad([{ tokens: Int32Array.of(engine.info.nVocab) }], t),
+    ).rejects.toMatchObject({
       code: "DEP_GRAD",
       message: /outside the vocabulary/,
     });
@@ -149,7 +166,9 @@ describe("GradEngine: options, errors, lifetime", () => {
     });
     const nan = new Float32Array(nEmbd);
     nan[3] = Number.NaN;
-    await expect(engine.lossAndGrad([{ embeddings: nan }], t)).rejects.toMatchObject({ message: /non-finite/ });
+    await expect(engine.lossAndGrad([{ embeddings: nan }], t)).rejects.toMatchObject({
+      message: /non-finite/,
+    });
     // still usable after errors
     const ok = await engine.lossAndGrad([{ embeddings: randomRows(1, nEmbd, 9) }], t);
     expect(Number.isFinite(ok.loss)).toBe(true);

@@ -37,7 +37,13 @@ export function gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: Gr
 }
 
 /** TFLOP/s of one [m, k] x [k, n] matmul on the engine's path (best of 3), or -1 when dtype cannot run here. */
-export function gradEngineGemmProbe(dtype: GradEngineDtype, m: number, k: number, n: number, threads: number): number {
+export function gradEngineGemmProbe(
+  dtype: GradEngineDtype,
+  m: number,
+  k: number,
+  n: number,
+  threads: number,
+): number {
   return native().gradEngineGemmProbe(dtype, m, k, n, threads);
 }
 
@@ -53,7 +59,11 @@ export class GradEngine {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #toNative: (segments: readonly Segment[]) => NativeSegment[];
 
-  private constructor(path: string, handle: NativeGradEngine, toNative: (s: readonly Segment[]) => NativeSegment[]) {
+  private constructor(
+    path: string,
+    handle: NativeGradEngine,
+    toNative: (s: readonly Segment[]) => NativeSegment[],
+  ) {
     this.path = path;
     this.#native = handle;
     this.info = Object.freeze(handle.info());
@@ -141,7 +151,8 @@ export class GradEngine {
   }
 
   #handle(): NativeGradEngine {
-    if (!this.#native) throw new DepError("DEP_DISPOSED", `the gradient engine for ${this.path} was disposed`);
+    if (!this.#native)
+      throw new DepError("DEP_DISPOSED", `the gradient engine for ${this.path} was disposed`);
     return this.#native;
   }
 }
