@@ -160,14 +160,11 @@ class LossAndGradWorker : public Napi::AsyncWorker {
 
     void Execute() override {
         std::vector<dep_segment> segs = segs_.view(n_embd_);
-        std::vector<float *> ptrs;
-        for (size_t i = 0; i < segs.size(); ++i)
-            if (segs_.is_embd[i]) grads_.emplace_back(segs_.embd[i].size(), 0.0f);
-        for (auto & g : grads_) ptrs.push_back(g.data());
+        grads_.prepare(segs_);
         char err[kErrSize] = {0};
         rc_ = dep_grad_engine_loss_and_grad(engine_, segs.data(), static_cast<int32_t>(segs.size()), targets_.data(),
-                                            static_cast<int32_t>(targets_.size()), &loss_, ptrs.data(), &stats_, err,
-                                            sizeof(err));
+                                            static_cast<int32_t>(targets_.size()), &loss_, grads_.ptrs.data(), &stats_,
+                                            err, sizeof(err));
         if (rc_ == -1) SetError(err);
     }
 
@@ -179,13 +176,7 @@ class LossAndGradWorker : public Napi::AsyncWorker {
         }
         Napi::Object o = Napi::Object::New(env);
         o.Set("loss", static_cast<double>(loss_));
-        Napi::Array grads = Napi::Array::New(env, grads_.size());
-        for (size_t i = 0; i < grads_.size(); ++i) {
-            Napi::Float32Array a = Napi::Float32Array::New(env, grads_[i].size());
-            std::copy(grads_[i].begin(), grads_[i].end(), a.Data());
-            grads.Set(static_cast<uint32_t>(i), a);
-        }
-        o.Set("grads", grads);
+        o.Set("grads", grads_.to_js(env));
         o.Set("nTokens", stats_.n_targets);
         o.Set("nPositions", stats_.n_positions);
         o.Set("firstGradPosition", stats_.first_grad_pos);
@@ -207,7 +198,7 @@ class LossAndGradWorker : public Napi::AsyncWorker {
     Segments segs_;
     std::vector<int32_t> targets_;
     int32_t n_embd_;
-    std::vector<std::vector<float>> grads_;
+    SoftGrads grads_;
     float loss_ = 0.0f;
     int32_t rc_ = 0;
     dep_grad_engine_stats stats_{};

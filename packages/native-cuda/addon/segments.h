@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -64,5 +65,27 @@ inline Segments parse_segments(Napi::Env env, const Napi::Array & segs, int32_t 
     }
     return out;
 }
+
+// One gradient buffer per embeddings segment, filled by a worker thread, handed to JS as Float32Arrays.
+struct SoftGrads {
+    std::vector<std::vector<float>> bufs;
+    std::vector<float *> ptrs;
+
+    void prepare(const Segments & segs) {
+        for (size_t i = 0; i < segs.is_embd.size(); ++i)
+            if (segs.is_embd[i]) bufs.emplace_back(segs.embd[i].size(), 0.0f);
+        for (auto & g : bufs) ptrs.push_back(g.data());
+    }
+
+    Napi::Array to_js(Napi::Env env) const {
+        Napi::Array out = Napi::Array::New(env, bufs.size());
+        for (size_t i = 0; i < bufs.size(); ++i) {
+            Napi::Float32Array a = Napi::Float32Array::New(env, bufs[i].size());
+            std::copy(bufs[i].begin(), bufs[i].end(), a.Data());
+            out.Set(static_cast<uint32_t>(i), a);
+        }
+        return out;
+    }
+};
 
 }  // namespace dep_addon

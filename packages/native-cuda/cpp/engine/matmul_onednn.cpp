@@ -49,20 +49,9 @@ class OneDnnMatmul final : public Matmul {
             dnnl::memory::desc a_md(dims{M, K}, dt::f32, ta ? dims{1, lda} : dims{lda, 1});
             dnnl::memory::desc b_md(dims{K, N}, dt::f32, tb ? dims{1, ldb} : dims{ldb, 1});
             dnnl::memory::desc c_md(dims{M, N}, dt::f32, dims{ldc, 1});
-            dnnl::primitive_attr attr;
-            if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
-            if (accumulate) {
-                dnnl::post_ops po;
-                po.append_sum(1.0f);
-                attr.set_post_ops(po);
-            }
-            dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, eng_);
-            it = gemms_.emplace(key, Entry{dnnl::matmul(pd), a_md, b_md, c_md}).first;
+            it = gemms_.emplace(key, make_entry(a_md, b_md, c_md, alpha, accumulate)).first;
         }
-        Entry & e = it->second;
-        dnnl::memory a(e.a, eng_, const_cast<float *>(A)), b(e.b, eng_, const_cast<float *>(B)), c(e.c, eng_, C);
-        e.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
-        stream_.wait();
+        execute(it->second, const_cast<float *>(A), const_cast<float *>(B), C);
     }
 
   private:
@@ -79,14 +68,7 @@ class OneDnnMatmul final : public Matmul {
             dnnl::memory::desc a_md({M, K}, in, dnnl::memory::format_tag::ab);
             dnnl::memory::desc b_md({K, N}, in, transposed ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab);
             dnnl::memory::desc c_md({M, N}, dt::f32, dnnl::memory::format_tag::ab);
-            dnnl::primitive_attr attr;
-            if (accumulate) {
-                dnnl::post_ops po;
-                po.append_sum(1.0f);
-                attr.set_post_ops(po);
-            }
-            dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, eng_);
-            it = cache_.emplace(key, Entry{dnnl::matmul(pd), a_md, b_md, c_md}).first;
+            it = cache_.emplace(key, make_entry(a_md, b_md, c_md, 1.0f, accumulate)).first;
         }
         Entry & e = it->second;
         void * a_ptr = const_cast<float *>(A);
@@ -97,15 +79,33 @@ class OneDnnMatmul final : public Matmul {
         }
         void * b_ptr = bf16_ ? static_cast<void *>(const_cast<uint16_t *>(W.bf16.data()))
                              : static_cast<void *>(const_cast<float *>(W.f32.data()));
-        dnnl::memory a(e.a, eng_, a_ptr), b(e.b, eng_, b_ptr), c(e.c, eng_, C);
-        e.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
-        stream_.wait();
+        execute(e, a_ptr, b_ptr, C);
     }
 
     struct Entry {
         dnnl::matmul prim;
         dnnl::memory::desc a, b, c;
     };
+
+    // C = alpha * A B (+ C when accumulate)
+    Entry make_entry(const dnnl::memory::desc & a, const dnnl::memory::desc & b, const dnnl::memory::desc & c,
+                     float alpha, bool accumulate) {
+        dnnl::primitive_attr attr;
+        if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+        if (accumulate) {
+            dnnl::post_ops po;
+            po.append_sum(1.0f);
+            attr.set_post_ops(po);
+        }
+        dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, eng_);
+        return Entry{dnnl::matmul(pd), a, b, c};
+    }
+
+    void execute(Entry & e, void * A, void * B, float * C) {
+        dnnl::memory a(e.a, eng_, A), b(e.b, eng_, B), c(e.c, eng_, C);
+        e.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+        stream_.wait();
+    }
     dnnl::engine eng_;
     dnnl::stream stream_;
     std::map<std::tuple<int64_t, int64_t, int64_t, bool, bool>, Entry> cache_;

@@ -99,14 +99,8 @@ export class GradEngine {
     targetTokens: Int32Array,
     options: { signal?: AbortSignal } = {},
   ): Promise<GradEngineResult> {
-    if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
-      throw new DepError(
-        "DEP_INVALID_ARGUMENT",
-        "lossAndGrad: targetTokens must be a non-empty Int32Array (the tokens the model should predict)",
-      );
-    }
+    checkTargetTokens(targetTokens, options.signal);
     const nativeSegments = this.#toNative(segments);
-    if (options.signal?.aborted) throw new DepError("DEP_ABORTED", "lossAndGrad was aborted");
     const run = this.#queue
       .catch(() => undefined)
       .then(async () => {
@@ -155,6 +149,17 @@ export class GradEngine {
       throw new DepError("DEP_DISPOSED", `the gradient engine for ${this.path} was disposed`);
     return this.#native;
   }
+}
+
+/** lossAndGrad's argument checks, shared with Llm.lossAndGrad. */
+export function checkTargetTokens(targetTokens: Int32Array, signal: AbortSignal | undefined): void {
+  if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
+    throw new DepError(
+      "DEP_INVALID_ARGUMENT",
+      "lossAndGrad: targetTokens must be a non-empty Int32Array (the tokens the model should predict)",
+    );
+  }
+  if (signal?.aborted) throw new DepError("DEP_ABORTED", "lossAndGrad was aborted");
 }
 
 function tokensOrEmbeddings(segments: readonly Segment[]): NativeSegment[] {

@@ -2,7 +2,7 @@
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
 import { type NativeGenerateStats, type NativeLlm, type NativeSegment, native } from "../native.js";
-import { GradEngine, type GradEngineOptions } from "./GradEngine.js";
+import { checkTargetTokens, GradEngine, type GradEngineOptions } from "./GradEngine.js";
 import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import type {
   ChatMessage,
@@ -227,14 +227,8 @@ export class Llm {
     targetTokens: Int32Array,
     options: { signal?: AbortSignal } = {},
   ): Promise<LossAndGradResult> {
-    if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
-      throw new DepError(
-        "DEP_INVALID_ARGUMENT",
-        "lossAndGrad: targetTokens must be a non-empty Int32Array (the tokens the model should predict)",
-      );
-    }
+    checkTargetTokens(targetTokens, options.signal);
     const nativeSegments = this.toNativeSegments(segments);
-    if (options.signal?.aborted) throw new DepError("DEP_ABORTED", "lossAndGrad was aborted");
     try {
       return await this.enqueue(async (handle) => {
         const onAbort = () => handle.abort();
