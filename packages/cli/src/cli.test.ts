@@ -132,6 +132,10 @@ describe("dep CLI", () => {
     expect(text).toContain(`cpu        ${cpus()[0]?.model}: ${json.cpu.machineFeatures.join(" ")}`);
     expect(text).toMatch(new RegExp(`^llama.cpp  ${json.cpu.target} build \\(.*\\); AMX path off`, "m"));
     expect(text).toMatch(/^repacking {2}on: /m);
+    // the native training engine's matmul path: oneDNN when the build found it, else the portable loops
+    expect(json.gradEngine.dtypes).toContain("f32");
+    expect(json.gradEngine.matmul).toMatch(json.gradEngine.onednn ? /^onednn / : /^portable/);
+    expect(text).toContain(`engine     native training engine: ${json.gradEngine.matmul}; dtypes `);
     const off = dep(["info", "--json"], { DEP_CPU_REPACK: "0" });
     expect(JSON.parse(off.stdout).cpu.repack).toBe(false);
     expect(dep(["info"], { DEP_CPU_REPACK: "0" }).stdout).toMatch(/^repacking {2}off \(DEP_CPU_REPACK=0\)/m);

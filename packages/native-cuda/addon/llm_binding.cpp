@@ -11,6 +11,7 @@
 #include "dep/llm.h"
 #include "dep/llm_grad.h"
 #include "errors.h"
+#include "segments.h"
 
 namespace dep_addon {
 namespace {
@@ -241,58 +242,6 @@ class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
 };
 
 Napi::FunctionReference * NativeLlm::constructor = nullptr;
-
-// Segments copied out of JS (the worker thread must not touch JS memory).
-struct Segments {
-    std::vector<std::vector<int32_t>> tokens;
-    std::vector<std::vector<float>> embd;
-    std::vector<bool> is_embd;
-
-    std::vector<dep_segment> view(int32_t n_embd) const {
-        std::vector<dep_segment> segs(is_embd.size());
-        for (size_t i = 0; i < segs.size(); ++i) {
-            if (is_embd[i]) {
-                segs[i].embd = embd[i].data();
-                segs[i].n = static_cast<int32_t>(embd[i].size() / static_cast<size_t>(n_embd));
-            } else {
-                segs[i].tokens = tokens[i].data();
-                segs[i].n = static_cast<int32_t>(tokens[i].size());
-            }
-        }
-        return segs;
-    }
-};
-
-Segments parse_segments(Napi::Env env, const Napi::Array & segs, int32_t n_embd, const std::string & where) {
-    Segments out;
-    out.tokens.resize(segs.Length());
-    out.embd.resize(segs.Length());
-    out.is_embd.assign(segs.Length(), false);
-    for (uint32_t i = 0; i < segs.Length(); ++i) {
-        const std::string at = where + "segment " + std::to_string(i);
-        Napi::Value v = segs.Get(i);
-        if (!v.IsObject()) throw type_error(env, at + " must be an object");
-        Napi::Object seg = v.As<Napi::Object>();
-        Napi::Value t = seg.Get("tokens"), e = seg.Get("embeddings");
-        if (t.IsTypedArray() && t.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-            Napi::Int32Array a = t.As<Napi::Int32Array>();
-            out.tokens[i].assign(a.Data(), a.Data() + a.ElementLength());
-        } else if (e.IsTypedArray() && e.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-            Napi::Float32Array a = e.As<Napi::Float32Array>();
-            if (a.ElementLength() % static_cast<size_t>(n_embd) != 0)
-                throw type_error(env, at + ": embeddings length " + std::to_string(a.ElementLength()) +
-                                          " is not a multiple of the model's embedding width " + std::to_string(n_embd));
-            for (size_t j = 0; j < a.ElementLength(); ++j)
-                if (!std::isfinite(a[j]))
-                    throw type_error(env, at + ": embeddings hold a non-finite value at index " + std::to_string(j));
-            out.embd[i].assign(a.Data(), a.Data() + a.ElementLength());
-            out.is_embd[i] = true;
-        } else {
-            throw type_error(env, at + " needs `tokens` (Int32Array) or `embeddings` (Float32Array)");
-        }
-    }
-    return out;
-}
 
 dep_sampling parse_sampling(Napi::Env env, const Napi::Object & opts) {
     dep_sampling s = dep_sampling_default();
@@ -554,15 +503,10 @@ class LossAndGradWorker : public Napi::AsyncWorker {
     void Execute() override {
         n_embd_ = model_n_embd(llm_);
         std::vector<dep_segment> segs = segs_.view(n_embd_);
-        std::vector<float *> ptrs;
-        for (size_t i = 0; i < segs.size(); ++i) {
-            if (!segs_.is_embd[i]) continue;
-            grads_.emplace_back(segs_.embd[i].size(), 0.0f);
-        }
-        for (auto & g : grads_) ptrs.push_back(g.data());
+        grads_.prepare(segs_);
         char err[kErrSize] = {0};
         rc_ = dep_llm_loss_and_grad(llm_, segs.data(), static_cast<int32_t>(segs.size()), targets_.data(),
-                                    static_cast<int32_t>(targets_.size()), &loss_, ptrs.data(), &stats_, err,
+                                    static_cast<int32_t>(targets_.size()), &loss_, grads_.ptrs.data(), &stats_, err,
                                     sizeof(err));
         if (rc_ == -1) SetError(err);
     }
@@ -575,13 +519,7 @@ class LossAndGradWorker : public Napi::AsyncWorker {
         }
         Napi::Object o = Napi::Object::New(env);
         o.Set("loss", static_cast<double>(loss_));
-        Napi::Array grads = Napi::Array::New(env, grads_.size());
-        for (size_t i = 0; i < grads_.size(); ++i) {
-            Napi::Float32Array a = Napi::Float32Array::New(env, grads_[i].size());
-            std::copy(grads_[i].begin(), grads_[i].end(), a.Data());
-            grads.Set(static_cast<uint32_t>(i), a);
-        }
-        o.Set("grads", grads);
+        o.Set("grads", grads_.to_js(env));
         o.Set("nTokens", stats_.n_targets);
         o.Set("nPositions", stats_.n_positions);
         o.Set("loadMs", stats_.load_ms);
@@ -601,7 +539,7 @@ class LossAndGradWorker : public Napi::AsyncWorker {
     dep_llm * llm_;
     Segments segs_;
     std::vector<int32_t> targets_;
-    std::vector<std::vector<float>> grads_;
+    SoftGrads grads_;
     float loss_ = 0.0f;
     int32_t n_embd_ = 0;
     int32_t rc_ = 0;

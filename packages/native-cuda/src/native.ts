@@ -134,8 +134,55 @@ export interface NativeLossAndGrad {
   computeBytes: number;
 }
 
+export interface NativeGradEngineInfo {
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  nHeadKv: number;
+  nFf: number;
+  nVocab: number;
+  dtype: "f32" | "bf16";
+  /** The matmul implementation, e.g. "onednn 2.6.3 (avx512_core_bf16)" or "portable (built without oneDNN)". */
+  matmul: string;
+  threads: number;
+  loadMs: number;
+  weightBytes: number;
+}
+
+export interface NativeGradEngineLossAndGrad {
+  loss: number;
+  grads: Float32Array[];
+  nTokens: number;
+  nPositions: number;
+  firstGradPosition: number;
+  computeMs: number;
+  /** of computeMs: the matrix products, and attention forward + backward */
+  matmulMs: number;
+  attentionMs: number;
+  activationBytes: number;
+  recomputed: boolean;
+}
+
+export interface NativeGradEngine {
+  info(): NativeGradEngineInfo;
+  lossAndGrad(segments: NativeSegment[], targets: Int32Array): Promise<NativeGradEngineLossAndGrad>;
+  abort(): void;
+  dispose(): void;
+}
+
 export interface NativeModule {
   backendInfo(): NativeBackendInfo;
+  loadGradEngine(
+    path: string,
+    options: {
+      threads: number;
+      dtype?: "f32" | "bf16";
+      checkpoint?: "auto" | "never" | "always";
+      activationBudgetBytes?: number;
+    },
+  ): Promise<NativeGradEngine>;
+  gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: Array<"f32" | "bf16"> };
+  gradEngineGemmProbe(dtype: "f32" | "bf16", m: number, k: number, n: number, threads: number): number;
   loadModel(
     path: string,
     options: {

@@ -52,6 +52,21 @@ const BENCHMARKS: Benchmark[] = [
     example: "dep bench llm --threads 2 -- --gen 16 --skip-peer",
   },
   {
+    name: "engine",
+    description:
+      "one training step (lossAndGrad) on TinyLlama: the ggml graph and the native engine, f32 and bf16",
+    pkg: "@dep/native-cuda",
+    script: "bench/engine.mjs",
+    options:
+      "  --json                 one JSON object on the last line instead of the table\n" +
+      "  --model <gguf>         the LLM (default: the cached TinyLlama)\n" +
+      "  --positions <list>     prompt + target positions (default: 384,1024,3072)\n" +
+      "  --skip-3072            leave out the 3072-position rows (slow on the ggml graph)\n" +
+      "  --engines <list>       ggml,native (default: both)\n" +
+      "  --dtypes <list>        the native engine's dtypes (default: f32,bf16, those this machine runs)",
+    example: "dep bench engine --threads 2 -- --positions 384 --json",
+  },
+  {
     name: "data",
     description: "the data pipeline stage by stage: synth, prepare, embed, store, diff (wall, CPU, peak RSS)",
     pkg: "@dep/core",

@@ -1,6 +1,6 @@
 import { cpus } from "node:os";
 import { assetPresent, depHome, modelPath, TINYLLAMA } from "@dep/core";
-import { addonPath, backendInfo, cpuRepackDefault } from "@dep/native-cuda";
+import { addonPath, backendInfo, cpuRepackDefault, gradEngineBuild } from "@dep/native-cuda";
 import type { Command } from "commander";
 import { chooseThreads } from "../threads.js";
 import { readVersions } from "../versions.js";
@@ -21,6 +21,7 @@ export function registerInfo(program: Command): void {
         cpuFeatures: backend.cpuFeatures,
         cpu: { ...backend.cpu, model: cpus()[0]?.model ?? "unknown", repack: cpuRepackDefault() },
         cuda: backend.cuda,
+        gradEngine: gradEngineBuild(),
         cache: depHome(),
         threads: chooseThreads(),
         assets: { [TINYLLAMA.id]: { path: modelPath(TINYLLAMA), present: assetPresent(TINYLLAMA) } },
@@ -45,6 +46,10 @@ export function registerInfo(program: Command): void {
         `repacking  ${cpu.repack ? "on" : "off (DEP_CPU_REPACK=0)"}: ${cpu.repackTypes.length > 0 ? cpu.repackTypes.join(" ") : "no repacked layouts on this CPU"}`,
       );
       console.log(`cuda       ${cuda}${backend.cuda.ggmlCuda ? "; llama.cpp on GPU: yes" : ""}`);
+      const engine = info.gradEngine;
+      console.log(
+        `engine     native training engine: ${engine.matmul}; dtypes ${engine.dtypes.join(" ")}${engine.onednn ? "" : " (install libdnnl-dev and rebuild for oneDNN)"}`,
+      );
       console.log(`cache      ${info.cache}`);
       console.log(`threads    ${info.threads.threads} (from ${info.threads.reason})`);
       for (const w of info.threads.ignored) console.log(`threads    ${w}`);

@@ -20,7 +20,13 @@ import {
   TINYLLAMA,
   train,
 } from "@dep/core";
-import { DepError, Llm } from "@dep/native-cuda";
+import {
+  DepError,
+  defaultGradEngineDtype,
+  type GradEngine,
+  type GradEngineDtype,
+  Llm,
+} from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
@@ -61,6 +67,8 @@ interface TrainFlags extends DataFlags {
   resume: boolean;
   gradBackward: "none" | "f16" | "bf16" | "f32";
   gradWeights: "f32" | "f16";
+  engine: "ggml" | "native";
+  engineDtype: "auto" | GradEngineDtype;
   dumpGrads?: string;
   json: boolean;
 }
@@ -164,6 +172,22 @@ export function registerTrain(program: Command): void {
         .choices(["f32", "f16"])
         .default("f32"),
     )
+    .addOption(
+      new Option(
+        "--engine <e>",
+        "LLM gradients: ggml (the hand-built ggml graph; --grad-backward/--grad-weights) or native (dep's own engine, oneDNN matmuls)",
+      )
+        .choices(["ggml", "native"])
+        .default("ggml"),
+    )
+    .addOption(
+      new Option(
+        "--engine-dtype <t>",
+        "native engine: f32 (exact), bf16 (faster where the CPU has it), auto (bf16 when available, else f32)",
+      )
+        .choices(["auto", "f32", "bf16"])
+        .default("auto"),
+    )
     .option("--resume", "continue the run in --out from its last saved state", false)
     .option(
       "--dump-grads <file>",
@@ -198,7 +222,13 @@ export function registerTrain(program: Command): void {
         gradBackward: o.gradBackward,
         gradWeights: o.gradWeights,
       });
+      let engine: GradEngine | null = null;
       try {
+        if (o.engine === "native") {
+          const dtype = o.engineDtype === "auto" ? defaultGradEngineDtype() : o.engineDtype;
+          engine = await llm.createGradEngine({ threads: o.threads, dtype });
+        }
+        const gradLlm = engine ? withGradEngine(llm, engine) : llm;
         if (o.dumpGrads) {
           const { data, samples } = await loadTrainingSamples(dataDir, o.embeddings, "train", {
             weighting: o.diffWeighting,
@@ -218,7 +248,7 @@ export function registerTrain(program: Command): void {
             runInitialParams(dims, o.seed, o.init),
             { threads: o.threads, backend: o.kernelBackend },
           );
-          const r = await dumpGrads(llm, model, sample, o.dumpGrads, o.maxLength);
+          const r = await dumpGrads(gradLlm, model, sample, o.dumpGrads, o.maxLength);
           const summary = {
             file: o.dumpGrads,
             sample: samples.samples[0]!.id,
@@ -235,7 +265,7 @@ export function registerTrain(program: Command): void {
         }
         const progress = new Progress({ label: "train", unit: "samples", quiet: o.json });
         const result = await train({
-          llm: Object.assign(llm, { path: modelPath }),
+          llm: Object.assign(gradLlm, { path: modelPath }),
           dataDir,
           embDir: o.embeddings,
           outDir: o.out,
@@ -287,7 +317,19 @@ export function registerTrain(program: Command): void {
             `training interrupted; state saved in ${basename(o.out)}/state (rerun with --resume)`,
           );
       } finally {
+        await engine?.dispose();
         await llm.dispose();
       }
     });
+}
+
+/** The model with its lossAndGrad taken by the native engine; everything else (tokenizer, info) is the model's. */
+function withGradEngine(llm: Llm, engine: GradEngine): Llm {
+  return new Proxy(llm, {
+    get(target, prop) {
+      if (prop === "lossAndGrad") return engine.lossAndGrad.bind(engine);
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
 }

@@ -52,6 +52,58 @@ struct Model::Impl {
     }
 };
 
+bool read_hparams(const GgufWeights & w, Hparams & hp, std::string & err) {
+    hp.arch = w.get_str("general.architecture", "");
+    if (hp.arch == "llama") {
+        hp.rope_mode = GGML_ROPE_TYPE_NORMAL;
+    } else if (hp.arch == "qwen2") {
+        hp.rope_mode = GGML_ROPE_TYPE_NEOX;
+    } else {
+        err = "gradients are not available for architecture '" + hp.arch + "' (supported: " + supported_archs() + ")";
+        return false;
+    }
+    const std::string a = hp.arch + ".";
+    if (w.is_array(a + "attention.head_count") || w.is_array(a + "attention.head_count_kv")) {
+        err = "per-layer head counts are not supported by the gradient graph";
+        return false;
+    }
+    if (w.get_num(a + "expert_count", 0) > 0) {
+        err = "mixture-of-experts models are not supported by the gradient graph";
+        return false;
+    }
+    hp.n_embd = static_cast<int32_t>(w.get_num(a + "embedding_length", 0));
+    hp.n_layer = static_cast<int32_t>(w.get_num(a + "block_count", 0));
+    hp.n_head = static_cast<int32_t>(w.get_num(a + "attention.head_count", 0));
+    hp.n_head_kv = static_cast<int32_t>(w.get_num(a + "attention.head_count_kv", hp.n_head));
+    if (hp.n_embd <= 0 || hp.n_layer <= 0 || hp.n_head <= 0 || hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0) {
+        err = "the GGUF lacks valid " + a + "{embedding_length, block_count, attention.head_count[_kv]}";
+        return false;
+    }
+    hp.head_dim = static_cast<int32_t>(w.get_num(a + "attention.key_length", hp.n_embd / hp.n_head));
+    if (static_cast<int32_t>(w.get_num(a + "attention.value_length", hp.head_dim)) != hp.head_dim) {
+        err = "different key and value head sizes are not supported by the gradient graph";
+        return false;
+    }
+    hp.n_rot = static_cast<int32_t>(w.get_num(a + "rope.dimension_count", hp.head_dim));
+    hp.eps = static_cast<float>(w.get_num(a + "attention.layer_norm_rms_epsilon", 1e-5));
+    hp.freq_base = static_cast<float>(w.get_num(a + "rope.freq_base", 10000.0));
+    hp.n_ctx_orig = static_cast<int32_t>(w.get_num(a + "context_length", 2048));
+    const std::string scaling = w.get_str(a + "rope.scaling.type", "none");
+    double factor = w.get_num(a + "rope.scaling.factor", 0.0);
+    if (factor == 0.0) factor = w.get_num(a + "rope.scale_linear", 0.0);
+    if (scaling == "linear" || (scaling == "none" && factor > 0.0 && w.has_key(a + "rope.scale_linear"))) {
+        hp.freq_scale = factor > 0.0 ? static_cast<float>(1.0 / factor) : 1.0f;
+    } else if (scaling != "none") {
+        err = "RoPE scaling '" + scaling + "' is not supported by the gradient graph (none, linear)";
+        return false;
+    }
+    if (w.get_num(a + "attention.scale", 0.0) != 0.0) {
+        err = "a custom attention scale is not supported by the gradient graph";
+        return false;
+    }
+    return true;
+}
+
 Model::~Model() = default;
 
 size_t Model::weight_bytes() const { return impl_->wbuf ? ggml_backend_buffer_get_size(impl_->wbuf) : 0; }
@@ -65,54 +117,7 @@ std::unique_ptr<Model> Model::load(const GgufWeights & w, int n_threads, int for
     Hparams & hp = m->hp_;
     Impl & im = *m->impl_;
 
-    hp.arch = w.get_str("general.architecture", "");
-    if (hp.arch == "llama") {
-        hp.rope_mode = GGML_ROPE_TYPE_NORMAL;
-    } else if (hp.arch == "qwen2") {
-        hp.rope_mode = GGML_ROPE_TYPE_NEOX;
-    } else {
-        err = "gradients are not available for architecture '" + hp.arch + "' (supported: " + supported_archs() + ")";
-        return nullptr;
-    }
-    const std::string a = hp.arch + ".";
-    if (w.is_array(a + "attention.head_count") || w.is_array(a + "attention.head_count_kv")) {
-        err = "per-layer head counts are not supported by the gradient graph";
-        return nullptr;
-    }
-    if (w.get_num(a + "expert_count", 0) > 0) {
-        err = "mixture-of-experts models are not supported by the gradient graph";
-        return nullptr;
-    }
-    hp.n_embd = static_cast<int32_t>(w.get_num(a + "embedding_length", 0));
-    hp.n_layer = static_cast<int32_t>(w.get_num(a + "block_count", 0));
-    hp.n_head = static_cast<int32_t>(w.get_num(a + "attention.head_count", 0));
-    hp.n_head_kv = static_cast<int32_t>(w.get_num(a + "attention.head_count_kv", hp.n_head));
-    if (hp.n_embd <= 0 || hp.n_layer <= 0 || hp.n_head <= 0 || hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0) {
-        err = "the GGUF lacks valid " + a + "{embedding_length, block_count, attention.head_count[_kv]}";
-        return nullptr;
-    }
-    hp.head_dim = static_cast<int32_t>(w.get_num(a + "attention.key_length", hp.n_embd / hp.n_head));
-    if (static_cast<int32_t>(w.get_num(a + "attention.value_length", hp.head_dim)) != hp.head_dim) {
-        err = "different key and value head sizes are not supported by the gradient graph";
-        return nullptr;
-    }
-    hp.n_rot = static_cast<int32_t>(w.get_num(a + "rope.dimension_count", hp.head_dim));
-    hp.eps = static_cast<float>(w.get_num(a + "attention.layer_norm_rms_epsilon", 1e-5));
-    hp.freq_base = static_cast<float>(w.get_num(a + "rope.freq_base", 10000.0));
-    hp.n_ctx_orig = static_cast<int32_t>(w.get_num(a + "context_length", 2048));
-    const std::string scaling = w.get_str(a + "rope.scaling.type", "none");
-    double factor = w.get_num(a + "rope.scaling.factor", 0.0);
-    if (factor == 0.0) factor = w.get_num(a + "rope.scale_linear", 0.0);
-    if (scaling == "linear" || (scaling == "none" && factor > 0.0 && w.has_key(a + "rope.scale_linear"))) {
-        hp.freq_scale = factor > 0.0 ? static_cast<float>(1.0 / factor) : 1.0f;
-    } else if (scaling != "none") {
-        err = "RoPE scaling '" + scaling + "' is not supported by the gradient graph (none, linear)";
-        return nullptr;
-    }
-    if (w.get_num(a + "attention.scale", 0.0) != 0.0) {
-        err = "a custom attention scale is not supported by the gradient graph";
-        return nullptr;
-    }
+    if (!read_hparams(w, hp, err)) return nullptr;
 
     // ---- tensors ----
     const int64_t n_tensors_max = 16 + 16LL * hp.n_layer;

@@ -39,6 +39,11 @@ struct Hparams {
 // The architectures the gradient graph supports, for error messages.
 const char * supported_archs();
 
+// Reads the hyper-parameters the gradient graph and the native engine share (architecture, widths, heads,
+// RoPE, norm epsilon) from the GGUF metadata; n_ff, n_vocab and tied_output come from the tensors and are
+// left to the caller. Returns false with a message naming the unsupported feature.
+bool read_hparams(const GgufWeights & w, Hparams & hp, std::string & err);
+
 class Model {
   public:
     // Reads hyper-parameters and dequantizes the weights of `w` into a CPU backend buffer. backward_type

@@ -2,6 +2,7 @@
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
 import { type NativeGenerateStats, type NativeLlm, type NativeSegment, native } from "../native.js";
+import { checkTargetTokens, GradEngine, type GradEngineOptions } from "./GradEngine.js";
 import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import type {
   ChatMessage,
@@ -226,14 +227,8 @@ export class Llm {
     targetTokens: Int32Array,
     options: { signal?: AbortSignal } = {},
   ): Promise<LossAndGradResult> {
-    if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
-      throw new DepError(
-        "DEP_INVALID_ARGUMENT",
-        "lossAndGrad: targetTokens must be a non-empty Int32Array (the tokens the model should predict)",
-      );
-    }
+    checkTargetTokens(targetTokens, options.signal);
     const nativeSegments = this.toNativeSegments(segments);
-    if (options.signal?.aborted) throw new DepError("DEP_ABORTED", "lossAndGrad was aborted");
     try {
       return await this.enqueue(async (handle) => {
         const onAbort = () => handle.abort();
@@ -306,6 +301,15 @@ export class Llm {
     } catch (err) {
       throw fromNative(err);
     }
+  }
+
+  /**
+   * The native training engine for this model's GGUF: the same lossAndGrad as this object's ggml graph, from
+   * its own weights (freed by the engine's dispose), with text segments tokenized by this model.
+   */
+  createGradEngine(options: GradEngineOptions): Promise<GradEngine> {
+    this.#handle();
+    return GradEngine.load(this.path, options, (segments) => this.toNativeSegments(segments));
   }
 
   /** Frees the gradient graph's F32 weights; the next lossAndGrad loads them again. */

@@ -1,0 +1,174 @@
+// The native training engine (cpp/engine): dL/d(soft rows) through the frozen LLM, as its own object with
+// its own lifetime. Its weights (dequantized once, held in the engine's dtype) are freed by dispose().
+// Same inputs and outputs as Llm.lossAndGrad, the ggml graph that stays as the oracle.
+import { DepError, fromNative } from "../errors.js";
+import { type NativeGradEngine, type NativeGradEngineInfo, type NativeSegment, native } from "../native.js";
+import type { LossAndGradResult, Segment } from "./types.js";
+
+export type GradEngineDtype = "f32" | "bf16";
+
+export interface GradEngineOptions {
+  /** Threads for the matmuls and the engine's kernels. Required: the physical core count. */
+  threads: number;
+  /** "f32" (default, exact) or "bf16" (weights and matmul inputs rounded to bf16; needs oneDNN + AVX-512). */
+  dtype?: GradEngineDtype;
+  /**
+   * "auto" (default): recompute each layer's activations in the backward when keeping them all would pass
+   * `activationBudgetBytes` (default 1 GiB); "never": keep them; "always": recompute.
+   */
+  checkpoint?: "auto" | "never" | "always";
+  activationBudgetBytes?: number;
+}
+
+export type GradEngineInfo = NativeGradEngineInfo;
+
+/** Llm.lossAndGrad's result, with where the time went and what the backward skipped. */
+export interface GradEngineResult extends LossAndGradResult {
+  /** The first soft row: positions before it get no backward. */
+  firstGradPosition: number;
+  /** Layers were recomputed in the backward (activation checkpointing). */
+  recomputed: boolean;
+  timings: { loadMs: number; computeMs: number; matmulMs: number; attentionMs: number };
+}
+
+/** What this build and CPU can run: the matmul library and the dtypes it supports here. */
+export function gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: GradEngineDtype[] } {
+  return native().gradEngineBuild();
+}
+
+/** TFLOP/s of one [m, k] x [k, n] matmul on the engine's path (best of 3), or -1 when dtype cannot run here. */
+export function gradEngineGemmProbe(
+  dtype: GradEngineDtype,
+  m: number,
+  k: number,
+  n: number,
+  threads: number,
+): number {
+  return native().gradEngineGemmProbe(dtype, m, k, n, threads);
+}
+
+/** The dtype a training run should default to here: bf16 when the matmul library runs it, else f32. */
+export function defaultGradEngineDtype(): GradEngineDtype {
+  return gradEngineBuild().dtypes.includes("bf16") ? "bf16" : "f32";
+}
+
+export class GradEngine {
+  readonly path: string;
+  readonly info: GradEngineInfo;
+  #native: NativeGradEngine | null;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #toNative: (segments: readonly Segment[]) => NativeSegment[];
+
+  private constructor(
+    path: string,
+    handle: NativeGradEngine,
+    toNative: (s: readonly Segment[]) => NativeSegment[],
+  ) {
+    this.path = path;
+    this.#native = handle;
+    this.info = Object.freeze(handle.info());
+    this.#toNative = toNative;
+  }
+
+  /**
+   * Reads the GGUF (llama or qwen2) and prepares its weights, off the JS thread. Without `toNative` (as given
+   * by Llm.createGradEngine), segments must be tokens or embeddings: there is no tokenizer for text.
+   */
+  static async load(
+    path: string,
+    options: GradEngineOptions,
+    toNative?: (segments: readonly Segment[]) => NativeSegment[],
+  ): Promise<GradEngine> {
+    if (typeof path !== "string" || path.length === 0) {
+      throw new DepError("DEP_INVALID_ARGUMENT", "GradEngine.load: path must be a non-empty string");
+    }
+    if (!Number.isInteger(options?.threads) || options.threads < 1) {
+      throw new DepError("DEP_INVALID_ARGUMENT", "GradEngine.load: threads must be an integer >= 1");
+    }
+    try {
+      const handle = await native().loadGradEngine(path, options);
+      return new GradEngine(path, handle, toNative ?? tokensOrEmbeddings);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Mean next-token cross-entropy of `targetTokens` after the segments, and dLoss/d(every embeddings segment). */
+  async lossAndGrad(
+    segments: readonly Segment[],
+    targetTokens: Int32Array,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<GradEngineResult> {
+    checkTargetTokens(targetTokens, options.signal);
+    const nativeSegments = this.#toNative(segments);
+    const run = this.#queue
+      .catch(() => undefined)
+      .then(async () => {
+        const handle = this.#handle();
+        const onAbort = () => handle.abort();
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        try {
+          const r = await handle.lossAndGrad(nativeSegments, targetTokens);
+          return {
+            loss: r.loss,
+            grads: r.grads,
+            nTokens: r.nTokens,
+            nPositions: r.nPositions,
+            firstGradPosition: r.firstGradPosition,
+            recomputed: r.recomputed,
+            timings: { loadMs: 0, computeMs: r.computeMs, matmulMs: r.matmulMs, attentionMs: r.attentionMs },
+            memory: { weightBytes: this.info.weightBytes, computeBytes: r.activationBytes },
+          };
+        } finally {
+          options.signal?.removeEventListener("abort", onAbort);
+        }
+      });
+    this.#queue = run;
+    try {
+      return await run;
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Frees the weights after every queued call has finished. Safe to call twice. */
+  async dispose(): Promise<void> {
+    const handle = this.#native;
+    if (!handle) return;
+    await this.#queue.catch(() => undefined);
+    this.#native = null;
+    handle.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  #handle(): NativeGradEngine {
+    if (!this.#native)
+      throw new DepError("DEP_DISPOSED", `the gradient engine for ${this.path} was disposed`);
+    return this.#native;
+  }
+}
+
+/** lossAndGrad's argument checks, shared with Llm.lossAndGrad. */
+export function checkTargetTokens(targetTokens: Int32Array, signal: AbortSignal | undefined): void {
+  if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
+    throw new DepError(
+      "DEP_INVALID_ARGUMENT",
+      "lossAndGrad: targetTokens must be a non-empty Int32Array (the tokens the model should predict)",
+    );
+  }
+  if (signal?.aborted) throw new DepError("DEP_ABORTED", "lossAndGrad was aborted");
+}
+
+function tokensOrEmbeddings(segments: readonly Segment[]): NativeSegment[] {
+  return segments.map((seg, i) => {
+    if ("tokens" in seg) return { tokens: seg.tokens };
+    if ("embeddings" in seg) return { embeddings: seg.embeddings };
+    throw new DepError(
+      "DEP_INVALID_ARGUMENT",
+      `segment ${i}: text needs a tokenizer; create the engine with llm.createGradEngine() or pass tokens`,
+    );
+  });
+}

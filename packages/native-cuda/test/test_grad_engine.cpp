@@ -1,0 +1,220 @@
+// The native engine (dep_grad_engine) on the GGUF given by DEP_TEST_GGUF, against the ggml gradient graph
+// (dep_llm_loss_and_grad, the oracle) in F32 and bf16, against central finite differences in F32, and its
+// errors. Skipped with a message when the variable is unset.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "check.h"
+#include "dep/grad_engine.h"
+#include "layers.h"
+#include "matmul.h"
+#include "dep/llm.h"
+#include "dep/llm_grad.h"
+
+namespace {
+
+struct Compare {
+    double rel_l2, cosine;
+};
+
+Compare compare(const std::vector<float> & a, const std::vector<float> & ref) {
+    double d = 0, n = 0, ab = 0, aa = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        d += (static_cast<double>(a[i]) - ref[i]) * (static_cast<double>(a[i]) - ref[i]);
+        n += static_cast<double>(ref[i]) * ref[i];
+        ab += static_cast<double>(a[i]) * ref[i];
+        aa += static_cast<double>(a[i]) * a[i];
+    }
+    return {std::sqrt(d / n), ab / std::sqrt(aa * n)};
+}
+
+double rel_l2(const std::vector<float> & a, const std::vector<float> & ref) {
+    double d = 0, n = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        d += (static_cast<double>(a[i]) - ref[i]) * (static_cast<double>(a[i]) - ref[i]);
+        n += static_cast<double>(ref[i]) * ref[i];
+    }
+    return std::sqrt(d / n);
+}
+
+// The blocked attention on the matmul library against the scalar reference, forward and backward, over
+// more than one block of queries and a p0 inside the first block.
+void check_attention_kernels() {
+    using namespace dep::engine;
+    const AttentionShape s{300, 8, 2, 16, 0.25f};
+    const int64_t T = s.T, nq = 8 * 16, nkv = 2 * 16, p0 = 37, M = T - p0;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    auto rnd = [&](int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (auto & x : v) x = nd(rng);
+        return v;
+    };
+    const auto q = rnd(T * nq), k = rnd(T * nkv), v = rnd(T * nkv), dout = rnd(M * nq);
+    std::string err;
+    auto mm = Matmul::create(false, 2, err);
+    CHECK_MSG(mm != nullptr, "%s", err.c_str());
+    if (!mm) return;
+    std::vector<float> o1(T * nq), o2(T * nq), l1(8 * T), l2(8 * T), scratch(8 * T);
+    attention_forward_scalar(s, q.data(), k.data(), v.data(), o1.data(), l1.data(), 2);
+    AttentionScratch w;
+    attention_forward(*mm, s, q.data(), k.data(), v.data(), o2.data(), l2.data(), w, 2);
+    std::vector<float> dq1(M * nq), dk1(M * nkv), dv1(M * nkv), dq2(M * nq), dk2(M * nkv), dv2(M * nkv);
+    attention_backward_scalar(s, p0, dout.data(), q.data(), k.data(), v.data(), o1.data(), l1.data(), dq1.data(),
+                              dk1.data(), dv1.data(), scratch.data(), 2);
+    attention_backward(*mm, s, p0, dout.data(), q.data(), k.data(), v.data(), o2.data(), l2.data(), dq2.data(),
+                       dk2.data(), dv2.data(), w, 2);
+    const double e[] = {rel_l2(o2, o1), rel_l2(l2, l1), rel_l2(dq2, dq1), rel_l2(dk2, dk1), rel_l2(dv2, dv1)};
+    std::printf("blocked vs scalar attention: out %.1e lse %.1e dq %.1e dk %.1e dv %.1e\n", e[0], e[1], e[2], e[3],
+                e[4]);
+    for (double x : e) CHECK(x <= 1e-5);
+}
+
+}  // namespace
+
+int main() {
+    check_attention_kernels();
+    const char * path = std::getenv("DEP_TEST_GGUF");
+    if (!path || !*path) {
+        std::printf("SKIP: set DEP_TEST_GGUF to a GGUF model to run this test\n");
+        return 0;
+    }
+    std::printf("matmul: %s\n", dep_grad_engine_matmul_name());
+    dep_llm_params lp = dep_llm_default_params();
+    lp.n_threads = 2;
+    lp.n_ctx = 128;
+    char err[2048];
+    dep_llm * llm = dep_llm_load(path, lp, err, sizeof(err));
+    CHECK_MSG(llm != nullptr, "%s", err);
+    if (!llm) TEST_MAIN_RETURN();
+    dep_llm_info info;
+    dep_llm_get_info(llm, &info);
+    const int32_t E = info.n_embd;
+
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<int32_t> head = {1, 450, 3186, 338}, mid = {263, 1781}, targets = {322, 4091, 29889, 13};
+    std::vector<float> soft_a(static_cast<size_t>(2 * E)), soft_b(static_cast<size_t>(3 * E));
+    for (auto & v : soft_a) v = nd(rng);
+    for (auto & v : soft_b) v = nd(rng);
+    // two soft ranges, the first after a token prefix, tokens between them
+    std::vector<dep_segment> segs = {
+        {head.data(), nullptr, 4}, {nullptr, soft_a.data(), 2}, {mid.data(), nullptr, 2}, {nullptr, soft_b.data(), 3}};
+    const size_t n_grad = soft_a.size() + soft_b.size();
+
+    auto run_oracle = [&](std::vector<float> & g) {
+        g.assign(n_grad, 0.0f);
+        float * gp[2] = {g.data(), g.data() + soft_a.size()};
+        float loss = 0;
+        CHECK_MSG(dep_llm_loss_and_grad(llm, segs.data(), 4, targets.data(), 4, &loss, gp, nullptr, err, sizeof(err)) == 0,
+                  "%s", err);
+        return loss;
+    };
+    std::vector<float> g_ref;
+    const float loss_ref = run_oracle(g_ref);
+
+    for (dep_grad_engine_dtype dtype : {DEP_GRAD_ENGINE_F32, DEP_GRAD_ENGINE_BF16}) {
+        const bool bf16 = dtype == DEP_GRAD_ENGINE_BF16;
+        if (!dep_grad_engine_supports(dtype)) {
+            std::printf("bf16: not supported by this build/CPU, skipped\n");
+            continue;
+        }
+        for (dep_grad_engine_checkpoint ck : {DEP_GRAD_ENGINE_CHECKPOINT_NEVER, DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS}) {
+            dep_grad_engine_params p = dep_grad_engine_default_params();
+            p.n_threads = 2;
+            p.dtype = dtype;
+            p.checkpoint = ck;
+            dep_grad_engine * e = dep_grad_engine_load(path, p, err, sizeof(err));
+            CHECK_MSG(e != nullptr, "%s", err);
+            if (!e) continue;
+            dep_grad_engine_info ei = dep_grad_engine_get_info(e);
+            CHECK(ei.n_embd == E && ei.weight_bytes > 0);
+            std::vector<float> g(n_grad, 0.0f);
+            float * gp[2] = {g.data(), g.data() + soft_a.size()};
+            float loss = 0;
+            dep_grad_engine_stats st{};
+            CHECK_MSG(dep_grad_engine_loss_and_grad(e, segs.data(), 4, targets.data(), 4, &loss, gp, &st, err,
+                                                    sizeof(err)) == 0,
+                      "%s", err);
+            CHECK(st.n_positions == 11 + 3 && st.first_grad_pos == 4);
+            CHECK(st.recomputed == (ck == DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS));
+            const Compare c = compare(g, g_ref);
+            const double loss_rel = std::fabs(loss - loss_ref) / std::fabs(loss_ref);
+            std::printf("%s%s: loss %.7f (oracle %.7f, rel %.2e), grads rel L2 %.2e, cosine %.6f\n",
+                        bf16 ? "bf16" : "f32", ck == DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS ? " recompute" : "", loss,
+                        loss_ref, loss_rel, c.rel_l2, c.cosine);
+            CHECK(loss_rel <= (bf16 ? 1e-2 : 1e-5));
+            CHECK(c.rel_l2 <= (bf16 ? 3e-2 : 1e-4));
+            CHECK(c.cosine >= 0.995);
+
+            if (!bf16 && ck == DEP_GRAD_ENGINE_CHECKPOINT_NEVER) {
+                // central finite difference along the gradient
+                double gn = 0;
+                for (float v : g) gn += static_cast<double>(v) * v;
+                gn = std::sqrt(gn);
+                const float eps = 1e-2f;
+                auto loss_at = [&](float s) {
+                    std::vector<float> a = soft_a, b = soft_b;
+                    for (size_t i = 0; i < a.size(); ++i) a[i] += s * eps * static_cast<float>(g[i] / gn);
+                    for (size_t i = 0; i < b.size(); ++i) b[i] += s * eps * static_cast<float>(g[a.size() + i] / gn);
+                    std::vector<dep_segment> sg = segs;
+                    sg[1].embd = a.data();
+                    sg[3].embd = b.data();
+                    std::vector<float> g2(n_grad);
+                    float * p2[2] = {g2.data(), g2.data() + a.size()};
+                    float l = 0;
+                    dep_grad_engine_loss_and_grad(e, sg.data(), 4, targets.data(), 4, &l, p2, nullptr, err, sizeof(err));
+                    return static_cast<double>(l);
+                };
+                const double fd = (loss_at(1) - loss_at(-1)) / (2 * eps);
+                std::printf("directional derivative: analytic %.6f, finite difference %.6f\n", gn, fd);
+                CHECK(gn > 0 && std::fabs(fd - gn) / gn <= 2e-2);
+
+                // soft rows only at the start, and no soft rows at all (loss only)
+                std::vector<dep_segment> first = {{nullptr, soft_b.data(), 3}, {head.data(), nullptr, 4}};
+                float * g1 = g.data();
+                CHECK(dep_grad_engine_loss_and_grad(e, first.data(), 2, targets.data(), 4, &loss, &g1, &st, err,
+                                                    sizeof(err)) == 0);
+                CHECK(st.first_grad_pos == 0);
+                std::vector<float> r1(soft_b.size());
+                float * r1p = r1.data();
+                float l1 = 0;
+                dep_llm_loss_and_grad(llm, first.data(), 2, targets.data(), 4, &l1, &r1p, nullptr, err, sizeof(err));
+                g.resize(soft_b.size());
+                CHECK(std::fabs(loss - l1) / l1 <= 1e-5 && compare(g, r1).rel_l2 <= 1e-4);
+                std::vector<dep_segment> hard = {{head.data(), nullptr, 4}};
+                CHECK(dep_grad_engine_loss_and_grad(e, hard.data(), 1, targets.data(), 4, &loss, nullptr, &st, err,
+                                                    sizeof(err)) == 0);
+                dep_llm_loss_and_grad(llm, hard.data(), 1, targets.data(), 4, &l1, nullptr, nullptr, err, sizeof(err));
+                CHECK(std::fabs(loss - l1) / l1 <= 1e-5);
+
+                // errors name what is wrong
+                CHECK(dep_grad_engine_loss_and_grad(e, segs.data(), 4, targets.data(), 0, &loss, gp, nullptr, err,
+                                                    sizeof(err)) == -1);
+                CHECK(std::strstr(err, "target is empty") != nullptr);
+                std::vector<int32_t> bad = {info.n_vocab + 1};
+                std::vector<dep_segment> badseg = {{bad.data(), nullptr, 1}};
+                CHECK(dep_grad_engine_loss_and_grad(e, badseg.data(), 1, targets.data(), 4, &loss, nullptr, nullptr, err,
+                                                    sizeof(err)) == -1);
+                CHECK(std::strstr(err, "outside the vocabulary") != nullptr);
+            }
+            dep_grad_engine_free(e);
+        }
+    }
+    // load errors: a missing file; 50 create/free cycles hold no memory (ASan's leak check sees a leak)
+    dep_grad_engine_params p = dep_grad_engine_default_params();
+    p.n_threads = 1;
+    CHECK(dep_grad_engine_load("/nonexistent/model.gguf", p, err, sizeof(err)) == nullptr);
+    CHECK(std::strstr(err, "/nonexistent/model.gguf") != nullptr);
+    for (int i = 0; i < 50; ++i) {
+        dep_grad_engine * e = dep_grad_engine_load(path, p, err, sizeof(err));
+        CHECK_MSG(e != nullptr, "%s", err);
+        dep_grad_engine_free(e);
+    }
+    dep_llm_free(llm);
+    TEST_MAIN_RETURN();
+}
