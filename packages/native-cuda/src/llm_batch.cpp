@@ -84,11 +84,7 @@ int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests
         cp.n_threads = llm->params.n_threads;
         cp.n_threads_batch = llm->params.n_threads;
         cp.no_perf = true;
-        if (llm->params.kv_f32) {
-            cp.type_k = GGML_TYPE_F32;
-            cp.type_v = GGML_TYPE_F32;
-            cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-        }
+        dep::set_attention(cp, llm->params);
         cp.abort_callback = abort_callback;
         cp.abort_callback_data = llm;
         llm->batch_ctx = llama_init_from_model(llm->model, cp);
