@@ -503,23 +503,21 @@ describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)
   it("another frozen LLM than the one trained with: refused, or a warning with --accept-other-llm", () => {
     const other = join(fx.dir, "other-llm.gguf");
     writeTinyModel(other, { arch: "llama", seed: 77, contextLength: 2048 });
-    const ckpt = join(stoppedRun("other-llm"), "checkpoints", "last");
-    const args = [
-      "loss",
-      "--checkpoint",
-      ckpt,
-      "--data",
-      fx.dataDir,
-      "--embeddings",
-      fx.embDir,
-      "--model",
-      other,
-    ];
+    const run = stoppedRun("other-llm");
+    const ckpt = join(run, "checkpoints", "last");
+    // dep select runs every epoch checkpoint of the run: two here, one warning for both
+    for (const epoch of [1, 2]) cpSync(ckpt, join(run, "checkpoints", `epoch-${epoch}`), { recursive: true });
+    const inputs = ["--data", fx.dataDir, "--embeddings", fx.embDir, "--model", other];
     const common = ["--max-samples", "1", "--threads", "1", "--json"];
-    expectOneLineError(dep([...args, ...common]), 3, /was trained with the frozen LLM .*--accept-other-llm/);
-    const r = dep([...args, ...common, "--accept-other-llm"]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/dep: warning: .*other-llm\.gguf has sha256 .*using it anyway/);
+    const select = ["select", "--run", run, ...inputs, ...common, "--max-tokens", "2", "--max-length", "1200"];
+    for (const args of [["loss", "--checkpoint", ckpt, ...inputs, ...common], select]) {
+      expectOneLineError(dep(args), 3, /was trained with the frozen LLM .*--accept-other-llm/);
+      const r = dep([...args, "--accept-other-llm"]);
+      expect(r.code, r.stderr).toBe(0);
+      const warnings = r.stderr.match(/dep: warning: .*other-llm\.gguf has sha256 .*using it anyway/g);
+      expect(warnings, `${args[0]}: ${r.stderr}`).toHaveLength(1);
+    }
+    expect(existsSync(join(run, "selection.json"))).toBe(true);
   });
 });
 
