@@ -138,7 +138,7 @@ async function rss(url) {
 }
 
 log(`work folder ${work}; model ${model}; ${threads} threads, --parallel ${parallel}`);
-dep(["data", "synth", "--users", "20", "--seed", "5", "--out", join(work, "data"), "--overwrite", "--json"]);
+dep(["data", "synth", "--users", "20", "--seed", "5", "--out", join(work, "data"), "--force", "--json"]);
 dep(["embed", "--data", join(work, "data"), "--out", join(work, "emb"), "--json"]);
 const users = testUsers();
 const server = await startServer();

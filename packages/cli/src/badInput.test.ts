@@ -222,7 +222,7 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
     expect(readdirSync(fx.dir).filter((n) => n.includes(".tmp"))).toEqual([]);
   });
 
-  it("dep data prepare --out <its input folder> --overwrite: exit 2, inputs kept", () => {
+  it("dep data prepare --out <its input folder> --force: exit 2, inputs kept", () => {
     const d = join(fx.dir, "raw-src");
     expect(dep(["data", "synth", "--users", "10", "--raw", "--out", d, "--json"]).code).toBe(0);
     const raw = join(d, "raw", "Books");
@@ -231,10 +231,40 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
       "data",
       "prepare",
       ...["--reviews", join(raw, "reviews.jsonl"), "--meta", join(raw, "meta.jsonl")],
-      ...["--category", "Books", "--out", d, "--overwrite", "--threads", "1"],
+      ...["--category", "Books", "--out", d, "--force", "--threads", "1"],
     ]);
     expectOneLineError(r, 2, /--out .*raw-src holds the input .*reviews\.jsonl/);
     expect(digest(raw)).toBe(before);
+  });
+
+  it("dep data synth and prepare replace an existing folder with --force; the old --overwrite still works, with a notice", () => {
+    const d = join(fx.dir, "synth-again");
+    const synth = (...more: string[]) =>
+      dep(["data", "synth", "--users", "10", "--raw", "--out", d, "--json", ...more]);
+    expect(synth().code).toBe(0);
+    expectOneLineError(synth("--seed", "7"), 2, /synth-again already exists; choose another --out or pass --force/);
+    const forced = synth("--seed", "7", "--force");
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toBe("");
+    const old = synth("--seed", "8", "--overwrite");
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stderr.trim()).toBe("dep: warning: --overwrite is deprecated; use --force (the same meaning)");
+    expect(JSON.parse(readFileSync(join(d, "dataset.json"), "utf8")).synthetic.seed).toBe(8);
+    const raw = join(d, "raw", "Books");
+    const out = join(fx.dir, "prepared-again");
+    const prepare = (...more: string[]) =>
+      dep([
+        "data",
+        "prepare",
+        ...["--reviews", join(raw, "reviews.jsonl"), "--meta", join(raw, "meta.jsonl")],
+        ...["--category", "Books", "--out", out, "--threads", "1", "--json", ...more],
+      ]);
+    expect(prepare().code).toBe(0);
+    expectOneLineError(prepare(), 2, /prepared-again already exists; choose another --out or pass --force/);
+    expect(prepare("--force").code).toBe(0);
+    const p = prepare("--overwrite");
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stderr).toMatch(/--overwrite is deprecated; use --force/);
   });
 
   it("dep train: --out that is a file, and --resume with nothing to resume, exit 2", () => {
