@@ -449,6 +449,28 @@ describe("corrupt resume state is refused (exit 3), never trained on", () => {
   });
 });
 
+describe("a run whose loss or weights turn non-finite stops (exit 5), keeping the last good checkpoint", () => {
+  it("names the micro step, saves nothing of it, and leaves the epoch checkpoint and state as they were", () => {
+    const run = join(fx.dir, "diverging");
+    const upTo = (steps: string) => trainArgs(run).map((a, i, all) => (all[i - 1] === "--max-steps" ? steps : a));
+    const first = dep(upTo("2")); // epoch 1 (2 updates of 2 samples): checkpoints/epoch-1 and its state
+    expect(first.code, first.stderr).toBe(0);
+    // an SAE decoder bias at the edge of float32: finite (the resume checks pass), but the reconstruction
+    // error of the next sample overflows
+    poke(join(run, "state", "model.safetensors"), "sae.decoder.0.bias", 3e38);
+    const kept = [digest(join(run, "checkpoints")), digest(join(run, "state"))];
+    const log = readFileSync(join(run, "metrics.jsonl"), "utf8");
+    expectOneLineError(
+      dep([...upTo("4"), "--resume"]),
+      5,
+      /training diverged at micro step 5 \(epoch 2, update 3\): the loss is Infinity \(LM [\d.]+, SAE Infinity\); nothing of it was saved \(.*diverging keeps checkpoint .*checkpoints\/epoch-1 and the resumable state after update 2\); lower --lr/,
+    );
+    expect([digest(join(run, "checkpoints")), digest(join(run, "state"))]).toEqual(kept);
+    expect(readdirSync(join(run, "checkpoints")).sort()).toEqual(["epoch-1", "last"]); // no epoch-2
+    expect(readFileSync(join(run, "metrics.jsonl"), "utf8")).toBe(log);
+  });
+});
+
 describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)", () => {
   const loss = (ckpt: string, extra: string[] = []) =>
     dep([
