@@ -242,7 +242,11 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
     const synth = (...more: string[]) =>
       dep(["data", "synth", "--users", "10", "--raw", "--out", d, "--json", ...more]);
     expect(synth().code).toBe(0);
-    expectOneLineError(synth("--seed", "7"), 2, /synth-again already exists; choose another --out or pass --force/);
+    expectOneLineError(
+      synth("--seed", "7"),
+      2,
+      /synth-again already exists; choose another --out or pass --force/,
+    );
     const forced = synth("--seed", "7", "--force");
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stderr).toBe("");
@@ -452,7 +456,8 @@ describe("corrupt resume state is refused (exit 3), never trained on", () => {
 describe("a run whose loss or weights turn non-finite stops (exit 5), keeping the last good checkpoint", () => {
   it("names the micro step, saves nothing of it, and leaves the epoch checkpoint and state as they were", () => {
     const run = join(fx.dir, "diverging");
-    const upTo = (steps: string) => trainArgs(run).map((a, i, all) => (all[i - 1] === "--max-steps" ? steps : a));
+    const upTo = (steps: string) =>
+      trainArgs(run).map((a, i, all) => (all[i - 1] === "--max-steps" ? steps : a));
     const first = dep(upTo("2")); // epoch 1 (2 updates of 2 samples): checkpoints/epoch-1 and its state
     expect(first.code, first.stderr).toBe(0);
     // an SAE decoder bias at the edge of float32: finite (the resume checks pass), but the reconstruction
@@ -561,7 +566,17 @@ describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)
     for (const epoch of [1, 2]) cpSync(ckpt, join(run, "checkpoints", `epoch-${epoch}`), { recursive: true });
     const inputs = ["--data", fx.dataDir, "--embeddings", fx.embDir, "--model", other];
     const common = ["--max-samples", "1", "--threads", "1", "--json"];
-    const select = ["select", "--run", run, ...inputs, ...common, "--max-tokens", "2", "--max-length", "1200"];
+    const select = [
+      "select",
+      "--run",
+      run,
+      ...inputs,
+      ...common,
+      "--max-tokens",
+      "2",
+      "--max-length",
+      "1200",
+    ];
     for (const args of [["loss", "--checkpoint", ckpt, ...inputs, ...common], select]) {
       expectOneLineError(dep(args), 3, /was trained with the frozen LLM .*--accept-other-llm/);
       const r = dep([...args, "--accept-other-llm"]);
@@ -848,4 +863,39 @@ describe("signals during long synchronous work", () => {
     expect(await exited).toBe(143);
     expect(Date.now() - t0).toBeLessThan(5000);
   }, 60_000);
+
+  it("dep embed with use-lite (which computes on the main thread): SIGTERM stops it between batches, exit 143", async () => {
+    // every review ten times as long, all in one flush: ~300 texts of ~7 KB, a minute or more of embedding
+    const data = join(fx.dir, "long-reviews");
+    cpSync(fx.dataDir, data, { recursive: true });
+    for (const dir of readdirSync(join(data, "main"))) {
+      for (const f of readdirSync(join(data, "main", dir))) {
+        const file = join(data, "main", dir, f);
+        const longer = (row: { data: { text: string }; profile: { text: string }[] }) => {
+          row.data.text = row.data.text.repeat(10);
+          for (const p of row.profile) p.text = p.text.repeat(10);
+          return JSON.stringify(row);
+        };
+        const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
+        writeFileSync(file, `${lines.map((l) => longer(JSON.parse(l))).join("\n")}\n`);
+      }
+    }
+    const out = join(fx.dir, "long-emb");
+    const args = ["embed", "--data", data, "--out", out, "--batch-size", "1", "--flush-every", "100000"];
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b) => {
+      stderr += b;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    for (let i = 0; i < 1200 && !existsSync(join(out, "meta.json")); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 2000)); // inside the one long flush
+    expect(child.exitCode, stderr).toBeNull();
+    const t0 = Date.now();
+    child.kill("SIGTERM");
+    expect(await exited, stderr).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(stderr).toMatch(/embedding interrupted: \d+ of \d+ texts are in/);
+  }, 120_000);
 });

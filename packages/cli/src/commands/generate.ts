@@ -89,7 +89,12 @@ export function registerGenerate(program: Command): void {
       });
       try {
         if (ckpt)
-          await assertCheckpointsRunOn([{ config: ckpt.config, dir: o.checkpoint }], llm, modelPath, o.acceptOtherLlm);
+          await assertCheckpointsRunOn(
+            [{ config: ckpt.config, dir: o.checkpoint }],
+            llm,
+            modelPath,
+            o.acceptOtherLlm,
+          );
         const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         const progress = new Progress({ label: `generate (${method})`, unit: "samples", quiet: o.json });
         const r = await generatePredictions({

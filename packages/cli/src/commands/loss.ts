@@ -21,11 +21,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import {
-  acceptOtherLlmOption,
-  assertCheckpointFitsLlm,
-  assertCheckpointsRunOn,
-} from "../checkpointFit.js";
+import { acceptOtherLlmOption, assertCheckpointFitsLlm, assertCheckpointsRunOn } from "../checkpointFit.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positions, positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";

@@ -42,7 +42,10 @@ export function registerSelect(program: Command): void {
       try {
         // every epoch checkpoint was trained with the frozen LLM it recorded (selectCheckpoint says when
         // there are none)
-        const checkpoints = epochCheckpoints(o.run).map((c) => ({ ...c, config: readCheckpointConfig(c.dir) }));
+        const checkpoints = epochCheckpoints(o.run).map((c) => ({
+          ...c,
+          config: readCheckpointConfig(c.dir),
+        }));
         await assertCheckpointsRunOn(checkpoints, llm, modelPath, o.acceptOtherLlm);
         const progress = new Progress({ label: "select", unit: "samples", quiet: o.json });
         const common = {

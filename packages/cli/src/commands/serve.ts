@@ -127,7 +127,12 @@ Example:
         const contextSize = Math.min(4096, o.maxLength + o.maxTokens);
         llm = await Llm.load(modelPath, { threads: o.threads, contextSize });
         if (ckpt)
-          await assertCheckpointsRunOn([{ config: ckpt.config, dir: o.checkpoint }], llm, modelPath, o.acceptOtherLlm);
+          await assertCheckpointsRunOn(
+            [{ config: ckpt.config, dir: o.checkpoint }],
+            llm,
+            modelPath,
+            o.acceptOtherLlm,
+          );
         const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         // prompts as the checkpoint was trained (dep generate does the same)
         const recipe = ckpt ? recipeOf(ckpt.config.hyperparameters) : null;

@@ -3,6 +3,7 @@
 import { basename } from "node:path";
 import { DepError, Llm, truncateTokens } from "@dep/native-cuda";
 import { EmbeddingStore, textKey } from "./store.js";
+import { nextTurn } from "../io/eventLoop.js";
 
 export interface Embedder {
   /** identifies the model (stored in the embedding store; a store only takes rows from one embedder) */
@@ -92,6 +93,7 @@ export async function createUseLiteEmbedder(options: EmbedderOptions = {}): Prom
     async embed(texts: string[], signal?: AbortSignal) {
       const out = new Float32Array(texts.length * dim);
       for (let i = 0; i < texts.length; i += batch) {
+        if (i > 0) await nextTurn(); // the model computes on this thread: let a signal handler run
         if (signal?.aborted) throw new DepError("DEP_ABORTED", "embedding aborted");
         const part = texts.slice(i, i + batch).map((t) => {
           if (t.length <= USE_LITE_MAX_CHARS) return t;

@@ -17,7 +17,10 @@ describe("divergence checks", () => {
 
   it("says where it stopped and what the run folder still holds", () => {
     const at = { runDir: "r", epoch: 2, microStep: 9, update: 5 };
-    expect(divergedError("the loss is NaN", { ...at, checkpoint: "r/checkpoints/epoch-1", savedUpdate: 4 }).message).toBe(
+    expect(
+      divergedError("the loss is NaN", { ...at, checkpoint: "r/checkpoints/epoch-1", savedUpdate: 4 })
+        .message,
+    ).toBe(
       "training diverged at micro step 9 (epoch 2, update 5): the loss is NaN; nothing of it was saved " +
         "(r keeps checkpoint r/checkpoints/epoch-1 and the resumable state after update 4); " +
         "lower --lr or --max-grad-norm, or check the data and embeddings",

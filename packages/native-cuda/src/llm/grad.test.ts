@@ -338,7 +338,10 @@ describe("tiny llama: runtime behaviour", () => {
         expect(prompt(0)[0]!.tokens.length).toBeGreaterThan(600);
         const opts = { maxTokens: 320, temperature: 0 };
         texts[`${threads} alone`] = (await llm.complete(prompt(0), opts)).text;
-        const batch = await llm.generateBatch([prompt(0), prompt(400), prompt(900)], { ...opts, parallel: 3 });
+        const batch = await llm.generateBatch([prompt(0), prompt(400), prompt(900)], {
+          ...opts,
+          parallel: 3,
+        });
         texts[`${threads} in a batch`] = batch[0]!.text;
       } finally {
         await llm.dispose();
