@@ -3,10 +3,10 @@ import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
 import { type DataSource, dataSourceOptions } from "../data/source.js";
 import type { Dataset, Split } from "../data/types.js";
+import { nextTurn } from "../io/eventLoop.js";
 import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
 import type { Embedder } from "./embedders.js";
 import { type EmbeddingDtype, EmbeddingStore, textKey } from "./store.js";
-import { nextTurn } from "../io/eventLoop.js";
 
 export interface EmbedDatasetOptions {
   /** dataset folder (or pass `dataset`) */

@@ -2,8 +2,8 @@
 // `gguf:PATH` (a llama.cpp embedding GGUF through @dep/native-cuda) and `precomputed:DIR` (an existing store).
 import { basename } from "node:path";
 import { DepError, Llm, truncateTokens } from "@dep/native-cuda";
-import { EmbeddingStore, textKey } from "./store.js";
 import { nextTurn } from "../io/eventLoop.js";
+import { EmbeddingStore, textKey } from "./store.js";
 
 export interface Embedder {
   /** identifies the model (stored in the embedding store; a store only takes rows from one embedder) */

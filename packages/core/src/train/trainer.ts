@@ -31,10 +31,10 @@ import {
 import type { MarkerMode } from "../prompt/text.js";
 import { Rng } from "../util/rng.js";
 import { type ModelCheckpointConfig, markerTensors, saveModelCheckpoint } from "./checkpoint.js";
+import { divergedError, firstNonFinite } from "./divergence.js";
 import { AdamW, clipGradNorm, REFERENCE_ADAMW, scaleGrads, zeroGrads } from "./optimizer.js";
 import { promptInputFor } from "./promptInput.js";
 import { linearWarmupDecay } from "./schedule.js";
-import { divergedError, firstNonFinite } from "./divergence.js";
 import { hasTrainerState, loadTrainerState, saveTrainerState, type TrainerState } from "./state.js";
 import { runSample, type SaeRows, type SampleData, type TrainingLlm, targetTokens } from "./step.js";
 import { architectureOf, type DepVariant, slotKindsOf } from "./variants.js";
