@@ -46,3 +46,12 @@ export async function assertCheckpointsRunOn(
     assertCheckpointFitsLlm(config, dir, llm, modelPath);
   }
 }
+
+/** `assertCheckpointsRunOn` for one checkpoint. */
+export const assertCheckpointRunsOn = (
+  config: ModelCheckpointConfig,
+  dir: string,
+  llm: { info: { nEmbd: number } },
+  modelPath: string,
+  accept: boolean,
+) => assertCheckpointsRunOn([{ config, dir }], llm, modelPath, accept);

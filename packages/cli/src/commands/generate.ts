@@ -15,7 +15,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { acceptOtherLlmOption, assertCheckpointsRunOn } from "../checkpointFit.js";
+import { acceptOtherLlmOption, assertCheckpointRunsOn } from "../checkpointFit.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
@@ -88,13 +88,7 @@ export function registerGenerate(program: Command): void {
           o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
       });
       try {
-        if (ckpt)
-          await assertCheckpointsRunOn(
-            [{ config: ckpt.config, dir: o.checkpoint }],
-            llm,
-            modelPath,
-            o.acceptOtherLlm,
-          );
+        if (ckpt) await assertCheckpointRunsOn(ckpt.config, o.checkpoint, llm, modelPath, o.acceptOtherLlm);
         const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         const progress = new Progress({ label: `generate (${method})`, unit: "samples", quiet: o.json });
         const r = await generatePredictions({

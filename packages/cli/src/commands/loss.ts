@@ -21,7 +21,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { acceptOtherLlmOption, assertCheckpointFitsLlm, assertCheckpointsRunOn } from "../checkpointFit.js";
+import { acceptOtherLlmOption, assertCheckpointFitsLlm, assertCheckpointRunsOn } from "../checkpointFit.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positions, positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
@@ -138,7 +138,7 @@ export function registerLoss(program: Command): void {
         try {
           // --soft none runs no soft rows: any LLM of the width will do
           if (o.soft !== "none")
-            await assertCheckpointsRunOn([{ config, dir: o.checkpoint }], llm, modelPath, o.acceptOtherLlm);
+            await assertCheckpointRunsOn(config, o.checkpoint, llm, modelPath, o.acceptOtherLlm);
           else assertCheckpointFitsLlm(config, o.checkpoint, llm, modelPath);
           const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
           const t0 = performance.now();

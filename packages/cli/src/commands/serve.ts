@@ -22,7 +22,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import type { Command } from "commander";
-import { acceptOtherLlmOption, assertCheckpointsRunOn } from "../checkpointFit.js";
+import { acceptOtherLlmOption, assertCheckpointRunsOn } from "../checkpointFit.js";
 import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
 import { endOnSignalNormally, shutdownSignal, threadsOption } from "../runtime.js";
 import { apiKeyDigest, type ServeState, serveHandler } from "../serve/http.js";
@@ -126,13 +126,7 @@ Example:
         const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
         const contextSize = Math.min(4096, o.maxLength + o.maxTokens);
         llm = await Llm.load(modelPath, { threads: o.threads, contextSize });
-        if (ckpt)
-          await assertCheckpointsRunOn(
-            [{ config: ckpt.config, dir: o.checkpoint }],
-            llm,
-            modelPath,
-            o.acceptOtherLlm,
-          );
+        if (ckpt) await assertCheckpointRunsOn(ckpt.config, o.checkpoint, llm, modelPath, o.acceptOtherLlm);
         const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         // prompts as the checkpoint was trained (dep generate does the same)
         const recipe = ckpt ? recipeOf(ckpt.config.hyperparameters) : null;
