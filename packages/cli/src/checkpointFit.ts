@@ -26,8 +26,8 @@ export function assertCheckpointFitsLlm(
 }
 
 /**
- * Both checks for checkpoints about to run on `llm` (loaded from `modelPath`): the frozen LLM's sha256 they
- * recorded (an error unless `accept`, then one warning), then the width. The file is hashed once per recorded
+ * Both checks for checkpoints about to run on `llm` (loaded from `modelPath`): the width, then the frozen
+ * LLM's sha256 they recorded (an error unless `accept`, then one warning). The file is hashed once per recorded
  * sha256, not once per checkpoint (a run's epochs share it). Call after the load: a file llama.cpp cannot read
  * is a model error (exit 4), not another LLM.
  */
@@ -37,13 +37,13 @@ export async function assertCheckpointsRunOn(
   modelPath: string,
   accept: boolean,
 ): Promise<void> {
+  // the width first: another width can never run, whatever --accept-other-llm says
+  for (const { config, dir } of checkpoints) assertCheckpointFitsLlm(config, dir, llm, modelPath);
   const checked = new Set<string | null>();
   for (const { config, dir } of checkpoints) {
-    if (!checked.has(config.llm.sha256)) {
-      checked.add(config.llm.sha256);
-      await assertFrozenLlm(config, dir, modelPath, { accept, warn: console.error });
-    }
-    assertCheckpointFitsLlm(config, dir, llm, modelPath);
+    if (checked.has(config.llm.sha256)) continue;
+    checked.add(config.llm.sha256);
+    await assertFrozenLlm(config, dir, modelPath, { accept, warn: console.error });
   }
 }
 
