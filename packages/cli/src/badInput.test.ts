@@ -866,7 +866,7 @@ describe("signals during long synchronous work", () => {
 
   it("dep embed with use-lite (which computes on the main thread): SIGTERM stops it between batches, exit 143", async () => {
     // every review ten times as long, all in one flush: ~300 texts of ~7 KB, a minute or more of embedding
-    const data = join(fx.dir, "long-reviews");
+    const data = join(fx.dir, "long-reviews-data");
     cpSync(fx.dataDir, data, { recursive: true });
     for (const dir of readdirSync(join(data, "main"))) {
       for (const f of readdirSync(join(data, "main", dir))) {
@@ -880,7 +880,7 @@ describe("signals during long synchronous work", () => {
         writeFileSync(file, `${lines.map((l) => longer(JSON.parse(l))).join("\n")}\n`);
       }
     }
-    const out = join(fx.dir, "long-emb");
+    const out = join(fx.dir, "long-reviews-emb");
     const args = ["embed", "--data", data, "--out", out, "--batch-size", "1", "--flush-every", "100000"];
     const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
