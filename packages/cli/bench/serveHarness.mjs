@@ -41,7 +41,7 @@ export function makeDataset(work) {
     "5",
     "--out",
     join(work, "data"),
-    "--overwrite",
+    "--force",
     "--json",
   ]);
   dep(["embed", "--data", join(work, "data"), "--out", join(work, "emb"), "--json"]);

@@ -222,7 +222,7 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
     expect(readdirSync(fx.dir).filter((n) => n.includes(".tmp"))).toEqual([]);
   });
 
-  it("dep data prepare --out <its input folder> --overwrite: exit 2, inputs kept", () => {
+  it("dep data prepare --out <its input folder> --force: exit 2, inputs kept", () => {
     const d = join(fx.dir, "raw-src");
     expect(dep(["data", "synth", "--users", "10", "--raw", "--out", d, "--json"]).code).toBe(0);
     const raw = join(d, "raw", "Books");
@@ -231,10 +231,44 @@ describe("outputs never overwrite inputs; an existing output needs --force", () 
       "data",
       "prepare",
       ...["--reviews", join(raw, "reviews.jsonl"), "--meta", join(raw, "meta.jsonl")],
-      ...["--category", "Books", "--out", d, "--overwrite", "--threads", "1"],
+      ...["--category", "Books", "--out", d, "--force", "--threads", "1"],
     ]);
     expectOneLineError(r, 2, /--out .*raw-src holds the input .*reviews\.jsonl/);
     expect(digest(raw)).toBe(before);
+  });
+
+  it("dep data synth and prepare replace an existing folder with --force; the old --overwrite still works, with a notice", () => {
+    const d = join(fx.dir, "synth-again");
+    const synth = (...more: string[]) =>
+      dep(["data", "synth", "--users", "10", "--raw", "--out", d, "--json", ...more]);
+    expect(synth().code).toBe(0);
+    expectOneLineError(
+      synth("--seed", "7"),
+      2,
+      /synth-again already exists; choose another --out or pass --force/,
+    );
+    const forced = synth("--seed", "7", "--force");
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toBe("");
+    const old = synth("--seed", "8", "--overwrite");
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stderr.trim()).toBe("dep: warning: --overwrite is deprecated; use --force (the same meaning)");
+    expect(JSON.parse(readFileSync(join(d, "dataset.json"), "utf8")).synthetic.seed).toBe(8);
+    const raw = join(d, "raw", "Books");
+    const out = join(fx.dir, "prepared-again");
+    const prepare = (...more: string[]) =>
+      dep([
+        "data",
+        "prepare",
+        ...["--reviews", join(raw, "reviews.jsonl"), "--meta", join(raw, "meta.jsonl")],
+        ...["--category", "Books", "--out", out, "--threads", "1", "--json", ...more],
+      ]);
+    expect(prepare().code).toBe(0);
+    expectOneLineError(prepare(), 2, /prepared-again already exists; choose another --out or pass --force/);
+    expect(prepare("--force").code).toBe(0);
+    const p = prepare("--overwrite");
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stderr).toMatch(/--overwrite is deprecated; use --force/);
   });
 
   it("dep train: --out that is a file, and --resume with nothing to resume, exit 2", () => {
@@ -419,6 +453,29 @@ describe("corrupt resume state is refused (exit 3), never trained on", () => {
   });
 });
 
+describe("a run whose loss or weights turn non-finite stops (exit 5), keeping the last good checkpoint", () => {
+  it("names the micro step, saves nothing of it, and leaves the epoch checkpoint and state as they were", () => {
+    const run = join(fx.dir, "diverging");
+    const upTo = (steps: string) =>
+      trainArgs(run).map((a, i, all) => (all[i - 1] === "--max-steps" ? steps : a));
+    const first = dep(upTo("2")); // epoch 1 (2 updates of 2 samples): checkpoints/epoch-1 and its state
+    expect(first.code, first.stderr).toBe(0);
+    // an SAE decoder bias at the edge of float32: finite (the resume checks pass), but the reconstruction
+    // error of the next sample overflows
+    poke(join(run, "state", "model.safetensors"), "sae.decoder.0.bias", 3e38);
+    const kept = [digest(join(run, "checkpoints")), digest(join(run, "state"))];
+    const log = readFileSync(join(run, "metrics.jsonl"), "utf8");
+    expectOneLineError(
+      dep([...upTo("4"), "--resume"]),
+      5,
+      /training diverged at micro step 5 \(epoch 2, update 3\): the loss is Infinity \(LM [\d.]+, SAE Infinity\); nothing of it was saved \(.*diverging keeps checkpoint .*checkpoints\/epoch-1 and the resumable state after update 2\); lower --lr/,
+    );
+    expect([digest(join(run, "checkpoints")), digest(join(run, "state"))]).toEqual(kept);
+    expect(readdirSync(join(run, "checkpoints")).sort()).toEqual(["epoch-1", "last"]); // no epoch-2
+    expect(readFileSync(join(run, "metrics.jsonl"), "utf8")).toBe(log);
+  });
+});
+
 describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)", () => {
   const loss = (ckpt: string, extra: string[] = []) =>
     dep([
@@ -503,23 +560,31 @@ describe("a checkpoint's config.json is schema-checked (exit 3 naming the field)
   it("another frozen LLM than the one trained with: refused, or a warning with --accept-other-llm", () => {
     const other = join(fx.dir, "other-llm.gguf");
     writeTinyModel(other, { arch: "llama", seed: 77, contextLength: 2048 });
-    const ckpt = join(stoppedRun("other-llm"), "checkpoints", "last");
-    const args = [
-      "loss",
-      "--checkpoint",
-      ckpt,
-      "--data",
-      fx.dataDir,
-      "--embeddings",
-      fx.embDir,
-      "--model",
-      other,
-    ];
+    const run = stoppedRun("other-llm");
+    const ckpt = join(run, "checkpoints", "last");
+    // dep select runs every epoch checkpoint of the run: two here, one warning for both
+    for (const epoch of [1, 2]) cpSync(ckpt, join(run, "checkpoints", `epoch-${epoch}`), { recursive: true });
+    const inputs = ["--data", fx.dataDir, "--embeddings", fx.embDir, "--model", other];
     const common = ["--max-samples", "1", "--threads", "1", "--json"];
-    expectOneLineError(dep([...args, ...common]), 3, /was trained with the frozen LLM .*--accept-other-llm/);
-    const r = dep([...args, ...common, "--accept-other-llm"]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/dep: warning: .*other-llm\.gguf has sha256 .*using it anyway/);
+    const select = [
+      "select",
+      "--run",
+      run,
+      ...inputs,
+      ...common,
+      "--max-tokens",
+      "2",
+      "--max-length",
+      "1200",
+    ];
+    for (const args of [["loss", "--checkpoint", ckpt, ...inputs, ...common], select]) {
+      expectOneLineError(dep(args), 3, /was trained with the frozen LLM .*--accept-other-llm/);
+      const r = dep([...args, "--accept-other-llm"]);
+      expect(r.code, r.stderr).toBe(0);
+      const warnings = r.stderr.match(/dep: warning: .*other-llm\.gguf has sha256 .*using it anyway/g);
+      expect(warnings, `${args[0]}: ${r.stderr}`).toHaveLength(1);
+    }
+    expect(existsSync(join(run, "selection.json"))).toBe(true);
   });
 });
 
@@ -798,4 +863,39 @@ describe("signals during long synchronous work", () => {
     expect(await exited).toBe(143);
     expect(Date.now() - t0).toBeLessThan(5000);
   }, 60_000);
+
+  it("dep embed with use-lite (which computes on the main thread): SIGTERM stops it between batches, exit 143", async () => {
+    // every review ten times as long, all in one flush: ~300 texts of ~7 KB, a minute or more of embedding
+    const data = join(fx.dir, "long-reviews-data");
+    cpSync(fx.dataDir, data, { recursive: true });
+    for (const dir of readdirSync(join(data, "main"))) {
+      for (const f of readdirSync(join(data, "main", dir))) {
+        const file = join(data, "main", dir, f);
+        const longer = (row: { data: { text: string }; profile: { text: string }[] }) => {
+          row.data.text = row.data.text.repeat(10);
+          for (const p of row.profile) p.text = p.text.repeat(10);
+          return JSON.stringify(row);
+        };
+        const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
+        writeFileSync(file, `${lines.map((l) => longer(JSON.parse(l))).join("\n")}\n`);
+      }
+    }
+    const out = join(fx.dir, "long-reviews-emb");
+    const args = ["embed", "--data", data, "--out", out, "--batch-size", "1", "--flush-every", "100000"];
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b) => {
+      stderr += b;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    for (let i = 0; i < 1200 && !existsSync(join(out, "meta.json")); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 2000)); // inside the one long flush
+    expect(child.exitCode, stderr).toBeNull();
+    const t0 = Date.now();
+    child.kill("SIGTERM");
+    expect(await exited, stderr).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(stderr).toMatch(/embedding interrupted: \d+ of \d+ texts are in/);
+  }, 120_000);
 });

@@ -25,8 +25,14 @@ try {
     // commander already printed the message; help and version exit 0
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
-    const code = err instanceof DepError ? err.code : (err as { code?: string })?.code;
-    const message = err instanceof Error ? err.message : String(err);
+    let code = err instanceof DepError ? err.code : (err as { code?: string })?.code;
+    let message = err instanceof Error ? err.message : String(err);
+    // a full disk met by a plain write (the commands that map it themselves say more)
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      const path = (err as { path?: string }).path;
+      message = `the disk is full (${message}${path && !message.includes(path) ? `: ${path}` : ""}); free space there, or write the output elsewhere`;
+      code = "DEP_DISK_FULL";
+    }
     console.error(`dep: error: ${message}${code ? ` [${code}]` : ""}`);
     if (verbose && err instanceof Error && err.stack) console.error(err.stack);
     process.exitCode = exitCodeFor(code);

@@ -20,7 +20,8 @@ export const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
     "the data, embeddings, checkpoint or resume state given are bad or do not fit together: named file, line or field (dangling links, FIFOs, empty or missing splits, no rows, non-finite values, a corrupt config.json)",
   model:
     "the GGUF model cannot be used: missing, corrupt, truncated, impossible hyperparameters (block_count = 0), a later split of a split model, non-finite outputs",
-  runtime: "the work failed while running: a full disk, a native error",
+  runtime:
+    "the work failed while running: a full disk, a native error, a training run whose loss, gradients or weights turned non-finite (stopped before saving any of it: the last good checkpoint and state are kept)",
   interrupted:
     "stopped by SIGINT (Ctrl-C); the work done is kept and a rerun continues (--resume for dep train)",
   terminated: "stopped by SIGTERM (a scheduler, kill): as for SIGINT",

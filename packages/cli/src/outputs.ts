@@ -4,6 +4,7 @@ import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { DataSource } from "@dep/core";
 import { DepError } from "@dep/native-cuda";
+import { type Command, Option } from "commander";
 
 /** The path with every existing ancestor's symbolic links resolved (the path itself need not exist). */
 function canonical(path: string): string {
@@ -69,4 +70,20 @@ export function assertFolderOutput(out: string, flag = "--out"): void {
   const st = statSync(out, { throwIfNoEntry: false });
   if (st && !st.isDirectory())
     throw new DepError("DEP_OUTPUT_EXISTS", `${flag} ${out} is a file; ${flag} must name a folder`);
+}
+
+/**
+ * `--force` (replace an existing output folder) on a command that used to call it `--overwrite`: the old name
+ * still works, hidden from the help, with a notice naming the new one.
+ */
+export function addForceWithOldOverwrite(cmd: Command): Command {
+  return cmd
+    .option("--force", "replace an existing output folder", false)
+    .addOption(new Option("--overwrite", "deprecated name of --force").hideHelp())
+    .hook("preAction", (_, action) => {
+      const o = action.opts();
+      if (!o.overwrite) return;
+      console.error("dep: warning: --overwrite is deprecated; use --force (the same meaning)");
+      action.setOptionValue("force", true);
+    });
 }

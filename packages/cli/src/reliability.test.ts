@@ -347,7 +347,7 @@ describe("missing and corrupt files exit with their class's code and leave no ou
     expectOneLineError(
       dep(["data", "synth", "--users", "10", "--out", fx.dataDir]),
       2,
-      /already exists; choose another --out or pass --overwrite/,
+      /already exists; choose another --out or pass --force/,
     );
     const other = join(fx.dir, "other-data");
     expect(dep(["data", "synth", "--users", "10", "--seed", "99", "--out", other, "--json"]).code).toBe(0);

@@ -74,23 +74,35 @@ export function textMetrics(
 }
 
 /** `textMetrics` on a worker thread (see textMetricsWorker.ts); aborting `signal` terminates it. */
-async function textMetricsOffThread(
+function textMetricsOffThread(
   preds: string[],
   refs: string[],
   o: { seed?: number; punktDir?: string | undefined },
   signal?: AbortSignal,
 ): Promise<TextMetrics> {
+  return offThread({ preds, refs, o }, signal);
+}
+
+/** METEOR (as `meteor`) on a worker thread; aborting `signal` terminates it (DEP_INTERRUPTED). */
+export function meteorOffThread(
+  preds: string[],
+  refs: string[],
+  o: { punktDir?: string | undefined },
+  signal?: AbortSignal,
+): Promise<ReturnType<typeof meteor>> {
+  return offThread({ preds, refs, o, only: "meteor" }, signal);
+}
+
+async function offThread<T>(workerData: object, signal?: AbortSignal): Promise<T> {
   if (signal?.aborted) throw new DepError("DEP_INTERRUPTED", "evaluation interrupted");
-  const worker = new Worker(new URL("./textMetricsWorker.js", import.meta.url), {
-    workerData: { preds, refs, o },
-  });
-  return new Promise<TextMetrics>((resolve, reject) => {
+  const worker = new Worker(new URL("./textMetricsWorker.js", import.meta.url), { workerData });
+  return new Promise<T>((resolve, reject) => {
     const stop = () => {
       void worker.terminate();
       reject(new DepError("DEP_INTERRUPTED", "evaluation interrupted"));
     };
     signal?.addEventListener("abort", stop, { once: true });
-    worker.once("message", (m: TextMetrics) => resolve(m));
+    worker.once("message", (m: T) => resolve(m));
     worker.once("error", reject);
     worker.once("exit", () => signal?.removeEventListener("abort", stop));
   });

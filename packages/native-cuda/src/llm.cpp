@@ -152,6 +152,19 @@ llama_sampler * make_sampler(const dep_sampling * s) {
     return chain;
 }
 
+void set_attention(llama_context_params & cp, const dep_llm_params & params) {
+    if (params.kv_f32) {
+        cp.type_k = GGML_TYPE_F32;
+        cp.type_v = GGML_TYPE_F32;
+    }
+    // Flash attention rounds K/V to F16, and on the CPU it splits a lone sequence's decode step over the
+    // threads once 512 cells are in use, summing the partial softmaxes in an order that depends on the
+    // thread count and on how many sequences share the batch: greedy text then changed with --threads or
+    // --parallel after a few hundred tokens (so a resumed or sharded run on another node size differed).
+    // Without it every attention row is one thread's dot products: the same tokens for any thread count.
+    if (params.kv_f32 || params.n_gpu_layers == 0) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+}
+
 grad::GgufWeights * llm_weights(dep_llm * llm, std::string & err) {
     std::lock_guard<std::mutex> lock(llm->weights_mu);
     if (!llm->weights) llm->weights = grad::GgufWeights::open(llm->path, err);
@@ -223,11 +236,7 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
     cp.n_threads = params.n_threads;
     cp.n_threads_batch = params.n_threads;
     cp.no_perf = true;
-    if (params.kv_f32) {
-        cp.type_k = GGML_TYPE_F32;
-        cp.type_v = GGML_TYPE_F32;
-        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;  // flash attention rounds K/V to F16
-    }
+    dep::set_attention(cp, params);
 
     auto * llm = new dep_llm();
     llm->model = model;

@@ -70,11 +70,7 @@ llama_context * batch_context(dep_llm * llm, int32_t n, std::string & why) {
     cp.n_threads = llm->params.n_threads;
     cp.n_threads_batch = llm->params.n_threads;
     cp.no_perf = true;
-    if (llm->params.kv_f32) {
-        cp.type_k = GGML_TYPE_F32;
-        cp.type_v = GGML_TYPE_F32;
-        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    }
+    dep::set_attention(cp, llm->params);
     cp.abort_callback = llm_abort;
     cp.abort_callback_data = llm;
     llm->batch_ctx = llama_init_from_model(llm->model, cp);

@@ -67,6 +67,9 @@ int32_t decode_segment(dep_llm * llm, llama_context * ctx, const dep_segment & s
 int32_t decode_prompt(dep_llm * llm, llama_context * ctx, const dep_segment * segments, int32_t n_segments,
                       int32_t seq_id, std::string & why);
 
+// The K/V cache type and attention kernel of a generation context for params (see llm.cpp for why).
+void set_attention(llama_context_params & cp, const dep_llm_params & params);
+
 // The sampler chain dep_llm_generate uses for s (caller frees it).
 llama_sampler * make_sampler(const dep_sampling * s);
 

@@ -2,7 +2,7 @@ import { inspectDataset, prepareAmazon, synthesize } from "@dep/core";
 import type { Command } from "commander";
 import { type DataFlags, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { integer, positiveInt, seed } from "../numbers.js";
-import { assertNotOnInputs } from "../outputs.js";
+import { addForceWithOldOverwrite, assertNotOnInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
@@ -15,7 +15,7 @@ export function registerData(program: Command): void {
       "\nExample:\n  $ dep data synth --users 200 --out data/synth\n  $ dep data inspect data/synth",
     );
 
-  data
+  const synth = data
     .command("synth")
     .description(
       "write a synthetic population with planted user differences, in the DPL format (+ ground truth)",
@@ -26,8 +26,8 @@ export function registerData(program: Command): void {
     .requiredOption("--out <dir>", "output dataset folder")
     .option("--categories <names...>", "categories (default: Books Movies_and_TV CDs_and_Vinyl)")
     .option("--raw", "also write the reviews in the raw Amazon Reviews'23 schema under OUT/raw/", false)
-    .option("--overwrite", "replace an existing output folder", false)
-    .option("--json", "print the result as JSON", false)
+    .option("--json", "print the result as JSON", false);
+  addForceWithOldOverwrite(synth)
     .addHelpText("after", "\nExample:\n  $ dep data synth --users 200 --seed 42 --out data/synth")
     .action(async (o) => {
       const progress = new Progress({ label: "synth", unit: "users", quiet: o.json });
@@ -38,7 +38,7 @@ export function registerData(program: Command): void {
         outDir: o.out,
         ...(o.categories ? { categories: o.categories } : {}),
         raw: o.raw,
-        overwrite: o.overwrite,
+        overwrite: o.force,
         signal: shutdownSignal,
         onProgress: (p) => progress.update(p.users, p.total),
       });
@@ -51,7 +51,7 @@ export function registerData(program: Command): void {
       );
     });
 
-  data
+  const prepare = data
     .command("prepare")
     .description("turn raw Amazon Reviews'23 files into the DPL format (SPEC §1), out of core on DuckDB")
     .requiredOption("--reviews <files...>", "raw review files or folders (.jsonl, .jsonl.gz, .parquet)")
@@ -63,8 +63,8 @@ export function registerData(program: Command): void {
     .option("--temp-dir <dir>", "where DuckDB spills")
     .option("--format <f>", "output format: jsonl or parquet", "jsonl")
     .option("--skip-bad", "skip malformed JSON lines instead of failing", false)
-    .option("--overwrite", "replace an existing output folder", false)
-    .option("--json", "print the result as JSON", false)
+    .option("--json", "print the result as JSON", false);
+  addForceWithOldOverwrite(prepare)
     .addHelpText(
       "after",
       "\nExample:\n  $ dep data prepare --reviews Books.jsonl.gz --meta meta_Books.jsonl.gz --category Books --out data/books",
@@ -82,7 +82,7 @@ export function registerData(program: Command): void {
         ...(o.tempDir ? { tempDir: o.tempDir } : {}),
         format: o.format,
         skipBad: o.skipBad,
-        overwrite: o.overwrite,
+        overwrite: o.force,
         onProgress: (p) => {
           if (!o.json && process.stderr.isTTY)
             process.stderr.write(`[${(p.elapsedMs / 1000).toFixed(1)}s] ${p.stage}: ${p.message}\n`);

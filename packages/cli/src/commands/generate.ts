@@ -1,5 +1,4 @@
 import {
-  assertFrozenLlm,
   assertStoreFits,
   chatTemplateChoice,
   checkpointVariant,
@@ -17,7 +16,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { assertCheckpointFitsLlm } from "../checkpointFit.js";
+import { acceptOtherLlmOption, assertCheckpointRunsOn } from "../checkpointFit.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { integer, positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
@@ -76,11 +75,7 @@ export function registerGenerate(program: Command): void {
       DEFAULT_SUMMARY_TOKENS,
     )
     .addOption(numRetrievedOption())
-    .option(
-      "--accept-other-llm",
-      "use --model even when it is not the LLM the checkpoint was trained with",
-      false,
-    )
+    .addOption(acceptOtherLlmOption())
     .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false);
   addPromptOptions(cmd, false);
@@ -111,13 +106,7 @@ export function registerGenerate(program: Command): void {
           o.maxLength + (method === "pag" ? Math.max(o.maxTokens, o.pagSummaryTokens) : o.maxTokens),
       });
       try {
-        // after the load: a file llama.cpp cannot read is a model error (exit 4), not another LLM
-        if (ckpt)
-          await assertFrozenLlm(ckpt.config, o.checkpoint, modelPath, {
-            accept: o.acceptOtherLlm,
-            warn: console.error,
-          });
-        if (ckpt) assertCheckpointFitsLlm(ckpt.config, o.checkpoint, llm, modelPath);
+        if (ckpt) await assertCheckpointRunsOn(ckpt.config, o.checkpoint, llm, modelPath, o.acceptOtherLlm);
         const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         const progress = new Progress({ label: `generate (${method})`, unit: "samples", quiet: o.json });
         const r = await generatePredictions({

@@ -4,7 +4,6 @@
 
 import type { Shard } from "@dep/core";
 import {
-  assertFrozenLlm,
   assertStoreFits,
   chatTemplateChoice,
   checkpointVariant,
@@ -22,7 +21,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
-import { assertCheckpointFitsLlm } from "../checkpointFit.js";
+import { acceptOtherLlmOption, assertCheckpointFitsLlm, assertCheckpointRunsOn } from "../checkpointFit.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { positions, positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
@@ -54,11 +53,7 @@ export function registerLoss(program: Command): void {
         .default("trained"),
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
-    .option(
-      "--accept-other-llm",
-      "use --model even when it is not the LLM the checkpoint was trained with",
-      false,
-    )
+    .addOption(acceptOtherLlmOption())
     .option("--max-samples <n>", "use at most N samples", positiveInt)
     .option("--max-length <n>", "prompt budget in positions (default: the run's)", positions)
     .option(
@@ -141,13 +136,10 @@ export function registerLoss(program: Command): void {
           gradWeights: "f16",
         });
         try {
-          // after the load: a file llama.cpp cannot read is a model error (exit 4), not another LLM
+          // --soft none runs no soft rows: any LLM of the width will do
           if (o.soft !== "none")
-            await assertFrozenLlm(config, o.checkpoint, modelPath, {
-              accept: o.acceptOtherLlm,
-              warn: console.error,
-            });
-          assertCheckpointFitsLlm(config, o.checkpoint, llm, modelPath);
+            await assertCheckpointRunsOn(config, o.checkpoint, llm, modelPath, o.acceptOtherLlm);
+          else assertCheckpointFitsLlm(config, o.checkpoint, llm, modelPath);
           const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
           const t0 = performance.now();
           const common = {

@@ -1,7 +1,8 @@
-import { ensureModel, TINYLLAMA } from "@dep/core";
-import { selectCheckpoint, selectShard } from "@dep/eval";
+import { ensureModel, readCheckpointConfig, TINYLLAMA } from "@dep/core";
+import { epochCheckpoints, selectCheckpoint, selectShard } from "@dep/eval";
 import { Llm } from "@dep/native-cuda";
 import type { Command } from "commander";
+import { acceptOtherLlmOption, assertCheckpointsRunOn } from "../checkpointFit.js";
 import { dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
 import { Progress } from "../progress.js";
 import { shutdownSignal } from "../runtime.js";
@@ -24,6 +25,7 @@ export function registerSelect(program: Command): void {
         "none; with I/N only generate this share for every epoch, then an unsharded dep select merges and scores",
       ),
     )
+    .addOption(acceptOtherLlmOption())
     .option("--json", "print the selection as JSON", false);
   addSamplingOptions(cmd)
     .addHelpText(
@@ -38,6 +40,13 @@ export function registerSelect(program: Command): void {
         contextSize: o.maxLength + o.maxTokens,
       });
       try {
+        // every epoch checkpoint was trained with the frozen LLM it recorded (selectCheckpoint says when
+        // there are none)
+        const checkpoints = epochCheckpoints(o.run).map((c) => ({
+          ...c,
+          config: readCheckpointConfig(c.dir),
+        }));
+        await assertCheckpointsRunOn(checkpoints, llm, modelPath, o.acceptOtherLlm);
         const progress = new Progress({ label: "select", unit: "samples", quiet: o.json });
         const common = {
           runDir: o.run,

@@ -22,7 +22,7 @@ import {
 } from "@dep/core";
 import { DepError, Llm } from "@dep/native-cuda";
 import type { Command } from "commander";
-import { assertCheckpointFitsLlm } from "../checkpointFit.js";
+import { acceptOtherLlmOption, assertCheckpointRunsOn } from "../checkpointFit.js";
 import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
 import { endOnSignalNormally, shutdownSignal, threadsOption } from "../runtime.js";
 import { apiKeyDigest, type ServeState, serveHandler } from "../serve/http.js";
@@ -62,6 +62,7 @@ export function registerServe(program: Command): void {
       "the store's embedder, to embed added reviews (default: use-lite when the store was made with it)",
     )
     .option("-m, --model <gguf>", "frozen LLM GGUF (default: the cached TinyLlama)")
+    .addOption(acceptOtherLlmOption())
     .option("--host <host>", "address to bind (loopback by default)", "127.0.0.1")
     .option("--port <n>", "port (0: any free one)", integer(0, 65535), 8080)
     .option("--parallel <n>", "requests decoded together (sequence slots)", positiveInt, 4)
@@ -134,7 +135,7 @@ Example:
         const modelPath = o.model ?? (await ensureModel(TINYLLAMA));
         const contextSize = Math.min(4096, o.maxLength + o.maxTokens);
         llm = await Llm.load(modelPath, { threads: o.threads, contextSize });
-        if (ckpt) assertCheckpointFitsLlm(ckpt.config, o.checkpoint, llm, modelPath);
+        if (ckpt) await assertCheckpointRunsOn(ckpt.config, o.checkpoint, llm, modelPath, o.acceptOtherLlm);
         const model = ckpt ? modelOfCheckpoint(ckpt, { threads: o.threads, backend: "auto" }) : null;
         // prompts as the checkpoint was trained (dep generate does the same)
         const recipe = ckpt ? recipeOf(ckpt.config.hyperparameters) : null;

@@ -108,6 +108,12 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
   const progress = (stage: string, message: string) =>
     options.onProgress?.({ stage, message, elapsedMs: Math.round(performance.now() - t0) });
 
+  const diskFull = (err: unknown) =>
+    new DepError(
+      "DEP_DISK_FULL",
+      `prepare: the disk is full (${(err as Error).message.split("\n")[0]!.trim()}); free space under ${dirname(options.outDir)}${options.tempDir ? ` and ${options.tempDir}` : ""}, or point --temp-dir at a larger disk`,
+      { cause: err },
+    );
   return writeDirAtomic(
     options.outDir,
     async (dir) => {
@@ -127,12 +133,7 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
         } catch (err) {
           const msg = (err as Error).message;
           // a full disk is not bad input: DuckDB reports it as an IO Error too
-          if (/No space left on device|ENOSPC|disk is full|Could not write/i.test(msg))
-            throw new DepError(
-              "DEP_DISK_FULL",
-              `prepare: the disk is full (${msg.split("\n")[0]}); free space under ${dirname(options.outDir)}${options.tempDir ? ` and ${options.tempDir}` : ""}, or point --temp-dir at a larger disk`,
-              { cause: err },
-            );
+          if (isDiskFull(err)) throw diskFull(err);
           const isInput = /JSON|Parquet|parquet|cast|Conversion|No files found|IO Error/i.test(msg);
           throw new DepError(
             isInput ? "DEP_INPUT" : "DEP_PREPARE",
@@ -393,5 +394,20 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
       }
     },
     { overwrite: options.overwrite ?? false },
+  ).catch((err: unknown) => {
+    // also when DuckDB cannot even create its database file, or one of our own writes fails
+    if (isDiskFull(err) && !(err instanceof DepError && err.code === "DEP_DISK_FULL")) throw diskFull(err);
+    throw err;
+  });
+}
+
+/** ENOSPC / EDQUOT from Node, or DuckDB's IO error for the same. */
+function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  const message = (err as Error | null)?.message ?? "";
+  return (
+    code === "ENOSPC" ||
+    code === "EDQUOT" ||
+    /No space left on device|ENOSPC|disk is full|quota exceeded/i.test(message)
   );
 }

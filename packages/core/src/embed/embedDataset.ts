@@ -3,6 +3,7 @@ import { DepError } from "@dep/native-cuda";
 import { loadDataset } from "../data/load.js";
 import { type DataSource, dataSourceOptions } from "../data/source.js";
 import type { Dataset, Split } from "../data/types.js";
+import { nextTurn } from "../io/eventLoop.js";
 import { claimShardOutput, manifestPathFor, planShard, type Shard } from "../shard/shard.js";
 import type { Embedder } from "./embedders.js";
 import { type EmbeddingDtype, EmbeddingStore, textKey } from "./store.js";
@@ -136,6 +137,9 @@ export async function embedDataset(options: EmbedDatasetOptions): Promise<EmbedD
   const tRun = performance.now();
   try {
     for (let i = 0; i < todo.length; i += batch) {
+      // an embedder that computes on this thread (use-lite) would otherwise hold SIGINT/SIGTERM off until the
+      // whole run ended: its settled promises let no signal handler run
+      if (i > 0) await nextTurn();
       if (options.signal?.aborted) throw new DepError("DEP_ABORTED", "embedding aborted");
       const idx = todo.slice(i, i + batch);
       const vecs = await embedder.embed(

@@ -2,6 +2,7 @@
 // `gguf:PATH` (a llama.cpp embedding GGUF through @dep/native-cuda) and `precomputed:DIR` (an existing store).
 import { basename } from "node:path";
 import { DepError, Llm, truncateTokens } from "@dep/native-cuda";
+import { nextTurn } from "../io/eventLoop.js";
 import { EmbeddingStore, textKey } from "./store.js";
 
 export interface Embedder {
@@ -92,6 +93,7 @@ export async function createUseLiteEmbedder(options: EmbedderOptions = {}): Prom
     async embed(texts: string[], signal?: AbortSignal) {
       const out = new Float32Array(texts.length * dim);
       for (let i = 0; i < texts.length; i += batch) {
+        if (i > 0) await nextTurn(); // the model computes on this thread: let a signal handler run
         if (signal?.aborted) throw new DepError("DEP_ABORTED", "embedding aborted");
         const part = texts.slice(i, i + batch).map((t) => {
           if (t.length <= USE_LITE_MAX_CHARS) return t;

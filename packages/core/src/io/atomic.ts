@@ -112,7 +112,7 @@ export class AtomicLineWriter {
 export async function writeDirAtomic<T>(
   outDir: string,
   fn: (tmpDir: string) => Promise<T>,
-  /** `flag`: the option that allows replacing, for the message (default --overwrite) */
+  /** `flag`: the option that allows replacing, for the message (default --force) */
   options: { overwrite?: boolean; flag?: string } = {},
 ): Promise<T> {
   const exists = await stat(outDir).then(
@@ -122,7 +122,7 @@ export async function writeDirAtomic<T>(
   if (exists && !options.overwrite) {
     throw new DepError(
       "DEP_OUTPUT_EXISTS",
-      `output directory ${outDir} already exists; choose another --out or pass ${options.flag ?? "--overwrite"}`,
+      `output directory ${outDir} already exists; choose another --out or pass ${options.flag ?? "--force"}`,
     );
   }
   await mkdir(dirname(outDir), { recursive: true });

@@ -31,6 +31,7 @@ import {
 import type { MarkerMode } from "../prompt/text.js";
 import { Rng } from "../util/rng.js";
 import { type ModelCheckpointConfig, markerTensors, saveModelCheckpoint } from "./checkpoint.js";
+import { divergedError, firstNonFinite } from "./divergence.js";
 import { AdamW, clipGradNorm, REFERENCE_ADAMW, scaleGrads, zeroGrads } from "./optimizer.js";
 import { promptInputFor } from "./promptInput.js";
 import { linearWarmupDecay } from "./schedule.js";
@@ -433,7 +434,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let finalLoss: number | null = null;
   let interrupted = false;
   const stopAt = o.maxSteps ?? Number.POSITIVE_INFINITY;
-  const save = () => saveTrainerState(runDir, state, dims);
+  // what is on disk, for the message should the run diverge (see divergence.ts)
+  let savedUpdate: number | null = resuming ? pos.optimizerStep : null;
+  const save = async () => {
+    await saveTrainerState(runDir, state, dims);
+    savedUpdate = pos.optimizerStep;
+  };
+  const diverged = (what: string) => {
+    const last = join(runDir, "checkpoints", `epoch-${pos.epoch}`);
+    const checkpoint = epochCheckpoints.at(-1) ?? (pos.epoch > 0 && existsSync(last) ? last : null);
+    const at = { epoch: pos.epoch + 1, microStep: pos.microStep, update: pos.optimizerStep + 1 };
+    return divergedError(what, { runDir, ...at, checkpoint, savedUpdate });
+  };
 
   // samples this process trained on, and the first reason one was skipped: a fresh run where none fits would
   // only apply weight decay, and save that as its checkpoints
@@ -478,10 +490,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         throw err;
       });
       const seconds = (performance.now() - t0) / 1000;
-      if (r instanceof DepError) firstSkip ??= r.message;
-      else ran++;
       pos.position++;
       pos.microStep++;
+      if (r instanceof DepError) firstSkip ??= r.message;
+      else if (!Number.isFinite(r.lossLm + r.saeLoss))
+        throw diverged(`the loss is ${r.lossLm + r.saeLoss} (LM ${r.lossLm}, SAE ${r.saeLoss})`);
+      else ran++;
       pos.accumulated++;
       const lr = schedule.lr(pos.optimizerStep);
       const row =
@@ -512,7 +526,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const tOpt = performance.now();
         scaleGrads(grads, lossWeights(s.lossScaling, 1, 1, s.gradAccum).gradScale);
         const gradNorm = clipGradNorm(grads, s.maxGradNorm);
+        if (!Number.isFinite(gradNorm)) throw diverged(`the gradient norm is ${gradNorm}`);
         optimizer.update(model.params, grads, lr);
+        const bad = firstNonFinite(model.params);
+        if (bad) throw diverged(`weight ${bad.name}[${bad.index}] is ${bad.value} after the update`);
         zeroGrads(grads);
         if ("seconds_optimizer" in row) {
           row.seconds_optimizer = (performance.now() - tOpt) / 1000;

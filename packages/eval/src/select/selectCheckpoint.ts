@@ -25,7 +25,7 @@ import {
   writeJsonAtomic,
 } from "@dep/core";
 import { DepError, type KernelOptions } from "@dep/native-cuda";
-import { meteor } from "../metrics/meteor/meteor.js";
+import { meteorOffThread } from "../evaluate.js";
 
 export interface SelectOptions {
   runDir: string;
@@ -154,10 +154,12 @@ export async function selectCheckpoint(o: SelectOptions): Promise<Selection> {
     await generate(outFile);
     if (o.signal?.aborted) return;
     const lines = [...readFinished(outFile).values()];
-    const m = meteor(
+    // off the main thread: minutes of METEOR at the paper's scale would hold SIGINT/SIGTERM off
+    const m = await meteorOffThread(
       lines.map((l) => l.prediction),
       lines.map((l) => l.reference),
-      o.punktDir ? { punktDir: o.punktDir } : {},
+      { punktDir: o.punktDir },
+      o.signal,
     );
     epochs.push({ epoch, checkpoint: dir, meteor: m.score, n: lines.length });
   });
