@@ -32,18 +32,7 @@ export function dep(cliArgs) {
 
 /** A 20-user synthetic dataset and its use-lite store under work/{data,emb}. */
 export function makeDataset(work) {
-  dep([
-    "data",
-    "synth",
-    "--users",
-    "20",
-    "--seed",
-    "5",
-    "--out",
-    join(work, "data"),
-    "--force",
-    "--json",
-  ]);
+  dep(["data", "synth", "--users", "20", "--seed", "5", "--out", join(work, "data"), "--force", "--json"]);
   dep(["embed", "--data", join(work, "data"), "--out", join(work, "emb"), "--json"]);
 }
 
