@@ -47,7 +47,12 @@ function project(source: string): string {
 }
 
 function build(dir: string) {
-  const env = { ...process.env, DEP_BUILD_JOBS: "1", DEP_CUDA: "OFF", CCACHE_DISABLE: "1" };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DEP_BUILD_JOBS: "1",
+    DEP_CUDA: "OFF",
+    CCACHE_DISABLE: "1",
+  };
   delete env.DEP_BUILD_VERBOSE;
   return spawnSync(process.execPath, [join(dir, "scripts", "build-native.mjs")], { encoding: "utf8", env });
 }
