@@ -110,7 +110,8 @@ for (const v of variants) {
       "--engine-dtype",
       a["engine-dtype"],
       ...prompt,
-      "--resume",
+      // a run killed part-way continues; a fresh one must not say --resume (dep train refuses it)
+      ...(existsSync(join(run, "run.json")) ? ["--resume"] : []),
       "--json",
     );
     results.trainSeconds[v] = (results.trainSeconds[v] ?? 0) + (performance.now() - t) / 1000;
