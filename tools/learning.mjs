@@ -7,7 +7,7 @@
 // and prints the tables.
 //
 //   node tools/learning.mjs [--out DIR] [--users 80] [--train 64] [--epochs 2] [--test 24] [--threads 2]
-//                           [--no-report] [--bertscore-model GGUF] [--engine ggml|native] [--engine-dtype auto|f32|bf16]
+//                           [--no-report] [--bertscore-model GGUF] [--engine native|ggml] [--engine-dtype auto|f32|bf16]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -31,7 +31,7 @@ const { values: a } = parseArgs({
     "no-report": { type: "boolean", default: false },
     threads: { type: "string", default: process.env.DEP_THREADS ?? "2" },
     seed: { type: "string", default: "42" },
-    engine: { type: "string", default: "ggml" },
+    engine: { type: "string", default: "native" },
     "engine-dtype": { type: "string", default: "auto" },
   },
 });

@@ -362,8 +362,13 @@ describe("dep serve: OpenAI-compatible generation for a user", () => {
 
   it("answers each bad request with its 4xx in OpenAI's error shape", async () => {
     const chat = (body: unknown) => post(s, "/v1/chat/completions", body);
-    const cases: Array<
-      [string, Promise<{ status: number; body: { error: Record<string, unknown> } }>, number, string | null]
+    const cases: ReadonlyArray<
+      readonly [
+        string,
+        Promise<{ status: number; body: { error: Record<string, unknown> } }>,
+        number,
+        string | null,
+      ]
     > = [
       ["malformed JSON", chat("{not json"), 400, null],
       ["wrong type", chat({ messages: "hello" }), 400, "messages"],

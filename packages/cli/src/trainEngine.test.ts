@@ -1,6 +1,8 @@
 // `dep train --engine native`: the native engine in F32 gives the run the ggml graph gives (both exact),
-// so its losses match to float rounding; bf16 stays close; a bad choice is refused with the usage exit code.
+// so its losses match to float rounding; bf16 stays close; a bad choice is refused with the usage exit code;
+// without --engine, the native engine runs (bf16 where the CPU has bf16 units) and run.json says which.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TrainFixture, trainFixture } from "@dep/core/testing";
 import { gradEngineBuild } from "@dep/native-cuda";
@@ -74,6 +76,16 @@ describe("dep train --engine", () => {
   it("refuses an unknown engine", () => {
     const r = train("bad", "--engine", "torch");
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--engine <e>.*torch.*ggml, native/s);
+    expect(r.stderr).toMatch(/--engine <e>.*torch.*native, ggml/s);
   });
+
+  it("defaults to the native engine in this CPU's dtype, and records it in run.json", () => {
+    const r = train("default");
+    expect(r.status, r.stderr).toBe(0);
+    const run = JSON.parse(readFileSync(join(fx.dir, "default", "run.json"), "utf8"));
+    const build = gradEngineBuild();
+    expect(run.gradSource).toBe(`native ${build.defaultDtype}, ${build.matmul}`);
+    const ggml = JSON.parse(readFileSync(join(fx.dir, "ggml", "run.json"), "utf8"));
+    expect(ggml.gradSource).toBe("ggml");
+  }, 300_000);
 });

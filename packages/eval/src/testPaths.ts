@@ -11,4 +11,4 @@ export const VECTORS_DIR = join(PACKAGE_ROOT, "test-vectors");
 /** NLTK's punkt_tab English folder, or undefined when no NLTK data folder has it. */
 export const PUNKT_DIR: string | undefined = findPunktDir() ?? undefined;
 /** `it` for a test that needs NLTK's Punkt parameters (skipped without them). */
-export const itWithPunkt = it.skipIf(PUNKT_DIR === undefined);
+export const itWithPunkt: ReturnType<typeof it.skipIf> = it.skipIf(PUNKT_DIR === undefined);

@@ -221,7 +221,7 @@ Napi::Value NativeGradEngine::LossAndGrad(const Napi::CallbackInfo & info) {
     return promise;
 }
 
-// gradEngineBuild() -> { matmul, dtypes: ["f32", "bf16"?] }: what this build and CPU can run
+// gradEngineBuild() -> { matmul, onednn, dtypes: ["f32", "bf16"?], defaultDtype }: what this build and CPU can run
 Napi::Value GradEngineBuild(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -235,6 +235,7 @@ Napi::Value GradEngineBuild(const Napi::CallbackInfo & info) {
     dtypes.Set(0u, "f32");
     if (dep_grad_engine_supports(DEP_GRAD_ENGINE_BF16)) dtypes.Set(1u, "bf16");
     o.Set("dtypes", dtypes);
+    o.Set("defaultDtype", dep_grad_engine_default_dtype() == DEP_GRAD_ENGINE_BF16 ? "bf16" : "f32");
     return o;
 }
 

@@ -181,7 +181,12 @@ export interface NativeModule {
       activationBudgetBytes?: number;
     },
   ): Promise<NativeGradEngine>;
-  gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: Array<"f32" | "bf16"> };
+  gradEngineBuild(): {
+    matmul: string;
+    onednn: boolean;
+    dtypes: Array<"f32" | "bf16">;
+    defaultDtype: "f32" | "bf16";
+  };
   gradEngineGemmProbe(dtype: "f32" | "bf16", m: number, k: number, n: number, threads: number): number;
   loadModel(
     path: string,

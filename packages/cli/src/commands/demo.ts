@@ -15,6 +15,8 @@ import {
   loadModelCheckpoint,
   loadTrainingSamples,
   modelOfCheckpoint,
+  type OpenGradSource,
+  openGradSource,
   runInitialParams,
   synthesize,
   TINYLLAMA,
@@ -25,6 +27,7 @@ import {
 import { evaluatePerSample, explain, readPredictions, writeReport } from "@dep/eval";
 import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
+import { addGradEngineOptions, type GradEngineFlags, gradSourceChoice } from "../gradEngineOptions.js";
 import { seed } from "../numbers.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
@@ -70,7 +73,7 @@ export const DEMO_SIZES: Record<"small" | "medium", DemoSize> = {
 const METHODS: GenerationMethod[] = ["dep", "no-soft", "rag"];
 
 export function registerDemo(program: Command): void {
-  program
+  const cmd = program
     .command("demo")
     .description(
       "the main job on embedded defaults: synth data -> embed -> diff -> train DEP -> generate -> eval -> explain -> report (report.html)",
@@ -79,13 +82,22 @@ export function registerDemo(program: Command): void {
     .option("--seed <n>", "seed of the data, the initialisation and the sampling", seed, 42)
     .addOption(threadsOption())
     .option("--out <dir>", "demo folder (default: $DEP_HOME/demo/<size>-seed<seed>)")
-    .option("--json", "print the summary as JSON", false)
+    .option("--json", "print the summary as JSON", false);
+  addGradEngineOptions(cmd)
     .addHelpText(
       "after",
       "\nExample:\n  $ pnpm demo            # = dep demo --size small\n  $ dep demo --size medium --threads 2",
     )
     .action(
-      async (o: { size: "small" | "medium"; seed: number; threads: number; out?: string; json: boolean }) => {
+      async (
+        o: GradEngineFlags & {
+          size: "small" | "medium";
+          seed: number;
+          threads: number;
+          out?: string;
+          json: boolean;
+        },
+      ) => {
         const size = DEMO_SIZES[o.size];
         const dir = resolve(o.out ?? join(depHome(), "demo", `${o.size}-seed${o.seed}`));
         const t0 = performance.now();
@@ -122,17 +134,24 @@ export function registerDemo(program: Command): void {
           );
         }
 
-        const llm = Object.assign(
-          await Llm.load(modelPath, {
-            threads: o.threads,
-            contextSize: 2048,
-            gradBackward: "f16",
-            gradWeights: "f16",
-          }),
-          {
-            path: modelPath,
-          },
-        );
+        const llm = await Llm.load(modelPath, {
+          threads: o.threads,
+          contextSize: 2048,
+          gradBackward: "f16",
+          gradWeights: "f16",
+        });
+        // the gradient engine for training and the held-out loss, freed before generation
+        let grads: OpenGradSource | null = null;
+        const gradModel = async () => {
+          if (!grads) {
+            grads = await openGradSource(llm, gradSourceChoice(o), { threads: o.threads, path: modelPath });
+            log(`LLM gradients: ${grads.model.gradSource}`);
+          }
+          return grads.model;
+        };
+        const closeGrads = async () => {
+          await closeGrads();
+        };
         try {
           const runsDir = join(dir, "runs");
           const depRun = join(runsDir, "dep");
@@ -143,7 +162,7 @@ export function registerDemo(program: Command): void {
             log(`training DEP on ${size.trainSamples} samples x ${size.epochs} epochs (TinyLlama frozen)`);
             const t = performance.now();
             const r = await train({
-              llm,
+              llm: await gradModel(),
               dataDir,
               embDir,
               outDir: depRun,
@@ -180,6 +199,7 @@ export function registerDemo(program: Command): void {
               maxSamples: size.testSamples,
             });
             const untrained = modelOfCheckpoint(ckpt, kernel, runInitialParams(config, o.seed));
+            const lossModel = await gradModel();
             const result: Record<string, number> = {};
             for (const [name, model] of [
               ["trained", trained],
@@ -187,13 +207,14 @@ export function registerDemo(program: Command): void {
               ["no-soft", null],
             ] as const) {
               result[name] = (
-                await heldOutLoss({ llm, model, samples: data, ...common, signal: shutdownSignal })
+                await heldOutLoss({ llm: lossModel, model, samples: data, ...common, signal: shutdownSignal })
               ).tokenMean;
               stop();
               log(`  ${name}: ${result[name]!.toFixed(4)}`);
             }
             await writeFile(heldOutFile, `${JSON.stringify(result, null, 2)}\n`);
           }
+          await closeGrads();
           const heldOut = JSON.parse(readFileSync(heldOutFile, "utf8")) as Record<string, number>;
 
           const runDirs: string[] = [];
@@ -291,6 +312,7 @@ export function registerDemo(program: Command): void {
             );
           else console.log(summary.join("\n"));
         } finally {
+          await closeGrads();
           await llm.dispose();
         }
       },

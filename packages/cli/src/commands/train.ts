@@ -13,6 +13,8 @@ import {
   type LossScaling,
   loadTrainingSamples,
   type MarkerMode,
+  type OpenGradSource,
+  openGradSource,
   type PromptAlignment,
   runInitialParams,
   type SaeRows,
@@ -20,22 +22,17 @@ import {
   TINYLLAMA,
   train,
 } from "@dep/core";
-import {
-  DepError,
-  defaultGradEngineDtype,
-  type GradEngine,
-  type GradEngineDtype,
-  Llm,
-} from "@dep/native-cuda";
+import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { addGradEngineOptions, type GradEngineFlags, gradSourceChoice } from "../gradEngineOptions.js";
 import { decimal, integer, nonNegativeInt, positions, positiveInt, probability, seed } from "../numbers.js";
 import { assertFolderOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
 import { addPromptOptions } from "../promptOptions.js";
 import { shutdownSignal, threadsOption } from "../runtime.js";
 
-interface TrainFlags extends DataFlags {
+interface TrainFlags extends DataFlags, GradEngineFlags {
   embeddings: string;
   model?: string;
   out: string;
@@ -67,8 +64,6 @@ interface TrainFlags extends DataFlags {
   resume: boolean;
   gradBackward: "none" | "f16" | "bf16" | "f32";
   gradWeights: "f32" | "f16";
-  engine: "ggml" | "native";
-  engineDtype: "auto" | GradEngineDtype;
   dumpGrads?: string;
   json: boolean;
 }
@@ -162,31 +157,18 @@ export function registerTrain(program: Command): void {
     .addOption(
       new Option(
         "--grad-backward <t>",
-        "transposed weight copy for the LLM backward (none: exact, slowest, least memory)",
+        "--engine ggml: transposed weight copy for the backward (none: exact, slowest, least memory)",
       )
         .choices(["none", "f16", "bf16", "f32"])
         .default("f16"),
     )
     .addOption(
-      new Option("--grad-weights <t>", "storage of the frozen LLM matrices in the gradient graph")
+      new Option(
+        "--grad-weights <t>",
+        "--engine ggml: storage of the frozen LLM matrices in the gradient graph",
+      )
         .choices(["f32", "f16"])
         .default("f32"),
-    )
-    .addOption(
-      new Option(
-        "--engine <e>",
-        "LLM gradients: ggml (the hand-built ggml graph; --grad-backward/--grad-weights) or native (dep's own engine, oneDNN matmuls)",
-      )
-        .choices(["ggml", "native"])
-        .default("ggml"),
-    )
-    .addOption(
-      new Option(
-        "--engine-dtype <t>",
-        "native engine: f32 (exact), bf16 (faster where the CPU has it), auto (bf16 when available, else f32)",
-      )
-        .choices(["auto", "f32", "bf16"])
-        .default("auto"),
     )
     .option("--resume", "continue the run in --out from its last saved state", false)
     .option(
@@ -194,6 +176,7 @@ export function registerTrain(program: Command): void {
       "run one sample without updating and write params, grads and inputs (safetensors)",
     )
     .option("--json", "no progress line; print the result as JSON", false);
+  addGradEngineOptions(cmd);
   addPromptOptions(cmd, true)
     .addHelpText(
       "after",
@@ -222,13 +205,10 @@ export function registerTrain(program: Command): void {
         gradBackward: o.gradBackward,
         gradWeights: o.gradWeights,
       });
-      let engine: GradEngine | null = null;
+      let grads: OpenGradSource | null = null;
       try {
-        if (o.engine === "native") {
-          const dtype = o.engineDtype === "auto" ? defaultGradEngineDtype() : o.engineDtype;
-          engine = await llm.createGradEngine({ threads: o.threads, dtype });
-        }
-        const gradLlm = engine ? withGradEngine(llm, engine) : llm;
+        grads = await openGradSource(llm, gradSourceChoice(o), { threads: o.threads, path: modelPath });
+        const gradLlm = grads.model;
         if (o.dumpGrads) {
           const { data, samples } = await loadTrainingSamples(dataDir, o.embeddings, "train", {
             weighting: o.diffWeighting,
@@ -265,7 +245,7 @@ export function registerTrain(program: Command): void {
         }
         const progress = new Progress({ label: "train", unit: "samples", quiet: o.json });
         const result = await train({
-          llm: Object.assign(gradLlm, { path: modelPath }),
+          llm: gradLlm,
           dataDir,
           embDir: o.embeddings,
           outDir: o.out,
@@ -317,19 +297,8 @@ export function registerTrain(program: Command): void {
             `training interrupted; state saved in ${basename(o.out)}/state (rerun with --resume)`,
           );
       } finally {
-        await engine?.dispose();
+        await grads?.dispose();
         await llm.dispose();
       }
     });
-}
-
-/** The model with its lossAndGrad taken by the native engine; everything else (tokenizer, info) is the model's. */
-function withGradEngine(llm: Llm, engine: GradEngine): Llm {
-  return new Proxy(llm, {
-    get(target, prop) {
-      if (prop === "lossAndGrad") return engine.lossAndGrad.bind(engine);
-      const v = Reflect.get(target, prop, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
 }

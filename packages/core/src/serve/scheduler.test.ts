@@ -90,7 +90,7 @@ describe("GenerationScheduler (continuous batching)", () => {
       request("The battery", { maxTokens: 10, stop: ["e"] }),
       request("Fresh bread", { maxTokens: 5 }),
     ];
-    const expected = [];
+    const expected: Awaited<ReturnType<typeof alone>>[] = [];
     for (const r of requests) expected.push(await alone(r));
     const scheduler = new GenerationScheduler(llm, { parallel: 3, maxQueue: 8 });
     // staggered: each request comes a few milliseconds after the one before, while it runs

@@ -1,6 +1,14 @@
 export * from "./checkpoint.js";
 export { dumpGrads } from "./dumpGrads.js";
 export * from "./frozenLlm.js";
+export {
+  DEFAULT_GRAD_SOURCE,
+  type GradEngineKind,
+  type GradSourceChoice,
+  type OpenGradSource,
+  openGradSource,
+  type TrainingModel,
+} from "./gradSource.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
 export { type ImportResult, importReferenceCheckpoint, REFERENCE_ADDED_TOKENS } from "./importReference.js";
 export { heldOutLossToFile, type LossFileOptions, type LossLine, readLossLines } from "./lossFile.js";

@@ -42,8 +42,8 @@ import { architectureOf, type DepVariant, slotKindsOf } from "./variants.js";
 export interface TrainOptions {
   dataDir: DataSource;
   embDir: string;
-  /** the frozen LLM (loaded by the caller: `Llm.load(path, { threads })`) */
-  llm: TrainingLlm & { path?: string };
+  /** the frozen LLM (loaded by the caller: `Llm.load(path, { threads })`, its gradients from `openGradSource`) */
+  llm: TrainingLlm & { path?: string; gradSource?: string };
   outDir: string;
   threads: number;
   epochs?: number;
@@ -426,7 +426,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
   writeFileSync(
     join(runDir, "run.json"),
-    `${JSON.stringify({ method: s.variant, dataDir: o.dataDir, embDir: o.embDir, model: llm.path ?? null, settings: s, configHash }, null, 2)}\n`,
+    `${JSON.stringify({ method: s.variant, dataDir: o.dataDir, embDir: o.embDir, model: llm.path ?? null, gradSource: llm.gradSource ?? null, settings: s, configHash }, null, 2)}\n`,
   );
 
   const pos = state.position;

@@ -483,4 +483,8 @@ bool dep_grad_engine_supports(dep_grad_engine_dtype dtype) {
     return dtype == DEP_GRAD_ENGINE_F32 || (dtype == DEP_GRAD_ENGINE_BF16 && dep::engine::matmul_supports_bf16());
 }
 
+dep_grad_engine_dtype dep_grad_engine_default_dtype(void) {
+    return dep::engine::matmul_has_bf16_units() ? DEP_GRAD_ENGINE_BF16 : DEP_GRAD_ENGINE_F32;
+}
+
 }  // extern "C"

@@ -54,6 +54,8 @@ class Matmul {
 // "onednn 2.6.3 (avx512_core_bf16)" or "portable (built without oneDNN)".
 const char * matmul_name();
 bool matmul_supports_bf16();
+// bf16 computed by the CPU itself (AVX512_BF16 or AMX), not emulated.
+bool matmul_has_bf16_units();
 
 // Round-to-nearest-even F32 -> bf16 (NaN kept quiet), and back.
 inline uint16_t to_bf16(float f) {

@@ -122,6 +122,11 @@ bool matmul_supports_bf16() {
            isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
+bool matmul_has_bf16_units() {
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
 const char * matmul_name() {
     static const std::string name = [] {
         const dnnl_version_t * v = dnnl_version();

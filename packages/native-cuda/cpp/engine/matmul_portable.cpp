@@ -66,6 +66,7 @@ class PortableMatmul final : public Matmul {
 }  // namespace
 
 bool matmul_supports_bf16() { return false; }
+bool matmul_has_bf16_units() { return false; }
 const char * matmul_name() { return "portable (built without oneDNN)"; }
 
 std::unique_ptr<Matmul> Matmul::create(bool bf16, int n_threads, std::string & err) {

@@ -89,6 +89,9 @@ dep_grad_engine_info dep_grad_engine_get_info(const dep_grad_engine * engine);
 const char * dep_grad_engine_matmul_name(void);
 // True when dtype can run here (bf16 needs oneDNN and a CPU with at least AVX-512).
 bool dep_grad_engine_supports(dep_grad_engine_dtype dtype);
+// The dtype a training run should use here: bf16 where the CPU computes it in hardware (AVX512_BF16, AMX),
+// else F32 (bf16 on plain AVX-512 is emulated: no faster, and less exact).
+dep_grad_engine_dtype dep_grad_engine_default_dtype(void);
 
 // TFLOP/s of one [m, k] x [k, n] product on the engine's matmul path in dtype (best of 3 after a warm-up),
 // or -1 when dtype cannot run here. For the benchmark.

@@ -132,6 +132,9 @@ describe("GradEngine: options, errors, lifetime", () => {
     expect(build.matmul).toMatch(build.onednn ? /^onednn \d/ : /^portable/);
     expect(build.dtypes).toContain("f32");
     expect(build.dtypes).toContain(defaultGradEngineDtype());
+    // bf16 by default only where the CPU computes it in hardware (the matmul name says which ISA oneDNN runs)
+    const bf16Units = /\((avx512_core_bf16|avx512_core_amx[^)]*)\)/.test(build.matmul);
+    expect(defaultGradEngineDtype()).toBe(bf16Units ? "bf16" : "f32");
   });
 
   it("rejects bad input with coded errors that name the problem", async () => {

@@ -31,8 +31,13 @@ export interface GradEngineResult extends LossAndGradResult {
   timings: { loadMs: number; computeMs: number; matmulMs: number; attentionMs: number };
 }
 
-/** What this build and CPU can run: the matmul library and the dtypes it supports here. */
-export function gradEngineBuild(): { matmul: string; onednn: boolean; dtypes: GradEngineDtype[] } {
+/** What this build and CPU can run: the matmul library, the dtypes it supports here, the one training uses. */
+export function gradEngineBuild(): {
+  matmul: string;
+  onednn: boolean;
+  dtypes: GradEngineDtype[];
+  defaultDtype: GradEngineDtype;
+} {
   return native().gradEngineBuild();
 }
 
@@ -47,9 +52,9 @@ export function gradEngineGemmProbe(
   return native().gradEngineGemmProbe(dtype, m, k, n, threads);
 }
 
-/** The dtype a training run should default to here: bf16 when the matmul library runs it, else f32. */
+/** The dtype a training run defaults to here: bf16 where the CPU computes it in hardware (AVX512_BF16, AMX), else f32. */
 export function defaultGradEngineDtype(): GradEngineDtype {
-  return gradEngineBuild().dtypes.includes("bf16") ? "bf16" : "f32";
+  return gradEngineBuild().defaultDtype;
 }
 
 export class GradEngine {

@@ -1,0 +1,85 @@
+// Where training's dL/d(soft rows) comes from. The default is dep's native engine (cpp/engine: oneDNN
+// matmuls, bf16 where the CPU's matrix units run it, else F32); the ggml graph inside `Llm` stays as the
+// oracle and as `--engine ggml`. The tokenizer, chat template and model facts are always the `Llm`'s.
+import {
+  defaultGradEngineDtype,
+  type GradEngine,
+  type GradEngineDtype,
+  type Llm,
+  type Segment,
+} from "@dep/native-cuda";
+import type { TrainingLlm } from "./step.js";
+
+export type GradEngineKind = "ggml" | "native";
+
+export interface GradSourceChoice {
+  engine: GradEngineKind;
+  /** native engine only: "auto" is bf16 where the matmul library runs it here, else f32 */
+  dtype: "auto" | GradEngineDtype;
+}
+
+export const DEFAULT_GRAD_SOURCE: GradSourceChoice = { engine: "native", dtype: "auto" };
+
+/** The frozen LLM as training sees it, with the engine its gradients come from. */
+export interface TrainingModel extends TrainingLlm {
+  readonly path?: string;
+  /** e.g. "native bf16, onednn 2.6.3 (avx512_core_bf16)" or "ggml": recorded in run.json */
+  readonly gradSource: string;
+}
+
+/** An open gradient source; dispose() frees the engine (the `Llm` stays the caller's). */
+export interface OpenGradSource extends AsyncDisposable {
+  readonly model: TrainingModel;
+  dispose(): Promise<void>;
+}
+
+/** The `Llm` with its gradients from the chosen engine (the native engine is created here, once). */
+export async function openGradSource(
+  llm: Llm,
+  choice: GradSourceChoice,
+  o: { threads: number; path?: string },
+): Promise<OpenGradSource> {
+  const engine =
+    choice.engine === "native"
+      ? await llm.createGradEngine({
+          threads: o.threads,
+          dtype: choice.dtype === "auto" ? defaultGradEngineDtype() : choice.dtype,
+        })
+      : null;
+  const model = new EngineModel(llm, engine, o.path);
+  const dispose = async () => {
+    await engine?.dispose();
+  };
+  return { model, dispose, [Symbol.asyncDispose]: dispose };
+}
+
+class EngineModel implements TrainingModel {
+  readonly gradSource: string;
+  constructor(
+    private readonly llm: Llm,
+    private readonly engine: GradEngine | null,
+    readonly path?: string,
+  ) {
+    this.gradSource = engine ? `native ${engine.info.dtype}, ${engine.info.matmul}` : "ggml";
+  }
+  get info() {
+    return this.llm.info;
+  }
+  tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Int32Array {
+    return this.llm.tokenize(text, options);
+  }
+  detokenize(tokens: Int32Array, options?: { removeSpecial?: boolean; unparseSpecial?: boolean }): string {
+    return this.llm.detokenize(tokens, options);
+  }
+  applyChatTemplate(
+    messages: ReadonlyArray<{ role: string; content: string }>,
+    options?: { addAssistant?: boolean },
+  ): string {
+    return this.llm.applyChatTemplate(messages, options);
+  }
+  lossAndGrad(segments: Segment[], targetTokens: Int32Array) {
+    return this.engine
+      ? this.engine.lossAndGrad(segments, targetTokens)
+      : this.llm.lossAndGrad(segments, targetTokens);
+  }
+}
