@@ -150,7 +150,8 @@ export function registerDemo(program: Command): void {
           return grads.model;
         };
         const closeGrads = async () => {
-          await closeGrads();
+          await grads?.dispose();
+          grads = null;
         };
         try {
           const runsDir = join(dir, "runs");
