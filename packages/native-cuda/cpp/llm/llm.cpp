@@ -12,7 +12,7 @@
 
 #include "ggml.h"
 #include "llama.h"
-#include "llm_internal.h"
+#include "handle.h"
 #include "log_capture.h"
 
 namespace {
