@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dep/batch_session.h"
 #include "dep/llm.h"
 #include "dep/llm_grad.h"
 #include "errors.h"

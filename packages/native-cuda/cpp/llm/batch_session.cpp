@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dep/batch_session.h"
 #include "dep/llm.h"
 #include "handle.h"
 #include "log_capture.h"

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dep/batch_session.h"
 #include "dep/llm.h"
 #include "ggml_grad/gguf_weights.h"
 #include "ggml_grad/grad_model.h"
