@@ -23,7 +23,7 @@ typedef bool (*dep_batch_token_callback)(int32_t request, int32_t token, void * 
 // Generates a continuation for each request, n_parallel sequences at a time in a second context (created on
 // the first call, n_parallel sequences of n_ctx positions each): a batch session fed from `requests`. Each request gets its own sampler seeded
 // with s->seed, so a request gives the same tokens as dep_llm_generate alone (greedy). stats[n_requests].
-// Returns 0 on success (also when aborted: stop_reason 2), -1 on error (message in err).
+// Returns 0 on success (also when aborted: DEP_STOP_ABORTED), -1 on error (message in err).
 int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests, int32_t n_requests,
                                const dep_sampling * s, int32_t n_parallel, dep_batch_token_callback cb,
                                void * user_data, dep_generate_stats * stats, char * err, size_t err_size);
@@ -42,7 +42,7 @@ typedef struct dep_batch_event {
     int32_t slot;
     int32_t token;        // the token sampled for the slot (already counted in n_generated); -1: none
     int32_t finished;     // nonzero: the slot is free again and stop_reason says why
-    int32_t stop_reason;  // as dep_generate_stats: 0 eog, 1 max_tokens, 2 aborted, 3 cancelled
+    dep_stop_reason stop_reason;  // when finished (DEP_STOP_CALLER: cancelled)
     int32_t n_generated;  // tokens generated so far
     int32_t n_prompt;     // prompt positions (add only)
     double  prompt_ms;    // prompt evaluation time (add only)

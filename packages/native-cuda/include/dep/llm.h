@@ -19,14 +19,21 @@ extern "C" {
 
 typedef struct dep_llm dep_llm;
 
+// The gradient graph's backward matmuls: a transposed weight copy turns ggml's slow out_prod into mul_mat.
+typedef enum dep_grad_backward {
+    DEP_GRAD_BACKWARD_NONE = 0,  // no copy (out_prod)
+    DEP_GRAD_BACKWARD_F16  = 1,  // F16 copy (+2 B/param)
+    DEP_GRAD_BACKWARD_BF16 = 2,  // BF16 copy (+2 B/param)
+    DEP_GRAD_BACKWARD_F32  = 3,  // F32 copy (+4 B/param)
+} dep_grad_backward;
+
 typedef struct dep_llm_params {
     int32_t n_threads;     // CPU threads for decoding (required: > 0; use the number of physical cores)
     int32_t n_ctx;         // context size in tokens; 0 = the model's training context
     int32_t n_batch;       // max tokens (or embedding rows) per decode call
     int32_t n_gpu_layers;  // layers offloaded to a GPU backend, when one was compiled in
     int32_t n_seq_max;     // parallel sequences in the context (for batched generation)
-    int32_t grad_backward; // gradient graph: a transposed weight copy for the backward matmuls, which turns
-                           // ggml's slow out_prod into mul_mat: 0 none, 1 F16 (+2 B/param), 2 BF16, 3 F32
+    dep_grad_backward grad_backward; // gradient graph: the transposed weight copy for the backward matmuls
     bool    kv_f32;        // keep the KV cache in F32 instead of F16 (exact parity with the gradient graph)
     bool    grad_f16;      // gradient graph: matrices in F16 instead of F32 (2 B/param; F16-rounded activations)
     bool    cpu_repack;    // let ggml repack quantized weights into its CPU-optimised layouts (Q4_0, Q4_K,
@@ -65,21 +72,35 @@ typedef struct dep_segment {
     int32_t         n;
 } dep_segment;
 
+// The order of the sampler chain.
+typedef enum dep_sampler_order {
+    DEP_SAMPLER_ORDER_LLAMA_CPP = 0,  // llama.cpp's: top-k, top-p, temperature
+    DEP_SAMPLER_ORDER_VLLM      = 1,  // vLLM's (the reference code's): temperature, top-k, top-p
+} dep_sampler_order;
+
 typedef struct dep_sampling {
     int32_t  max_tokens;   // stop after this many generated tokens
     float    temperature;  // <= 0: greedy
     float    top_p;        // 1: off
     int32_t  top_k;        // <= 0: off
     uint32_t seed;
-    int32_t  order;        // 0: llama.cpp's (top-k, top-p, temperature); 1: vLLM's (temperature, top-k, top-p)
+    dep_sampler_order order;
 } dep_sampling;
+
+// Why a generation (or one request / slot of a batch) stopped.
+typedef enum dep_stop_reason {
+    DEP_STOP_EOG        = 0,  // an end-of-generation token
+    DEP_STOP_MAX_TOKENS = 1,
+    DEP_STOP_ABORTED    = 2,  // dep_llm_request_abort
+    DEP_STOP_CALLER     = 3,  // the token callback returned false, or the request / slot was cancelled
+} dep_stop_reason;
 
 typedef struct dep_generate_stats {
     int32_t n_prompt;      // prompt positions (tokens + embedding rows)
     int32_t n_generated;
     double  prompt_ms;     // time spent evaluating the prompt
     double  generate_ms;   // time spent sampling + decoding generated tokens
-    int32_t stop_reason;   // 0 = end-of-generation token, 1 = max_tokens, 2 = aborted, 3 = callback asked to stop
+    dep_stop_reason stop_reason;
 } dep_generate_stats;
 
 // Called once per generated token (after sampling, before it is decoded). Return false to stop.
