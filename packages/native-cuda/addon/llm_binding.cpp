@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dep/batch_session.h"
 #include "dep/llm.h"
 #include "dep/llm_grad.h"
 #include "errors.h"
@@ -250,7 +251,8 @@ dep_sampling parse_sampling(Napi::Env env, const Napi::Object & opts) {
     s.top_p = static_cast<float>(number_option(opts, "topP", s.top_p));
     s.top_k = int_option(opts, "topK", s.top_k);
     s.seed = static_cast<uint32_t>(number_option(opts, "seed", s.seed));
-    s.order = int_option(opts, "samplerOrder", s.order);
+    // any value but 1 has meant llama.cpp's order
+    s.order = int_option(opts, "samplerOrder", s.order) == 1 ? DEP_SAMPLER_ORDER_VLLM : DEP_SAMPLER_ORDER_LLAMA_CPP;
     if (s.max_tokens < 0) throw type_error(env, "maxTokens must be >= 0");
     if (!(s.top_p > 0.0f && s.top_p <= 1.0f)) throw type_error(env, "topP must be in (0, 1]");
     return s;
@@ -321,10 +323,10 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
     Napi::Value gb = opts.Get("gradBackward");
     if (!gb.IsUndefined() && !gb.IsNull()) {
         const std::string v = gb.IsString() ? gb.As<Napi::String>().Utf8Value() : "";
-        if (v == "none") p.grad_backward = 0;
-        else if (v == "f16") p.grad_backward = 1;
-        else if (v == "bf16") p.grad_backward = 2;
-        else if (v == "f32") p.grad_backward = 3;
+        if (v == "none") p.grad_backward = DEP_GRAD_BACKWARD_NONE;
+        else if (v == "f16") p.grad_backward = DEP_GRAD_BACKWARD_F16;
+        else if (v == "bf16") p.grad_backward = DEP_GRAD_BACKWARD_BF16;
+        else if (v == "f32") p.grad_backward = DEP_GRAD_BACKWARD_F32;
         else throw type_error(env, "option `gradBackward` must be \"none\", \"f16\", \"bf16\" or \"f32\"");
     }
     Napi::Value repack = opts.Get("cpuRepack");

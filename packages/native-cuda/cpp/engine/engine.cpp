@@ -17,8 +17,8 @@
 
 #include "dep/grad_engine.h"
 #include "ggml.h"
-#include "grad/gguf_weights.h"
-#include "grad/grad_model.h"
+#include "llm/ggml_grad/gguf_weights.h"
+#include "llm/ggml_grad/grad_model.h"
 #include "layers.h"
 #include "matmul.h"
 

@@ -3,6 +3,10 @@
 // Lifetime: dep_llm_load -> (tokenize | generate | ...)* -> dep_llm_free. A dep_llm is not thread-safe:
 // callers serialise calls on one handle. Functions that can fail return a negative value (or NULL)
 // and write a human-readable message into err[err_size].
+//
+// The same handle also serves dep/batch_session.h (parallel sequences: batched generation, continuous
+// batching) and dep/llm_grad.h (the ggml gradient graph); the native training engine is an object of its
+// own (dep/grad_engine.h).
 #pragma once
 
 #include <stdbool.h>
@@ -15,14 +19,21 @@ extern "C" {
 
 typedef struct dep_llm dep_llm;
 
+// The gradient graph's backward matmuls: a transposed weight copy turns ggml's slow out_prod into mul_mat.
+typedef enum dep_grad_backward {
+    DEP_GRAD_BACKWARD_NONE = 0,  // no copy (out_prod)
+    DEP_GRAD_BACKWARD_F16  = 1,  // F16 copy (+2 B/param)
+    DEP_GRAD_BACKWARD_BF16 = 2,  // BF16 copy (+2 B/param)
+    DEP_GRAD_BACKWARD_F32  = 3,  // F32 copy (+4 B/param)
+} dep_grad_backward;
+
 typedef struct dep_llm_params {
     int32_t n_threads;     // CPU threads for decoding (required: > 0; use the number of physical cores)
     int32_t n_ctx;         // context size in tokens; 0 = the model's training context
     int32_t n_batch;       // max tokens (or embedding rows) per decode call
     int32_t n_gpu_layers;  // layers offloaded to a GPU backend, when one was compiled in
     int32_t n_seq_max;     // parallel sequences in the context (for batched generation)
-    int32_t grad_backward; // gradient graph: a transposed weight copy for the backward matmuls, which turns
-                           // ggml's slow out_prod into mul_mat: 0 none, 1 F16 (+2 B/param), 2 BF16, 3 F32
+    dep_grad_backward grad_backward; // gradient graph: the transposed weight copy for the backward matmuls
     bool    kv_f32;        // keep the KV cache in F32 instead of F16 (exact parity with the gradient graph)
     bool    grad_f16;      // gradient graph: matrices in F16 instead of F32 (2 B/param; F16-rounded activations)
     bool    cpu_repack;    // let ggml repack quantized weights into its CPU-optimised layouts (Q4_0, Q4_K,
@@ -61,21 +72,35 @@ typedef struct dep_segment {
     int32_t         n;
 } dep_segment;
 
+// The order of the sampler chain.
+typedef enum dep_sampler_order {
+    DEP_SAMPLER_ORDER_LLAMA_CPP = 0,  // llama.cpp's: top-k, top-p, temperature
+    DEP_SAMPLER_ORDER_VLLM      = 1,  // vLLM's (the reference code's): temperature, top-k, top-p
+} dep_sampler_order;
+
 typedef struct dep_sampling {
     int32_t  max_tokens;   // stop after this many generated tokens
     float    temperature;  // <= 0: greedy
     float    top_p;        // 1: off
     int32_t  top_k;        // <= 0: off
     uint32_t seed;
-    int32_t  order;        // 0: llama.cpp's (top-k, top-p, temperature); 1: vLLM's (temperature, top-k, top-p)
+    dep_sampler_order order;
 } dep_sampling;
+
+// Why a generation (or one request / slot of a batch) stopped.
+typedef enum dep_stop_reason {
+    DEP_STOP_EOG        = 0,  // an end-of-generation token
+    DEP_STOP_MAX_TOKENS = 1,
+    DEP_STOP_ABORTED    = 2,  // dep_llm_request_abort
+    DEP_STOP_CALLER     = 3,  // the token callback returned false, or the request / slot was cancelled
+} dep_stop_reason;
 
 typedef struct dep_generate_stats {
     int32_t n_prompt;      // prompt positions (tokens + embedding rows)
     int32_t n_generated;
     double  prompt_ms;     // time spent evaluating the prompt
     double  generate_ms;   // time spent sampling + decoding generated tokens
-    int32_t stop_reason;   // 0 = end-of-generation token, 1 = max_tokens, 2 = aborted, 3 = callback asked to stop
+    dep_stop_reason stop_reason;
 } dep_generate_stats;
 
 // Called once per generated token (after sampling, before it is decoded). Return false to stop.
@@ -140,70 +165,6 @@ void dep_llm_request_abort(dep_llm * llm);
 // Returns 0, or -1 for a token outside the vocabulary or an unreadable file (message in err).
 int32_t dep_llm_token_embeddings(dep_llm * llm, const int32_t * tokens, int32_t n, float * out, char * err,
                                  size_t err_size);
-
-// One prompt of a batched generation.
-typedef struct dep_batch_request {
-    const dep_segment * segments;
-    int32_t             n_segments;
-} dep_batch_request;
-
-// Called once per generated token of request `request`. Return false to stop that request only.
-typedef bool (*dep_batch_token_callback)(int32_t request, int32_t token, void * user_data);
-
-// Generates a continuation for each request, n_parallel sequences at a time in a second context (created on
-// the first call, n_parallel sequences of n_ctx positions each): a batch session fed from `requests`. Each request gets its own sampler seeded
-// with s->seed, so a request gives the same tokens as dep_llm_generate alone (greedy). stats[n_requests].
-// Returns 0 on success (also when aborted: stop_reason 2), -1 on error (message in err).
-int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests, int32_t n_requests,
-                               const dep_sampling * s, int32_t n_parallel, dep_batch_token_callback cb,
-                               void * user_data, dep_generate_stats * stats, char * err, size_t err_size);
-
-// Stops one request of the running dep_llm_generate_batch (thread-safe; out-of-range indices are ignored).
-void dep_llm_batch_cancel(dep_llm * llm, int32_t request);
-
-// A continuous-batching session: n_slots sequences of the second context (as dep_llm_generate_batch uses;
-// one session per handle at a time). Prompts join free slots between decode steps and finished sequences
-// leave at once, so a request that arrives while others generate does not wait for them. add, step and close
-// run one at a time (the caller serialises them); cancel may be called from any thread at any time.
-typedef struct dep_batch_session dep_batch_session;
-
-// What a slot did in one add or step.
-typedef struct dep_batch_event {
-    int32_t slot;
-    int32_t token;        // the token sampled for the slot (already counted in n_generated); -1: none
-    int32_t finished;     // nonzero: the slot is free again and stop_reason says why
-    int32_t stop_reason;  // as dep_generate_stats: 0 eog, 1 max_tokens, 2 aborted, 3 cancelled
-    int32_t n_generated;  // tokens generated so far
-    int32_t n_prompt;     // prompt positions (add only)
-    double  prompt_ms;    // prompt evaluation time (add only)
-    double  generate_ms;  // since the slot's first token was sampled
-} dep_batch_event;
-
-// Opens a session of n_slots (creating or growing the second context as needed). NULL on error (err).
-dep_batch_session * dep_batch_open(dep_llm * llm, int32_t n_slots, char * err, size_t err_size);
-
-// Decodes a prompt into the free slot `slot` alone, with its own sampler settings and chain (so a slot gives
-// the tokens dep_llm_generate gives alone, up to llama.cpp's batched steps not being bit-invariant to their
-// width on some quantized models), and samples its first token into *event. Returns 0, or -1 (slot busy or out of range, bad or too long a prompt: err) with the
-// slot still free. A cancel during the prompt stops it (event->finished, stop_reason 3).
-int32_t dep_batch_add(dep_batch_session * session, int32_t slot, const dep_segment * segments, int32_t n_segments,
-                      const dep_sampling * s, dep_batch_event * event, char * err, size_t err_size);
-
-// One decode step for every busy slot: frees cancelled ones, decodes each slot's last token in one
-// llama_decode and samples the next. Writes one event per slot busy at the start (events[n_slots]); returns
-// their count, or -1 on a decode error (every slot is then freed; message in err).
-int32_t dep_batch_step(dep_batch_session * session, dep_batch_event * events, char * err, size_t err_size);
-
-// Cancels what slot `slot` runs (thread-safe): its prompt evaluation stops, or the next step frees it. The
-// flag is cleared by the next dep_batch_add of that slot. Out-of-range slots are ignored.
-void dep_batch_cancel(dep_batch_session * session, int32_t slot);
-
-// Slots in use.
-int32_t dep_batch_busy(const dep_batch_session * session);
-
-// Frees the session's sequences (the context stays for the next session). NULL is allowed; dep_llm_free
-// closes a session left open.
-void dep_batch_close(dep_batch_session * session);
 
 // Hidden states from an embedding context (created on first use): pooled = false gives the final hidden
 // state of every token, out[n * width]; pooled = true gives one vector, out[width], pooled the model's way

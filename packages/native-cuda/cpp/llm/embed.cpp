@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "dep/llm.h"
-#include "llm_internal.h"
+#include "handle.h"
 #include "log_capture.h"
 
 namespace {

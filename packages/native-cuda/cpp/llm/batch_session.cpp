@@ -9,8 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "dep/batch_session.h"
 #include "dep/llm.h"
-#include "llm_internal.h"
+#include "handle.h"
 #include "log_capture.h"
 
 namespace {
@@ -83,7 +84,7 @@ llama_context * batch_context(dep_llm * llm, int32_t n, std::string & why) {
     return llm->batch_ctx;
 }
 
-void release(dep_batch_session * s, int32_t si, int32_t reason, dep_batch_event & ev) {
+void release(dep_batch_session * s, int32_t si, dep_stop_reason reason, dep_batch_event & ev) {
     Slot & sl = s->slots[static_cast<size_t>(si)];
     ev.finished = 1;
     ev.stop_reason = reason;
@@ -98,13 +99,13 @@ void release(dep_batch_session * s, int32_t si, int32_t reason, dep_batch_event 
 void sample(dep_batch_session * s, int32_t si, int32_t row, dep_batch_event & ev) {
     Slot & sl = s->slots[static_cast<size_t>(si)];
     const llama_token tok = llama_sampler_sample(sl.sampler, s->ctx, row);
-    if (s->cancel[si].load()) return release(s, si, 3, ev);
-    if (llama_vocab_is_eog(s->llm->vocab, tok)) return release(s, si, 0, ev);
+    if (s->cancel[si].load()) return release(s, si, DEP_STOP_CALLER, ev);
+    if (llama_vocab_is_eog(s->llm->vocab, tok)) return release(s, si, DEP_STOP_EOG, ev);
     sl.n_generated++;
     ev.token = tok;
     ev.n_generated = sl.n_generated;
     ev.generate_ms = ms_since(sl.t_gen);
-    if (sl.n_generated >= sl.max_tokens) return release(s, si, 1, ev);
+    if (sl.n_generated >= sl.max_tokens) return release(s, si, DEP_STOP_MAX_TOKENS, ev);
     sl.pending = tok;
 }
 
@@ -179,17 +180,17 @@ int32_t dep_batch_add(dep_batch_session * s, int32_t si, const dep_segment * seg
     sl.pos = n_prompt;
     sl.t_gen = std::chrono::steady_clock::now();
     if (rc == -1) {
-        release(s, si, 2, *ev);
+        release(s, si, DEP_STOP_ABORTED, *ev);
         *ev = dep_batch_event{};
         set_err(err, err_size, why);
         return -1;
     }
     if (rc == 2) {
-        release(s, si, s->cancel[si].load() ? 3 : 2, *ev);
+        release(s, si, s->cancel[si].load() ? DEP_STOP_CALLER : DEP_STOP_ABORTED, *ev);
         return 0;
     }
     if (sl.max_tokens == 0) {
-        release(s, si, 1, *ev);
+        release(s, si, DEP_STOP_MAX_TOKENS, *ev);
         return 0;
     }
     sl.sampler = dep::make_sampler(sampling);
@@ -206,8 +207,8 @@ int32_t dep_batch_step(dep_batch_session * s, dep_batch_event * events, char * e
         ev = dep_batch_event{};
         ev.slot = si;
         ev.token = -1;
-        if (s->cancel[si].load()) release(s, si, 3, ev);
-        else if (aborted(s)) release(s, si, 2, ev);
+        if (s->cancel[si].load()) release(s, si, DEP_STOP_CALLER, ev);
+        else if (aborted(s)) release(s, si, DEP_STOP_ABORTED, ev);
         else decoding.push_back(n_events - 1);
     }
     if (decoding.empty()) return n_events;
@@ -226,7 +227,7 @@ int32_t dep_batch_step(dep_batch_session * s, dep_batch_event * events, char * e
     if (rc != 0) {
         const bool stopped = rc == 2;
         if (!stopped) set_err(err, err_size, "llama_decode failed with code " + std::to_string(rc) + ": " + dep::take_logged_errors());
-        for (int32_t e : decoding) release(s, events[e].slot, 2, events[e]);
+        for (int32_t e : decoding) release(s, events[e].slot, DEP_STOP_ABORTED, events[e]);
         return stopped ? n_events : -1;
     }
     for (size_t j = 0; j < decoding.size(); ++j) {
@@ -250,7 +251,7 @@ void dep_batch_close(dep_batch_session * s) {
     if (!s) return;
     dep_batch_event ev{};
     for (int32_t si = 0; si < static_cast<int32_t>(s->slots.size()); ++si)
-        if (s->slots[static_cast<size_t>(si)].busy) release(s, si, 2, ev);
+        if (s->slots[static_cast<size_t>(si)].busy) release(s, si, DEP_STOP_ABORTED, ev);
     llama_set_abort_callback(s->ctx, llm_abort, s->llm);
     s->llm->session = nullptr;
     delete s;
@@ -316,7 +317,7 @@ int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests
             if (request_of[static_cast<size_t>(si)] >= 0) continue;
             const int32_t r = next++;
             if (llm->batch_cancel[r].load()) {
-                stats[r].stop_reason = 3;
+                stats[r].stop_reason = DEP_STOP_CALLER;
                 --si;
                 continue;
             }
@@ -340,7 +341,7 @@ int32_t dep_llm_generate_batch(dep_llm * llm, const dep_batch_request * requests
         for (int32_t e = 0; e < n; ++e) report(events[static_cast<size_t>(e)]);
     }
     if (aborted(session))
-        for (int32_t r = next; r < n_requests; ++r) stats[r].stop_reason = 2;
+        for (int32_t r = next; r < n_requests; ++r) stats[r].stop_reason = DEP_STOP_ABORTED;
     dep_batch_close(session);
     return rc_out;
 }

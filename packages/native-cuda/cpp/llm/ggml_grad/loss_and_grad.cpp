@@ -1,4 +1,4 @@
-// dep_llm_loss_and_grad / dep_llm_debug_logits: the gradient graph (src/grad) behind the dep_llm handle.
+// dep_llm_loss_and_grad / dep_llm_debug_logits: the gradient graph (grad_model.cpp) behind the dep_llm handle.
 #include "dep/llm_grad.h"
 
 #include <algorithm>
@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "ggml.h"
-#include "llm_internal.h"
-#include "log_capture.h"
+#include "llm/handle.h"
+#include "llm/log_capture.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 #include "ggml.h"
 #include "llama.h"
-#include "llm_internal.h"
+#include "handle.h"
 #include "log_capture.h"
 
 namespace {
@@ -141,12 +141,12 @@ llama_sampler * make_sampler(const dep_sampling * s) {
     if (s->temperature <= 0.0f) {
         llama_sampler_chain_add(chain, llama_sampler_init_greedy());
     } else {
-        // order 1 is vLLM 0.7.3's (model_executor/layers/sampler.py: logits / temperature, then
+        // DEP_SAMPLER_ORDER_VLLM is vLLM 0.7.3's (model_executor/layers/sampler.py: logits / temperature, then
         // _apply_top_k_top_p: top-k, then top-p over the scaled logits' softmax), what the reference samples with
-        if (s->order == 1) llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
+        if (s->order == DEP_SAMPLER_ORDER_VLLM) llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
         if (s->top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(s->top_k));
         if (s->top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(s->top_p, 1));
-        if (s->order != 1) llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
+        if (s->order != DEP_SAMPLER_ORDER_VLLM) llama_sampler_chain_add(chain, llama_sampler_init_temp(s->temperature));
         llama_sampler_chain_add(chain, llama_sampler_init_dist(s->seed));
     }
     return chain;
@@ -180,7 +180,7 @@ dep_llm_params dep_llm_default_params(void) {
     p.n_batch = 512;
     p.n_gpu_layers = 0;
     p.n_seq_max = 1;
-    p.grad_backward = 0;
+    p.grad_backward = DEP_GRAD_BACKWARD_NONE;
     p.kv_f32 = false;
     p.grad_f16 = false;
     p.cpu_repack = true;
@@ -194,7 +194,7 @@ dep_sampling dep_sampling_default(void) {
     s.top_p = 1.0f;
     s.top_k = 0;
     s.seed = 42;
-    s.order = 0;
+    s.order = DEP_SAMPLER_ORDER_LLAMA_CPP;
     return s;
 }
 
@@ -204,7 +204,9 @@ dep_llm * dep_llm_load(const char * path, dep_llm_params params, char * err, siz
         set_err(err, err_size, "threads must be an integer from 1 to 1024 (use the number of physical cores)");
         return nullptr;
     }
-    if (params.grad_backward < 0 || params.grad_backward > 3) {
+    // as an int: a C caller may pass any value in the enum's storage
+    const int grad_backward = static_cast<int>(params.grad_backward);
+    if (grad_backward < DEP_GRAD_BACKWARD_NONE || grad_backward > DEP_GRAD_BACKWARD_F32) {
         set_err(err, err_size, "grad_backward must be 0 (none), 1 (F16), 2 (BF16) or 3 (F32)");
         return nullptr;
     }
@@ -353,7 +355,7 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
         const int32_t rc = dep::decode_prompt(llm, llm->ctx, segments, n_segments, 0, why);
         if (rc == 2) {
             st.n_prompt = n_prompt;
-            st.stop_reason = 2;
+            st.stop_reason = DEP_STOP_ABORTED;
             st.prompt_ms = ms_since(t0);
             if (stats) *stats = st;
             return 0;
@@ -369,17 +371,17 @@ int32_t dep_llm_generate(dep_llm * llm, const dep_segment * segments, int32_t n_
     llama_sampler * chain = dep::make_sampler(s);
 
     auto t1 = std::chrono::steady_clock::now();
-    st.stop_reason = 1;
+    st.stop_reason = DEP_STOP_MAX_TOKENS;
     for (int32_t n = 0; n < max_tokens; ++n) {
-        if (llm->abort_requested.load()) { st.stop_reason = 2; break; }
+        if (llm->abort_requested.load()) { st.stop_reason = DEP_STOP_ABORTED; break; }
         llama_token tok = llama_sampler_sample(chain, llm->ctx, -1);
-        if (llama_vocab_is_eog(llm->vocab, tok)) { st.stop_reason = 0; break; }
+        if (llama_vocab_is_eog(llm->vocab, tok)) { st.stop_reason = DEP_STOP_EOG; break; }
         st.n_generated++;
-        if (cb && !cb(tok, user_data)) { st.stop_reason = 3; break; }
+        if (cb && !cb(tok, user_data)) { st.stop_reason = DEP_STOP_CALLER; break; }
         if (n + 1 == max_tokens) break;  // no need to decode a token nobody will read past
         llama_batch batch = llama_batch_get_one(&tok, 1);
         const int32_t rc = llama_decode(llm->ctx, batch);
-        if (rc == 2) { st.stop_reason = 2; break; }
+        if (rc == 2) { st.stop_reason = DEP_STOP_ABORTED; break; }
         if (rc != 0) {
             llama_sampler_free(chain);
             set_err(err, err_size, "llama_decode failed with code " + std::to_string(rc) + ": " + dep::take_logged_errors());

@@ -1,4 +1,5 @@
-// The dep_llm handle, shared by llm.cpp (inference), llm_batch.cpp (parallel sequences) and llm_grad.cpp.
+// The dep_llm handle, shared by llm.cpp (inference), embed.cpp, batch_session.cpp (parallel sequences) and
+// ggml_grad/loss_and_grad.cpp (the gradient graph).
 #pragma once
 
 #include <atomic>
@@ -7,9 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "dep/batch_session.h"
 #include "dep/llm.h"
-#include "grad/gguf_weights.h"
-#include "grad/grad_model.h"
+#include "ggml_grad/gguf_weights.h"
+#include "ggml_grad/grad_model.h"
 #include "llama.h"
 
 struct dep_llm {
@@ -32,7 +34,7 @@ struct dep_llm {
     llama_context * embd_ctx_tokens = nullptr;
     llama_context * embd_ctx_pooled = nullptr;
 
-    // a second context with several sequences, created by the first batch session (llm_batch.cpp), and the
+    // a second context with several sequences, created by the first batch session (batch_session.cpp), and the
     // session open on it
     llama_context * batch_ctx = nullptr;
     int32_t batch_ctx_seqs = 0;
