@@ -166,8 +166,11 @@ for (const positions of positionsList) {
     );
     const line = r.stdout.trim().split("\n").pop() ?? "";
     if (r.status !== 0 || !line.startsWith("{")) {
-      log(`  failed (exit ${r.status}): ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-      rows.push({ engine, dtype, device: "cpu", positions, error: `exit ${r.status}` });
+      // the child's error message (e.g. "DepError: out of memory allocating the gradient graph"), not its stack
+      const message = r.stderr.split("\n").find((l) => /^\w*Error\b/.test(l))?.replace(/^\w*Error: /, "");
+      const error = message ?? `exit ${r.status}`;
+      log(`  failed: ${error}`);
+      rows.push({ engine, dtype, device: "cpu", positions, error });
       continue;
     }
     rows.push(JSON.parse(line));
