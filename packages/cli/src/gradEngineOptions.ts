@@ -13,7 +13,7 @@ export function addGradEngineOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--engine <e>",
-        "LLM gradients: native (dep's own engine, oneDNN matmuls) or ggml (the ggml graph, the oracle; --grad-backward/--grad-weights)",
+        "LLM gradients: native (dep's own engine, oneDNN matmuls) or ggml (the ggml graph: the oracle)",
       )
         .choices(["native", "ggml"])
         .default(DEFAULT_GRAD_SOURCE.engine),

@@ -167,7 +167,10 @@ for (const positions of positionsList) {
     const line = r.stdout.trim().split("\n").pop() ?? "";
     if (r.status !== 0 || !line.startsWith("{")) {
       // the child's error message (e.g. "DepError: out of memory allocating the gradient graph"), not its stack
-      const message = r.stderr.split("\n").find((l) => /^\w*Error\b/.test(l))?.replace(/^\w*Error: /, "");
+      const message = r.stderr
+        .split("\n")
+        .find((l) => /^\w*Error\b/.test(l))
+        ?.replace(/^\w*Error: /, "");
       const error = message ?? `exit ${r.status}`;
       log(`  failed: ${error}`);
       rows.push({ engine, dtype, device: "cpu", positions, error });

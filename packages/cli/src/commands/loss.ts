@@ -14,6 +14,8 @@ import {
   loadTrainingSamples,
   modelFingerprint,
   modelOfCheckpoint,
+  type OpenGradSource,
+  openGradSource,
   recipeOf,
   runInitialParams,
   slotKindsOf,
@@ -23,6 +25,7 @@ import { DepError, Llm } from "@dep/native-cuda";
 import { type Command, Option } from "commander";
 import { acceptOtherLlmOption, assertCheckpointFitsLlm, assertCheckpointRunsOn } from "../checkpointFit.js";
 import { type DataFlags, dataOption, dataSource, mainOption, metaOption } from "../dataOptions.js";
+import { addGradEngineOptions, type GradEngineFlags, gradSourceChoice } from "../gradEngineOptions.js";
 import { positions, positiveInt } from "../numbers.js";
 import { assertFreshOutput, assertNotOnInputs, dataInputs } from "../outputs.js";
 import { Progress } from "../progress.js";
@@ -68,6 +71,7 @@ export function registerLoss(program: Command): void {
     )
     .addOption(shardOption())
     .option("--json", "no progress line; print the result as JSON", false);
+  addGradEngineOptions(cmd);
   addPromptOptions(cmd, false)
     .addHelpText(
       "after",
@@ -75,21 +79,22 @@ export function registerLoss(program: Command): void {
     )
     .action(
       async (
-        o: DataFlags & {
-          checkpoint: string;
-          embeddings: string;
-          split: "train" | "val" | "test";
-          soft: SoftRows;
-          model?: string;
-          maxSamples?: number;
-          maxLength?: number;
-          maxDescriptionChars?: number;
-          threads: number;
-          acceptOtherLlm: boolean;
-          json: boolean;
-          out?: string;
-          shard?: Shard;
-        } & PromptFlags,
+        o: DataFlags &
+          GradEngineFlags & {
+            checkpoint: string;
+            embeddings: string;
+            split: "train" | "val" | "test";
+            soft: SoftRows;
+            model?: string;
+            maxSamples?: number;
+            maxLength?: number;
+            maxDescriptionChars?: number;
+            threads: number;
+            acceptOtherLlm: boolean;
+            json: boolean;
+            out?: string;
+            shard?: Shard;
+          } & PromptFlags,
       ) => {
         const dataDir = dataSource(o);
         if (o.shard && !o.out)
@@ -135,15 +140,17 @@ export function registerLoss(program: Command): void {
           gradBackward: "f16",
           gradWeights: "f16",
         });
+        let grads: OpenGradSource | null = null;
         try {
           // --soft none runs no soft rows: any LLM of the width will do
           if (o.soft !== "none")
             await assertCheckpointRunsOn(config, o.checkpoint, llm, modelPath, o.acceptOtherLlm);
           else assertCheckpointFitsLlm(config, o.checkpoint, llm, modelPath);
+          grads = await openGradSource(llm, gradSourceChoice(o), { threads: o.threads, path: modelPath });
           const progress = new Progress({ label: `loss (${o.soft})`, unit: "samples", quiet: o.json });
           const t0 = performance.now();
           const common = {
-            llm,
+            llm: grads.model,
             model,
             samples: data,
             maxLength,
@@ -161,6 +168,7 @@ export function registerLoss(program: Command): void {
             maxLength,
             maxDescriptionChars: maxDescriptionChars ?? null,
             llm: llmIdentity(modelPath, llm.info),
+            gradSource: grads.model.gradSource,
           };
           const r = out
             ? await heldOutLossToFile({
@@ -183,6 +191,7 @@ export function registerLoss(program: Command): void {
             overBudget: r.overBudget,
             tokenMean: r.tokenMean,
             sampleMean: r.sampleMean,
+            gradSource: grads.model.gradSource,
             seconds: (performance.now() - t0) / 1000,
           };
           if (r.overBudget > 0)
@@ -195,6 +204,7 @@ export function registerLoss(program: Command): void {
               : `${o.split} LM loss (${o.soft} soft rows, ${result.variant}): ${r.tokenMean.toFixed(4)} per token, ${r.sampleMean.toFixed(4)} per sample mean, n=${r.n}`,
           );
         } finally {
+          await grads?.dispose();
           await llm.dispose();
         }
       },

@@ -4,6 +4,7 @@
 import { DepError, fromNative } from "../errors.js";
 import { type NativeGradEngine, type NativeGradEngineInfo, type NativeSegment, native } from "../native.js";
 import type { LossAndGradResult, Segment } from "./types.js";
+import { HandleQueue, withAbort } from "./utils/handleQueue.js";
 
 export type GradEngineDtype = "f32" | "bf16";
 
@@ -60,8 +61,7 @@ export function defaultGradEngineDtype(): GradEngineDtype {
 export class GradEngine {
   readonly path: string;
   readonly info: GradEngineInfo;
-  #native: NativeGradEngine | null;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #calls: HandleQueue<NativeGradEngine>;
   readonly #toNative: (segments: readonly Segment[]) => NativeSegment[];
 
   private constructor(
@@ -70,7 +70,7 @@ export class GradEngine {
     toNative: (s: readonly Segment[]) => NativeSegment[],
   ) {
     this.path = path;
-    this.#native = handle;
+    this.#calls = new HandleQueue(handle, `the gradient engine for ${path}`);
     this.info = Object.freeze(handle.info());
     this.#toNative = toNative;
   }
@@ -106,31 +106,24 @@ export class GradEngine {
   ): Promise<GradEngineResult> {
     checkTargetTokens(targetTokens, options.signal);
     const nativeSegments = this.#toNative(segments);
-    const run = this.#queue
-      .catch(() => undefined)
-      .then(async () => {
-        const handle = this.#handle();
-        const onAbort = () => handle.abort();
-        options.signal?.addEventListener("abort", onAbort, { once: true });
-        try {
-          const r = await handle.lossAndGrad(nativeSegments, targetTokens);
-          return {
-            loss: r.loss,
-            grads: r.grads,
-            nTokens: r.nTokens,
-            nPositions: r.nPositions,
-            firstGradPosition: r.firstGradPosition,
-            recomputed: r.recomputed,
-            timings: { loadMs: 0, computeMs: r.computeMs, matmulMs: r.matmulMs, attentionMs: r.attentionMs },
-            memory: { weightBytes: this.info.weightBytes, computeBytes: r.activationBytes },
-          };
-        } finally {
-          options.signal?.removeEventListener("abort", onAbort);
-        }
-      });
-    this.#queue = run;
     try {
-      return await run;
+      return await this.#calls.run(async (handle) => {
+        const r = await withAbort(
+          options.signal,
+          () => handle.abort(),
+          () => handle.lossAndGrad(nativeSegments, targetTokens),
+        );
+        return {
+          loss: r.loss,
+          grads: r.grads,
+          nTokens: r.nTokens,
+          nPositions: r.nPositions,
+          firstGradPosition: r.firstGradPosition,
+          recomputed: r.recomputed,
+          timings: { loadMs: 0, computeMs: r.computeMs, matmulMs: r.matmulMs, attentionMs: r.attentionMs },
+          memory: { weightBytes: this.info.weightBytes, computeBytes: r.activationBytes },
+        };
+      });
     } catch (err) {
       throw fromNative(err);
     }
@@ -138,21 +131,11 @@ export class GradEngine {
 
   /** Frees the weights after every queued call has finished. Safe to call twice. */
   async dispose(): Promise<void> {
-    const handle = this.#native;
-    if (!handle) return;
-    await this.#queue.catch(() => undefined);
-    this.#native = null;
-    handle.dispose();
+    await this.#calls.close((handle) => handle.dispose());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
-  }
-
-  #handle(): NativeGradEngine {
-    if (!this.#native)
-      throw new DepError("DEP_DISPOSED", `the gradient engine for ${this.path} was disposed`);
-    return this.#native;
   }
 }
 

@@ -14,17 +14,17 @@ import type {
   LossAndGradResult,
   Segment,
 } from "./types.js";
+import { HandleQueue, withAbort } from "./utils/handleQueue.js";
 import { TextStreamer } from "./utils/textStreamer.js";
 
 export class Llm {
   readonly info: LlmInfo;
   readonly path: string;
-  #native: NativeLlm | null;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #calls: HandleQueue<NativeLlm>;
 
   private constructor(path: string, handle: NativeLlm) {
     this.path = path;
-    this.#native = handle;
+    this.#calls = new HandleQueue(handle, `the model ${path}`);
     this.info = Object.freeze({ ...handle.info(), chatTemplate: handle.chatTemplate() });
   }
 
@@ -44,11 +44,11 @@ export class Llm {
   }
 
   get disposed(): boolean {
-    return this.#native === null;
+    return this.#calls.closed;
   }
 
   tokenize(text: string, options: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Int32Array {
-    return this.#handle().tokenize(text, options.addSpecial ?? false, options.parseSpecial ?? false);
+    return this.#calls.current().tokenize(text, options.addSpecial ?? false, options.parseSpecial ?? false);
   }
 
   detokenize(
@@ -56,11 +56,9 @@ export class Llm {
     options: { removeSpecial?: boolean; unparseSpecial?: boolean } = {},
   ): string {
     try {
-      return this.#handle().detokenize(
-        tokens,
-        options.removeSpecial ?? false,
-        options.unparseSpecial ?? false,
-      );
+      return this.#calls
+        .current()
+        .detokenize(tokens, options.removeSpecial ?? false, options.unparseSpecial ?? false);
     } catch (err) {
       throw fromNative(err);
     }
@@ -69,7 +67,7 @@ export class Llm {
   /** Formats messages with the model's own chat template (llama.cpp's built-in template engine). */
   applyChatTemplate(messages: readonly ChatMessage[], options: { addAssistant?: boolean } = {}): string {
     try {
-      return this.#handle().applyChatTemplate(
+      return this.#calls.current().applyChatTemplate(
         messages.map((m) => m.role),
         messages.map((m) => m.content),
         options.addAssistant ?? true,
@@ -123,7 +121,7 @@ export class Llm {
       throw new DepError("DEP_INVALID_ARGUMENT", "tokenEmbeddings: tokens must be an Int32Array");
     }
     try {
-      return this.#handle().tokenEmbeddings(tokens);
+      return this.#calls.current().tokenEmbeddings(tokens);
     } catch (err) {
       throw fromNative(err);
     }
@@ -231,21 +229,19 @@ export class Llm {
     const nativeSegments = this.toNativeSegments(segments);
     try {
       return await this.enqueue(async (handle) => {
-        const onAbort = () => handle.abort();
-        options.signal?.addEventListener("abort", onAbort, { once: true });
-        try {
-          const r = await handle.lossAndGrad(nativeSegments, targetTokens);
-          return {
-            loss: r.loss,
-            grads: r.grads,
-            nTokens: r.nTokens,
-            nPositions: r.nPositions,
-            timings: { loadMs: r.loadMs, computeMs: r.computeMs },
-            memory: { weightBytes: r.weightBytes, computeBytes: r.computeBytes },
-          };
-        } finally {
-          options.signal?.removeEventListener("abort", onAbort);
-        }
+        const r = await withAbort(
+          options.signal,
+          () => handle.abort(),
+          () => handle.lossAndGrad(nativeSegments, targetTokens),
+        );
+        return {
+          loss: r.loss,
+          grads: r.grads,
+          nTokens: r.nTokens,
+          nPositions: r.nPositions,
+          timings: { loadMs: r.loadMs, computeMs: r.computeMs },
+          memory: { weightBytes: r.weightBytes, computeBytes: r.computeBytes },
+        };
       });
     } catch (err) {
       throw fromNative(err);
@@ -308,7 +304,7 @@ export class Llm {
    * its own weights (freed by the engine's dispose), with text segments tokenized by this model.
    */
   createGradEngine(options: GradEngineOptions): Promise<GradEngine> {
-    this.#handle();
+    this.#calls.current();
     return GradEngine.load(this.path, options, (segments) => this.toNativeSegments(segments));
   }
 
@@ -319,23 +315,12 @@ export class Llm {
 
   /** Frees the model after every queued call has finished. Safe to call twice. */
   async dispose(): Promise<void> {
-    const handle = this.#native;
-    if (!handle) return;
-    await this.#queue.catch(() => undefined);
-    this.#native = null;
-    handle.dispose();
+    await this.#calls.close((handle) => handle.dispose());
   }
 
   /** @internal runs fn after every earlier queued native call. */
   enqueue<T>(fn: (handle: NativeLlm) => Promise<T>): Promise<T> {
-    const run = this.#queue.catch(() => undefined).then(() => fn(this.#handle()));
-    this.#queue = run;
-    return run;
-  }
-
-  #handle(): NativeLlm {
-    if (!this.#native) throw new DepError("DEP_DISPOSED", `the model ${this.path} was disposed`);
-    return this.#native;
+    return this.#calls.run(fn);
   }
 }
 
