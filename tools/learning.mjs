@@ -7,7 +7,7 @@
 // and prints the tables.
 //
 //   node tools/learning.mjs [--out DIR] [--users 80] [--train 64] [--epochs 2] [--test 24] [--threads 2]
-//                           [--no-report] [--bertscore-model GGUF] [--engine native|ggml] [--engine-dtype auto|f32|bf16]
+//                           [--no-report] [--bertscore-model GGUF] [--engine auto|native|ggml] [--engine-dtype auto|f32|bf16]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -31,7 +31,7 @@ const { values: a } = parseArgs({
     "no-report": { type: "boolean", default: false },
     threads: { type: "string", default: process.env.DEP_THREADS ?? "2" },
     seed: { type: "string", default: "42" },
-    engine: { type: "string", default: "native" },
+    engine: { type: "string", default: "auto" },
     "engine-dtype": { type: "string", default: "auto" },
   },
 });
@@ -183,7 +183,7 @@ const md = [
     row(`${v}, trained`, `${v}/trained`),
   ]),
   "",
-  `Training time (--engine ${a.engine}${a.engine === "native" ? ` ${a["engine-dtype"]}` : ""}; sum of step times in metrics.jsonl): ${variants.map((v) => `${v} ${stepSeconds(v).toFixed(0)} s`).join(", ")}.`,
+  `Training time (--engine ${a.engine}${a.engine !== "ggml" ? ` ${a["engine-dtype"]}` : ""}; sum of step times in metrics.jsonl): ${variants.map((v) => `${v} ${stepSeconds(v).toFixed(0)} s`).join(", ")}.`,
   `Per step (dep, ${s.n} steps, ${s.promptTokens.toFixed(0)} prompt + ${s.targetTokens.toFixed(0)} target tokens): ${s.seconds.toFixed(2)} s = LLM fwd+bwd ${s.llm.toFixed(2)} s (${pct(s.llm)}), kernels ${(1000 * s.kernels).toFixed(1)} ms (${pct(s.kernels)}), optimizer ${(1000 * s.optimizer).toFixed(1)} ms (${pct(s.optimizer)}), glue ${(1000 * s.glue).toFixed(1)} ms (${pct(s.glue)}).`,
 ].join("\n");
 writeFileSync(join(out, "learning.md"), `${md}\n`);

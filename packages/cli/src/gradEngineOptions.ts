@@ -13,9 +13,9 @@ export function addGradEngineOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--engine <e>",
-        "LLM gradients: native (dep's own engine, oneDNN matmuls) or ggml (the ggml graph: the oracle)",
+        "LLM gradients: native (dep's own engine, oneDNN matmuls), ggml (the ggml graph: the oracle), or auto (native when built with oneDNN, else ggml)",
       )
-        .choices(["native", "ggml"])
+        .choices(["auto", "native", "ggml"])
         .default(DEFAULT_GRAD_SOURCE.engine),
     )
     .addOption(

@@ -1,6 +1,7 @@
 // `dep train --engine native`: the native engine in F32 gives the run the ggml graph gives (both exact),
 // so its losses match to float rounding; bf16 stays close; a bad choice is refused with the usage exit code;
-// without --engine, the native engine runs (bf16 where the CPU has bf16 units) and run.json says which.
+// without --engine, the native engine runs (bf16 where the CPU has bf16 units; the ggml graph in a build without
+// oneDNN) and run.json says which.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -76,15 +77,15 @@ describe("dep train --engine", () => {
   it("refuses an unknown engine", () => {
     const r = train("bad", "--engine", "torch");
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--engine <e>.*torch.*native, ggml/s);
+    expect(r.stderr).toMatch(/--engine <e>.*torch.*auto, native, ggml/s);
   });
 
-  it("defaults to the native engine in this CPU's dtype, and records it in run.json", () => {
+  it("defaults to the native engine in this CPU's dtype (ggml without oneDNN), and records it in run.json", () => {
     const r = train("default");
     expect(r.status, r.stderr).toBe(0);
     const run = JSON.parse(readFileSync(join(fx.dir, "default", "run.json"), "utf8"));
     const build = gradEngineBuild();
-    expect(run.gradSource).toBe(`native ${build.defaultDtype}, ${build.matmul}`);
+    expect(run.gradSource).toBe(build.onednn ? `native ${build.defaultDtype}, ${build.matmul}` : "ggml");
     const ggml = JSON.parse(readFileSync(join(fx.dir, "ggml", "run.json"), "utf8"));
     expect(ggml.gradSource).toBe("ggml");
   }, 300_000);

@@ -48,7 +48,7 @@ export function registerInfo(program: Command): void {
       console.log(`cuda       ${cuda}${backend.cuda.ggmlCuda ? "; llama.cpp on GPU: yes" : ""}`);
       const engine = info.gradEngine;
       console.log(
-        `engine     native training engine: ${engine.matmul}; dtypes ${engine.dtypes.join(" ")}, dep train uses ${engine.defaultDtype}${engine.onednn ? "" : " (install libdnnl-dev and rebuild for oneDNN)"}`,
+        `engine     native training engine: ${engine.matmul}; dtypes ${engine.dtypes.join(" ")}, ${engine.onednn ? `dep train uses it in ${engine.defaultDtype}` : "dep train uses the ggml graph (install libdnnl-dev and rebuild for oneDNN)"}`,
       );
       console.log(`cache      ${info.cache}`);
       console.log(`threads    ${info.threads.threads} (from ${info.threads.reason})`);

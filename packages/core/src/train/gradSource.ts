@@ -1,16 +1,18 @@
-// Where training's dL/d(soft rows) comes from. The default is dep's native engine (cpp/engine: oneDNN
-// matmuls, bf16 where the CPU's matrix units run it, else F32); the ggml graph inside `Llm` stays as the
-// oracle and as `--engine ggml`. The tokenizer, chat template and model facts are always the `Llm`'s.
+// Where training's dL/d(soft rows) comes from. The default ("auto") is dep's native engine (cpp/engine:
+// oneDNN matmuls, bf16 where the CPU computes bf16 itself, else F32) when the addon was built with oneDNN;
+// without it the engine has only plain loops, slower than ggml's, so "auto" takes the ggml graph inside
+// `Llm` (the oracle, also `--engine ggml`). The tokenizer, chat template and model facts are the `Llm`'s.
 import {
   defaultGradEngineDtype,
   type GradEngine,
   type GradEngineDtype,
+  gradEngineBuild,
   type Llm,
   type Segment,
 } from "@dep/native-cuda";
 import type { TrainingLlm } from "./step.js";
 
-export type GradEngineKind = "ggml" | "native";
+export type GradEngineKind = "auto" | "native" | "ggml";
 
 export interface GradSourceChoice {
   engine: GradEngineKind;
@@ -18,7 +20,13 @@ export interface GradSourceChoice {
   dtype: "auto" | GradEngineDtype;
 }
 
-export const DEFAULT_GRAD_SOURCE: GradSourceChoice = { engine: "native", dtype: "auto" };
+export const DEFAULT_GRAD_SOURCE: GradSourceChoice = { engine: "auto", dtype: "auto" };
+
+/** The engine "auto" means on this build: native with oneDNN, else the ggml graph. */
+export function resolvedGradEngine(engine: GradEngineKind): "native" | "ggml" {
+  if (engine !== "auto") return engine;
+  return gradEngineBuild().onednn ? "native" : "ggml";
+}
 
 /** The frozen LLM as training sees it, with the engine its gradients come from. */
 export interface TrainingModel extends TrainingLlm {
@@ -40,7 +48,7 @@ export async function openGradSource(
   o: { threads: number; path?: string },
 ): Promise<OpenGradSource> {
   const engine =
-    choice.engine === "native"
+    resolvedGradEngine(choice.engine) === "native"
       ? await llm.createGradEngine({
           threads: o.threads,
           dtype: choice.dtype === "auto" ? defaultGradEngineDtype() : choice.dtype,

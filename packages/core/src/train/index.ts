@@ -7,6 +7,7 @@ export {
   type GradSourceChoice,
   type OpenGradSource,
   openGradSource,
+  resolvedGradEngine,
   type TrainingModel,
 } from "./gradSource.js";
 export { type HeldOutOptions, heldOutLoss } from "./heldOut.js";
