@@ -5,6 +5,9 @@
 // T x T. The backward recomputes the block's probabilities from the log-sum-exp and forms dQ, dK, dV with
 // three more products (dK and dV only for keys from p0 on). The scalar versions in layers.cpp are the
 // reference the tests hold these to.
+// In bf16 mode the products' operands are bf16 (F32 accumulation, F32 scores and softmax), as flash
+// attention does it on matrix units: K and V rounded once per call, each block's Q, dO, P and dS as they
+// are formed.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -45,7 +48,12 @@ inline float exp_nonpositive(float x) {
     return p * scale;
 }
 
-// One score row of query position i (keys [0, n)): softmax over [0, i], zero past it; returns the lse.
+// Stores x as the operand type: F32 as is, bf16 rounded.
+inline void put(float * d, float x) { *d = x; }
+inline void put(uint16_t * d, float x) { *d = to_bf16(x); }
+
+// One score row of query position i (keys [0, n)), in place: softmax over [0, i], zero past it; returns
+// the lse.
 DEP_ENGINE_CLONES
 float softmax_row(float * sr, int64_t i, int64_t n) {
     float mx = -std::numeric_limits<float>::infinity();
@@ -64,13 +72,10 @@ float softmax_row(float * sr, int64_t i, int64_t n) {
     return mx + std::log(sum);
 }
 
-// The backward of one row: sr holds scale * q.k (becomes P), dpr holds dO.v (becomes dS / scale).
+// The backward of one row, in place: sr holds scale * q.k (becomes P), dpr holds dO.v (becomes dS / scale),
+// D = dO.o.
 DEP_ENGINE_CLONES
-void dsoftmax_row(float * sr, float * dpr, const float * dor, const float * orow, int64_t hd, float lse, int64_t i,
-                  int64_t n) {
-    float D = 0.0f;
-#pragma omp simd reduction(+ : D)
-    for (int64_t d = 0; d < hd; ++d) D += dor[d] * orow[d];
+void dsoftmax_row(float * sr, float * dpr, float D, float lse, int64_t i, int64_t n) {
 #pragma omp simd
     for (int64_t j = 0; j <= i; ++j) {
         const float p = exp_nonpositive(sr[j] - lse);
@@ -80,13 +85,26 @@ void dsoftmax_row(float * sr, float * dpr, const float * dor, const float * orow
     for (int64_t j = i + 1; j < n; ++j) sr[j] = dpr[j] = 0.0f;
 }
 
-// Copies rows [i0, i1) of the group's heads out of x [T, n_head * hd] into c [group][i1 - i0][hd].
+// A row as the operand type (a separate pass: the conversion vectorizes here, not fused into the above).
+DEP_ENGINE_CLONES
+void store_row(const float * src, uint16_t * dst, int64_t n) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) dst[j] = to_bf16(src[j]);
+}
+inline void store_row(const float *, float *, int64_t) {}  // F32 mode computes on the row itself
+
+// Copies rows [i0, i1) of the group's heads out of x [T, n_head * hd] (its row i at (i - row0)) into
+// c [group][i1 - i0][hd], as the operand type.
+template <typename E>
 void gather_group(const float * x, int64_t width, int64_t h0, int64_t group, int64_t hd, int64_t i0, int64_t i1,
-                  int64_t row0, float * c) {
+                  int64_t row0, E * c) {
     const int64_t nb = i1 - i0;
     for (int64_t r = 0; r < group; ++r)
-        for (int64_t i = i0; i < i1; ++i)
-            std::memcpy(c + (r * nb + i - i0) * hd, x + (i - row0) * width + (h0 + r) * hd, sizeof(float) * hd);
+        for (int64_t i = i0; i < i1; ++i) {
+            const float * src = x + (i - row0) * width + (h0 + r) * hd;
+            E * dst = c + (r * nb + i - i0) * hd;
+            for (int64_t d = 0; d < hd; ++d) put(dst + d, src[d]);
+        }
 }
 
 void scatter_group(const float * c, float * x, int64_t width, int64_t h0, int64_t group, int64_t hd, int64_t i0,
@@ -97,72 +115,132 @@ void scatter_group(const float * c, float * x, int64_t width, int64_t h0, int64_
             std::memcpy(x + (i - row0) * width + (h0 + r) * hd, c + (r * nb + i - i0) * hd, sizeof(float) * hd);
 }
 
-}  // namespace
+// The operand buffers of one mode: F32 mode computes on the F32 buffers in place (P over S, dS over dP);
+// bf16 mode has bf16 copies beside them.
+template <typename E>
+struct Operands;
+template <>
+struct Operands<float> {
+    float *qc, *doc, *p, *ds;
+    const float *k, *v;
+    Operands(AttentionScratch & w, const float * k_, const float * v_, int64_t, int)
+        : qc(w.qc.data()), doc(w.doc.data()), p(w.s.data()), ds(w.dp.data()), k(k_), v(v_) {}
+};
+template <>
+struct Operands<uint16_t> {
+    uint16_t *qc, *doc, *p, *ds;
+    const uint16_t *k, *v;
+    Operands(AttentionScratch & w, const float * k_, const float * v_, int64_t n, int nt)
+        : qc(w.qcb.data()), doc(w.docb.data()), p(w.pb.data()), ds(w.dsb.data()), k(w.kb.data()), v(w.vb.data()) {
+        to_bf16_rows(k_, w.kb.data(), n, nt);
+        to_bf16_rows(v_, w.vb.data(), n, nt);
+    }
+};
 
-void attention_forward(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
-                       float * out, float * lse, AttentionScratch & w, int nt) {
+template <typename E>
+void forward_blocks(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
+                    float * out, float * lse, AttentionScratch & w, int nt) {
     const int64_t T = s.T, hd = s.head_dim, nq = hd * s.n_head, nkv = hd * s.n_head_kv, group = s.n_head / s.n_head_kv;
-    w.resize(group * std::min(kBlock, T), T, hd);
+    w.resize(group * std::min(kBlock, T), T, hd, T * nkv, mm.bf16());
+    Operands<E> o(w, k, v, T * nkv, nt);
     for (int64_t g = 0; g < s.n_head_kv; ++g) {
         const int64_t h0 = g * group;
         for (int64_t i0 = 0; i0 < T; i0 += kBlock) {
             const int64_t i1 = std::min(T, i0 + kBlock), nb = i1 - i0, rows = group * nb;
-            gather_group(q, nq, h0, group, hd, i0, i1, 0, w.qc.data());
+            gather_group(q, nq, h0, group, hd, i0, i1, 0, o.qc);
             // S [rows, i1] = scale * Qc K[0:i1]^T
-            mm.gemm(rows, i1, hd, w.qc.data(), hd, false, k + g * hd, nkv, true, w.s.data(), i1, s.scale, false);
+            mm.gemm(rows, i1, hd, o.qc, hd, false, o.k + g * hd, nkv, true, w.s.data(), i1, s.scale, false);
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t row = 0; row < rows; ++row) {
                 const int64_t i = i0 + row % nb;  // this row's query position
                 lse[(h0 + row / nb) * T + i] = softmax_row(w.s.data() + row * i1, i, i1);
+                store_row(w.s.data() + row * i1, o.p + row * i1, i1);
             }
             // Oc [rows, hd] = P V[0:i1]
-            mm.gemm(rows, hd, i1, w.s.data(), i1, false, v + g * hd, nkv, false, w.oc.data(), hd, 1.0f, false);
+            mm.gemm(rows, hd, i1, o.p, i1, false, o.v + g * hd, nkv, false, w.oc.data(), hd, 1.0f, false);
             scatter_group(w.oc.data(), out, nq, h0, group, hd, i0, i1, 0);
         }
     }
 }
 
-void attention_backward(Matmul & mm, const AttentionShape & s, int64_t p0, const float * dout, const float * q,
-                        const float * k, const float * v, const float * out, const float * lse, float * dq, float * dk,
-                        float * dv, AttentionScratch & w, int nt) {
+template <typename E>
+void backward_blocks(Matmul & mm, const AttentionShape & s, int64_t p0, const float * dout, const float * q,
+                     const float * k, const float * v, const float * out, const float * lse, float * dq, float * dk,
+                     float * dv, AttentionScratch & w, int nt) {
     const int64_t T = s.T, hd = s.head_dim, nq = hd * s.n_head, nkv = hd * s.n_head_kv, group = s.n_head / s.n_head_kv;
     const int64_t M = T - p0;
-    if (M <= 0) return;
-    w.resize(group * std::min(kBlock, M), T, hd);
+    w.resize(group * std::min(kBlock, M), T, hd, T * nkv, mm.bf16());
+    Operands<E> o(w, k, v, T * nkv, nt);
+    // D[h][i - p0] = dO . O, the softmax backward's row term
+    if (static_cast<int64_t>(w.dsum.size()) < s.n_head * M) w.dsum.resize(static_cast<size_t>(s.n_head * M));
+    float * D = w.dsum.data();
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = p0; i < T; ++i)
+        for (int64_t h = 0; h < s.n_head; ++h) {
+            const float * a = dout + (i - p0) * nq + h * hd;
+            const float * b = out + i * nq + h * hd;
+            float acc = 0.0f;
+            for (int64_t d = 0; d < hd; ++d) acc += a[d] * b[d];
+            D[h * M + i - p0] = acc;
+        }
     std::fill(dk, dk + M * nkv, 0.0f);
     std::fill(dv, dv + M * nkv, 0.0f);
     for (int64_t g = 0; g < s.n_head_kv; ++g) {
         const int64_t h0 = g * group;
         for (int64_t i0 = p0; i0 < T; i0 += kBlock) {
             const int64_t i1 = std::min(T, i0 + kBlock), nb = i1 - i0, rows = group * nb;
-            gather_group(q, nq, h0, group, hd, i0, i1, 0, w.qc.data());
-            gather_group(dout, nq, h0, group, hd, i0, i1, p0, w.doc.data());
-            gather_group(out, nq, h0, group, hd, i0, i1, 0, w.oc.data());
-            // P from the saved log-sum-exp; dP = dO V^T
-            mm.gemm(rows, i1, hd, w.qc.data(), hd, false, k + g * hd, nkv, true, w.s.data(), i1, s.scale, false);
-            mm.gemm(rows, i1, hd, w.doc.data(), hd, false, v + g * hd, nkv, true, w.dp.data(), i1, 1.0f, false);
+            gather_group(q, nq, h0, group, hd, i0, i1, 0, o.qc);
+            gather_group(dout, nq, h0, group, hd, i0, i1, p0, o.doc);
+            // S from the saved log-sum-exp; dP = dO V^T
+            mm.gemm(rows, i1, hd, o.qc, hd, false, o.k + g * hd, nkv, true, w.s.data(), i1, s.scale, false);
+            mm.gemm(rows, i1, hd, o.doc, hd, false, o.v + g * hd, nkv, true, w.dp.data(), i1, 1.0f, false);
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t row = 0; row < rows; ++row) {
-                const int64_t i = i0 + row % nb;
-                dsoftmax_row(w.s.data() + row * i1, w.dp.data() + row * i1, w.doc.data() + row * hd,
-                             w.oc.data() + row * hd, hd, lse[(h0 + row / nb) * T + i], i, i1);
+                const int64_t i = i0 + row % nb, h = h0 + row / nb;
+                dsoftmax_row(w.s.data() + row * i1, w.dp.data() + row * i1, D[h * M + i - p0], lse[h * T + i], i, i1);
+                store_row(w.s.data() + row * i1, o.p + row * i1, i1);
+                store_row(w.dp.data() + row * i1, o.ds + row * i1, i1);
             }
             // dQc = scale dS K[0:i1]
-            mm.gemm(rows, hd, i1, w.dp.data(), i1, false, k + g * hd, nkv, false, w.oc.data(), hd, s.scale, false);
+            mm.gemm(rows, hd, i1, o.ds, i1, false, o.k + g * hd, nkv, false, w.oc.data(), hd, s.scale, false);
             scatter_group(w.oc.data(), dq, nq, h0, group, hd, i0, i1, p0);
             // keys [p0, i1): dK += scale dS^T Qc, dV += P^T dOc (summed over the group's heads: K = rows)
             const int64_t nk = i1 - p0;
-            mm.gemm(nk, hd, rows, w.dp.data() + p0, i1, true, w.qc.data(), hd, false, dk + g * hd, nkv, s.scale, true);
-            mm.gemm(nk, hd, rows, w.s.data() + p0, i1, true, w.doc.data(), hd, false, dv + g * hd, nkv, 1.0f, true);
+            mm.gemm(nk, hd, rows, o.ds + p0, i1, true, o.qc, hd, false, dk + g * hd, nkv, s.scale, true);
+            mm.gemm(nk, hd, rows, o.p + p0, i1, true, o.doc, hd, false, dv + g * hd, nkv, 1.0f, true);
         }
     }
 }
 
-void AttentionScratch::resize(int64_t rows, int64_t T, int64_t hd) {
-    const auto need = [](std::vector<float> & b, int64_t n) {
+}  // namespace
+
+void attention_forward(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
+                       float * out, float * lse, AttentionScratch & w, int nt) {
+    if (mm.bf16())
+        forward_blocks<uint16_t>(mm, s, q, k, v, out, lse, w, nt);
+    else
+        forward_blocks<float>(mm, s, q, k, v, out, lse, w, nt);
+}
+
+void attention_backward(Matmul & mm, const AttentionShape & s, int64_t p0, const float * dout, const float * q,
+                        const float * k, const float * v, const float * out, const float * lse, float * dq, float * dk,
+                        float * dv, AttentionScratch & w, int nt) {
+    if (s.T - p0 <= 0) return;
+    if (mm.bf16())
+        backward_blocks<uint16_t>(mm, s, p0, dout, q, k, v, out, lse, dq, dk, dv, w, nt);
+    else
+        backward_blocks<float>(mm, s, p0, dout, q, k, v, out, lse, dq, dk, dv, w, nt);
+}
+
+void AttentionScratch::resize(int64_t rows, int64_t T, int64_t hd, int64_t kv, bool bf16) {
+    const auto need = [](auto & b, int64_t n) {
         if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
     };
     need(qc, rows * hd), need(oc, rows * hd), need(doc, rows * hd), need(s, rows * T), need(dp, rows * T);
+    if (bf16) {
+        need(qcb, rows * hd), need(docb, rows * hd), need(pb, rows * T), need(dsb, rows * T);
+        need(kb, kv), need(vb, kv);
+    }
 }
 
 }  // namespace dep::engine

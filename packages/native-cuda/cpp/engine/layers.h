@@ -49,9 +49,14 @@ void attention_backward_scalar(const AttentionShape & s, int64_t p0, const float
 // The same on the matmul library in blocks of query rows (attention.cpp): what the engine runs.
 class Matmul;
 struct AttentionScratch {
-    std::vector<float> qc, oc, doc, s, dp;
-    void resize(int64_t rows, int64_t T, int64_t hd);
-    size_t bytes() const { return (qc.size() + oc.size() + doc.size() + s.size() + dp.size()) * sizeof(float); }
+    std::vector<float> qc, oc, doc, s, dp, dsum;
+    std::vector<uint16_t> qcb, docb, pb, dsb, kb, vb;  // bf16 mode's operands
+    // a block of rows query rows against T keys of head size hd; kv: K's (and V's) element count
+    void resize(int64_t rows, int64_t T, int64_t hd, int64_t kv, bool bf16);
+    size_t bytes() const {
+        return (qc.size() + oc.size() + doc.size() + s.size() + dp.size() + dsum.size()) * sizeof(float) +
+               (qcb.size() + docb.size() + pb.size() + dsb.size() + kb.size() + vb.size()) * sizeof(uint16_t);
+    }
 };
 void attention_forward(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
                        float * out, float * lse, AttentionScratch & w, int nt);

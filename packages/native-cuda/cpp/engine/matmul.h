@@ -38,14 +38,19 @@ class Matmul {
     // Row-major with leading dimensions; ta: A is stored [K, M] (lda its row stride), tb likewise for B.
     void gemm(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B, int64_t ldb,
               bool tb, float * C, int64_t ldc, float alpha, bool accumulate);
+    // The same on bf16 operands (F32 accumulation and output): attention in bf16 mode.
+    void gemm(int64_t M, int64_t N, int64_t K, const uint16_t * A, int64_t lda, bool ta, const uint16_t * B,
+              int64_t ldb, bool tb, float * C, int64_t ldc, float alpha, bool accumulate);
     // wall milliseconds spent in forward/backward/gemm since the last reset
     double elapsed_ms = 0;
 
   protected:
     virtual void forward_impl(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) = 0;
     virtual void backward_impl(const float * dY, int64_t M, const Weight & W, float * dX, bool accumulate) = 0;
-    virtual void gemm_impl(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B,
-                           int64_t ldb, bool tb, float * C, int64_t ldc, float alpha, bool accumulate) = 0;
+    // A and B are float, or bf16 (uint16_t) when bf16 is set
+    virtual void gemm_impl(bool bf16, int64_t M, int64_t N, int64_t K, const void * A, int64_t lda, bool ta,
+                           const void * B, int64_t ldb, bool tb, float * C, int64_t ldc, float alpha,
+                           bool accumulate) = 0;
     explicit Matmul(bool bf16, int n_threads) : bf16_(bf16), n_threads_(n_threads) {}
     bool bf16_;
     int n_threads_;
@@ -58,12 +63,13 @@ bool matmul_supports_bf16();
 bool matmul_has_bf16_units();
 
 // Round-to-nearest-even F32 -> bf16 (NaN kept quiet), and back.
+// Branch-free so that loops over it vectorize.
 inline uint16_t to_bf16(float f) {
     uint32_t u;
     __builtin_memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return static_cast<uint16_t>(u >> 16);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet = (u >> 16) | 0x40u;
+    const uint32_t nan = 0u - static_cast<uint32_t>((u & 0x7fffffffu) > 0x7f800000u);  // all ones for a NaN
+    return static_cast<uint16_t>(rounded ^ ((rounded ^ quiet) & nan));
 }
 inline float from_bf16(uint16_t h) {
     const uint32_t u = static_cast<uint32_t>(h) << 16;

@@ -26,7 +26,15 @@ void Matmul::gemm(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda,
                   bool tb, float * C, int64_t ldc, float alpha, bool accumulate) {
     if (M == 0 || N == 0) return;
     const auto t0 = std::chrono::steady_clock::now();
-    gemm_impl(M, N, K, A, lda, ta, B, ldb, tb, C, ldc, alpha, accumulate);
+    gemm_impl(false, M, N, K, A, lda, ta, B, ldb, tb, C, ldc, alpha, accumulate);
+    elapsed_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void Matmul::gemm(int64_t M, int64_t N, int64_t K, const uint16_t * A, int64_t lda, bool ta, const uint16_t * B,
+                  int64_t ldb, bool tb, float * C, int64_t ldc, float alpha, bool accumulate) {
+    if (M == 0 || N == 0) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    gemm_impl(true, M, N, K, A, lda, ta, B, ldb, tb, C, ldc, alpha, accumulate);
     elapsed_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 

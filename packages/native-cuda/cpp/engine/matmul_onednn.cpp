@@ -38,24 +38,25 @@ class OneDnnMatmul final : public Matmul {
         run(dY, M, W.n_out, W.n_in, W, /*transposed=*/false, dX, accumulate);
     }
 
-    void gemm_impl(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B, int64_t ldb,
-                   bool tb, float * C, int64_t ldc, float alpha, bool accumulate) override {
+    void gemm_impl(bool bf16, int64_t M, int64_t N, int64_t K, const void * A, int64_t lda, bool ta, const void * B,
+                   int64_t ldb, bool tb, float * C, int64_t ldc, float alpha, bool accumulate) override {
         uint32_t alpha_bits;
         __builtin_memcpy(&alpha_bits, &alpha, 4);
-        const GemmKey key{M, N, K, lda, ldb, ldc, ta, tb, accumulate, alpha_bits};
+        const GemmKey key{M, N, K, lda, ldb, ldc, ta, tb, accumulate, alpha_bits, bf16};
         auto it = gemms_.find(key);
         if (it == gemms_.end()) {
             using dims = dnnl::memory::dims;
-            dnnl::memory::desc a_md(dims{M, K}, dt::f32, ta ? dims{1, lda} : dims{lda, 1});
-            dnnl::memory::desc b_md(dims{K, N}, dt::f32, tb ? dims{1, ldb} : dims{ldb, 1});
+            const dt in = bf16 ? dt::bf16 : dt::f32;
+            dnnl::memory::desc a_md(dims{M, K}, in, ta ? dims{1, lda} : dims{lda, 1});
+            dnnl::memory::desc b_md(dims{K, N}, in, tb ? dims{1, ldb} : dims{ldb, 1});
             dnnl::memory::desc c_md(dims{M, N}, dt::f32, dims{ldc, 1});
             it = gemms_.emplace(key, make_entry(a_md, b_md, c_md, alpha, accumulate)).first;
         }
-        execute(it->second, const_cast<float *>(A), const_cast<float *>(B), C);
+        execute(it->second, const_cast<void *>(A), const_cast<void *>(B), C);
     }
 
   private:
-    using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, uint32_t>;
+    using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, uint32_t, bool>;
 
     // C[M, N] (+)= A[M, K] B[K, N], B read from W: transposed -> B = W^T (W is [N, K]), else B = W ([K, N]).
     void run(const float * A, int64_t M, int64_t K, int64_t N, const Weight & W, bool transposed, float * C,

@@ -42,21 +42,36 @@ class PortableMatmul final : public Matmul {
         }
     }
 
-    void gemm_impl(int64_t M, int64_t N, int64_t K, const float * A, int64_t lda, bool ta, const float * B, int64_t ldb,
-                   bool tb, float * C, int64_t ldc, float alpha, bool accumulate) override {
+    void gemm_impl(bool bf16, int64_t M, int64_t N, int64_t K, const void * A, int64_t lda, bool ta, const void * B,
+                   int64_t ldb, bool tb, float * C, int64_t ldc, float alpha, bool accumulate) override {
+        if (bf16)
+            gemm_loops(M, N, K, static_cast<const uint16_t *>(A), lda, ta, static_cast<const uint16_t *>(B), ldb, tb, C,
+                       ldc, alpha, accumulate);
+        else
+            gemm_loops(M, N, K, static_cast<const float *>(A), lda, ta, static_cast<const float *>(B), ldb, tb, C, ldc,
+                       alpha, accumulate);
+    }
+
+  private:
+    static float value(float x) { return x; }
+    static float value(uint16_t x) { return from_bf16(x); }
+
+    template <typename E>
+    void gemm_loops(int64_t M, int64_t N, int64_t K, const E * A, int64_t lda, bool ta, const E * B, int64_t ldb,
+                    bool tb, float * C, int64_t ldc, float alpha, bool accumulate) {
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
         for (int64_t m = 0; m < M; ++m) {
             float * c = C + m * ldc;
             if (!accumulate)
                 for (int64_t n = 0; n < N; ++n) c[n] = 0.0f;
             for (int64_t k = 0; k < K; ++k) {
-                const float a = alpha * (ta ? A[k * lda + m] : A[m * lda + k]);
+                const float a = alpha * value(ta ? A[k * lda + m] : A[m * lda + k]);
                 if (!tb) {
-                    const float * b = B + k * ldb;
+                    const E * b = B + k * ldb;
 #pragma omp simd
-                    for (int64_t n = 0; n < N; ++n) c[n] += a * b[n];
+                    for (int64_t n = 0; n < N; ++n) c[n] += a * value(b[n]);
                 } else {
-                    for (int64_t n = 0; n < N; ++n) c[n] += a * B[n * ldb + k];
+                    for (int64_t n = 0; n < N; ++n) c[n] += a * value(B[n * ldb + k]);
                 }
             }
         }
