@@ -126,10 +126,20 @@ bool dep_grad_engine::load(const std::string & path, std::string & err) {
         weight_bytes += out.size() * sizeof(float);
         return true;
     };
+    // a matrix, dequantized block by block straight into the engine's dtype
     auto mat = [&](const std::string & name, int64_t n_in, int64_t n_out, Weight & out) {
-        const ggml_tensor * t = read(name, {n_in, n_out}, true);
-        if (!t) return false;
-        out = mm->make_weight(tmp.data(), t->ne[1], t->ne[0]);
+        const ggml_tensor * t = w.find(name);
+        if (!t || t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1) {
+            err = path + ": tensor " + name + (t ? " has an unexpected shape" : " is missing");
+            return false;
+        }
+        const auto rows = [&](int64_t row0, int64_t n_rows, float * dst, std::string & why) {
+            return w.rows_to_f32(t, row0, n_rows, dst, 1, why);
+        };
+        if (!mm->load_weight(n_out, n_in, rows, out, err)) {
+            err = path + ": " + name + ": " + err;
+            return false;
+        }
         weight_bytes += out.bytes();
         return true;
     };

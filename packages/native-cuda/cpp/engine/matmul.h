@@ -3,21 +3,44 @@
 // (matmul_portable.cpp, F32, for builds without oneDNN). A CUDA backend is a third (cuBLAS).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace dep::engine {
 
+// An array that is not zeroed when allocated (a weight is written whole right after: zeroing 2 GB first
+// would cost a pass over it).
+template <typename T>
+class UninitArray {
+  public:
+    void allocate(size_t n) {
+        p_.reset(new T[n]);
+        n_ = n;
+    }
+    T * data() { return p_.get(); }
+    const T * data() const { return p_.get(); }
+    size_t size() const { return n_; }
+
+  private:
+    std::unique_ptr<T[]> p_;
+    size_t n_ = 0;
+};
+
 // A frozen weight W [n_out, n_in], row-major as the GGUF stores it (n_in contiguous), in the engine's dtype:
 // exactly one of f32 / bf16 is filled.
 struct Weight {
     int64_t n_out = 0, n_in = 0;
-    std::vector<float> f32;
-    std::vector<uint16_t> bf16;
+    UninitArray<float> f32;
+    UninitArray<uint16_t> bf16;
     size_t bytes() const { return f32.size() * sizeof(float) + bf16.size() * sizeof(uint16_t); }
 };
+
+// Writes rows [row0, row0 + n_rows) of a weight as F32 into dst; false with err set on failure.
+using WeightRows = std::function<bool(int64_t row0, int64_t n_rows, float * dst, std::string & err)>;
 
 class Matmul {
   public:
@@ -29,6 +52,9 @@ class Matmul {
     bool bf16() const { return bf16_; }
     // Stores src (n_out * n_in floats, row-major) as a weight in this matmul's dtype.
     Weight make_weight(const float * src, int64_t n_out, int64_t n_in) const;
+    // The same from a source of rows (a GGUF tensor being dequantized), read in blocks of rows across the
+    // threads and stored as they come: no whole-tensor F32 copy. false with err set when a read fails.
+    bool load_weight(int64_t n_out, int64_t n_in, const WeightRows & rows, Weight & w, std::string & err) const;
 
     // Y[M, n_out] = X[M, n_in] W^T (accumulate: Y +=).
     void forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate);

@@ -1,13 +1,30 @@
 // What both matmul implementations share: weight storage in the engine dtype, bf16 rounding.
 #include "matmul.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace dep::engine {
 
-void to_bf16_rows(const float * src, uint16_t * dst, int64_t n, int n_threads) {
-#pragma omp parallel for num_threads(n_threads) schedule(static)
+namespace {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void to_bf16_span(const float * src, uint16_t * dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i) dst[i] = to_bf16(src[i]);
+}
+}  // namespace
+
+void to_bf16_rows(const float * src, uint16_t * dst, int64_t n, int n_threads) {
+    if (n_threads <= 1 || n < (1 << 16)) return to_bf16_span(src, dst, n);
+#pragma omp parallel num_threads(n_threads)
+    {
+        const int64_t per = (n + omp_get_num_threads() - 1) / omp_get_num_threads(), a = per * omp_get_thread_num();
+        if (a < n) to_bf16_span(src + a, dst + a, std::min(per, n - a));
+    }
 }
 
 void Matmul::forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) {
@@ -40,16 +57,45 @@ void Matmul::gemm(int64_t M, int64_t N, int64_t K, const uint16_t * A, int64_t l
 
 Weight Matmul::make_weight(const float * src, int64_t n_out, int64_t n_in) const {
     Weight w;
+    std::string err;
+    load_weight(
+        n_out, n_in,
+        [&](int64_t row0, int64_t n_rows, float * dst, std::string &) {
+            std::memcpy(dst, src + row0 * n_in, sizeof(float) * static_cast<size_t>(n_rows * n_in));
+            return true;
+        },
+        w, err);
+    return w;
+}
+
+bool Matmul::load_weight(int64_t n_out, int64_t n_in, const WeightRows & rows, Weight & w, std::string & err) const {
+    w = Weight{};
     w.n_out = n_out;
     w.n_in = n_in;
-    const int64_t n = n_out * n_in;
-    if (bf16_) {
-        w.bf16.resize(static_cast<size_t>(n));
-        to_bf16_rows(src, w.bf16.data(), n, n_threads_);
-    } else {
-        w.f32.assign(src, src + n);
+    const size_t n = static_cast<size_t>(n_out * n_in);
+    if (bf16_)
+        w.bf16.allocate(n);
+    else
+        w.f32.allocate(n);
+    constexpr int64_t kRows = 64;  // per block: 64 rows of 5632 F32 values is 1.4 MB, within a core's cache
+    bool ok = true;
+#pragma omp parallel num_threads(n_threads_)
+    {
+        std::vector<float> block;
+        std::string why;
+#pragma omp for schedule(dynamic)
+        for (int64_t r0 = 0; r0 < n_out; r0 += kRows) {
+            const int64_t nr = std::min(kRows, n_out - r0);
+            float * dst = bf16_ ? (block.resize(static_cast<size_t>(nr * n_in)), block.data()) : w.f32.data() + r0 * n_in;
+            if (!rows(r0, nr, dst, why)) {
+#pragma omp critical(dep_load_weight)
+                if (ok) ok = false, err = why;
+                continue;
+            }
+            if (bf16_) to_bf16_rows(dst, w.bf16.data() + r0 * n_in, nr * n_in, 1);
+        }
     }
-    return w;
+    return ok;
 }
 
 }  // namespace dep::engine
