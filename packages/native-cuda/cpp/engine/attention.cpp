@@ -48,27 +48,33 @@ inline float exp_nonpositive(float x) {
     return p * scale;
 }
 
-// Stores x as the operand type: F32 as is, bf16 rounded.
-inline void put(float * d, float x) { *d = x; }
-inline void put(uint16_t * d, float x) { *d = to_bf16(x); }
+// Copies n values as the operand type: F32 as is, bf16 rounded.
+inline void put_span(float * d, const float * x, int64_t n) { std::memcpy(d, x, sizeof(float) * n); }
+inline void put_span(uint16_t * d, const float * x, int64_t n) { to_bf16_span(x, d, n); }
 
-// One score row of query position i (keys [0, n)), in place: softmax over [0, i], zero past it; returns
-// the lse.
+// One score row of query position i (keys [0, n)), in place: exp(s - max) over [0, i], zero past it.
+// Returns the lse; *inv = 1 / sum, the factor that makes the row the softmax (applied by the caller, as it
+// stores the row).
 DEP_ENGINE_CLONES
-float softmax_row(float * sr, int64_t i, int64_t n) {
+float softmax_row(float * sr, int64_t i, int64_t n, float * inv) {
+    // the max in 16 lanes: a reduction through std::max stays scalar (its NaN rule is not vmaxps's), and a
+    // scalar chain of maxima is latency-bound
+    float lanes[16];
+    for (float & l : lanes) l = -std::numeric_limits<float>::infinity();
+    int64_t j0 = 0;
+    for (; j0 + 16 <= i + 1; j0 += 16)
+        for (int l = 0; l < 16; ++l) lanes[l] = sr[j0 + l] > lanes[l] ? sr[j0 + l] : lanes[l];
     float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j <= i; ++j) mx = std::max(mx, sr[j]);
+    for (float l : lanes) mx = std::max(mx, l);
+    for (int64_t j = j0; j <= i; ++j) mx = std::max(mx, sr[j]);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j <= i; ++j) {
         sr[j] = exp_nonpositive(sr[j] - mx);
         sum += sr[j];
     }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int64_t j = 0; j <= i; ++j) sr[j] *= inv;
     for (int64_t j = i + 1; j < n; ++j) sr[j] = 0.0f;
+    *inv = 1.0f / sum;
     return mx + std::log(sum);
 }
 
@@ -85,13 +91,14 @@ void dsoftmax_row(float * sr, float * dpr, float D, float lse, int64_t i, int64_
     for (int64_t j = i + 1; j < n; ++j) sr[j] = dpr[j] = 0.0f;
 }
 
-// A row as the operand type (a separate pass: the conversion vectorizes here, not fused into the above).
+// A row times f as the operand type: bf16 mode stores a rounded copy, F32 mode scales the row in place.
+void store_row(const float * src, uint16_t * dst, int64_t n, float f = 1.0f) { to_bf16_span(src, dst, n, f); }
 DEP_ENGINE_CLONES
-void store_row(const float * src, uint16_t * dst, int64_t n) {
+void store_row(float * src, float * dst, int64_t n, float f = 1.0f) {
+    if (f == 1.0f) return;
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) dst[j] = to_bf16(src[j]);
+    for (int64_t j = 0; j < n; ++j) dst[j] = src[j] * f;
 }
-inline void store_row(const float *, float *, int64_t) {}  // F32 mode computes on the row itself
 
 // Copies rows [i0, i1) of the group's heads out of x [T, n_head * hd] (its row i at (i - row0)) into
 // c [group][i1 - i0][hd], as the operand type.
@@ -100,11 +107,7 @@ void gather_group(const float * x, int64_t width, int64_t h0, int64_t group, int
                   int64_t row0, E * c) {
     const int64_t nb = i1 - i0;
     for (int64_t r = 0; r < group; ++r)
-        for (int64_t i = i0; i < i1; ++i) {
-            const float * src = x + (i - row0) * width + (h0 + r) * hd;
-            E * dst = c + (r * nb + i - i0) * hd;
-            for (int64_t d = 0; d < hd; ++d) put(dst + d, src[d]);
-        }
+        for (int64_t i = i0; i < i1; ++i) put_span(c + (r * nb + i - i0) * hd, x + (i - row0) * width + (h0 + r) * hd, hd);
 }
 
 void scatter_group(const float * c, float * x, int64_t width, int64_t h0, int64_t group, int64_t hd, int64_t i0,
@@ -153,8 +156,9 @@ void forward_blocks(Matmul & mm, const AttentionShape & s, const float * q, cons
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (int64_t row = 0; row < rows; ++row) {
                 const int64_t i = i0 + row % nb;  // this row's query position
-                lse[(h0 + row / nb) * T + i] = softmax_row(w.s.data() + row * i1, i, i1);
-                store_row(w.s.data() + row * i1, o.p + row * i1, i1);
+                float inv;
+                lse[(h0 + row / nb) * T + i] = softmax_row(w.s.data() + row * i1, i, i1, &inv);
+                store_row(w.s.data() + row * i1, o.p + row * i1, i1, inv);
             }
             // Oc [rows, hd] = P V[0:i1]
             mm.gemm(rows, hd, i1, o.p, i1, false, o.v + g * hd, nkv, false, w.oc.data(), hd, 1.0f, false);

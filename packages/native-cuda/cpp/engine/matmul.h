@@ -103,6 +103,9 @@ inline float from_bf16(uint16_t h) {
     __builtin_memcpy(&f, &u, 4);
     return f;
 }
+// dst = bf16(src * scale), in the calling thread (AVX512_BF16's conversion where the CPU has it).
+void to_bf16_span(const float * src, uint16_t * dst, int64_t n, float scale = 1.0f);
+// The same over n_threads threads (scale 1).
 void to_bf16_rows(const float * src, uint16_t * dst, int64_t n, int n_threads);
 
 }  // namespace dep::engine
