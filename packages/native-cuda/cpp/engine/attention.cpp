@@ -16,37 +16,13 @@
 
 #include "layers.h"
 #include "matmul.h"
+#include "vec.h"
 
 namespace dep::engine {
 
 namespace {
 
 constexpr int64_t kBlock = 128;
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DEP_ENGINE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DEP_ENGINE_CLONES
-#endif
-
-// exp(x) for x <= 0 in a form the compiler vectorizes (libm's expf is a call per element, and the softmax
-// does T^2/2 of them per head and layer): 2^n * p(r), r = x - n ln2, degree-6 polynomial, ~1 ulp.
-inline float exp_nonpositive(float x) {
-    x = std::max(x, -87.0f);
-    const float n = std::nearbyint(x * 1.44269504088896341f);
-    const float r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-    float scale;
-    __builtin_memcpy(&scale, &bits, 4);
-    return p * scale;
-}
 
 // Copies n values as the operand type: F32 as is, bf16 rounded.
 inline void put_span(float * d, const float * x, int64_t n) { std::memcpy(d, x, sizeof(float) * n); }

@@ -1,17 +1,12 @@
 #include "layers.h"
 
+#include "vec.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace dep::engine {
-
-// The hot inner loops, compiled per ISA and picked at load (ifunc): the file itself builds for any x86-64.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DEP_ENGINE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DEP_ENGINE_CLONES
-#endif
 
 namespace {
 
@@ -210,19 +205,32 @@ void attention_backward_scalar(const AttentionShape & s, int64_t p0, const float
         }
 }
 
-void swiglu_forward(const float * g, const float * u, float * h, int64_t n, int nt) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < n; ++i) h[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+namespace {
+
+DEP_ENGINE_CLONES
+void swiglu_forward_span(const float * g, const float * u, float * h, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) h[i] = g[i] * sigmoid(g[i]) * u[i];
 }
 
-void swiglu_backward(const float * dh, const float * g, const float * u, float * dg, float * du, int64_t n, int nt) {
-#pragma omp parallel for num_threads(nt) schedule(static)
+DEP_ENGINE_CLONES
+void swiglu_backward_span(const float * dh, const float * g, const float * u, float * dg, float * du, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
-        const float sg = 1.0f / (1.0f + std::exp(-g[i]));
-        const float d = dh[i];
+        const float sg = sigmoid(g[i]), d = dh[i];
         du[i] = d * g[i] * sg;
         dg[i] = d * u[i] * sg * (1.0f + g[i] * (1.0f - sg));
     }
+}
+
+}  // namespace
+
+void swiglu_forward(const float * g, const float * u, float * h, int64_t n, int nt) {
+    parallel_chunks(n, nt, [&](int64_t a, int64_t b) { swiglu_forward_span(g + a, u + a, h + a, b - a); });
+}
+
+void swiglu_backward(const float * dh, const float * g, const float * u, float * dg, float * du, int64_t n, int nt) {
+    parallel_chunks(n, nt, [&](int64_t a, int64_t b) {
+        swiglu_backward_span(dh + a, g + a, u + a, dg + a, du + a, b - a);
+    });
 }
 
 double cross_entropy_forward_backward(float * logits, const int32_t * labels, int64_t n, int64_t V, int nt) {

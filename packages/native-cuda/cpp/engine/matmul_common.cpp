@@ -1,7 +1,7 @@
 // What both matmul implementations share: weight storage in the engine dtype, bf16 rounding.
 #include "matmul.h"
 
-#include <omp.h>
+#include "vec.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -17,8 +17,8 @@ namespace {
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define DEP_X86_GCC 1
-__attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
+DEP_ENGINE_CLONES
 void to_bf16_loop(const float * src, uint16_t * dst, int64_t n, float scale) {
     for (int64_t i = 0; i < n; ++i) dst[i] = to_bf16(src[i] * scale);
 }
@@ -49,12 +49,7 @@ void to_bf16_span(const float * src, uint16_t * dst, int64_t n, float scale) {
 }
 
 void to_bf16_rows(const float * src, uint16_t * dst, int64_t n, int n_threads) {
-    if (n_threads <= 1 || n < (1 << 16)) return to_bf16_span(src, dst, n);
-#pragma omp parallel num_threads(n_threads)
-    {
-        const int64_t per = (n + omp_get_num_threads() - 1) / omp_get_num_threads(), a = per * omp_get_thread_num();
-        if (a < n) to_bf16_span(src + a, dst + a, std::min(per, n - a));
-    }
+    parallel_chunks(n, n_threads, [&](int64_t a, int64_t b) { to_bf16_span(src + a, dst + a, b - a); });
 }
 
 void Matmul::forward(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) {
