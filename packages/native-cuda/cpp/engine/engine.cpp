@@ -32,12 +32,13 @@ struct LayerWeights {
     Weight wq, wk, wv, wo, w_gate, w_up, w_down;
 };
 
-// One layer's forward activations over all T positions: what its backward reads.
+// One layer's forward activations over all T positions: what its backward reads (the normalised inputs of
+// the projections are not among them: with no weight gradients nothing reads them again).
 struct Acts {
-    std::vector<float> xn1, q, k, v, att, xmid, xn2, g, u, rstd1, rstd2, lse;
+    std::vector<float> q, k, v, att, xmid, g, u, rstd1, rstd2, lse;
     size_t bytes() const {
         size_t n = 0;
-        for (const auto * b : {&xn1, &q, &k, &v, &att, &xmid, &xn2, &g, &u, &rstd1, &rstd2, &lse}) n += b->size();
+        for (const auto * b : {&q, &k, &v, &att, &xmid, &g, &u, &rstd1, &rstd2, &lse}) n += b->size();
         return n * sizeof(float);
     }
 };
@@ -71,7 +72,7 @@ struct dep_grad_engine {
     // per-call buffers, kept between calls (same shapes reuse them)
     std::vector<float> X;        // [n_layer + 1][T][D]: every layer's input, and the last layer's output
     std::vector<Acts> acts;      // n_layer of them, or one when recomputing
-    std::vector<float> h, dh, du, dxn, datt, dq, dk, dv, dmid, dout, xf, rstdf, logits, dxf;
+    std::vector<float> xn, h, dh, du, dxn, datt, dq, dk, dv, dmid, dout, xf, rstdf, logits, dxf;
     dep::engine::AttentionScratch attn;
 
     int nt() const { return params.n_threads; }
@@ -192,14 +193,14 @@ bool dep_grad_engine::load(const std::string & path, std::string & err) {
 
 void dep_grad_engine::layer_forward(const LayerWeights & L, const float * x, int64_t T, Acts & a, float * out) {
     const int64_t D = hp.n_embd, F = hp.n_ff;
-    fit(a.xn1, T * D), fit(a.q, T * nq()), fit(a.k, T * nkv()), fit(a.v, T * nkv()), fit(a.att, T * nq());
-    fit(a.xmid, T * D), fit(a.xn2, T * D), fit(a.g, T * F), fit(a.u, T * F);
-    fit(a.rstd1, T), fit(a.rstd2, T), fit(a.lse, T * hp.n_head), fit(h, T * F);
+    fit(a.q, T * nq()), fit(a.k, T * nkv()), fit(a.v, T * nkv()), fit(a.att, T * nq());
+    fit(a.xmid, T * D), fit(a.g, T * F), fit(a.u, T * F);
+    fit(a.rstd1, T), fit(a.rstd2, T), fit(a.lse, T * hp.n_head), fit(xn, T * D), fit(h, T * F);
     using namespace dep::engine;
-    rmsnorm_forward(x, L.attn_norm.data(), a.xn1.data(), a.rstd1.data(), T, D, hp.eps, nt());
-    mm->forward(a.xn1.data(), T, L.wq, a.q.data(), false);
-    mm->forward(a.xn1.data(), T, L.wk, a.k.data(), false);
-    mm->forward(a.xn1.data(), T, L.wv, a.v.data(), false);
+    rmsnorm_forward(x, L.attn_norm.data(), xn.data(), a.rstd1.data(), T, D, hp.eps, nt());
+    mm->forward(xn.data(), T, L.wq, a.q.data(), false);
+    mm->forward(xn.data(), T, L.wk, a.k.data(), false);
+    mm->forward(xn.data(), T, L.wv, a.v.data(), false);
     if (!L.bq.empty()) add_bias(a.q.data(), L.bq.data(), T, nq(), nt());
     if (!L.bk.empty()) add_bias(a.k.data(), L.bk.data(), T, nkv(), nt());
     if (!L.bv.empty()) add_bias(a.v.data(), L.bv.data(), T, nkv(), nt());
@@ -212,9 +213,9 @@ void dep_grad_engine::layer_forward(const LayerWeights & L, const float * x, int
     std::memcpy(a.xmid.data(), x, sizeof(float) * static_cast<size_t>(T * D));
     mm->forward(a.att.data(), T, L.wo, a.xmid.data(), true);
     if (!L.bo.empty()) add_bias(a.xmid.data(), L.bo.data(), T, D, nt());
-    rmsnorm_forward(a.xmid.data(), L.ffn_norm.data(), a.xn2.data(), a.rstd2.data(), T, D, hp.eps, nt());
-    mm->forward(a.xn2.data(), T, L.w_gate, a.g.data(), false);
-    mm->forward(a.xn2.data(), T, L.w_up, a.u.data(), false);
+    rmsnorm_forward(a.xmid.data(), L.ffn_norm.data(), xn.data(), a.rstd2.data(), T, D, hp.eps, nt());
+    mm->forward(xn.data(), T, L.w_gate, a.g.data(), false);
+    mm->forward(xn.data(), T, L.w_up, a.u.data(), false);
     swiglu_forward(a.g.data(), a.u.data(), h.data(), T * F, nt());
     if (out) {
         std::memcpy(out, a.xmid.data(), sizeof(float) * static_cast<size_t>(T * D));
@@ -299,7 +300,7 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
     st.first_grad_pos = static_cast<int32_t>(p0);
     omp_set_num_threads(nt());  // oneDNN's threads, in this (the calling) thread
 
-    const int64_t F = hp.n_ff, per_layer = T * (3 * D + 2 * nq() + 2 * nkv() + 2 * F + 2 + hp.n_head);
+    const int64_t F = hp.n_ff, per_layer = T * (D + 2 * nq() + 2 * nkv() + 2 * F + 2 + hp.n_head);
     const size_t acts_bytes = static_cast<size_t>(per_layer) * hp.n_layer * sizeof(float);
     const bool recompute = params.checkpoint == DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS ||
                            (params.checkpoint == DEP_GRAD_ENGINE_CHECKPOINT_AUTO && acts_bytes > params.activation_budget_bytes);
@@ -346,7 +347,7 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
         dep::engine::rmsnorm_forward(xl, out_norm.data(), xf.data(), rstdf.data(), n_out, D, hp.eps, nt());
         mm->forward(xf.data(), n_out, output, logits.data(), false);
         *loss = static_cast<float>(dep::engine::cross_entropy_forward_backward(logits.data(), targets, n_out, V, nt()));
-        size_t held = X.size() + xf.size() + logits.size();
+        size_t held = X.size() + xn.size() + xf.size() + logits.size();
         for (const Acts & a : acts) held += a.bytes() / sizeof(float);
         if (M == 0) {
             st.activation_bytes = held * sizeof(float);
