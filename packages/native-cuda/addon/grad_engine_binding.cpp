@@ -9,12 +9,11 @@
 
 #include "dep/grad_engine.h"
 #include "errors.h"
+#include "promise_worker.h"
 #include "segments.h"
 
 namespace dep_addon {
 namespace {
-
-constexpr size_t kErrSize = 2048;
 
 const char * dtype_name(dep_grad_engine_dtype d) { return d == DEP_GRAD_ENGINE_BF16 ? "bf16" : "f32"; }
 
@@ -84,27 +83,21 @@ Napi::FunctionReference * NativeGradEngine::constructor = nullptr;
 
 // ---- loadGradEngine(path, options) -> Promise<NativeGradEngine> -------------------------------------
 
-class LoadWorker : public Napi::AsyncWorker {
+class LoadWorker : public PromiseWorker {
   public:
     LoadWorker(Napi::Env env, std::string path, dep_grad_engine_params params)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), params_(params) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
+        : PromiseWorker(env, "DEP_GRAD_ENGINE"), path_(std::move(path)), params_(params) {}
 
+  private:
     void Execute() override {
         char err[kErrSize] = {0};
         engine_ = dep_grad_engine_load(path_.c_str(), params_, err, sizeof(err));
         if (!engine_) SetError(err);
     }
-    void OnOK() override {
-        Napi::Env env = Env();
-        deferred_.Resolve(NativeGradEngine::constructor->New({Napi::External<dep_grad_engine>::New(env, engine_)}));
-    }
-    void OnError(const Napi::Error & e) override {
-        deferred_.Reject(make_error(Env(), "DEP_GRAD_ENGINE", e.Message()).Value());
+    Napi::Value result(Napi::Env env) override {
+        return NativeGradEngine::constructor->New({Napi::External<dep_grad_engine>::New(env, engine_)});
     }
 
-  private:
-    Napi::Promise::Deferred deferred_;
     std::string path_;
     dep_grad_engine_params params_;
     dep_grad_engine * engine_ = nullptr;
@@ -140,43 +133,24 @@ Napi::Value LoadGradEngine(const Napi::CallbackInfo & info) {
         if (!(budget >= 0)) throw type_error(env, "option `activationBudgetBytes` must be >= 0");
         p.activation_budget_bytes = static_cast<size_t>(budget);
     }
-    auto * worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), p);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), p))->queue();
 }
 
 // ---- lossAndGrad(segments, targets) -> Promise<{ loss, grads, nTokens, ... }> -----------------------
 
-class LossAndGradWorker : public Napi::AsyncWorker {
+class EngineLossAndGradWorker : public LossAndGradWorker {
   public:
-    LossAndGradWorker(Napi::Env env, Napi::Object owner, dep_grad_engine * engine, Segments segs,
-                      std::vector<int32_t> targets, int32_t n_embd)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), engine_(engine), segs_(std::move(segs)),
-          targets_(std::move(targets)), n_embd_(n_embd) {
-        owner_ = Napi::Persistent(owner);  // keeps the engine alive while the worker runs
-    }
-    Napi::Promise promise() { return deferred_.Promise(); }
+    EngineLossAndGradWorker(Napi::Env env, Napi::Object owner, dep_grad_engine * engine, Segments segs,
+                            std::vector<int32_t> targets, int32_t n_embd)
+        : LossAndGradWorker(env, owner, std::move(segs), std::move(targets), n_embd), engine_(engine) {}
 
-    void Execute() override {
-        std::vector<dep_segment> segs = segs_.view(n_embd_);
-        grads_.prepare(segs_);
-        char err[kErrSize] = {0};
-        rc_ = dep_grad_engine_loss_and_grad(engine_, segs.data(), static_cast<int32_t>(segs.size()), targets_.data(),
-                                            static_cast<int32_t>(targets_.size()), &loss_, grads_.ptrs.data(), &stats_,
-                                            err, sizeof(err));
-        if (rc_ == -1) SetError(err);
+  private:
+    int32_t run(const std::vector<dep_segment> & segs, char * err, size_t err_size) override {
+        return dep_grad_engine_loss_and_grad(engine_, segs.data(), static_cast<int32_t>(segs.size()), targets_.data(),
+                                             static_cast<int32_t>(targets_.size()), &loss_, grads_.ptrs.data(), &stats_,
+                                             err, err_size);
     }
-
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (rc_ == 2) {
-            deferred_.Reject(make_error(env, "DEP_ABORTED", "lossAndGrad was aborted").Value());
-            return;
-        }
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("loss", static_cast<double>(loss_));
-        o.Set("grads", grads_.to_js(env));
+    void add_stats(Napi::Object & o) const override {
         o.Set("nTokens", stats_.n_targets);
         o.Set("nPositions", stats_.n_positions);
         o.Set("firstGradPosition", stats_.first_grad_pos);
@@ -185,22 +159,9 @@ class LossAndGradWorker : public Napi::AsyncWorker {
         o.Set("attentionMs", stats_.attention_ms);
         o.Set("activationBytes", static_cast<double>(stats_.activation_bytes));
         o.Set("recomputed", stats_.recomputed);
-        deferred_.Resolve(o);
-    }
-    void OnError(const Napi::Error & e) override {
-        deferred_.Reject(make_error(Env(), "DEP_GRAD", e.Message()).Value());
     }
 
-  private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference owner_;
     dep_grad_engine * engine_;
-    Segments segs_;
-    std::vector<int32_t> targets_;
-    int32_t n_embd_;
-    SoftGrads grads_;
-    float loss_ = 0.0f;
-    int32_t rc_ = 0;
     dep_grad_engine_stats stats_{};
 };
 
@@ -214,11 +175,9 @@ Napi::Value NativeGradEngine::LossAndGrad(const Napi::CallbackInfo & info) {
     Segments segs = parse_segments(env, info[0].As<Napi::Array>(), n_embd, "");
     Napi::Int32Array t = info[1].As<Napi::Int32Array>();
     std::vector<int32_t> targets(t.Data(), t.Data() + t.ElementLength());
-    auto * worker = new LossAndGradWorker(env, info.This().As<Napi::Object>(), engine, std::move(segs),
-                                          std::move(targets), n_embd);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new EngineLossAndGradWorker(env, info.This().As<Napi::Object>(), engine, std::move(segs), std::move(targets),
+                                        n_embd))
+        ->queue();
 }
 
 // gradEngineBuild() -> { matmul, onednn, dtypes: ["f32", "bf16"?], defaultDtype }: what this build and CPU can run

@@ -12,12 +12,11 @@
 #include "dep/llm.h"
 #include "dep/llm_grad.h"
 #include "errors.h"
+#include "promise_worker.h"
 #include "segments.h"
 
 namespace dep_addon {
 namespace {
-
-constexpr size_t kErrSize = 2048;
 
 class NativeLlm : public Napi::ObjectWrap<NativeLlm> {
   public:
@@ -266,31 +265,21 @@ int32_t model_n_embd(dep_llm * llm) {
 
 // ---- loadModel(path, options) -> Promise<NativeLlm> ------------------------------------------------
 
-class LoadWorker : public Napi::AsyncWorker {
+class LoadWorker : public PromiseWorker {
   public:
     LoadWorker(Napi::Env env, std::string path, dep_llm_params params)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), params_(params) {}
+        : PromiseWorker(env, "DEP_MODEL_LOAD"), path_(std::move(path)), params_(params) {}
 
-    Napi::Promise promise() { return deferred_.Promise(); }
-
+  private:
     void Execute() override {
         char err[kErrSize] = {0};
         llm_ = dep_llm_load(path_.c_str(), params_, err, sizeof(err));
         if (!llm_) SetError(err);
     }
-
-    void OnOK() override {
-        Napi::Env env = Env();
-        Napi::Object obj = NativeLlm::constructor->New({Napi::External<dep_llm>::New(env, llm_)});
-        deferred_.Resolve(obj);
+    Napi::Value result(Napi::Env env) override {
+        return NativeLlm::constructor->New({Napi::External<dep_llm>::New(env, llm_)});
     }
 
-    void OnError(const Napi::Error & e) override {
-        deferred_.Reject(make_error(Env(), "DEP_MODEL_LOAD", e.Message()).Value());
-    }
-
-  private:
-    Napi::Promise::Deferred deferred_;
     std::string path_;
     dep_llm_params params_;
     dep_llm * llm_ = nullptr;
@@ -336,37 +325,26 @@ Napi::Value LoadModel(const Napi::CallbackInfo & info) {
     }
     if (p.n_ctx < 0 || p.n_batch <= 0 || p.n_seq_max <= 0 || p.n_gpu_layers < 0)
         throw type_error(env, "contextSize must be >= 0; batchSize and sequences > 0; gpuLayers >= 0");
-    auto * worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), p);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), p))->queue();
 }
 
 // ---- quantizeModel(src, dst, type, threads) -> Promise<void> ------------------------------------------
 
-class QuantizeWorker : public Napi::AsyncWorker {
+class QuantizeWorker : public PromiseWorker {
   public:
     QuantizeWorker(Napi::Env env, std::string src, std::string dst, std::string type, int32_t threads,
                    bool embeddings_f16)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), src_(std::move(src)),
-          dst_(std::move(dst)), type_(std::move(type)), threads_(threads), embeddings_f16_(embeddings_f16) {}
+        : PromiseWorker(env, "DEP_QUANTIZE"), src_(std::move(src)), dst_(std::move(dst)), type_(std::move(type)),
+          threads_(threads), embeddings_f16_(embeddings_f16) {}
 
-    Napi::Promise promise() { return deferred_.Promise(); }
-
+  private:
     void Execute() override {
         char err[kErrSize] = {0};
         if (!dep_llm_quantize(src_.c_str(), dst_.c_str(), type_.c_str(), threads_, embeddings_f16_, err, sizeof(err)))
             SetError(err);
     }
+    Napi::Value result(Napi::Env env) override { return env.Undefined(); }
 
-    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-
-    void OnError(const Napi::Error & e) override {
-        deferred_.Reject(make_error(Env(), "DEP_QUANTIZE", e.Message()).Value());
-    }
-
-  private:
-    Napi::Promise::Deferred deferred_;
     std::string src_, dst_, type_;
     int32_t threads_;
     bool embeddings_f16_;
@@ -380,12 +358,9 @@ Napi::Value QuantizeModel(const Napi::CallbackInfo & info) {
     const double threads = info[3].As<Napi::Number>().DoubleValue();
     if (!(threads >= 1 && threads <= 1024) || threads != std::floor(threads))
         throw type_error(env, "quantizeModel: threads must be an integer in [1, 1024]");
-    auto * worker = new QuantizeWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+    return (new QuantizeWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
                                        info[2].As<Napi::String>().Utf8Value(), static_cast<int32_t>(threads),
-                                       info[4].As<Napi::Boolean>().Value());
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+                                       info[4].As<Napi::Boolean>().Value()))->queue();
 }
 
 // ---- generate(segments, options, onToken) -> Promise<stats> ---------------------------------------
@@ -406,7 +381,12 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
         if (!on_token.IsEmpty()) on_token_ = Napi::Persistent(on_token);
     }
 
-    Napi::Promise promise() { return deferred_.Promise(); }
+    // Queues the worker (it deletes itself when done) and returns its promise.
+    Napi::Promise queue() {
+        Napi::Promise p = deferred_.Promise();
+        Queue();
+        return p;
+    }
 
     void Execute(const ExecutionProgress & progress) override {
         std::vector<dep_segment> segs(is_embd_.size());
@@ -482,69 +462,34 @@ Napi::Value NativeLlm::Generate(const Napi::CallbackInfo & info) {
     dep_sampling s = parse_sampling(env, info[1].As<Napi::Object>());
     Napi::Function on_token;
     if (info.Length() > 2 && info[2].IsFunction()) on_token = info[2].As<Napi::Function>();
-    auto * worker = new GenerateWorker(env, info.This().As<Napi::Object>(), llm, std::move(parsed.tokens),
-                                       std::move(parsed.embd), std::move(parsed.is_embd), s, on_token);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new GenerateWorker(env, info.This().As<Napi::Object>(), llm, std::move(parsed.tokens),
+                                       std::move(parsed.embd), std::move(parsed.is_embd), s, on_token))->queue();
 }
 
 
 // ---- lossAndGrad(segments, targets) -> Promise<{ loss, grads, nTokens, ... }> ----------------------
 
-class LossAndGradWorker : public Napi::AsyncWorker {
+class GraphLossAndGradWorker : public LossAndGradWorker {
   public:
-    LossAndGradWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, Segments segs, std::vector<int32_t> targets)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), llm_(llm), segs_(std::move(segs)),
-          targets_(std::move(targets)) {
-        owner_ = Napi::Persistent(owner);
+    GraphLossAndGradWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, Segments segs, std::vector<int32_t> targets)
+        : LossAndGradWorker(env, owner, std::move(segs), std::move(targets), model_n_embd(llm)), llm_(llm) {}
+
+  private:
+    int32_t run(const std::vector<dep_segment> & segs, char * err, size_t err_size) override {
+        return dep_llm_loss_and_grad(llm_, segs.data(), static_cast<int32_t>(segs.size()), targets_.data(),
+                                     static_cast<int32_t>(targets_.size()), &loss_, grads_.ptrs.data(), &stats_, err,
+                                     err_size);
     }
-
-    Napi::Promise promise() { return deferred_.Promise(); }
-
-    void Execute() override {
-        n_embd_ = model_n_embd(llm_);
-        std::vector<dep_segment> segs = segs_.view(n_embd_);
-        grads_.prepare(segs_);
-        char err[kErrSize] = {0};
-        rc_ = dep_llm_loss_and_grad(llm_, segs.data(), static_cast<int32_t>(segs.size()), targets_.data(),
-                                    static_cast<int32_t>(targets_.size()), &loss_, grads_.ptrs.data(), &stats_, err,
-                                    sizeof(err));
-        if (rc_ == -1) SetError(err);
-    }
-
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (rc_ == 2) {
-            deferred_.Reject(make_error(env, "DEP_ABORTED", "lossAndGrad was aborted").Value());
-            return;
-        }
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("loss", static_cast<double>(loss_));
-        o.Set("grads", grads_.to_js(env));
+    void add_stats(Napi::Object & o) const override {
         o.Set("nTokens", stats_.n_targets);
         o.Set("nPositions", stats_.n_positions);
         o.Set("loadMs", stats_.load_ms);
         o.Set("computeMs", stats_.compute_ms);
         o.Set("weightBytes", static_cast<double>(stats_.weight_bytes));
         o.Set("computeBytes", static_cast<double>(stats_.compute_bytes));
-        deferred_.Resolve(o);
     }
 
-    void OnError(const Napi::Error & e) override {
-        deferred_.Reject(make_error(Env(), "DEP_GRAD", e.Message()).Value());
-    }
-
-  private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference owner_;
     dep_llm * llm_;
-    Segments segs_;
-    std::vector<int32_t> targets_;
-    SoftGrads grads_;
-    float loss_ = 0.0f;
-    int32_t n_embd_ = 0;
-    int32_t rc_ = 0;
     dep_grad_stats stats_{};
 };
 
@@ -557,24 +502,18 @@ Napi::Value NativeLlm::LossAndGrad(const Napi::CallbackInfo & info) {
     Segments segs = parse_segments(env, info[0].As<Napi::Array>(), model_n_embd(llm), "");
     Napi::Int32Array t = info[1].As<Napi::Int32Array>();
     std::vector<int32_t> targets(t.Data(), t.Data() + t.ElementLength());
-    auto * worker = new LossAndGradWorker(env, info.This().As<Napi::Object>(), llm, std::move(segs), std::move(targets));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new GraphLossAndGradWorker(env, info.This().As<Napi::Object>(), llm, std::move(segs), std::move(targets)))
+        ->queue();
 }
 
 // ---- debugLogits(segments, useGraph) -> Promise<Float32Array [nPositions * nVocab]> -----------------
 
-class DebugLogitsWorker : public Napi::AsyncWorker {
+class DebugLogitsWorker : public PromiseWorker {
   public:
     DebugLogitsWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, Segments segs, bool use_graph)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), llm_(llm), segs_(std::move(segs)),
-          use_graph_(use_graph) {
-        owner_ = Napi::Persistent(owner);
-    }
+        : PromiseWorker(env, "DEP_GRAD", owner), llm_(llm), segs_(std::move(segs)), use_graph_(use_graph) {}
 
-    Napi::Promise promise() { return deferred_.Promise(); }
-
+  private:
     void Execute() override {
         dep_llm_info li;
         dep_llm_get_info(llm_, &li);
@@ -587,20 +526,12 @@ class DebugLogitsWorker : public Napi::AsyncWorker {
                                  sizeof(err)) != 0)
             SetError(err);
     }
-
-    void OnOK() override {
-        Napi::Float32Array a = Napi::Float32Array::New(Env(), out_.size());
+    Napi::Value result(Napi::Env env) override {
+        Napi::Float32Array a = Napi::Float32Array::New(env, out_.size());
         std::copy(out_.begin(), out_.end(), a.Data());
-        deferred_.Resolve(a);
+        return a;
     }
 
-    void OnError(const Napi::Error & e) override {
-        deferred_.Reject(make_error(Env(), "DEP_GRAD", e.Message()).Value());
-    }
-
-  private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference owner_;
     dep_llm * llm_;
     Segments segs_;
     bool use_graph_;
@@ -613,11 +544,8 @@ Napi::Value NativeLlm::DebugLogits(const Napi::CallbackInfo & info) {
         throw type_error(env, "debugLogits(segments, useGraph: boolean)");
     dep_llm * llm = handle(env);
     Segments segs = parse_segments(env, info[0].As<Napi::Array>(), model_n_embd(llm), "");
-    auto * worker = new DebugLogitsWorker(env, info.This().As<Napi::Object>(), llm, std::move(segs),
-                                          info[1].As<Napi::Boolean>().Value());
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new DebugLogitsWorker(env, info.This().As<Napi::Object>(), llm, std::move(segs),
+                                          info[1].As<Napi::Boolean>().Value()))->queue();
 }
 
 // ---- generateBatch(requests, options, onToken(request, token)) -> Promise<stats[]> --------------------
@@ -637,7 +565,12 @@ class GenerateBatchWorker : public Napi::AsyncProgressQueueWorker<BatchToken> {
         if (!on_token.IsEmpty()) on_token_ = Napi::Persistent(on_token);
     }
 
-    Napi::Promise promise() { return deferred_.Promise(); }
+    // Queues the worker (it deletes itself when done) and returns its promise.
+    Napi::Promise queue() {
+        Napi::Promise p = deferred_.Promise();
+        Queue();
+        return p;
+    }
 
     void Execute(const ExecutionProgress & progress) override {
         const int32_t n_embd = model_n_embd(llm_);
@@ -715,11 +648,8 @@ Napi::Value NativeLlm::GenerateBatch(const Napi::CallbackInfo & info) {
     if (n_parallel <= 0 || n_parallel > 256) throw type_error(env, "parallel must be in [1, 256]");
     Napi::Function on_token;
     if (info.Length() > 2 && info[2].IsFunction()) on_token = info[2].As<Napi::Function>();
-    auto * worker = new GenerateBatchWorker(env, info.This().As<Napi::Object>(), llm, std::move(reqs), s, n_parallel,
-                                            on_token);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new GenerateBatchWorker(env, info.This().As<Napi::Object>(), llm, std::move(reqs), s, n_parallel,
+                                            on_token))->queue();
 }
 
 
@@ -821,31 +751,16 @@ Napi::Value NativeLlm::OpenBatch(const Napi::CallbackInfo & info) {
 }
 
 // Runs one add or step off the JS thread; the session is marked busy meanwhile.
-class BatchSessionWorker : public Napi::AsyncWorker {
+class BatchSessionWorker : public PromiseWorker {
   public:
     BatchSessionWorker(Napi::Env env, NativeBatchSession * session, dep_batch_session * handle)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), session_(session), handle_(handle) {
-        self_ = Napi::Persistent(session->Value());
+        : PromiseWorker(env, "DEP_GENERATE", session->Value()), session_(session), handle_(handle) {
         session->set_busy(true);
     }
 
-    Napi::Promise promise() { return deferred_.Promise(); }
-
-    void OnOK() override {
-        session_->set_busy(false);
-        deferred_.Resolve(result(Env()));
-    }
-
-    void OnError(const Napi::Error & e) override {
-        session_->set_busy(false);
-        deferred_.Reject(make_error(Env(), "DEP_GENERATE", e.Message()).Value());
-    }
-
   protected:
-    virtual Napi::Value result(Napi::Env env) = 0;
+    void settled() override { session_->set_busy(false); }
 
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference self_;
     NativeBatchSession * session_;
     dep_batch_session * handle_;
 };
@@ -904,33 +819,23 @@ Napi::Value NativeBatchSession::Add(const Napi::CallbackInfo & info) {
     dep_batch_session * s = handle(env);
     Segments segs = parse_segments(env, info[1].As<Napi::Array>(), model_n_embd(llm()), "");
     dep_sampling sampling = parse_sampling(env, info[2].As<Napi::Object>());
-    auto * worker = new BatchAddWorker(env, this, s, info[0].As<Napi::Number>().Int32Value(), std::move(segs), sampling);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new BatchAddWorker(env, this, s, info[0].As<Napi::Number>().Int32Value(), std::move(segs), sampling))->queue();
 }
 
 Napi::Value NativeBatchSession::Step(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     dep_batch_session * s = handle(env);
-    auto * worker = new BatchStepWorker(env, this, s, slots());
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new BatchStepWorker(env, this, s, slots()))->queue();
 }
 
 // ---- embed(tokenLists, pooled) -> Promise<Float32Array[]> ----------------------------------------------
 
-class EmbedWorker : public Napi::AsyncWorker {
+class EmbedWorker : public PromiseWorker {
   public:
     EmbedWorker(Napi::Env env, Napi::Object owner, dep_llm * llm, std::vector<std::vector<int32_t>> inputs, bool pooled)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), llm_(llm), inputs_(std::move(inputs)),
-          pooled_(pooled) {
-        owner_ = Napi::Persistent(owner);
-    }
+        : PromiseWorker(env, "DEP_EMBED", owner), llm_(llm), inputs_(std::move(inputs)), pooled_(pooled) {}
 
-    Napi::Promise promise() { return deferred_.Promise(); }
-
+  private:
     void Execute() override {
         const size_t width = static_cast<size_t>(dep_llm_embed_width(llm_));
         char err[kErrSize] = {0};
@@ -944,23 +849,16 @@ class EmbedWorker : public Napi::AsyncWorker {
             }
         }
     }
-
-    void OnOK() override {
-        Napi::Env env = Env();
+    Napi::Value result(Napi::Env env) override {
         Napi::Array arr = Napi::Array::New(env, outputs_.size());
         for (size_t i = 0; i < outputs_.size(); ++i) {
             Napi::Float32Array a = Napi::Float32Array::New(env, outputs_[i].size());
             std::copy(outputs_[i].begin(), outputs_[i].end(), a.Data());
             arr.Set(static_cast<uint32_t>(i), a);
         }
-        deferred_.Resolve(arr);
+        return arr;
     }
 
-    void OnError(const Napi::Error & e) override { deferred_.Reject(make_error(Env(), "DEP_EMBED", e.Message()).Value()); }
-
-  private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference owner_;
     dep_llm * llm_;
     std::vector<std::vector<int32_t>> inputs_;
     bool pooled_;
@@ -981,10 +879,7 @@ Napi::Value NativeLlm::Embed(const Napi::CallbackInfo & info) {
         Napi::Int32Array a = v.As<Napi::Int32Array>();
         inputs.emplace_back(a.Data(), a.Data() + a.ElementLength());
     }
-    auto * worker = new EmbedWorker(env, info.This().As<Napi::Object>(), llm, std::move(inputs), info[1].As<Napi::Boolean>().Value());
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new EmbedWorker(env, info.This().As<Napi::Object>(), llm, std::move(inputs), info[1].As<Napi::Boolean>().Value()))->queue();
 }
 
 }  // namespace
