@@ -2,9 +2,16 @@
 // its own lifetime. Its weights (dequantized once, held in the engine's dtype) are freed by dispose().
 // Same inputs and outputs as Llm.lossAndGrad, the ggml graph that stays as the oracle.
 import { DepError, fromNative } from "../errors.js";
-import { type NativeGradEngine, type NativeGradEngineInfo, type NativeSegment, native } from "../native.js";
+import {
+  type NativeGradEngine,
+  type NativeGradEngineInfo,
+  type NativeGradEngineLossAndGrad,
+  type NativeSegment,
+  native,
+} from "../native.js";
 import type { LossAndGradResult, Segment } from "./types.js";
-import { HandleQueue, withAbort } from "./utils/handleQueue.js";
+import { HandleQueue } from "./utils/handleQueue.js";
+import { runLossAndGrad } from "./utils/lossAndGradCall.js";
 
 export type GradEngineDtype = "f32" | "bf16";
 
@@ -104,29 +111,22 @@ export class GradEngine {
     targetTokens: Int32Array,
     options: { signal?: AbortSignal } = {},
   ): Promise<GradEngineResult> {
-    checkTargetTokens(targetTokens, options.signal);
-    const nativeSegments = this.#toNative(segments);
-    try {
-      return await this.#calls.run(async (handle) => {
-        const r = await withAbort(
-          options.signal,
-          () => handle.abort(),
-          () => handle.lossAndGrad(nativeSegments, targetTokens),
-        );
-        return {
-          loss: r.loss,
-          grads: r.grads,
-          nTokens: r.nTokens,
-          nPositions: r.nPositions,
-          firstGradPosition: r.firstGradPosition,
-          recomputed: r.recomputed,
-          timings: { loadMs: 0, computeMs: r.computeMs, matmulMs: r.matmulMs, attentionMs: r.attentionMs },
-          memory: { weightBytes: this.info.weightBytes, computeBytes: r.activationBytes },
-        };
-      });
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return runLossAndGrad(
+      (call) => this.#calls.run(call),
+      () => this.#toNative(segments),
+      targetTokens,
+      options.signal,
+      (r: NativeGradEngineLossAndGrad) => ({
+        loss: r.loss,
+        grads: r.grads,
+        nTokens: r.nTokens,
+        nPositions: r.nPositions,
+        firstGradPosition: r.firstGradPosition,
+        recomputed: r.recomputed,
+        timings: { loadMs: 0, computeMs: r.computeMs, matmulMs: r.matmulMs, attentionMs: r.attentionMs },
+        memory: { weightBytes: this.info.weightBytes, computeBytes: r.activationBytes },
+      }),
+    );
   }
 
   /** Frees the weights after every queued call has finished. Safe to call twice. */
@@ -137,17 +137,6 @@ export class GradEngine {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/** lossAndGrad's argument checks, shared with Llm.lossAndGrad. */
-export function checkTargetTokens(targetTokens: Int32Array, signal: AbortSignal | undefined): void {
-  if (!(targetTokens instanceof Int32Array) || targetTokens.length === 0) {
-    throw new DepError(
-      "DEP_INVALID_ARGUMENT",
-      "lossAndGrad: targetTokens must be a non-empty Int32Array (the tokens the model should predict)",
-    );
-  }
-  if (signal?.aborted) throw new DepError("DEP_ABORTED", "lossAndGrad was aborted");
 }
 
 function tokensOrEmbeddings(segments: readonly Segment[]): NativeSegment[] {

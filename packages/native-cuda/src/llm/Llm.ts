@@ -1,8 +1,14 @@
 // The frozen LLM: a GGUF model run by llama.cpp. Mirrors the native lifetime: load -> use -> dispose.
 // Native calls that touch the context are serialised through one queue; tokenizer calls are synchronous.
 import { DepError, fromNative } from "../errors.js";
-import { type NativeGenerateStats, type NativeLlm, type NativeSegment, native } from "../native.js";
-import { checkTargetTokens, GradEngine, type GradEngineOptions } from "./GradEngine.js";
+import {
+  type NativeGenerateStats,
+  type NativeLlm,
+  type NativeLossAndGrad,
+  type NativeSegment,
+  native,
+} from "../native.js";
+import { GradEngine, type GradEngineOptions } from "./GradEngine.js";
 import { checkLoadOptions, checkModelHyperparameters } from "./loadChecks.js";
 import type {
   ChatMessage,
@@ -14,7 +20,8 @@ import type {
   LossAndGradResult,
   Segment,
 } from "./types.js";
-import { HandleQueue, withAbort } from "./utils/handleQueue.js";
+import { HandleQueue } from "./utils/handleQueue.js";
+import { runLossAndGrad } from "./utils/lossAndGradCall.js";
 import { TextStreamer } from "./utils/textStreamer.js";
 
 export class Llm {
@@ -225,27 +232,20 @@ export class Llm {
     targetTokens: Int32Array,
     options: { signal?: AbortSignal } = {},
   ): Promise<LossAndGradResult> {
-    checkTargetTokens(targetTokens, options.signal);
-    const nativeSegments = this.toNativeSegments(segments);
-    try {
-      return await this.enqueue(async (handle) => {
-        const r = await withAbort(
-          options.signal,
-          () => handle.abort(),
-          () => handle.lossAndGrad(nativeSegments, targetTokens),
-        );
-        return {
-          loss: r.loss,
-          grads: r.grads,
-          nTokens: r.nTokens,
-          nPositions: r.nPositions,
-          timings: { loadMs: r.loadMs, computeMs: r.computeMs },
-          memory: { weightBytes: r.weightBytes, computeBytes: r.computeBytes },
-        };
-      });
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return runLossAndGrad(
+      (call) => this.enqueue(call),
+      () => this.toNativeSegments(segments),
+      targetTokens,
+      options.signal,
+      (r: NativeLossAndGrad) => ({
+        loss: r.loss,
+        grads: r.grads,
+        nTokens: r.nTokens,
+        nPositions: r.nPositions,
+        timings: { loadMs: r.loadMs, computeMs: r.computeMs },
+        memory: { weightBytes: r.weightBytes, computeBytes: r.computeBytes },
+      }),
+    );
   }
 
   /**
