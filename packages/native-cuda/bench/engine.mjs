@@ -8,28 +8,9 @@
 // machine's figures are not the machine's).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cpus, homedir, loadavg } from "node:os";
-import { join } from "node:path";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
-const threads = Number(opt("threads", "2"));
-const modelPath =
-  opt("model", undefined) ??
-  join(
-    process.env.DEP_HOME ?? join(homedir(), ".cache", "dep"),
-    "models",
-    "tinyllama-1.1b-chat-iq2_xxs.gguf",
-  );
-const json = flag("json");
-const log = (...a) => {
-  if (!json) console.error(...a);
-};
+import { flag, json, log, modelPath, opt, threads } from "./args.mjs";
 
 const SOFT_ROWS = 16;
 const N_TARGETS = 129;

@@ -7,30 +7,11 @@
 // mode in a child process so that its peak memory is its own.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { flag, json, log, modelPath, opt, threads } from "./args.mjs";
 
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
-const threads = Number(opt("threads", "2"));
 const nGen = Number(opt("gen", "32"));
 const repeat = Number(opt("repeat", "2"));
-const modelPath =
-  opt("model", undefined) ??
-  join(
-    process.env.DEP_HOME ?? join(homedir(), ".cache", "dep"),
-    "models",
-    "tinyllama-1.1b-chat-iq2_xxs.gguf",
-  );
-const json = flag("json");
-const log = (...a) => {
-  if (!json) console.error(...a);
-};
 
 const { Llm, makeNormal } = await loadDep();
 
