@@ -1,6 +1,7 @@
 // The native engine (dep_grad_engine) on the GGUF given by DEP_TEST_GGUF, against the ggml gradient graph
 // (dep_llm_loss_and_grad, the oracle) in F32 and bf16, against central finite differences in F32, and its
 // errors. Skipped with a message when the variable is unset.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -78,11 +79,39 @@ void check_attention_kernels(bool bf16) {
     for (double x : e) CHECK(x <= (bf16 ? 2e-2 : 1e-5));
 }
 
+// Products over more shapes than the matmul keeps primitives for (one per sequence length in training):
+// the cache stays bounded and every product stays right across its restarts.
+void check_many_shapes() {
+    using namespace dep::engine;
+    std::string err;
+    auto mm = Matmul::create(false, 2, err);
+    CHECK_MSG(mm != nullptr, "%s", err.c_str());
+    if (!mm) return;
+    const int64_t K = 8, N = 4;
+    std::vector<float> w(N * K), x(700 * K), y(700 * N);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 7) - 3.0f;
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 5) * 0.5f;
+    const Weight W = mm->make_weight(w.data(), N, K);
+    double worst = 0;
+    for (int64_t M = 1; M <= 700; ++M) {
+        mm->forward(x.data(), M, W, y.data(), false);
+        for (int64_t n = 0; n < N; ++n) {
+            double ref = 0;
+            for (int64_t k = 0; k < K; ++k) ref += static_cast<double>(x[(M - 1) * K + k]) * w[n * K + k];
+            worst = std::max(worst, std::fabs(y[(M - 1) * N + n] - ref));
+        }
+    }
+    std::printf("700 shapes: %zu primitives held, worst error %.1e\n", mm->primitives(), worst);
+    CHECK(mm->primitives() <= 512);
+    CHECK(worst <= 1e-5);
+}
+
 }  // namespace
 
 int main() {
     check_attention_kernels(false);
     check_attention_kernels(true);
+    check_many_shapes();
     const char * path = std::getenv("DEP_TEST_GGUF");
     if (!path || !*path) {
         std::printf("SKIP: set DEP_TEST_GGUF to a GGUF model to run this test\n");

@@ -69,6 +69,8 @@ class Matmul {
               int64_t ldb, bool tb, float * C, int64_t ldc, float alpha, bool accumulate);
     // wall milliseconds spent in forward/backward/gemm since the last reset
     double elapsed_ms = 0;
+    // the library primitives held for the shapes seen (bounded: shapes follow the sequence length)
+    virtual size_t primitives() const { return 0; }
 
   protected:
     virtual void forward_impl(const float * X, int64_t M, const Weight & W, float * Y, bool accumulate) = 0;

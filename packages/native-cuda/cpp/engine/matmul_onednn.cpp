@@ -45,6 +45,7 @@ class OneDnnMatmul final : public Matmul {
         const GemmKey key{M, N, K, lda, ldb, ldc, ta, tb, accumulate, alpha_bits, bf16};
         auto it = gemms_.find(key);
         if (it == gemms_.end()) {
+            bound(gemms_);
             using dims = dnnl::memory::dims;
             const dt in = bf16 ? dt::bf16 : dt::f32;
             dnnl::memory::desc a_md(dims{M, K}, in, ta ? dims{1, lda} : dims{lda, 1});
@@ -54,6 +55,8 @@ class OneDnnMatmul final : public Matmul {
         }
         execute(it->second, const_cast<void *>(A), const_cast<void *>(B), C);
     }
+
+    size_t primitives() const override { return cache_.size() + gemms_.size(); }
 
   private:
     using GemmKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, uint32_t, bool>;
@@ -65,6 +68,7 @@ class OneDnnMatmul final : public Matmul {
         const auto key = std::make_tuple(M, K, N, transposed, accumulate);
         auto it = cache_.find(key);
         if (it == cache_.end()) {
+            bound(cache_);
             const dt in = bf16_ ? dt::bf16 : dt::f32;
             dnnl::memory::desc a_md({M, K}, in, dnnl::memory::format_tag::ab);
             dnnl::memory::desc b_md({K, N}, in, transposed ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab);
@@ -100,6 +104,14 @@ class OneDnnMatmul final : public Matmul {
         }
         dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, eng_);
         return Entry{dnnl::matmul(pd), a, b, c};
+    }
+
+    // Shapes follow the sequence length, so a training run over many lengths would keep adding primitives
+    // (each holds its generated code); past kMaxPrimitives a cache starts again (creating one takes ~1 ms).
+    static constexpr size_t kMaxPrimitives = 512;
+    template <typename Map>
+    static void bound(Map & m) {
+        if (m.size() >= kMaxPrimitives) m.clear();
     }
 
     void execute(Entry & e, void * A, void * B, float * C) {
