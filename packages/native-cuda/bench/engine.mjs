@@ -82,6 +82,11 @@ if (opt("child", undefined)) {
       ? { matmulMs: Math.round(second.timings.matmulMs), attentionMs: Math.round(second.timings.attentionMs) }
       : {}),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    // what the gradient source itself holds (the rest of the peak is Node, llama.cpp's model and context,
+    // and the GGUF's pages read at load)
+    weightBytes: second.memory.weightBytes,
+    activationBytes: second.memory.computeBytes,
+    ...(second.recomputed !== undefined ? { recomputed: second.recomputed } : {}),
     loss: second.loss,
     matmul,
   };
@@ -180,16 +185,19 @@ if (!json) {
   console.log(
     `load average ${out.loadAverage.start} -> ${out.loadAverage.end} on ${out.loadAverage.cores} cores`,
   );
-  console.log("| engine | dtype | positions | first call | step | (matmul / attention) | peak RSS | loss |");
-  console.log("|---|---|---|---|---|---|---|---|");
+  console.log(
+    "| engine | dtype | positions | first call | step | (matmul / attention) | peak RSS | held: weights + activations | loss |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     if (r.error) {
-      console.log(`| ${r.engine} | ${r.dtype} | ${r.positions} | ${r.error} | | | | |`);
+      console.log(`| ${r.engine} | ${r.dtype} | ${r.positions} | ${r.error} | | | | | |`);
       continue;
     }
+    const held = `${mb(r.weightBytes)} + ${mb(r.activationBytes)}${r.recomputed ? " (recomputed)" : ""}`;
     console.log(
       `| ${r.engine} | ${r.dtype} | ${r.positions} | ${(r.firstCallMs / 1000).toFixed(2)} s | ` +
-        `${(r.stepMs / 1000).toFixed(2)} s | ${split(r)} | ${mb(r.peakRssBytes)} | ${r.loss.toFixed(5)} |`,
+        `${(r.stepMs / 1000).toFixed(2)} s | ${split(r)} | ${mb(r.peakRssBytes)} | ${held} | ${r.loss.toFixed(5)} |`,
     );
   }
 }
