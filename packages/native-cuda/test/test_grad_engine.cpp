@@ -79,6 +79,34 @@ void check_attention_kernels(bool bf16) {
     for (double x : e) CHECK(x <= (bf16 ? 2e-2 : 1e-5));
 }
 
+// The vector bf16 conversion (AVX512_BF16's instruction where the CPU has it) against the scalar rounding:
+// ties to even, values past the largest bf16, infinities and NaN, across a span's odd tail.
+void check_bf16_rounding() {
+    using namespace dep::engine;
+    std::vector<float> x;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 30.0f);
+    for (int i = 0; i < 997; ++i) x.push_back(nd(rng));
+    const uint32_t ties[] = {0x3f808000u, 0x3f818000u, 0xbf808000u, 0x7f7fffffu, 0x3f80ffffu};
+    for (uint32_t bits : ties) {
+        float f;
+        std::memcpy(&f, &bits, 4);
+        x.push_back(f);
+    }
+    x.push_back(INFINITY), x.push_back(-INFINITY), x.push_back(NAN), x.push_back(0.0f), x.push_back(-0.0f);
+    std::vector<uint16_t> v(x.size());
+    to_bf16_span(x.data(), v.data(), static_cast<int64_t>(x.size()));
+    int mismatches = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const uint16_t ref = to_bf16(x[i]);
+        const bool nan = std::isnan(x[i]);
+        const bool same = nan ? std::isnan(from_bf16(v[i])) : v[i] == ref;
+        if (!same && mismatches++ < 5) std::printf("  bf16(%a): vector %04x, scalar %04x\n", x[i], v[i], ref);
+    }
+    std::printf("bf16 rounding, vector vs scalar: %d of %zu differ\n", mismatches, x.size());
+    CHECK(mismatches == 0);
+}
+
 // Products over more shapes than the matmul keeps primitives for (one per sequence length in training):
 // the cache stays bounded and every product stays right across its restarts.
 void check_many_shapes() {
@@ -112,6 +140,7 @@ int main() {
     check_attention_kernels(false);
     check_attention_kernels(true);
     check_many_shapes();
+    check_bf16_rounding();
     const char * path = std::getenv("DEP_TEST_GGUF");
     if (!path || !*path) {
         std::printf("SKIP: set DEP_TEST_GGUF to a GGUF model to run this test\n");
