@@ -2,11 +2,14 @@
 // (dep_llm_loss_and_grad, the oracle) in F32 and bf16, against central finite differences in F32, and its
 // errors. Skipped with a message when the variable is unset.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "check.h"
@@ -134,6 +137,37 @@ void check_many_shapes() {
     CHECK(worst <= 1e-5);
 }
 
+// This process's resident bytes of every mapping of `path` (/proc/self/smaps), or -1 where unreadable.
+long long resident_bytes_of(const std::string & path) {
+    std::ifstream smaps("/proc/self/smaps");
+    if (!smaps) return -1;
+    long long total = 0;
+    bool ours = false;
+    for (std::string line; std::getline(smaps, line);) {
+        const bool header = !line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+                            line.find('-') != std::string::npos && line.find(':') > line.find(' ');
+        if (header) ours = line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0;
+        else if (ours && line.rfind("Rss:", 0) == 0) total += std::atoll(line.c_str() + 4) * 1024;
+    }
+    return total;
+}
+
+// After load the engine holds its own copy of every weight: the GGUF's pages it read must not stay
+// resident in this process (for an F16 source that would be the model's size again).
+void check_file_pages_released(const char * path) {
+    dep_grad_engine_params p = dep_grad_engine_default_params();
+    p.n_threads = 2;
+    char err[2048];
+    dep_grad_engine * e = dep_grad_engine_load(path, p, err, sizeof(err));
+    CHECK_MSG(e != nullptr, "%s", err);
+    if (!e) return;
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    const long long size = static_cast<long long>(f.tellg()), resident = resident_bytes_of(path);
+    std::printf("after load: %lld of the GGUF's %lld bytes resident\n", resident, size);
+    if (resident >= 0) CHECK(resident <= size / 8);
+    dep_grad_engine_free(e);
+}
+
 }  // namespace
 
 int main() {
@@ -147,6 +181,7 @@ int main() {
         return 0;
     }
     std::printf("matmul: %s\n", dep_grad_engine_matmul_name());
+    check_file_pages_released(path);  // before dep_llm_load maps the same file
     dep_llm_params lp = dep_llm_default_params();
     lp.n_threads = 2;
     lp.n_ctx = 128;

@@ -186,6 +186,8 @@ bool dep_grad_engine::load(const std::string & path, std::string & err) {
     rope.n_rot = hp.n_rot;
     rope.head_dim = hp.head_dim;
     rope.neox = hp.rope_mode == GGML_ROPE_TYPE_NEOX;
+    // every weight is copied out; only token rows are read from the file from now on
+    file->release_pages();
     return true;
 }
 

@@ -97,6 +97,11 @@ GgufWeights::~GgufWeights() {
     }
 }
 
+void GgufWeights::release_pages() const {
+    for (const Part & p : parts_)
+        if (p.map) madvise(const_cast<uint8_t *>(p.map), p.map_size, MADV_DONTNEED);
+}
+
 const ggml_tensor * GgufWeights::find(const std::string & name) const {
     for (const Part & p : parts_)
         if (const ggml_tensor * t = ggml_get_tensor(p.meta, name.c_str())) return t;

@@ -36,6 +36,10 @@ class GgufWeights {
     bool gather_rows_f32(const ggml_tensor * t, const int32_t * rows, int64_t n_rows, float * dst,
                          std::string & err) const;
 
+    // Drops this process's resident pages of the mappings (the file stays in the page cache; a later read
+    // faults its pages back): after the weights have been copied out, the mapping need not count.
+    void release_pages() const;
+
     gguf_context * gguf() const { return gguf_; }
     // Metadata helpers: numeric keys accept any integer/float GGUF type; missing keys give the fallback.
     bool has_key(const std::string & key) const;
