@@ -1,11 +1,20 @@
-// `--engine` / `--engine-dtype`, shared by `dep train` and `dep demo`: which computation gives training
-// its dL/d(soft rows) (see @dep/core's openGradSource).
-import { DEFAULT_GRAD_SOURCE, type GradSourceChoice } from "@dep/core";
-import { type Command, Option } from "commander";
+// `--engine` / `--engine-dtype` / `--engine-memory`, shared by `dep train`, `dep demo` and `dep loss`: which
+// computation gives training its dL/d(soft rows) (see @dep/core's openGradSource).
+import { DEFAULT_GRAD_SOURCE, type GradSourceChoice, parseByteSize } from "@dep/core";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 export interface GradEngineFlags {
   engine: GradSourceChoice["engine"];
   engineDtype: GradSourceChoice["dtype"];
+  engineMemory?: number;
+}
+
+function byteSize(v: string): number {
+  try {
+    return parseByteSize(v, "size");
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 export function addGradEngineOptions(cmd: Command): Command {
@@ -25,9 +34,19 @@ export function addGradEngineOptions(cmd: Command): Command {
       )
         .choices(["auto", "f32", "bf16"])
         .default(DEFAULT_GRAD_SOURCE.dtype),
+    )
+    .addOption(
+      new Option(
+        "--engine-memory <size>",
+        "native engine: activation memory a step may keep (e.g. 4GB); past it layers are recomputed in the backward, same gradients, slower (default 1GiB)",
+      ).argParser(byteSize),
     );
 }
 
 export function gradSourceChoice(o: GradEngineFlags): GradSourceChoice {
-  return { engine: o.engine, dtype: o.engineDtype };
+  return {
+    engine: o.engine,
+    dtype: o.engineDtype,
+    ...(o.engineMemory !== undefined ? { activationBudgetBytes: o.engineMemory } : {}),
+  };
 }

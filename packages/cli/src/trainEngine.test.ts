@@ -80,6 +80,27 @@ describe("dep train --engine", () => {
     expect(r.stderr).toMatch(/--engine <e>.*torch.*auto, native, ggml/s);
   });
 
+  it("--engine-memory: a size, or exit 2 naming the option; 0 recomputes every layer and trains the same", () => {
+    const bad = train("bad-memory", "--engine-memory", "lots");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(
+      /'--engine-memory <size>' argument 'lots' is invalid\. size "lots": use a size like 2GB/,
+    );
+    const native = train("kept", "--engine", "native", "--engine-dtype", "f32", "--engine-memory", "4GB");
+    const recomputed = train(
+      "recomputed",
+      "--engine",
+      "native",
+      "--engine-dtype",
+      "f32",
+      "--engine-memory",
+      "0",
+    );
+    expect(native.status, native.stderr).toBe(0);
+    expect(recomputed.status, recomputed.stderr).toBe(0);
+    expect(lastJson(recomputed.stdout).finalLoss).toBe(lastJson(native.stdout).finalLoss);
+  }, 600_000);
+
   it("defaults to the native engine in this CPU's dtype (ggml without oneDNN), and records it in run.json", () => {
     const r = train("default");
     expect(r.status, r.stderr).toBe(0);

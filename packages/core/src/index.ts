@@ -178,4 +178,5 @@ export {
   shardPath,
 } from "./shard/shard.js";
 export * from "./train/index.js";
+export { parseByteSize } from "./util/byteSize.js";
 export { getOrInsert, hash32, Rng } from "./util/rng.js";

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { DepError } from "@dep/native-cuda";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { writeDirAtomic, writeJsonAtomic } from "../io/atomic.js";
+import { parseByteSize } from "../util/byteSize.js";
 import { discoverFiles, type SourceFile } from "./files.js";
 import type { DatasetManifest } from "./load.js";
 import type { PrepareStats } from "./prepareReference.js";
@@ -48,17 +49,7 @@ const WS_RE2 =
 
 /** "2GB", "512MB", "1.5GiB", "800000000" -> bytes (DuckDB's units: KB/MB/GB/TB are powers of 1000). */
 export function parseMemory(s: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$/i.exec(s);
-  if (!m) {
-    throw new DepError(
-      "DEP_INVALID_ARGUMENT",
-      `memory limit ${JSON.stringify(s)}: use a size like 2GB or 512MB`,
-    );
-  }
-  const unit = (m[2] ?? "B").toUpperCase();
-  const pow = { B: 0, K: 1, M: 2, G: 3, T: 4 }[unit[0] as "B" | "K" | "M" | "G" | "T"];
-  const base = unit.includes("I") ? 1024 : 1000;
-  return Number(m[1]) * base ** pow;
+  return parseByteSize(s, "memory limit");
 }
 
 function q(s: string): string {

@@ -18,6 +18,11 @@ export interface GradSourceChoice {
   engine: GradEngineKind;
   /** native engine only: "auto" is bf16 where the matmul library runs it here, else f32 */
   dtype: "auto" | GradEngineDtype;
+  /**
+   * native engine only: the activation memory a step may keep; past it each layer is recomputed in the
+   * backward (same gradients, one more forward's work). Default 1 GiB.
+   */
+  activationBudgetBytes?: number;
 }
 
 export const DEFAULT_GRAD_SOURCE: GradSourceChoice = { engine: "auto", dtype: "auto" };
@@ -52,6 +57,9 @@ export async function openGradSource(
       ? await llm.createGradEngine({
           threads: o.threads,
           dtype: choice.dtype === "auto" ? defaultGradEngineDtype() : choice.dtype,
+          ...(choice.activationBudgetBytes !== undefined
+            ? { activationBudgetBytes: choice.activationBudgetBytes }
+            : {}),
         })
       : null;
   const model = new EngineModel(llm, engine, o.path);
