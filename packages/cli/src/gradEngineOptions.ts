@@ -1,6 +1,6 @@
 // `--engine` / `--engine-dtype` / `--engine-memory`, shared by `dep train`, `dep demo` and `dep loss`: which
 // computation gives training its dL/d(soft rows) (see @dep/core's openGradSource).
-import { DEFAULT_GRAD_SOURCE, type GradSourceChoice, parseByteSize } from "@dep/core";
+import { DEFAULT_GRAD_SOURCE, type GradSourceChoice, parseByteSize, resolvedGradEngine } from "@dep/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
 export interface GradEngineFlags {
@@ -44,6 +44,9 @@ export function addGradEngineOptions(cmd: Command): Command {
 }
 
 export function gradSourceChoice(o: GradEngineFlags): GradSourceChoice {
+  if (o.engineMemory !== undefined && resolvedGradEngine(o.engine) === "ggml") {
+    console.error("dep: warning: --engine-memory applies to the native engine; the ggml graph ignores it");
+  }
   return {
     engine: o.engine,
     dtype: o.engineDtype,

@@ -99,6 +99,9 @@ describe("dep train --engine", () => {
     expect(native.status, native.stderr).toBe(0);
     expect(recomputed.status, recomputed.stderr).toBe(0);
     expect(lastJson(recomputed.stdout).finalLoss).toBe(lastJson(native.stdout).finalLoss);
+    const ggml = train("ggml-memory", "--engine", "ggml", "--engine-memory", "2GB");
+    expect(ggml.status, ggml.stderr).toBe(0);
+    expect(ggml.stderr).toMatch(/warning: --engine-memory applies to the native engine/);
   }, 600_000);
 
   it("defaults to the native engine in this CPU's dtype (ggml without oneDNN), and records it in run.json", () => {
