@@ -2,31 +2,17 @@
 // high temperature widens the nucleus; llama.cpp's default chain cuts the nucleus from the unscaled
 // distribution first. With T = 20 and top-p 0.3 the reference order must therefore draw from many more
 // distinct first tokens over the same seeds.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Llm } from "@dep/native-cuda";
-import { writeTinyModel } from "@dep/native-cuda/gguf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTinyLlm } from "../testing/tinyLlm.js";
 
-const dir = mkdtempSync(join(tmpdir(), "dep-sampler-"));
-let llm: Llm;
-beforeAll(async () => {
-  const path = join(dir, "tiny.gguf");
-  writeTinyModel(path, { arch: "llama", seed: 5 });
-  llm = await Llm.load(path, { threads: 2, contextSize: 128 });
-});
-afterAll(async () => {
-  await llm?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+const tiny = useTinyLlm({ seed: 5 });
 
 describe("sampler order", () => {
   it("reference: temperature before top-p (a wider nucleus); llama.cpp: top-p first", async () => {
     const distinct = async (samplerOrder: "reference" | "llama.cpp") => {
       const first = new Set<number>();
       for (let seed = 0; seed < 24; seed++) {
-        const r = await llm.complete([{ text: "Once upon a time" }], {
+        const r = await tiny.llm.complete([{ text: "Once upon a time" }], {
           maxTokens: 1,
           temperature: 20,
           topP: 0.3,

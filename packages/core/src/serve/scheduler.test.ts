@@ -1,26 +1,12 @@
 // The scheduler on a tiny random-weight GGUF: a request that arrives while another generates joins it and
 // finishes first, every request reads as it does alone (greedy and seeded, each with its own settings), a
 // cancelled request frees its slot, and the batch-to-completion mode makes late requests wait.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type GenerationResult, Llm } from "@dep/native-cuda";
-import { writeTinyModel } from "@dep/native-cuda/gguf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GenerationResult } from "@dep/native-cuda";
+import { describe, expect, it } from "vitest";
+import { useTinyLlm } from "../testing/tinyLlm.js";
 import { GenerationScheduler, type SchedulerRequest } from "./scheduler.js";
 
-const dir = mkdtempSync(join(tmpdir(), "dep-scheduler-"));
-let llm: Llm;
-
-beforeAll(async () => {
-  const path = join(dir, "tiny.gguf");
-  writeTinyModel(path, { arch: "llama", seed: 11 });
-  llm = await Llm.load(path, { threads: 1, contextSize: 128 });
-});
-afterAll(async () => {
-  await llm?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+const tiny = useTinyLlm({ seed: 11, threads: 1 });
 
 const request = (text: string, extra: Partial<SchedulerRequest> = {}): SchedulerRequest => ({
   segments: [{ text }],
@@ -32,7 +18,7 @@ const request = (text: string, extra: Partial<SchedulerRequest> = {}): Scheduler
 });
 
 const alone = (r: SchedulerRequest) =>
-  llm.complete(r.segments, {
+  tiny.llm.complete(r.segments, {
     maxTokens: r.maxTokens,
     temperature: r.temperature,
     topP: r.topP,
@@ -59,7 +45,7 @@ function firstPieces(n: number) {
 
 describe("GenerationScheduler (continuous batching)", () => {
   it("a request that arrives mid-generation joins the batch and finishes before the earlier long one", async () => {
-    const scheduler = new GenerationScheduler(llm, { parallel: 2, maxQueue: 4 });
+    const scheduler = new GenerationScheduler(tiny.llm, { parallel: 2, maxQueue: 4 });
     const long = request("Once upon a time", { maxTokens: 60 });
     const short = request("My phone", { maxTokens: 4 });
     const started = firstPieces(3);
@@ -92,7 +78,7 @@ describe("GenerationScheduler (continuous batching)", () => {
     ];
     const expected: Awaited<ReturnType<typeof alone>>[] = [];
     for (const r of requests) expected.push(await alone(r));
-    const scheduler = new GenerationScheduler(llm, { parallel: 3, maxQueue: 8 });
+    const scheduler = new GenerationScheduler(tiny.llm, { parallel: 3, maxQueue: 8 });
     // staggered: each request comes a few milliseconds after the one before, while it runs
     const pending = [];
     for (const r of requests) {
@@ -112,7 +98,7 @@ describe("GenerationScheduler (continuous batching)", () => {
   });
 
   it("a cancelled request frees its slot for the next one", async () => {
-    const scheduler = new GenerationScheduler(llm, { parallel: 1, maxQueue: 2 });
+    const scheduler = new GenerationScheduler(tiny.llm, { parallel: 1, maxQueue: 2 });
     const controller = new AbortController();
     const started = firstPieces(2);
     const cancelled = scheduler.submit(
@@ -140,7 +126,7 @@ describe("GenerationScheduler (continuous batching)", () => {
   });
 
   it("refuses beyond the queue bound, and without continuous batching a late request waits", async () => {
-    const bounded = new GenerationScheduler(llm, { parallel: 1, maxQueue: 1 });
+    const bounded = new GenerationScheduler(tiny.llm, { parallel: 1, maxQueue: 1 });
     const a = bounded.submit(request("Once upon a time", { maxTokens: 10 }));
     const b = bounded.submit(request("My phone", { maxTokens: 2 }));
     expect(() => bounded.submit(request("Fresh bread"))).toThrow(
@@ -148,7 +134,7 @@ describe("GenerationScheduler (continuous batching)", () => {
     );
     await Promise.all([a, b]);
 
-    const batchwise = new GenerationScheduler(llm, { parallel: 2, maxQueue: 4, continuous: false });
+    const batchwise = new GenerationScheduler(tiny.llm, { parallel: 2, maxQueue: 4, continuous: false });
     const started = firstPieces(3);
     const finished: string[] = [];
     const long = batchwise

@@ -1,32 +1,18 @@
 // openGradSource: the engine the choice names, its dtype, and its activation budget (which decides whether
 // the backward recomputes layers, never what it computes).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { gradEngineBuild, Llm } from "@dep/native-cuda";
-import { writeTinyModel } from "@dep/native-cuda/gguf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gradEngineBuild } from "@dep/native-cuda";
+import { describe, expect, it } from "vitest";
+import { useTinyLlm } from "../testing/tinyLlm.js";
 import { openGradSource } from "./gradSource.js";
 
-const dir = mkdtempSync(join(tmpdir(), "dep-grad-source-"));
-let llm: Llm;
-
-beforeAll(async () => {
-  const path = join(dir, "tiny.gguf");
-  writeTinyModel(path, { arch: "llama", seed: 5 });
-  llm = await Llm.load(path, { threads: 2, contextSize: 128 });
-});
-afterAll(async () => {
-  await llm.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+const tiny = useTinyLlm({ seed: 5 });
 
 describe("openGradSource", () => {
   const step = async (choice: Parameters<typeof openGradSource>[1]) => {
-    await using source = await openGradSource(llm, choice, { threads: 2 });
-    const soft = Float32Array.from({ length: 2 * llm.info.nEmbd }, (_, i) => Math.sin(i) * 0.1);
-    const segments = [{ tokens: llm.tokenize("A review:", { addSpecial: true }) }, { embeddings: soft }];
-    const r = await source.model.lossAndGrad(segments, llm.tokenize(" good value"));
+    await using source = await openGradSource(tiny.llm, choice, { threads: 2 });
+    const soft = Float32Array.from({ length: 2 * tiny.llm.info.nEmbd }, (_, i) => Math.sin(i) * 0.1);
+    const segments = [{ tokens: tiny.llm.tokenize("A review:", { addSpecial: true }) }, { embeddings: soft }];
+    const r = await source.model.lossAndGrad(segments, tiny.llm.tokenize(" good value"));
     return { gradSource: source.model.gradSource, r: r as typeof r & { recomputed?: boolean } };
   };
 
