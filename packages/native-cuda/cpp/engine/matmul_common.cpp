@@ -36,7 +36,8 @@ __attribute__((target("avx512f,avx512bf16,avx512vl"))) void to_bf16_avx512bf16(c
     }
     to_bf16_loop(src + i, dst + i, n - i, scale);
 }
-const bool kHasAvx512Bf16 = __builtin_cpu_supports("avx512bf16");
+// __builtin_cpu_init first: this initializer runs among the static constructors
+const bool kHasAvx512Bf16 = (__builtin_cpu_init(), __builtin_cpu_supports("avx512bf16"));
 #endif
 
 }  // namespace
