@@ -47,11 +47,6 @@ export interface PrepareAmazonResult {
 const WS_RE2 =
   "[\\t\\n\\x{0b}\\x{0c}\\r\\x{1c}-\\x{1f} \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]+";
 
-/** "2GB", "512MB", "1.5GiB", "800000000" -> bytes (DuckDB's units: KB/MB/GB/TB are powers of 1000). */
-export function parseMemory(s: string): number {
-  return parseByteSize(s, "memory limit");
-}
-
 function q(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
@@ -109,7 +104,7 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
     options.outDir,
     async (dir) => {
       const work = join(dir, ".work");
-      parseMemory(options.memoryLimit ?? "2GB");
+      parseByteSize(options.memoryLimit ?? "2GB", "memory limit");
       await mkdir(work, { recursive: true });
       const db = await DuckDBInstance.create(join(work, "prepare.duckdb"), {
         memory_limit: options.memoryLimit ?? "2GB",
@@ -274,7 +269,10 @@ export async function prepareAmazon(options: PrepareAmazonOptions): Promise<Prep
         // into buckets of about 1/64 of the memory limit of review bytes and at most 1024 users; each bucket is
         // written as its own shard (`<split>-NNNNN-of-NNNNN`). (An ORDER BY inside list() allocates per group and
         // does not spill, so lists are sorted afterwards instead.)
-        const bucketBytes = Math.max(1 << 20, Math.floor(parseMemory(options.memoryLimit ?? "2GB") / 64));
+        const bucketBytes = Math.max(
+          1 << 20,
+          Math.floor(parseByteSize(options.memoryLimit ?? "2GB", "memory limit") / 64),
+        );
         await run(`CREATE TABLE ub AS
           WITH ub0 AS (SELECT u, sum(strlen(text) + strlen(title) + 64) AS b FROM fin GROUP BY u)
           SELECT u,

@@ -100,8 +100,8 @@ bool dep_grad_engine::load(const std::string & path, std::string & err) {
     }
     const dep::grad::GgufWeights & w = *file;
     std::vector<float> tmp;
-    // a tensor of the expected shape (want < 0: any size in that dimension), dequantized into tmp
-    auto read = [&](const std::string & name, std::vector<int64_t> want, bool required) -> const ggml_tensor * {
+    // a tensor of the expected shape (want < 0: any size in that dimension)
+    auto find = [&](const std::string & name, const std::vector<int64_t> & want, bool required) -> const ggml_tensor * {
         const ggml_tensor * t = w.find(name);
         if (!t) {
             if (required) err = path + ": tensor " + name + " is missing";
@@ -114,6 +114,12 @@ bool dep_grad_engine::load(const std::string & path, std::string & err) {
                 return nullptr;
             }
         }
+        return t;
+    };
+    // the same, dequantized into tmp
+    auto read = [&](const std::string & name, const std::vector<int64_t> & want, bool required) -> const ggml_tensor * {
+        const ggml_tensor * t = find(name, want, required);
+        if (!t) return nullptr;
         tmp.resize(static_cast<size_t>(ggml_nelements(t)));
         if (!w.rows_to_f32(t, 0, ggml_nrows(t), tmp.data(), nt(), err)) {
             err = path + ": " + name + ": " + err;
@@ -129,11 +135,8 @@ bool dep_grad_engine::load(const std::string & path, std::string & err) {
     };
     // a matrix, dequantized block by block straight into the engine's dtype
     auto mat = [&](const std::string & name, int64_t n_in, int64_t n_out, Weight & out) {
-        const ggml_tensor * t = w.find(name);
-        if (!t || t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1) {
-            err = path + ": tensor " + name + (t ? " has an unexpected shape" : " is missing");
-            return false;
-        }
+        const ggml_tensor * t = find(name, {n_in, n_out}, true);
+        if (!t) return false;
         const auto rows = [&](int64_t row0, int64_t n_rows, float * dst, std::string & why) {
             return w.rows_to_f32(t, row0, n_rows, dst, 1, why);
         };

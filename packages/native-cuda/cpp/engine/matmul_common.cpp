@@ -15,15 +15,12 @@ namespace dep::engine {
 
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DEP_X86_GCC 1
-#endif
 DEP_ENGINE_CLONES
 void to_bf16_loop(const float * src, uint16_t * dst, int64_t n, float scale) {
     for (int64_t i = 0; i < n; ++i) dst[i] = to_bf16(src[i] * scale);
 }
 
-#ifdef DEP_X86_GCC
+#ifdef DEP_ENGINE_X86_GCC
 // AVX512_BF16's own conversion (one instruction per 16 values, round to nearest even; it reads and writes
 // subnormals as zero, which bf16 products on these CPUs do anyway).
 __attribute__((target("avx512f,avx512bf16,avx512vl"))) void to_bf16_avx512bf16(const float * src, uint16_t * dst,
@@ -43,7 +40,7 @@ const bool kHasAvx512Bf16 = (__builtin_cpu_init(), __builtin_cpu_supports("avx51
 }  // namespace
 
 void to_bf16_span(const float * src, uint16_t * dst, int64_t n, float scale) {
-#ifdef DEP_X86_GCC
+#ifdef DEP_ENGINE_X86_GCC
     if (kHasAvx512Bf16) return to_bf16_avx512bf16(src, dst, n, scale);
 #endif
     to_bf16_loop(src, dst, n, scale);
@@ -118,7 +115,7 @@ bool Matmul::load_weight(int64_t n_out, int64_t n_in, const WeightRows & rows, W
                 if (ok) ok = false, err = why;
                 continue;
             }
-            if (bf16_) to_bf16_rows(dst, w.bf16.data() + r0 * n_in, nr * n_in, 1);
+            if (bf16_) to_bf16_span(dst, w.bf16.data() + r0 * n_in, nr * n_in);
         }
     }
     return ok;

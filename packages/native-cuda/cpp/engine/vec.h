@@ -12,6 +12,7 @@
 // x86-64. A clone's ISA does not reach an OpenMP region's outlined body, so the cloned functions are the
 // loops over one chunk, called from inside the region.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DEP_ENGINE_X86_GCC 1
 #define DEP_ENGINE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define DEP_ENGINE_CLONES
