@@ -32,6 +32,12 @@ const choice = (name, fallback, allowed) => {
 const cuda = choice("DEP_CUDA", "AUTO", ["AUTO", "ON", "OFF"]);
 const cpuTarget = choice("DEP_CPU_TARGET", "native", ["native", "portable"]);
 const amx = choice("DEP_GGML_AMX", "OFF", ["ON", "OFF"]);
+const options = {
+  DEP_CUDA: cuda,
+  DEP_CPU_TARGET: cpuTarget,
+  DEP_GGML_AMX: amx,
+  DEP_SANITIZE: process.env.DEP_SANITIZE === "1" ? "ON" : "OFF",
+};
 const args = [
   cmakeJs,
   "build",
@@ -39,10 +45,7 @@ const args = [
   "warn",
   "--parallel",
   jobs,
-  `--CDDEP_CUDA=${cuda}`,
-  `--CDDEP_CPU_TARGET=${cpuTarget}`,
-  `--CDDEP_GGML_AMX=${amx}`,
-  `--CDDEP_SANITIZE=${process.env.DEP_SANITIZE === "1" ? "ON" : "OFF"}`,
+  ...Object.entries(options).map(([name, value]) => `--CD${name}=${value}`),
 ];
 // ccache, when installed, makes rebuilds in fresh folders (worktrees, CI caches) cheap
 if (spawnSync("ccache", ["--version"], { stdio: "ignore" }).status === 0) {
@@ -53,6 +56,24 @@ const env = { CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: "1", ...process.env };
 const verbose = process.env.DEP_BUILD_VERBOSE === "1";
 
 mkdirSync(join(root, "build"), { recursive: true });
+// cmake-js configures a new build folder only: options changed since then are set on the folder's cache
+const cachePath = join(root, "build", "CMakeCache.txt");
+if (existsSync(cachePath)) {
+  const cache = readFileSync(cachePath, "utf8");
+  const changed = Object.entries(options).filter(([name, value]) => {
+    const m = new RegExp(`^${name}:\\w+=(.*)$`, "m").exec(cache);
+    return m !== null && m[1] !== value;
+  });
+  if (changed.length > 0) {
+    const set = changed.map(([name, value]) => `-D${name}=${value}`);
+    const r = spawnSync("cmake", [join(root, "build"), ...set], { cwd: root, env, encoding: "utf8" });
+    if (r.status !== 0) {
+      console.error(`${r.stdout}${r.stderr}\nnative build: cmake ${set.join(" ")} failed (exit ${r.status})`);
+      process.exit(1);
+    }
+    console.log(`native  options    ${set.join(" ")} (changed since the build folder was configured)`);
+  }
+}
 const logPath = join(root, "build", "build.log");
 const log = createWriteStream(logPath);
 const t0 = performance.now();
