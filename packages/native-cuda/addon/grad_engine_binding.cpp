@@ -159,6 +159,7 @@ class EngineLossAndGradWorker : public LossAndGradWorker {
         o.Set("attentionMs", stats_.attention_ms);
         o.Set("activationBytes", static_cast<double>(stats_.activation_bytes));
         o.Set("recomputed", stats_.recomputed);
+        o.Set("recomputedLayers", stats_.n_recomputed);
     }
 
     dep_grad_engine * engine_;

@@ -86,7 +86,7 @@ if (opt("child", undefined)) {
     // and the GGUF's pages read at load)
     weightBytes: second.memory.weightBytes,
     activationBytes: second.memory.computeBytes,
-    ...(second.recomputed !== undefined ? { recomputed: second.recomputed } : {}),
+    ...(second.recomputedLayers !== undefined ? { recomputedLayers: second.recomputedLayers } : {}),
     loss: second.loss,
     matmul,
   };
@@ -194,7 +194,7 @@ if (!json) {
       console.log(`| ${r.engine} | ${r.dtype} | ${r.positions} | ${r.error} | | | | | |`);
       continue;
     }
-    const held = `${mb(r.weightBytes)} + ${mb(r.activationBytes)}${r.recomputed ? " (recomputed)" : ""}`;
+    const held = `${mb(r.weightBytes)} + ${mb(r.activationBytes)}${r.recomputedLayers ? ` (${r.recomputedLayers} layers recomputed)` : ""}`;
     console.log(
       `| ${r.engine} | ${r.dtype} | ${r.positions} | ${(r.firstCallMs / 1000).toFixed(2)} s | ` +
         `${(r.stepMs / 1000).toFixed(2)} s | ${split(r)} | ${mb(r.peakRssBytes)} | ${held} | ${r.loss.toFixed(5)} |`,

@@ -161,6 +161,7 @@ export interface NativeGradEngineLossAndGrad {
   attentionMs: number;
   activationBytes: number;
   recomputed: boolean;
+  recomputedLayers: number;
 }
 
 export interface NativeGradEngine {

@@ -168,6 +168,71 @@ void check_file_pages_released(const char * path) {
     dep_grad_engine_free(e);
 }
 
+// Keeping every layer's activations, recomputing every layer, and keeping all but one (a budget just
+// under the all-kept call's memory) give the same numbers to the bit, with the FFN in blocks of 3 rows
+// (p0 = 4 falls inside the second block) and in the default blocks; each call holds no more than its
+// budget, and the small blocks agree with one block to float rounding.
+void check_checkpointing(const char * path, int32_t E, int32_t n_layer) {
+    std::vector<int32_t> head = {1, 450, 3186, 338}, mid = {263, 1781}, targets = {322, 4091, 29889, 13};
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> soft_a(static_cast<size_t>(2 * E)), soft_b(static_cast<size_t>(3 * E));
+    for (auto & v : soft_a) v = nd(rng);
+    for (auto & v : soft_b) v = nd(rng);
+    const std::vector<dep_segment> segs = {
+        {head.data(), nullptr, 4}, {nullptr, soft_a.data(), 2}, {mid.data(), nullptr, 2}, {nullptr, soft_b.data(), 3}};
+    struct Run {
+        float loss = 0;
+        std::vector<float> g;
+        dep_grad_engine_stats st{};
+    };
+    char err[2048];
+    for (dep_grad_engine_dtype dtype : {DEP_GRAD_ENGINE_F32, DEP_GRAD_ENGINE_BF16}) {
+        if (!dep_grad_engine_supports(dtype)) continue;
+        const char * name = dtype == DEP_GRAD_ENGINE_BF16 ? "bf16" : "f32";
+        auto run = [&](dep_grad_engine_checkpoint ck, int32_t block_rows, size_t budget) {
+            dep_grad_engine_params p = dep_grad_engine_default_params();
+            p.n_threads = 2;
+            p.dtype = dtype;
+            p.checkpoint = ck;
+            p.ffn_block_rows = block_rows;
+            p.activation_budget_bytes = budget;
+            Run r;
+            r.g.assign(soft_a.size() + soft_b.size(), 0.0f);
+            dep_grad_engine * e = dep_grad_engine_load(path, p, err, sizeof(err));
+            CHECK_MSG(e != nullptr, "%s", err);
+            if (!e) return r;
+            float * gp[2] = {r.g.data(), r.g.data() + soft_a.size()};
+            CHECK_MSG(dep_grad_engine_loss_and_grad(e, segs.data(), 4, targets.data(), 4, &r.loss, gp, &r.st, err,
+                                                    sizeof(err)) == 0,
+                      "%s", err);
+            dep_grad_engine_free(e);
+            return r;
+        };
+        const size_t any = size_t{1} << 40;
+        const Run one = run(DEP_GRAD_ENGINE_CHECKPOINT_NEVER, 1024, any);
+        const Run one_again = run(DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS, 1024, any);
+        const Run keep = run(DEP_GRAD_ENGINE_CHECKPOINT_NEVER, 3, any);
+        const Run again = run(DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS, 3, any);
+        const size_t budget = keep.st.activation_bytes - 1;
+        const Run some = run(DEP_GRAD_ENGINE_CHECKPOINT_AUTO, 3, budget);
+        std::printf("%s checkpointing: recomputed %d / %d / %d of %d layers; %zu / %zu / %zu bytes (budget %zu); "
+                    "blocks of 3 vs one: grads rel L2 %.2e\n",
+                    name, keep.st.n_recomputed, some.st.n_recomputed, again.st.n_recomputed, n_layer,
+                    keep.st.activation_bytes, some.st.activation_bytes, again.st.activation_bytes, budget,
+                    rel_l2(keep.g, one.g));
+        CHECK(one.st.n_recomputed == 0 && one_again.st.n_recomputed == n_layer);
+        CHECK(one_again.loss == one.loss && one_again.g == one.g);
+        CHECK(keep.st.n_recomputed == 0 && !keep.st.recomputed);
+        CHECK(again.st.n_recomputed == n_layer && again.st.recomputed);
+        CHECK(some.st.n_recomputed == 1 && some.st.recomputed);
+        CHECK(again.loss == keep.loss && again.g == keep.g);
+        CHECK(some.loss == keep.loss && some.g == keep.g);
+        CHECK(some.st.activation_bytes <= budget && again.st.activation_bytes < some.st.activation_bytes);
+        CHECK(std::fabs(keep.loss - one.loss) <= 1e-6f * std::fabs(one.loss) && rel_l2(keep.g, one.g) <= 1e-5);
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -192,6 +257,7 @@ int main() {
     dep_llm_info info;
     dep_llm_get_info(llm, &info);
     const int32_t E = info.n_embd;
+    check_checkpointing(path, E, info.n_layer);
 
     std::mt19937 rng(5);
     std::normal_distribution<float> nd(0.0f, 1.0f);

@@ -212,6 +212,14 @@ void attention_backward(Matmul & mm, const AttentionShape & s, int64_t p0, const
         backward_blocks<float>(mm, s, p0, dout, q, k, v, out, lse, dq, dk, dv, w, nt);
 }
 
+size_t attention_scratch_bytes(const AttentionShape & s, int64_t p0, bool bf16) {
+    // as resize() for the forward's block (the larger: the backward's has at most as many rows), and dsum
+    const int64_t rows = s.n_head / s.n_head_kv * std::min(kBlock, s.T), hd = s.head_dim;
+    const int64_t kv = s.T * s.n_head_kv * hd, f32 = 3 * rows * hd + 2 * rows * s.T + s.n_head * (s.T - p0);
+    const int64_t b16 = bf16 ? 2 * rows * hd + 2 * rows * s.T + 2 * kv : 0;
+    return static_cast<size_t>(f32) * sizeof(float) + static_cast<size_t>(b16) * sizeof(uint16_t);
+}
+
 void AttentionScratch::resize(int64_t rows, int64_t T, int64_t hd, int64_t kv, bool bf16) {
     const auto need = [](auto & b, int64_t n) {
         if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));

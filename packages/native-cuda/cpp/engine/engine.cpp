@@ -32,13 +32,16 @@ struct LayerWeights {
     Weight wq, wk, wv, wo, w_gate, w_up, w_down;
 };
 
-// One layer's forward activations over all T positions: what its backward reads (the normalised inputs of
-// the projections are not among them: with no weight gradients nothing reads them again).
+// One layer's forward activations: what its backward reads (the normalised inputs of the projections are
+// not among them: with no weight gradients nothing reads them again). The attention half covers all T
+// positions; the FFN half (g, u, rstd2) all T when the layer is kept, one block of rows when it is
+// recomputed (the FFN is row-local: the backward recomputes it block by block).
 struct Acts {
-    std::vector<float> q, k, v, att, xmid, g, u, rstd1, rstd2, lse;
+    std::vector<float> q, k, v, att, xmid, rstd1, lse;
+    std::vector<float> g, u, rstd2;
     size_t bytes() const {
         size_t n = 0;
-        for (const auto * b : {&q, &k, &v, &att, &xmid, &g, &u, &rstd1, &rstd2, &lse}) n += b->size();
+        for (const auto * b : {&q, &k, &v, &att, &xmid, &rstd1, &lse, &g, &u, &rstd2}) n += b->size();
         return n * sizeof(float);
     }
 };
@@ -71,17 +74,30 @@ struct dep_grad_engine {
 
     // per-call buffers, kept between calls (same shapes reuse them)
     std::vector<float> X;        // [n_layer + 1][T][D]: every layer's input, and the last layer's output
-    std::vector<Acts> acts;      // n_layer of them, or one when recomputing
-    std::vector<float> xn, h, dh, du, dxn, datt, dq, dk, dv, dmid, dout, xf, rstdf, logits, dxf;
+    std::vector<Acts> kept;      // the layers whose activations are kept, from layer 0 on
+    Acts work;                   // the others', one layer at a time
+    std::vector<float> xn, hb, dub, dxn, datt, dq, dk, dv, dmid, dout, xf, rstdf, logits, dxf;
     dep::engine::AttentionScratch attn;
 
     int nt() const { return params.n_threads; }
     int64_t nq() const { return static_cast<int64_t>(hp.head_dim) * hp.n_head; }
     int64_t nkv() const { return static_cast<int64_t>(hp.head_dim) * hp.n_head_kv; }
+    int64_t block_rows(int64_t T) const { return std::min<int64_t>(T, params.ffn_block_rows); }
+
+    // How many layers keep their activations (the rest are recomputed), and the bytes the call will hold.
+    struct Plan {
+        int32_t n_kept;
+        size_t bytes;
+    };
+    Plan plan(int64_t T, int64_t M, int32_t n_targets) const;
 
     bool load(const std::string & path, std::string & err);
-    void layer_forward(const LayerWeights & L, const float * x, int64_t T, Acts & a, float * out);
-    void layer_backward(const LayerWeights & L, const Acts & a, const float * x, int64_t T, int64_t p0, float * d);
+    void attention_half_forward(const LayerWeights & L, const float * x, int64_t T, Acts & a);
+    void ffn_block_forward(const LayerWeights & L, const float * xmid, int64_t n, float * g, float * u, float * rstd2);
+    void layer_forward(const LayerWeights & L, const float * x, int64_t T, Acts & a, bool keep, float * out);
+    void layer_backward(const LayerWeights & L, Acts & a, bool kept_ffn, const float * x, int64_t T, int64_t p0,
+                        float * d);
+    size_t held_bytes() const;
     int loss_and_grad(const dep_segment * segments, int32_t n_segments, const int32_t * targets, int32_t n_targets,
                       float * loss, float * const * grads, dep_grad_engine_stats & st, std::string & err);
 };
@@ -196,11 +212,11 @@ bool dep_grad_engine::load(const std::string & path, std::string & err) {
 
 // ---- one layer -------------------------------------------------------------------------------------------
 
-void dep_grad_engine::layer_forward(const LayerWeights & L, const float * x, int64_t T, Acts & a, float * out) {
-    const int64_t D = hp.n_embd, F = hp.n_ff;
+// xmid = x + W_o attn(rope(W_q xn1 + bq), rope(W_k xn1 + bk), W_v xn1 + bv), xn1 = rmsnorm(x): all T rows.
+void dep_grad_engine::attention_half_forward(const LayerWeights & L, const float * x, int64_t T, Acts & a) {
+    const int64_t D = hp.n_embd;
     fit(a.q, T * nq()), fit(a.k, T * nkv()), fit(a.v, T * nkv()), fit(a.att, T * nq());
-    fit(a.xmid, T * D), fit(a.g, T * F), fit(a.u, T * F);
-    fit(a.rstd1, T), fit(a.rstd2, T), fit(a.lse, T * hp.n_head), fit(xn, T * D), fit(h, T * F);
+    fit(a.xmid, T * D), fit(a.rstd1, T), fit(a.lse, T * hp.n_head), fit(xn, T * D);
     using namespace dep::engine;
     rmsnorm_forward(x, L.attn_norm.data(), xn.data(), a.rstd1.data(), T, D, hp.eps, nt());
     mm->forward(xn.data(), T, L.wq, a.q.data(), false);
@@ -218,31 +234,63 @@ void dep_grad_engine::layer_forward(const LayerWeights & L, const float * x, int
     std::memcpy(a.xmid.data(), x, sizeof(float) * static_cast<size_t>(T * D));
     mm->forward(a.att.data(), T, L.wo, a.xmid.data(), true);
     if (!L.bo.empty()) add_bias(a.xmid.data(), L.bo.data(), T, D, nt());
-    rmsnorm_forward(a.xmid.data(), L.ffn_norm.data(), xn.data(), a.rstd2.data(), T, D, hp.eps, nt());
-    mm->forward(xn.data(), T, L.w_gate, a.g.data(), false);
-    mm->forward(xn.data(), T, L.w_up, a.u.data(), false);
-    swiglu_forward(a.g.data(), a.u.data(), h.data(), T * F, nt());
-    if (out) {
-        std::memcpy(out, a.xmid.data(), sizeof(float) * static_cast<size_t>(T * D));
-        mm->forward(h.data(), T, L.w_down, out, true);
+}
+
+// g = W_gate xn2, u = W_up xn2, xn2 = rmsnorm(xmid), over n rows (one FFN block).
+void dep_grad_engine::ffn_block_forward(const LayerWeights & L, const float * xmid, int64_t n, float * g, float * u,
+                                        float * rstd2) {
+    dep::engine::rmsnorm_forward(xmid, L.ffn_norm.data(), xn.data(), rstd2, n, hp.n_embd, hp.eps, nt());
+    mm->forward(xn.data(), n, L.w_gate, g, false);
+    mm->forward(xn.data(), n, L.w_up, u, false);
+}
+
+// The layer's output out = xmid + W_down (silu(g) * u), the FFN in blocks of rows. keep: the FFN's
+// activations over all rows stay in a (for the backward), else only the last block's (the backward
+// recomputes them).
+void dep_grad_engine::layer_forward(const LayerWeights & L, const float * x, int64_t T, Acts & a, bool keep,
+                                    float * out) {
+    const int64_t D = hp.n_embd, F = hp.n_ff, B = block_rows(T), rows = keep ? T : B;
+    attention_half_forward(L, x, T, a);
+    fit(a.g, rows * F), fit(a.u, rows * F), fit(a.rstd2, rows), fit(hb, B * F);
+    for (int64_t r0 = 0; r0 < T; r0 += B) {
+        const int64_t n = std::min(B, T - r0), at = keep ? r0 : 0;
+        float * g = a.g.data() + at * F;
+        float * u = a.u.data() + at * F;
+        ffn_block_forward(L, a.xmid.data() + r0 * D, n, g, u, a.rstd2.data() + at);
+        dep::engine::swiglu_forward(g, u, hb.data(), n * F, nt());
+        std::memcpy(out + r0 * D, a.xmid.data() + r0 * D, sizeof(float) * static_cast<size_t>(n * D));
+        mm->forward(hb.data(), n, L.w_down, out + r0 * D, true);
     }
 }
 
-// d [T - p0, D]: dL/d(layer output) on entry, dL/d(layer input x) on return, rows from p0 on.
-void dep_grad_engine::layer_backward(const LayerWeights & L, const Acts & a, const float * x, int64_t T, int64_t p0,
-                                     float * d) {
-    const int64_t D = hp.n_embd, F = hp.n_ff, M = T - p0;
-    fit(dh, M * F), fit(du, M * F), fit(dxn, M * D), fit(datt, M * nq()), fit(dq, M * nq());
+// d [T - p0, D]: dL/d(layer output) on entry, dL/d(layer input x) on return, rows from p0 on. a holds the
+// attention half over all rows, and the FFN's over all rows when kept_ffn (else each block is recomputed
+// here, with the forward's block boundaries, so that it is the same computation to the bit).
+void dep_grad_engine::layer_backward(const LayerWeights & L, Acts & a, bool kept_ffn, const float * x, int64_t T,
+                                     int64_t p0, float * d) {
+    const int64_t D = hp.n_embd, F = hp.n_ff, M = T - p0, B = block_rows(T);
+    fit(hb, B * F), fit(dub, B * F), fit(dxn, M * D), fit(datt, M * nq()), fit(dq, M * nq());
     fit(dk, M * nkv()), fit(dv, M * nkv()), fit(dmid, M * D);
+    if (!kept_ffn) fit(a.g, B * F), fit(a.u, B * F), fit(a.rstd2, B);
     using namespace dep::engine;
-    // FFN: out = xmid + W_down (silu(g) * u), g = W_gate xn2, u = W_up xn2, xn2 = rmsnorm(xmid)
-    mm->backward(d, M, L.w_down, dh.data(), false);
-    swiglu_backward(dh.data(), a.g.data() + p0 * F, a.u.data() + p0 * F, dh.data(), du.data(), M * F, nt());
-    mm->backward(dh.data(), M, L.w_gate, dxn.data(), false);
-    mm->backward(du.data(), M, L.w_up, dxn.data(), true);
+    // FFN, per block of rows: out = xmid + W_down (silu(g) * u)
     std::memcpy(dmid.data(), d, sizeof(float) * static_cast<size_t>(M * D));
-    rmsnorm_backward_add(dxn.data(), a.xmid.data() + p0 * D, L.ffn_norm.data(), a.rstd2.data() + p0, dmid.data(), M, D,
-                         nt());
+    for (int64_t r0 = p0 / B * B; r0 < T; r0 += B) {
+        const int64_t r1 = std::min(T, r0 + B), b0 = std::max(r0, p0), m = r1 - b0;
+        int64_t at = b0;  // the block's first row with a gradient, in a's FFN buffers
+        if (!kept_ffn) {
+            ffn_block_forward(L, a.xmid.data() + r0 * D, r1 - r0, a.g.data(), a.u.data(), a.rstd2.data());
+            at = b0 - r0;
+        }
+        float * db = d + (b0 - p0) * D;
+        float * dxb = dxn.data() + (b0 - p0) * D;
+        mm->backward(db, m, L.w_down, hb.data(), false);
+        swiglu_backward(hb.data(), a.g.data() + at * F, a.u.data() + at * F, hb.data(), dub.data(), m * F, nt());
+        mm->backward(hb.data(), m, L.w_gate, dxb, false);
+        mm->backward(dub.data(), m, L.w_up, dxb, true);
+        rmsnorm_backward_add(dxb, a.xmid.data() + b0 * D, L.ffn_norm.data(), a.rstd2.data() + at,
+                             dmid.data() + (b0 - p0) * D, m, D, nt());
+    }
     // attention: xmid = x + W_o attn(rope(W_q xn1 + bq), rope(W_k xn1 + bk), W_v xn1 + bv), xn1 = rmsnorm(x)
     mm->backward(dmid.data(), M, L.wo, datt.data(), false);
     const AttentionShape s{T, hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
@@ -257,6 +305,42 @@ void dep_grad_engine::layer_backward(const LayerWeights & L, const Acts & a, con
     mm->backward(dv.data(), M, L.wv, dxn.data(), true);
     std::memcpy(d, dmid.data(), sizeof(float) * static_cast<size_t>(M * D));
     rmsnorm_backward_add(dxn.data(), x + p0 * D, L.attn_norm.data(), a.rstd1.data() + p0, d, M, D, nt());
+}
+
+// ---- memory ----------------------------------------------------------------------------------------------
+
+dep_grad_engine::Plan dep_grad_engine::plan(int64_t T, int64_t M, int32_t n_targets) const {
+    const int64_t D = hp.n_embd, F = hp.n_ff, B = block_rows(T), n_layer = hp.n_layer;
+    const int64_t attention_half = T * (2 * nq() + 2 * nkv() + D + 1 + hp.n_head);
+    const int64_t kept_layer = attention_half + T * (2 * F + 1), work_layer = attention_half + B * (2 * F + 1);
+    int64_t common = (n_layer + 1) * T * D + T * D + B * F                      // X, xn, hb
+                     + static_cast<int64_t>(n_targets) * (2 * D + 1 + hp.n_vocab);  // the head
+    if (M > 0) {
+        const dep::engine::AttentionShape s{T, hp.n_head, hp.n_head_kv, hp.head_dim, 0.0f};
+        common += B * F + M * (3 * D + 2 * nq() + 2 * nkv())  // dub, the backward's rows
+                  + static_cast<int64_t>(dep::engine::attention_scratch_bytes(s, T - M, mm->bf16()) / sizeof(float));
+    }
+    const auto bytes = [](int64_t floats) { return static_cast<size_t>(floats) * sizeof(float); };
+    const size_t budget = params.activation_budget_bytes;
+    const size_t all_kept = bytes(common + n_layer * kept_layer);
+    // a forward alone keeps nothing: each layer's activations are dead once its output is written
+    if (M == 0) return {0, bytes(common + work_layer)};
+    if (params.checkpoint == DEP_GRAD_ENGINE_CHECKPOINT_NEVER ||
+        (params.checkpoint == DEP_GRAD_ENGINE_CHECKPOINT_AUTO && all_kept <= budget))
+        return {hp.n_layer, all_kept};
+    const size_t floor = bytes(common + work_layer);
+    int64_t n = 0;
+    if (params.checkpoint == DEP_GRAD_ENGINE_CHECKPOINT_AUTO && budget > floor)
+        n = std::min<int64_t>(n_layer - 1, static_cast<int64_t>((budget - floor) / bytes(kept_layer)));
+    return {static_cast<int32_t>(n), floor + static_cast<size_t>(n) * bytes(kept_layer)};
+}
+
+size_t dep_grad_engine::held_bytes() const {
+    size_t n = work.bytes() + attn.bytes();
+    for (const Acts & a : kept) n += a.bytes();
+    for (const auto * b : {&X, &xn, &hb, &dub, &dxn, &datt, &dq, &dk, &dv, &dmid, &dout, &xf, &rstdf, &logits, &dxf})
+        n += b->size() * sizeof(float);
+    return n;
 }
 
 // ---- one step --------------------------------------------------------------------------------------------
@@ -305,17 +389,12 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
     st.first_grad_pos = static_cast<int32_t>(p0);
     omp_set_num_threads(nt());  // oneDNN's threads, in this (the calling) thread
 
-    const int64_t F = hp.n_ff, per_layer = T * (D + 2 * nq() + 2 * nkv() + 2 * F + 2 + hp.n_head);
-    const size_t acts_bytes = static_cast<size_t>(per_layer) * hp.n_layer * sizeof(float);
-    const bool recompute = params.checkpoint == DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS ||
-                           (params.checkpoint == DEP_GRAD_ENGINE_CHECKPOINT_AUTO && acts_bytes > params.activation_budget_bytes);
-    st.recomputed = recompute && M > 0;
+    const Plan pl = plan(T, M, n_targets);
+    st.n_recomputed = M > 0 ? hp.n_layer - pl.n_kept : 0;
+    st.recomputed = st.n_recomputed > 0;
     try {
         fit(X, static_cast<size_t>((hp.n_layer + 1) * T * D));
-        if (acts.size() != static_cast<size_t>(recompute ? 1 : hp.n_layer)) {
-            acts.clear();
-            acts.resize(static_cast<size_t>(recompute ? 1 : hp.n_layer));
-        }
+        kept.resize(static_cast<size_t>(pl.n_kept));
         // ---- layer 0's input: token rows from the file, soft rows from the caller ----
         int64_t pos = 0;
         std::vector<int32_t> ids;
@@ -342,8 +421,9 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
         // ---- forward over every position ----
         for (int32_t il = 0; il < hp.n_layer; ++il) {
             if (abort.load()) return 2;
-            Acts & a = acts[recompute ? 0 : static_cast<size_t>(il)];
-            layer_forward(layers[static_cast<size_t>(il)], X.data() + il * T * D, T, a, X.data() + (il + 1) * T * D);
+            const bool keep = il < pl.n_kept;
+            layer_forward(layers[static_cast<size_t>(il)], X.data() + il * T * D, T,
+                          keep ? kept[static_cast<size_t>(il)] : work, keep, X.data() + (il + 1) * T * D);
         }
         // ---- head and loss, target rows only ----
         const int64_t n_out = n_targets;
@@ -352,10 +432,8 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
         dep::engine::rmsnorm_forward(xl, out_norm.data(), xf.data(), rstdf.data(), n_out, D, hp.eps, nt());
         mm->forward(xf.data(), n_out, output, logits.data(), false);
         *loss = static_cast<float>(dep::engine::cross_entropy_forward_backward(logits.data(), targets, n_out, V, nt()));
-        size_t held = X.size() + xn.size() + xf.size() + logits.size();
-        for (const Acts & a : acts) held += a.bytes() / sizeof(float);
         if (M == 0) {
-            st.activation_bytes = held * sizeof(float);
+            st.activation_bytes = held_bytes();
             return 0;
         }
         // ---- backward from the first soft row on ----
@@ -368,13 +446,11 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
             if (abort.load()) return 2;
             const LayerWeights & L = layers[static_cast<size_t>(il)];
             const float * x = X.data() + il * T * D;
-            Acts & a = acts[recompute ? 0 : static_cast<size_t>(il)];
-            if (recompute) layer_forward(L, x, T, a, nullptr);
-            layer_backward(L, a, x, T, p0, dout.data());
+            const bool keep = il < pl.n_kept;
+            if (!keep) attention_half_forward(L, x, T, work);  // the FFN's blocks: in layer_backward
+            layer_backward(L, keep ? kept[static_cast<size_t>(il)] : work, keep, x, T, p0, dout.data());
         }
-        held += dout.size() + dh.size() + du.size() + dxn.size() + datt.size() + dq.size() + dk.size() + dv.size() +
-                dmid.size() + h.size() + attn.bytes() / sizeof(float);
-        st.activation_bytes = held * sizeof(float);
+        st.activation_bytes = held_bytes();
         // ---- the soft rows' gradients ----
         pos = 0;
         int32_t gi = 0;
@@ -387,8 +463,8 @@ int dep_grad_engine::loss_and_grad(const dep_segment * segments, int32_t n_segme
             pos += seg.n;
         }
     } catch (const std::bad_alloc &) {
-        err = "out of memory: " + std::to_string(T) + " positions need about " +
-              std::to_string((acts_bytes + X.size() * sizeof(float)) >> 20) + " MiB of activations";
+        err = "out of memory: " + std::to_string(T) + " positions need about " + std::to_string(pl.bytes >> 20) +
+              " MiB of activations" + (pl.n_kept > 0 ? " (a smaller activation budget recomputes more layers)" : "");
         return -1;
     } catch (const std::exception & e) {
         err = std::string("native engine: ") + e.what();
@@ -413,6 +489,7 @@ dep_grad_engine_params dep_grad_engine_default_params(void) {
     p.dtype = DEP_GRAD_ENGINE_F32;
     p.checkpoint = DEP_GRAD_ENGINE_CHECKPOINT_AUTO;
     p.activation_budget_bytes = size_t{1} << 30;
+    p.ffn_block_rows = 1024;
     return p;
 }
 
@@ -421,8 +498,9 @@ dep_grad_engine * dep_grad_engine_load(const char * path, dep_grad_engine_params
         set_err(err, err_size, "dep_grad_engine_load: no model path");
         return nullptr;
     }
-    if (params.n_threads < 1 || (params.dtype != DEP_GRAD_ENGINE_F32 && params.dtype != DEP_GRAD_ENGINE_BF16)) {
-        set_err(err, err_size, "dep_grad_engine_load: n_threads must be >= 1 and dtype f32 or bf16");
+    if (params.n_threads < 1 || params.ffn_block_rows < 1 ||
+        (params.dtype != DEP_GRAD_ENGINE_F32 && params.dtype != DEP_GRAD_ENGINE_BF16)) {
+        set_err(err, err_size, "dep_grad_engine_load: n_threads and ffn_block_rows must be >= 1, dtype f32 or bf16");
         return nullptr;
     }
     auto t0 = std::chrono::steady_clock::now();

@@ -58,6 +58,8 @@ struct AttentionScratch {
                (qcb.size() + docb.size() + pb.size() + dsb.size() + kb.size() + vb.size()) * sizeof(uint16_t);
     }
 };
+// What attention_forward and attention_backward (from row p0) grow an empty scratch to.
+size_t attention_scratch_bytes(const AttentionShape & s, int64_t p0, bool bf16);
 void attention_forward(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
                        float * out, float * lse, AttentionScratch & w, int nt);
 void attention_backward(Matmul & mm, const AttentionShape & s, int64_t p0, const float * dout, const float * q,

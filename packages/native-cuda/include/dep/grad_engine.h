@@ -30,8 +30,8 @@ typedef enum dep_grad_engine_matmul {
 } dep_grad_engine_matmul;
 
 typedef enum dep_grad_engine_checkpoint {
-    DEP_GRAD_ENGINE_CHECKPOINT_AUTO = 0,    // recompute each layer in the backward when activations would pass
-                                            // the budget (activation_budget_bytes)
+    DEP_GRAD_ENGINE_CHECKPOINT_AUTO = 0,    // keep as many layers' activations as activation_budget_bytes
+                                            // allows, recompute the others' in the backward
     DEP_GRAD_ENGINE_CHECKPOINT_NEVER = 1,   // keep every layer's activations
     DEP_GRAD_ENGINE_CHECKPOINT_ALWAYS = 2,  // keep only each layer's input, recompute the rest
 } dep_grad_engine_checkpoint;
@@ -40,7 +40,10 @@ typedef struct dep_grad_engine_params {
     int32_t n_threads;                     // threads for the matmuls and the engine's own kernels (>= 1)
     dep_grad_engine_dtype dtype;
     dep_grad_engine_checkpoint checkpoint;
-    size_t activation_budget_bytes;        // CHECKPOINT_AUTO's threshold
+    size_t activation_budget_bytes;        // CHECKPOINT_AUTO: the activation memory a call may hold (everything
+                                           // stats.activation_bytes counts); layers past it are recomputed
+    int32_t ffn_block_rows;                // rows per FFN block, forward and backward (>= 1; default 1024): the
+                                           // FFN's working memory, and a recomputed layer's FFN activations
 } dep_grad_engine_params;
 
 typedef struct dep_grad_engine_stats {
@@ -52,6 +55,7 @@ typedef struct dep_grad_engine_stats {
     double  attention_ms;   // of which: attention forward and backward
     size_t  activation_bytes;  // activations held during this call
     bool    recomputed;     // true when layers were recomputed in the backward (checkpointing)
+    int32_t n_recomputed;   // how many of the n_layer
 } dep_grad_engine_stats;
 
 dep_grad_engine_params dep_grad_engine_default_params(void);

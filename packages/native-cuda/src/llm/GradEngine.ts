@@ -21,8 +21,9 @@ export interface GradEngineOptions {
   /** "f32" (default, exact) or "bf16" (weights and matmul inputs rounded to bf16; needs oneDNN + AVX-512). */
   dtype?: GradEngineDtype;
   /**
-   * "auto" (default): recompute each layer's activations in the backward when keeping them all would pass
-   * `activationBudgetBytes` (default 1 GiB); "never": keep them; "always": recompute.
+   * "auto" (default): keep as many layers' activations as `activationBudgetBytes` (default 1 GiB: all a
+   * call holds, the layers' inputs included) allows and recompute the others' in the backward; "never":
+   * keep them all; "always": recompute every layer. The same numbers in every mode.
    */
   checkpoint?: "auto" | "never" | "always";
   activationBudgetBytes?: number;
@@ -36,6 +37,8 @@ export interface GradEngineResult extends LossAndGradResult {
   firstGradPosition: number;
   /** Layers were recomputed in the backward (activation checkpointing). */
   recomputed: boolean;
+  /** How many (of `info.nLayer`). */
+  recomputedLayers: number;
   timings: { loadMs: number; computeMs: number; matmulMs: number; attentionMs: number };
 }
 
@@ -123,6 +126,7 @@ export class GradEngine {
         nPositions: r.nPositions,
         firstGradPosition: r.firstGradPosition,
         recomputed: r.recomputed,
+        recomputedLayers: r.recomputedLayers,
         timings: { loadMs: 0, computeMs: r.computeMs, matmulMs: r.matmulMs, attentionMs: r.attentionMs },
         memory: { weightBytes: this.info.weightBytes, computeBytes: r.activationBytes },
       }),
