@@ -19,8 +19,8 @@ export interface GradSourceChoice {
   /** native engine only: "auto" is bf16 where the matmul library runs it here, else f32 */
   dtype: "auto" | GradEngineDtype;
   /**
-   * native engine only: the activation memory a step may keep; past it each layer is recomputed in the
-   * backward (same gradients, one more forward's work). Default 1 GiB.
+   * native engine only: the activation memory a step may keep; layers past it are recomputed in the
+   * backward (same gradients, one more forward's work per layer). Default 1 GiB.
    */
   activationBudgetBytes?: number;
 }
