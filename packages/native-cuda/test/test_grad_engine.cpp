@@ -168,19 +168,32 @@ void check_file_pages_released(const char * path) {
     dep_grad_engine_free(e);
 }
 
+// The prompt the engine checks run: two soft ranges, the first after a token prefix, tokens between them,
+// then 4 targets; the soft rows drawn from N(0, 1) with seed.
+struct TestPrompt {
+    std::vector<int32_t> head = {1, 450, 3186, 338}, mid = {263, 1781}, targets = {322, 4091, 29889, 13};
+    std::vector<float> soft_a, soft_b;
+    TestPrompt(int32_t E, unsigned seed) : soft_a(static_cast<size_t>(2 * E)), soft_b(static_cast<size_t>(3 * E)) {
+        std::mt19937 rng(seed);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (auto & v : soft_a) v = nd(rng);
+        for (auto & v : soft_b) v = nd(rng);
+    }
+    std::vector<dep_segment> segments() const {
+        return {{head.data(), nullptr, 4}, {nullptr, soft_a.data(), 2}, {mid.data(), nullptr, 2},
+                {nullptr, soft_b.data(), 3}};
+    }
+};
+
 // Keeping every layer's activations, recomputing every layer, and keeping all but one (a budget just
 // under the all-kept call's memory) give the same numbers to the bit, with the FFN in blocks of 3 rows
 // (p0 = 4 falls inside the second block) and in the default blocks; each call holds no more than its
 // budget, and the small blocks agree with one block to float rounding.
 void check_checkpointing(const char * path, int32_t E, int32_t n_layer) {
-    std::vector<int32_t> head = {1, 450, 3186, 338}, mid = {263, 1781}, targets = {322, 4091, 29889, 13};
-    std::mt19937 rng(11);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> soft_a(static_cast<size_t>(2 * E)), soft_b(static_cast<size_t>(3 * E));
-    for (auto & v : soft_a) v = nd(rng);
-    for (auto & v : soft_b) v = nd(rng);
-    const std::vector<dep_segment> segs = {
-        {head.data(), nullptr, 4}, {nullptr, soft_a.data(), 2}, {mid.data(), nullptr, 2}, {nullptr, soft_b.data(), 3}};
+    const TestPrompt prompt(E, 11);
+    const std::vector<dep_segment> segs = prompt.segments();
+    const std::vector<float> &soft_a = prompt.soft_a, &soft_b = prompt.soft_b;
+    const std::vector<int32_t> & targets = prompt.targets;
     struct Run {
         float loss = 0;
         std::vector<float> g;
@@ -259,15 +272,10 @@ int main() {
     const int32_t E = info.n_embd;
     check_checkpointing(path, E, info.n_layer);
 
-    std::mt19937 rng(5);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<int32_t> head = {1, 450, 3186, 338}, mid = {263, 1781}, targets = {322, 4091, 29889, 13};
-    std::vector<float> soft_a(static_cast<size_t>(2 * E)), soft_b(static_cast<size_t>(3 * E));
-    for (auto & v : soft_a) v = nd(rng);
-    for (auto & v : soft_b) v = nd(rng);
-    // two soft ranges, the first after a token prefix, tokens between them
-    std::vector<dep_segment> segs = {
-        {head.data(), nullptr, 4}, {nullptr, soft_a.data(), 2}, {mid.data(), nullptr, 2}, {nullptr, soft_b.data(), 3}};
+    const TestPrompt prompt(E, 5);
+    const std::vector<dep_segment> segs = prompt.segments();
+    const std::vector<float> &soft_a = prompt.soft_a, &soft_b = prompt.soft_b;
+    const std::vector<int32_t> &head = prompt.head, &targets = prompt.targets;
     const size_t n_grad = soft_a.size() + soft_b.size();
 
     auto run_oracle = [&](std::vector<float> & g) {

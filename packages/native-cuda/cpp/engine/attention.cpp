@@ -120,7 +120,7 @@ template <typename E>
 void forward_blocks(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
                     float * out, float * lse, AttentionScratch & w, int nt) {
     const int64_t T = s.T, hd = s.head_dim, nq = hd * s.n_head, nkv = hd * s.n_head_kv, group = s.n_head / s.n_head_kv;
-    w.resize(group * std::min(kBlock, T), T, hd, T * nkv, mm.bf16());
+    w.resize(s, T, mm.bf16());
     Operands<E> o(w, k, v, T * nkv, nt);
     for (int64_t g = 0; g < s.n_head_kv; ++g) {
         const int64_t h0 = g * group;
@@ -149,10 +149,9 @@ void backward_blocks(Matmul & mm, const AttentionShape & s, int64_t p0, const fl
                      float * dv, AttentionScratch & w, int nt) {
     const int64_t T = s.T, hd = s.head_dim, nq = hd * s.n_head, nkv = hd * s.n_head_kv, group = s.n_head / s.n_head_kv;
     const int64_t M = T - p0;
-    w.resize(group * std::min(kBlock, M), T, hd, T * nkv, mm.bf16());
+    w.resize(s, p0, mm.bf16());
     Operands<E> o(w, k, v, T * nkv, nt);
     // D[h][i - p0] = dO . O, the softmax backward's row term
-    if (static_cast<int64_t>(w.dsum.size()) < s.n_head * M) w.dsum.resize(static_cast<size_t>(s.n_head * M));
     float * D = w.dsum.data();
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = p0; i < T; ++i)
@@ -212,23 +211,28 @@ void attention_backward(Matmul & mm, const AttentionShape & s, int64_t p0, const
         backward_blocks<float>(mm, s, p0, dout, q, k, v, out, lse, dq, dk, dv, w, nt);
 }
 
-size_t attention_scratch_bytes(const AttentionShape & s, int64_t p0, bool bf16) {
-    // as resize() for the forward's block (the larger: the backward's has at most as many rows), and dsum
-    const int64_t rows = s.n_head / s.n_head_kv * std::min(kBlock, s.T), hd = s.head_dim;
-    const int64_t kv = s.T * s.n_head_kv * hd, f32 = 3 * rows * hd + 2 * rows * s.T + s.n_head * (s.T - p0);
-    const int64_t b16 = bf16 ? 2 * rows * hd + 2 * rows * s.T + 2 * kv : 0;
-    return static_cast<size_t>(f32) * sizeof(float) + static_cast<size_t>(b16) * sizeof(uint16_t);
+template <typename Visit>
+void AttentionScratch::each_size(const AttentionShape & sh, int64_t p0, bool bf16, Visit visit) {
+    // a block of query rows (the forward's: the backward's has at most as many) against all T keys
+    const int64_t rows = sh.n_head / sh.n_head_kv * std::min(kBlock, sh.T), T = sh.T, hd = sh.head_dim;
+    const int64_t kv = T * sh.n_head_kv * hd;
+    visit(qc, rows * hd), visit(oc, rows * hd), visit(doc, rows * hd), visit(s, rows * T), visit(dp, rows * T);
+    visit(dsum, sh.n_head * (T - p0));
+    if (bf16) visit(qcb, rows * hd), visit(docb, rows * hd), visit(pb, rows * T), visit(dsb, rows * T);
+    if (bf16) visit(kb, kv), visit(vb, kv);
 }
 
-void AttentionScratch::resize(int64_t rows, int64_t T, int64_t hd, int64_t kv, bool bf16) {
-    const auto need = [](auto & b, int64_t n) {
-        if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
-    };
-    need(qc, rows * hd), need(oc, rows * hd), need(doc, rows * hd), need(s, rows * T), need(dp, rows * T);
-    if (bf16) {
-        need(qcb, rows * hd), need(docb, rows * hd), need(pb, rows * T), need(dsb, rows * T);
-        need(kb, kv), need(vb, kv);
-    }
+void AttentionScratch::resize(const AttentionShape & sh, int64_t p0, bool bf16) {
+    each_size(sh, p0, bf16, [](auto & buffer, int64_t n) {
+        if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+    });
+}
+
+size_t attention_scratch_bytes(const AttentionShape & s, int64_t p0, bool bf16) {
+    AttentionScratch none;  // empty: each_size only reads its buffers' types
+    size_t bytes = 0;
+    none.each_size(s, p0, bf16, [&](auto & buffer, int64_t n) { bytes += static_cast<size_t>(n) * sizeof(buffer[0]); });
+    return bytes;
 }
 
 }  // namespace dep::engine

@@ -51,14 +51,18 @@ class Matmul;
 struct AttentionScratch {
     std::vector<float> qc, oc, doc, s, dp, dsum;
     std::vector<uint16_t> qcb, docb, pb, dsb, kb, vb;  // bf16 mode's operands
-    // a block of rows query rows against T keys of head size hd; kv: K's (and V's) element count
-    void resize(int64_t rows, int64_t T, int64_t hd, int64_t kv, bool bf16);
+    // Grows every buffer to what attention over s needs, its backward from query row p0 (p0 = s.T: the
+    // forward alone).
+    void resize(const AttentionShape & s, int64_t p0, bool bf16);
     size_t bytes() const {
         return (qc.size() + oc.size() + doc.size() + s.size() + dp.size() + dsum.size()) * sizeof(float) +
                (qcb.size() + docb.size() + pb.size() + dsb.size() + kb.size() + vb.size()) * sizeof(uint16_t);
     }
+    // Calls visit(buffer, element count) for each buffer with the size resize() gives it: the one
+    // description of the sizes, for resize() and attention_scratch_bytes().
+    template <typename Visit> void each_size(const AttentionShape & s, int64_t p0, bool bf16, Visit visit);
 };
-// What attention_forward and attention_backward (from row p0) grow an empty scratch to.
+// What resize(s, p0, bf16) grows an empty scratch to, in bytes.
 size_t attention_scratch_bytes(const AttentionShape & s, int64_t p0, bool bf16);
 void attention_forward(Matmul & mm, const AttentionShape & s, const float * q, const float * k, const float * v,
                        float * out, float * lse, AttentionScratch & w, int nt);
