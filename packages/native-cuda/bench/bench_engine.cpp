@@ -37,6 +37,11 @@ namespace {
 
 constexpr int kSoftRows = 16, kTargets = 129, kHeadTokens = 16;
 
+const char * const kUsage =
+    "usage: bench_engine --threads N (--model file.gguf | --synthetic [tinyllama | embd=,layers=,heads=,kv=,ff=,vocab=])\n"
+    "                    [--weights f16|q8_0] [--synthetic-file path.gguf] [--positions 384,1024,3072]\n"
+    "                    [--dtypes f32,bf16] [--json]\n";
+
 [[noreturn]] void fail(const std::string & message) {
     std::fprintf(stderr, "bench_engine: %s\n", message.c_str());
     std::exit(2);
@@ -88,7 +93,11 @@ Args parse_args(int argc, char ** argv) {
         else if (k == "--row") a.row = value();
         else if (k == "--json") a.json = true;
         else if (k == "--synthetic-file") a.synthetic_file = value();
-        else fail("unknown option " + k + " (see the comment at the top of bench/bench_engine.cpp)");
+        else if (k == "--help" || k == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        } else
+            fail("unknown option " + k + "\n" + kUsage);
     }
     if (a.threads <= 0) fail("--threads N is required (the thread count decides the figures; say it)");
     if (a.model.empty() == a.synthetic.empty()) fail("give exactly one of --model file.gguf and --synthetic");
