@@ -130,15 +130,20 @@ Shape parse_shape(const std::string & spec) {
 
 // ---- the synthetic model ---------------------------------------------------------------------------------
 
-// Uniform in [-a, a) with a = sqrt(3) * stddev (the variance of N(0, stddev^2)), from a per-row xorshift:
-// cheap enough for 1.1e9 values, reproducible for a seed.
-void random_row(float * dst, int64_t n, uint64_t seed, float stddev) {
-    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
-    const float a = std::sqrt(3.0f) * stddev;
-    for (int64_t i = 0; i < n; ++i) {
+// xorshift64: cheap enough for 1.1e9 values, reproducible for a seed
+struct Xorshift {
+    uint64_t x;
+    uint64_t next() {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        dst[i] = a * (static_cast<float>(x >> 40) * (2.0f / 16777216.0f) - 1.0f);
+        return x;
     }
+};
+
+// Uniform in [-a, a) with a = sqrt(3) * stddev (the variance of N(0, stddev^2)), one generator per row.
+void random_row(float * dst, int64_t n, uint64_t seed, float stddev) {
+    Xorshift rng{seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull};
+    const float a = std::sqrt(3.0f) * stddev;
+    for (int64_t i = 0; i < n; ++i) dst[i] = a * (static_cast<float>(rng.next() >> 40) * (2.0f / 16777216.0f) - 1.0f);
 }
 
 // Writes a llama-architecture GGUF of shape s: matrices in wtype with N(0, 0.02)-like values, norms 1, a
@@ -252,11 +257,8 @@ int run_row(const Args & a) {
 
     // token ids and soft rows: any values cost the same; fixed so that runs compare
     std::vector<int32_t> tokens(static_cast<size_t>(kHeadTokens + n_tail + kTargets));
-    uint64_t x = 88172645463325252ull;
-    for (auto & t : tokens) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        t = static_cast<int32_t>(x % static_cast<uint64_t>(info.n_vocab));
-    }
+    Xorshift rng{88172645463325252ull};
+    for (auto & t : tokens) t = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(info.n_vocab));
     std::vector<float> soft(static_cast<size_t>(kSoftRows * info.n_embd)), grad(soft.size());
     random_row(soft.data(), static_cast<int64_t>(soft.size()), 3, 0.02f);
     const dep_segment segments[3] = {{tokens.data(), nullptr, kHeadTokens},

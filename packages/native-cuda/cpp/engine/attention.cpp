@@ -218,8 +218,10 @@ void AttentionScratch::each_size(const AttentionShape & sh, int64_t p0, bool bf1
     const int64_t kv = T * sh.n_head_kv * hd;
     visit(qc, rows * hd), visit(oc, rows * hd), visit(doc, rows * hd), visit(s, rows * T), visit(dp, rows * T);
     visit(dsum, sh.n_head * (T - p0));
-    if (bf16) visit(qcb, rows * hd), visit(docb, rows * hd), visit(pb, rows * T), visit(dsb, rows * T);
-    if (bf16) visit(kb, kv), visit(vb, kv);
+    if (bf16) {
+        visit(qcb, rows * hd), visit(docb, rows * hd), visit(pb, rows * T), visit(dsb, rows * T);
+        visit(kb, kv), visit(vb, kv);
+    }
 }
 
 void AttentionScratch::resize(const AttentionShape & sh, int64_t p0, bool bf16) {
